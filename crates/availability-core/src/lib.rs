@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+
+pub mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod engine;
+mod error;
+pub mod memory;
+pub mod ports;
+mod service;
+pub mod strategy;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use engine::{available_slots, check_booking, BookingRefusal, SlotQuery};
+pub use error::CoreError;
+pub use memory::InMemoryStore;
+pub use ports::{AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository};
+pub use service::{check_window, AvailabilityService, MAX_QUERY_DAYS};
+pub use strategy::{AvailabilityStrategy, Capabilities, ExpertCalendar, ExternalEvent, StrategyRegistry};
+
+pub use availability_domain as domain;

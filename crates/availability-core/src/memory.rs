@@ -1,0 +1,293 @@
+//! An in-memory implementation of every port, for tests and for embedders that keep their own
+//! storage elsewhere. One mutex guards everything, so a booking's check and write are atomic.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use availability_domain::jiff::Timestamp;
+use availability_domain::{
+    Appointment, AppointmentId, AppointmentStatus, Client, ClientId, Expert, ExpertId, IntegrationType, Interval,
+    NewAppointment, Schedule, SyncStatus,
+};
+
+use crate::ports::{AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository};
+use crate::CoreError;
+
+#[derive(Default)]
+struct State {
+    experts: HashMap<ExpertId, Expert>,
+    clients: HashMap<ClientId, Client>,
+    schedules: HashMap<ExpertId, Schedule>,
+    appointments: HashMap<AppointmentId, Appointment>,
+    credentials: HashMap<(ExpertId, IntegrationType), Credential>,
+}
+
+/// Experts, clients, schedules, appointments and credentials held in memory.
+#[derive(Default)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for InMemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InMemoryStore")
+    }
+}
+
+fn not_found(what: &'static str, id: impl ToString) -> CoreError {
+    CoreError::NotFound {
+        what,
+        id: id.to_string(),
+    }
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave half-written state behind (every write is
+        // one insert), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds or replaces an expert; a new expert gets an empty schedule in their zone.
+    pub fn put_expert(&self, expert: Expert) {
+        let mut s = self.lock();
+        s.schedules
+            .entry(expert.id)
+            .or_insert_with(|| Schedule::empty(expert.timezone.clone()));
+        s.experts.insert(expert.id, expert);
+    }
+
+    /// Adds or replaces a client.
+    pub fn put_client(&self, client: Client) {
+        self.lock().clients.insert(client.id, client);
+    }
+
+    /// Replaces an expert's weekly rules and overrides (and zone).
+    pub fn put_schedule(&self, expert: ExpertId, schedule: Schedule) {
+        self.lock().schedules.insert(expert, schedule);
+    }
+
+    /// Stores an appointment as it is, without any check (for seeding tests).
+    pub fn put_appointment(&self, appointment: Appointment) {
+        self.lock().appointments.insert(appointment.id, appointment);
+    }
+
+    /// Every appointment of an expert, sorted by start.
+    pub fn appointments_of(&self, expert: ExpertId) -> Vec<Appointment> {
+        let mut list: Vec<_> = self
+            .lock()
+            .appointments
+            .values()
+            .filter(|a| a.expert_id == expert)
+            .cloned()
+            .collect();
+        list.sort_by_key(|a| (a.start_time, a.id));
+        list
+    }
+
+    fn confirmed_in(state: &State, expert: ExpertId, window: Interval) -> Vec<Appointment> {
+        let mut list: Vec<_> = state
+            .appointments
+            .values()
+            .filter(|a| a.expert_id == expert && a.is_confirmed())
+            .filter(|a| a.interval().is_some_and(|i| i.overlaps(&window)))
+            .cloned()
+            .collect();
+        list.sort_by_key(|a| (a.start_time, a.id));
+        list
+    }
+
+    fn check(
+        state: &State,
+        expert_id: ExpertId,
+        requested: Interval,
+        guard: &BookingGuard,
+        ignore: Option<AppointmentId>,
+    ) -> Result<(), CoreError> {
+        let expert = state
+            .experts
+            .get(&expert_id)
+            .ok_or_else(|| not_found("expert", expert_id))?;
+        let schedule = state
+            .schedules
+            .get(&expert_id)
+            .ok_or_else(|| not_found("expert", expert_id))?;
+        let nearby = Self::confirmed_in(state, expert_id, BookingGuard::lookup_window(expert, requested));
+        guard
+            .check(expert, schedule, &nearby, requested, ignore)
+            .map_err(CoreError::from)
+    }
+}
+
+#[async_trait]
+impl ExpertRepository for InMemoryStore {
+    async fn expert(&self, id: ExpertId) -> Result<Expert, CoreError> {
+        self.lock()
+            .experts
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("expert", id))
+    }
+
+    async fn client(&self, id: ClientId) -> Result<Client, CoreError> {
+        self.lock()
+            .clients
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("client", id))
+    }
+
+    async fn schedule(&self, id: ExpertId) -> Result<Schedule, CoreError> {
+        self.lock()
+            .schedules
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("expert", id))
+    }
+}
+
+#[async_trait]
+impl AppointmentRepository for InMemoryStore {
+    async fn appointment(&self, id: AppointmentId) -> Result<Appointment, CoreError> {
+        self.lock()
+            .appointments
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("appointment", id))
+    }
+
+    async fn confirmed_overlapping(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError> {
+        Ok(Self::confirmed_in(&self.lock(), expert, window))
+    }
+
+    async fn book(&self, new: NewAppointment, guard: BookingGuard) -> Result<Appointment, CoreError> {
+        let mut state = self.lock();
+        if !state.clients.contains_key(&new.client_id) {
+            return Err(not_found("client", new.client_id));
+        }
+        Self::check(&state, new.expert_id, new.time, &guard, None)?;
+        let integration = state
+            .experts
+            .get(&new.expert_id)
+            .map(|e| e.integration_type)
+            .ok_or_else(|| not_found("expert", new.expert_id))?;
+        let calendar_type = integration.calendar_type();
+        let appointment = Appointment {
+            id: AppointmentId::new(),
+            expert_id: new.expert_id,
+            client_id: new.client_id,
+            start_time: new.time.start(),
+            end_time: new.time.end(),
+            status: AppointmentStatus::Confirmed,
+            calendar_type,
+            external_calendar_event_id: None,
+            sync_status: if calendar_type.is_some() {
+                SyncStatus::Pending
+            } else {
+                SyncStatus::NotApplicable
+            },
+            cancellation_reason: None,
+            created_at: guard.now,
+            updated_at: guard.now,
+        };
+        state.appointments.insert(appointment.id, appointment.clone());
+        Ok(appointment)
+    }
+
+    async fn reschedule(
+        &self,
+        id: AppointmentId,
+        time: Interval,
+        guard: BookingGuard,
+    ) -> Result<Appointment, CoreError> {
+        let mut state = self.lock();
+        let current = state
+            .appointments
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("appointment", id))?;
+        if !current.is_confirmed() {
+            return Err(CoreError::Conflict(format!(
+                "appointment {id} is {} and cannot be rescheduled",
+                current.status
+            )));
+        }
+        Self::check(&state, current.expert_id, time, &guard, Some(id))?;
+        let updated = Appointment {
+            start_time: time.start(),
+            end_time: time.end(),
+            sync_status: if current.calendar_type.is_some() {
+                SyncStatus::Pending
+            } else {
+                SyncStatus::NotApplicable
+            },
+            updated_at: guard.now,
+            ..current
+        };
+        state.appointments.insert(id, updated.clone());
+        Ok(updated)
+    }
+
+    async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
+        let mut state = self.lock();
+        let appointment = state
+            .appointments
+            .get_mut(&id)
+            .ok_or_else(|| not_found("appointment", id))?;
+        if appointment.status != AppointmentStatus::Cancelled {
+            appointment.status = AppointmentStatus::Cancelled;
+            appointment.cancellation_reason = reason;
+            appointment.updated_at = Timestamp::now();
+            if appointment.calendar_type.is_some() {
+                appointment.sync_status = SyncStatus::Pending;
+            }
+        }
+        Ok(appointment.clone())
+    }
+
+    async fn record_sync(
+        &self,
+        id: AppointmentId,
+        external_event_id: Option<String>,
+        status: SyncStatus,
+    ) -> Result<Appointment, CoreError> {
+        let mut state = self.lock();
+        let appointment = state
+            .appointments
+            .get_mut(&id)
+            .ok_or_else(|| not_found("appointment", id))?;
+        if external_event_id.is_some() {
+            appointment.external_calendar_event_id = external_event_id;
+        }
+        appointment.sync_status = status;
+        Ok(appointment.clone())
+    }
+}
+
+#[async_trait]
+impl CredentialRepository for InMemoryStore {
+    async fn load(&self, expert: ExpertId, integration: IntegrationType) -> Result<Option<Credential>, CoreError> {
+        Ok(self.lock().credentials.get(&(expert, integration)).cloned())
+    }
+
+    async fn save(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        credential: Credential,
+    ) -> Result<(), CoreError> {
+        self.lock().credentials.insert((expert, integration), credential);
+        Ok(())
+    }
+
+    async fn delete(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError> {
+        self.lock().credentials.remove(&(expert, integration));
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! Ports: what the service needs from storage. availability-store implements them over diesel;
+//! [`crate::memory::InMemoryStore`] implements them for tests and embedders.
+
+use async_trait::async_trait;
+use availability_domain::jiff::Timestamp;
+use availability_domain::{
+    Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, IntegrationType, Interval, NewAppointment,
+    Schedule, Secret, SyncStatus,
+};
+
+use crate::engine::{self, BookingRefusal};
+use crate::CoreError;
+
+/// Experts, clients and their working hours.
+#[async_trait]
+pub trait ExpertRepository: Send + Sync {
+    /// One expert; `CoreError::NotFound` if unknown.
+    async fn expert(&self, id: ExpertId) -> Result<Expert, CoreError>;
+    /// One client; `CoreError::NotFound` if unknown.
+    async fn client(&self, id: ClientId) -> Result<Client, CoreError>;
+    /// The expert's zone, weekly rules and overrides.
+    async fn schedule(&self, id: ExpertId) -> Result<Schedule, CoreError>;
+}
+
+/// The check a booking must pass, run by the repository inside the transaction that writes the
+/// booking, under the expert's lock, on the data it reads there. It carries what cannot be read
+/// from the database: the external calendar's busy time and the instant of the request.
+#[derive(Debug, Clone)]
+pub struct BookingGuard {
+    /// Busy time of the expert's external calendar around the requested time.
+    pub external_busy: Vec<Interval>,
+    /// When the request was made.
+    pub now: Timestamp,
+}
+
+impl BookingGuard {
+    /// Runs the slot engine on the expert's current data. `confirmed` are the expert's confirmed
+    /// appointments around the requested time; `ignore` is the appointment being rescheduled.
+    pub fn check(
+        &self,
+        expert: &Expert,
+        schedule: &Schedule,
+        confirmed: &[Appointment],
+        requested: Interval,
+        ignore: Option<AppointmentId>,
+    ) -> Result<(), BookingRefusal> {
+        let appointments: Vec<Interval> = confirmed
+            .iter()
+            .filter(|a| a.is_confirmed() && Some(a.id) != ignore)
+            .filter_map(Appointment::interval)
+            .collect();
+        engine::check_booking(
+            schedule,
+            &expert.booking_policy,
+            &appointments,
+            &self.external_busy,
+            requested,
+            self.now,
+        )
+    }
+
+    /// The window whose confirmed appointments the check needs: the requested time widened by the
+    /// policy's buffers (an appointment within a buffer refuses the booking).
+    pub fn lookup_window(expert: &Expert, requested: Interval) -> Interval {
+        let p = &expert.booking_policy;
+        let before = availability_domain::jiff::SignedDuration::from_mins(i64::from(p.buffer_before_minutes()));
+        let after = availability_domain::jiff::SignedDuration::from_mins(i64::from(p.buffer_after_minutes()));
+        let start = requested.start().checked_sub(before).unwrap_or(requested.start());
+        let end = requested.end().checked_add(after).unwrap_or(requested.end());
+        Interval::new(start, end).unwrap_or(requested)
+    }
+}
+
+/// Appointments. Writes validate with a [`BookingGuard`] inside their transaction; a check made
+/// before the transaction is never the guard.
+#[async_trait]
+pub trait AppointmentRepository: Send + Sync {
+    /// One appointment; `CoreError::NotFound` if unknown.
+    async fn appointment(&self, id: AppointmentId) -> Result<Appointment, CoreError>;
+
+    /// The expert's confirmed appointments that overlap `window`.
+    async fn confirmed_overlapping(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError>;
+
+    /// Stores a confirmed appointment if `guard` accepts it on the data read under the expert's
+    /// lock. Its calendar_type and sync_status follow the expert's integration at that moment.
+    async fn book(&self, new: NewAppointment, guard: BookingGuard) -> Result<Appointment, CoreError>;
+
+    /// Moves a confirmed appointment if `guard` accepts the new time (ignoring the appointment
+    /// itself). `CoreError::Conflict` if it is not confirmed.
+    async fn reschedule(
+        &self,
+        id: AppointmentId,
+        time: Interval,
+        guard: BookingGuard,
+    ) -> Result<Appointment, CoreError>;
+
+    /// Cancels an appointment; cancelling a cancelled one returns it unchanged.
+    async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError>;
+
+    /// Records the outcome of writing the appointment to the external calendar.
+    async fn record_sync(
+        &self,
+        id: AppointmentId,
+        external_event_id: Option<String>,
+        status: SyncStatus,
+    ) -> Result<Appointment, CoreError>;
+}
+
+/// An integration's stored credentials (tokens, account, settings) as one secret document.
+pub type Credential = Secret<String>;
+
+/// Credentials of experts' integrations. Implementations encrypt them at rest.
+#[async_trait]
+pub trait CredentialRepository: Send + Sync {
+    /// The stored credential, if connected.
+    async fn load(&self, expert: ExpertId, integration: IntegrationType) -> Result<Option<Credential>, CoreError>;
+    /// Stores (replaces) the credential.
+    async fn save(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        credential: Credential,
+    ) -> Result<(), CoreError>;
+    /// Wipes the credential.
+    async fn delete(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError>;
+}

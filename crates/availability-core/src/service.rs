@@ -1,0 +1,191 @@
+//! AvailabilityService: the one entry point for slots and bookings. It picks the strategy from the
+//! expert's integration type and runs the same engine to show slots and to accept a booking.
+
+use std::sync::Arc;
+
+use availability_domain::jiff::{SignedDuration, Timestamp};
+use availability_domain::{
+    Appointment, AppointmentId, BookingPolicy, ExpertId, Interval, NewAppointment, Slot, SyncStatus,
+};
+
+use crate::clock::{Clock, SystemClock};
+use crate::engine::SlotQuery;
+use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
+use crate::strategy::{busy_window, ExpertCalendar, StrategyRegistry};
+use crate::CoreError;
+
+/// The longest slot query, in days (api.md).
+pub const MAX_QUERY_DAYS: i64 = 93;
+
+/// Computes slots and books, reschedules and cancels appointments for any integration type.
+#[derive(Clone)]
+pub struct AvailabilityService {
+    experts: Arc<dyn ExpertRepository>,
+    appointments: Arc<dyn AppointmentRepository>,
+    strategies: StrategyRegistry,
+    clock: Arc<dyn Clock>,
+    write_external_events: bool,
+}
+
+impl std::fmt::Debug for AvailabilityService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvailabilityService")
+            .field("strategies", &self.strategies)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AvailabilityService {
+    /// A service over the given ports and strategies, on the system clock.
+    pub fn new(
+        experts: Arc<dyn ExpertRepository>,
+        appointments: Arc<dyn AppointmentRepository>,
+        strategies: StrategyRegistry,
+    ) -> Self {
+        Self {
+            experts,
+            appointments,
+            strategies,
+            clock: Arc::new(SystemClock),
+            write_external_events: true,
+        }
+    }
+
+    /// Uses another clock (tests, simulations).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Whether bookings are written to the expert's external calendar right after they are stored
+    /// (the default, for embedders). A server with a durable outbox turns this off and lets its
+    /// worker do the writes with retries.
+    pub fn with_inline_calendar_writes(mut self, enabled: bool) -> Self {
+        self.write_external_events = enabled;
+        self
+    }
+
+    /// The instant the service considers "now".
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Bookable slots of an expert starting in [from, to), at most 93 days, optionally for another
+    /// duration than the policy's (5-1440 minutes).
+    pub async fn slots(
+        &self,
+        expert_id: ExpertId,
+        from: Timestamp,
+        to: Timestamp,
+        duration_minutes: Option<i64>,
+    ) -> Result<Vec<Slot>, CoreError> {
+        let window = check_window(from, to)?;
+        let duration_minutes = duration_minutes.map(BookingPolicy::check_duration).transpose()?;
+        let expert = self.experts.expert(expert_id).await?;
+        let strategy = self.strategies.get(expert.integration_type)?;
+        let schedule = self.experts.schedule(expert_id).await?;
+        let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
+        let around = busy_window(window, &expert.booking_policy, duration);
+        let appointments = self.appointments.confirmed_overlapping(expert_id, around).await?;
+        let calendar = ExpertCalendar {
+            expert,
+            schedule,
+            appointments,
+        };
+        let query = SlotQuery {
+            window,
+            now: self.clock.now(),
+            duration_minutes,
+        };
+        strategy.available_slots(&calendar, &query).await
+    }
+
+    /// Books a confirmed appointment if its time is a slot (validated inside the store's write
+    /// transaction), then writes it to the expert's calendar when inline writes are on.
+    pub async fn book(&self, new: NewAppointment) -> Result<Appointment, CoreError> {
+        let expert = self.experts.expert(new.expert_id).await?;
+        let strategy = self.strategies.get(expert.integration_type)?;
+        let guard = self.guard_for(&expert, new.time).await?;
+        let appointment = self.appointments.book(new, guard).await?;
+        if !self.write_external_events || !strategy.capabilities().writes_events {
+            return Ok(appointment);
+        }
+        let client = self.experts.client(appointment.client_id).await?;
+        let outcome = strategy.create_appointment(&expert, &client, &appointment).await;
+        self.record(appointment, outcome.map(|e| e.map(|e| e.id))).await
+    }
+
+    /// Moves an appointment to a new time under the same rules as a booking.
+    pub async fn reschedule(&self, id: AppointmentId, time: Interval) -> Result<Appointment, CoreError> {
+        let current = self.appointments.appointment(id).await?;
+        let expert = self.experts.expert(current.expert_id).await?;
+        let strategy = self.strategies.get(expert.integration_type)?;
+        let guard = self.guard_for(&expert, time).await?;
+        let appointment = self.appointments.reschedule(id, time, guard).await?;
+        if !self.write_external_events || appointment.calendar_type.is_none() || !strategy.capabilities().writes_events
+        {
+            return Ok(appointment);
+        }
+        let client = self.experts.client(appointment.client_id).await?;
+        let outcome = strategy.update_appointment(&expert, &client, &appointment).await;
+        self.record(appointment, outcome.map(|e| e.map(|e| e.id))).await
+    }
+
+    /// Cancels an appointment (again: unchanged) and removes its external event.
+    pub async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
+        let before = self.appointments.appointment(id).await?;
+        let appointment = self.appointments.cancel(id, reason).await?;
+        let already_cancelled = !before.is_confirmed();
+        if already_cancelled || !self.write_external_events || appointment.calendar_type.is_none() {
+            return Ok(appointment);
+        }
+        let expert = self.experts.expert(appointment.expert_id).await?;
+        let strategy = self.strategies.get(expert.integration_type)?;
+        let outcome = strategy.cancel_appointment(&expert, &appointment).await;
+        self.record(appointment, outcome.map(|()| None)).await
+    }
+
+    async fn guard_for(&self, expert: &availability_domain::Expert, time: Interval) -> Result<BookingGuard, CoreError> {
+        let strategy = self.strategies.get(expert.integration_type)?;
+        let external_busy = if strategy.capabilities().reads_busy_time {
+            let policy = &expert.booking_policy;
+            let minutes = u32::try_from(time.seconds() / 60).unwrap_or(u32::MAX);
+            let start_only = Interval::new(time.start(), time.start() + SignedDuration::from_secs(1)).unwrap_or(time);
+            strategy
+                .busy_intervals(expert, busy_window(start_only, policy, minutes))
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok(BookingGuard {
+            external_busy,
+            now: self.clock.now(),
+        })
+    }
+
+    async fn record(
+        &self,
+        appointment: Appointment,
+        outcome: Result<Option<String>, CoreError>,
+    ) -> Result<Appointment, CoreError> {
+        // The appointment is stored whatever the calendar said; the failure is visible in its
+        // sync_status rather than losing the booking.
+        let (event_id, status) = match outcome {
+            Ok(id) => (id, SyncStatus::Synced),
+            Err(_) => (None, SyncStatus::Failed),
+        };
+        self.appointments.record_sync(appointment.id, event_id, status).await
+    }
+}
+
+/// Validates a query window: from < to, at most [`MAX_QUERY_DAYS`].
+pub fn check_window(from: Timestamp, to: Timestamp) -> Result<Interval, CoreError> {
+    let window =
+        Interval::new(from, to).map_err(|_| CoreError::InvalidQuery("`to` must be after `from`".to_owned()))?;
+    if window.seconds() > MAX_QUERY_DAYS * 86_400 {
+        return Err(CoreError::InvalidQuery(format!(
+            "the window must be at most {MAX_QUERY_DAYS} days"
+        )));
+    }
+    Ok(window)
+}

@@ -1,0 +1,160 @@
+//! Slots and appointments.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::{AppointmentId, ClientId, ExpertId, Interval};
+
+/// A bookable time: [start, end) in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Slot {
+    /// When the appointment would begin.
+    pub start: Timestamp,
+    /// When it would end (start + duration).
+    pub end: Timestamp,
+}
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// The name used in the API and the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(format!("unknown {} {s:?}", stringify!($name))),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Where an appointment stands.
+    AppointmentStatus {
+        /// Holds the expert's time.
+        Confirmed = "confirmed",
+        /// Released; does not block time.
+        Cancelled = "cancelled",
+        /// Waiting for the provider to confirm (e.g. a Calendly scheduling link); does not block time.
+        Pending = "pending",
+    }
+);
+
+string_enum!(
+    /// The external calendar an appointment is written to.
+    CalendarType {
+        /// Google Calendar.
+        Google = "google",
+        /// Microsoft 365 / Outlook.
+        Office365 = "office365",
+        /// Calendly.
+        Calendly = "calendly",
+    }
+);
+
+string_enum!(
+    /// Whether the appointment's external calendar event is up to date.
+    SyncStatus {
+        /// A sync job is queued or running.
+        Pending = "pending",
+        /// The external calendar holds the current state.
+        Synced = "synced",
+        /// The last retry failed; the reason is kept.
+        Failed = "failed",
+        /// No external calendar (manual hours).
+        NotApplicable = "not_applicable",
+    }
+);
+
+/// A booking request, before it is validated and stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAppointment {
+    /// Whose time.
+    pub expert_id: ExpertId,
+    /// Who books.
+    pub client_id: ClientId,
+    /// The requested time.
+    pub time: Interval,
+}
+
+/// One appointment between an expert and a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appointment {
+    /// Stable id; also the idempotency key for external calendar writes.
+    pub id: AppointmentId,
+    /// Whose time.
+    pub expert_id: ExpertId,
+    /// Who booked.
+    pub client_id: ClientId,
+    /// When it begins (UTC).
+    pub start_time: Timestamp,
+    /// When it ends (UTC).
+    pub end_time: Timestamp,
+    /// Confirmed appointments block time; others do not.
+    pub status: AppointmentStatus,
+    /// The calendar the appointment was written to, if any.
+    pub calendar_type: Option<CalendarType>,
+    /// The provider's id for the event (Google event id, Graph event id, Calendly invitee URI).
+    pub external_calendar_event_id: Option<String>,
+    /// Whether the external event is up to date.
+    pub sync_status: SyncStatus,
+    /// Why it was cancelled, if it was.
+    pub cancellation_reason: Option<String>,
+    /// When it was stored.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+impl Appointment {
+    /// The time it occupies.
+    pub fn interval(&self) -> Option<Interval> {
+        Interval::new(self.start_time, self.end_time).ok()
+    }
+
+    /// Whether it blocks the expert's time.
+    pub fn is_confirmed(&self) -> bool {
+        self.status == AppointmentStatus::Confirmed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for s in [
+            AppointmentStatus::Confirmed,
+            AppointmentStatus::Cancelled,
+            AppointmentStatus::Pending,
+        ] {
+            assert_eq!(s.as_str().parse::<AppointmentStatus>().unwrap(), s);
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
+        assert_eq!(SyncStatus::NotApplicable.to_string(), "not_applicable");
+        assert!("done".parse::<SyncStatus>().is_err());
+    }
+}
