@@ -1,0 +1,240 @@
+//! Appointments: bookings validated by the slot engine inside the transaction that writes them.
+
+use availability_core::BookingGuard;
+use availability_domain::{
+    Appointment, AppointmentId, AppointmentStatus, ClientId, ExpertId, Interval, NewAppointment, SyncStatus,
+};
+use diesel::prelude::*;
+
+use crate::db::{db_run, Conn, LockedTransaction};
+use crate::rows::AppointmentRow;
+use crate::schema::{appointments, clients};
+use crate::StoreError;
+
+/// Whose appointments a listing is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Party {
+    /// An expert's appointments.
+    Expert(ExpertId),
+    /// A client's appointments.
+    Client(ClientId),
+}
+
+fn not_found(id: AppointmentId) -> StoreError {
+    StoreError::NotFound {
+        what: "appointment",
+        id: id.to_string(),
+    }
+}
+
+pub(crate) fn appointment(conn: &mut Conn, id: AppointmentId) -> Result<Appointment, StoreError> {
+    let key = id.to_string();
+    let row = db_run!(conn, |c| appointments::table
+        .find(&key)
+        .select(AppointmentRow::as_select())
+        .first(c)
+        .optional())?;
+    row.ok_or_else(|| not_found(id))?.into_domain()
+}
+
+/// Appointments of one party overlapping [window), sorted by start, optionally of one status.
+pub(crate) fn list(
+    conn: &mut Conn,
+    party: Party,
+    window: Interval,
+    status: Option<AppointmentStatus>,
+) -> Result<Vec<Appointment>, StoreError> {
+    let (from, to) = (window.start().as_second(), window.end().as_second());
+    let status = status.map(|s| s.as_str().to_owned());
+    let rows: Vec<AppointmentRow> = db_run!(conn, |c| {
+        let mut q = appointments::table
+            .filter(appointments::start_time.lt(to))
+            .filter(appointments::end_time.gt(from))
+            .select(AppointmentRow::as_select())
+            .order((appointments::start_time, appointments::id))
+            .into_boxed();
+        q = match party {
+            Party::Expert(id) => q.filter(appointments::expert_id.eq(id.to_string())),
+            Party::Client(id) => q.filter(appointments::client_id.eq(id.to_string())),
+        };
+        if let Some(s) = &status {
+            q = q.filter(appointments::status.eq(s.clone()));
+        }
+        q.load(c)
+    })?;
+    rows.into_iter().map(AppointmentRow::into_domain).collect()
+}
+
+pub(crate) fn confirmed_overlapping(
+    conn: &mut Conn,
+    expert: ExpertId,
+    window: Interval,
+) -> Result<Vec<Appointment>, StoreError> {
+    list(conn, Party::Expert(expert), window, Some(AppointmentStatus::Confirmed))
+}
+
+/// The body shared by booking and rescheduling, run inside the locked transaction.
+macro_rules! checked_in_transaction {
+    ($c:ident, $expert:expr, $requested:expr, $guard:expr, $ignore:expr) => {{
+        let expert = crate::experts::load_expert!($c, $expert)?;
+        let schedule = crate::experts::load_schedule!($c, &expert)?;
+        let window = BookingGuard::lookup_window(&expert, $requested);
+        let nearby: Vec<Appointment> = appointments::table
+            .filter(appointments::expert_id.eq($expert.to_string()))
+            .filter(appointments::status.eq(AppointmentStatus::Confirmed.as_str()))
+            .filter(appointments::start_time.lt(window.end().as_second()))
+            .filter(appointments::end_time.gt(window.start().as_second()))
+            .select(AppointmentRow::as_select())
+            .load::<AppointmentRow>($c)?
+            .into_iter()
+            .map(AppointmentRow::into_domain)
+            .collect::<Result<_, _>>()?;
+        $guard.check(&expert, &schedule, &nearby, $requested, $ignore)?;
+        expert
+    }};
+}
+
+pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) -> Result<Appointment, StoreError> {
+    let expert_key = new.expert_id.to_string();
+    let client_key = new.client_id.to_string();
+    db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
+        let client_exists: i64 = clients::table
+            .filter(clients::id.eq(&client_key))
+            .count()
+            .get_result(c)?;
+        if client_exists == 0 {
+            return Err(StoreError::NotFound {
+                what: "client",
+                id: client_key.clone(),
+            });
+        }
+        let expert = checked_in_transaction!(c, new.expert_id, new.time, guard, None);
+        let calendar_type = expert.integration_type.calendar_type();
+        let appointment = Appointment {
+            id: AppointmentId::new(),
+            expert_id: new.expert_id,
+            client_id: new.client_id,
+            start_time: new.time.start(),
+            end_time: new.time.end(),
+            status: AppointmentStatus::Confirmed,
+            calendar_type,
+            external_calendar_event_id: None,
+            sync_status: if calendar_type.is_some() {
+                SyncStatus::Pending
+            } else {
+                SyncStatus::NotApplicable
+            },
+            cancellation_reason: None,
+            created_at: guard.now,
+            updated_at: guard.now,
+        };
+        diesel::insert_into(appointments::table)
+            .values(AppointmentRow::from_domain(&appointment))
+            .execute(c)?;
+        Ok(appointment)
+    }))
+}
+
+pub(crate) fn reschedule(
+    conn: &mut Conn,
+    id: AppointmentId,
+    time: Interval,
+    guard: &BookingGuard,
+) -> Result<Appointment, StoreError> {
+    let current = appointment(conn, id)?;
+    let expert_key = current.expert_id.to_string();
+    db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
+        // Read again under the lock: the appointment may have changed since.
+        let current = appointments::table
+            .find(id.to_string())
+            .select(AppointmentRow::as_select())
+            .first(c)
+            .optional()?
+            .ok_or_else(|| not_found(id))?
+            .into_domain()?;
+        if !current.is_confirmed() {
+            return Err(StoreError::Conflict(format!(
+                "appointment {id} is {} and cannot be rescheduled",
+                current.status
+            )));
+        }
+        checked_in_transaction!(c, current.expert_id, time, guard, Some(id));
+        let updated = Appointment {
+            start_time: time.start(),
+            end_time: time.end(),
+            sync_status: if current.calendar_type.is_some() {
+                SyncStatus::Pending
+            } else {
+                SyncStatus::NotApplicable
+            },
+            updated_at: guard.now,
+            ..current
+        };
+        diesel::update(appointments::table.find(id.to_string()))
+            .set(AppointmentRow::from_domain(&updated))
+            .execute(c)?;
+        Ok(updated)
+    }))
+}
+
+pub(crate) fn cancel(
+    conn: &mut Conn,
+    id: AppointmentId,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<Appointment, StoreError> {
+    let key = id.to_string();
+    db_run!(conn, |c| c.transaction(|c| {
+        let current = appointments::table
+            .find(&key)
+            .select(AppointmentRow::as_select())
+            .first(c)
+            .optional()?
+            .ok_or_else(|| not_found(id))?;
+        if current.status == AppointmentStatus::Cancelled.as_str() {
+            return current.into_domain();
+        }
+        let sync = if current.calendar_type.is_some() {
+            SyncStatus::Pending
+        } else {
+            SyncStatus::NotApplicable
+        };
+        diesel::update(appointments::table.find(&key))
+            .set((
+                appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
+                appointments::cancellation_reason.eq(reason),
+                appointments::sync_status.eq(sync.as_str()),
+                appointments::updated_at.eq(now),
+            ))
+            .execute(c)?;
+        appointments::table
+            .find(&key)
+            .select(AppointmentRow::as_select())
+            .first(c)?
+            .into_domain()
+    }))
+}
+
+pub(crate) fn record_sync(
+    conn: &mut Conn,
+    id: AppointmentId,
+    external_event_id: Option<&str>,
+    status: SyncStatus,
+) -> Result<Appointment, StoreError> {
+    let key = id.to_string();
+    let n = db_run!(conn, |c| match external_event_id {
+        Some(event) => diesel::update(appointments::table.find(&key))
+            .set((
+                appointments::external_calendar_event_id.eq(event),
+                appointments::sync_status.eq(status.as_str())
+            ))
+            .execute(c),
+        None => diesel::update(appointments::table.find(&key))
+            .set(appointments::sync_status.eq(status.as_str()))
+            .execute(c),
+    })?;
+    if n == 0 {
+        return Err(not_found(id));
+    }
+    appointment(conn, id)
+}

@@ -1,0 +1,300 @@
+//! Experts, clients, weekly rules, date overrides and booking policies.
+
+use availability_domain::jiff::civil::Date;
+use availability_domain::{
+    BookingPolicy, Client, ClientId, DateOverride, DayOfWeek, Expert, ExpertId, IntegrationType, Schedule, TimeWindow,
+    WeeklyRule, Zone,
+};
+use diesel::prelude::*;
+
+use crate::db::{db_run, Conn};
+use crate::rows::{corrupt, ClientRow, ExpertRow};
+use crate::schema::{clients, date_overrides, expert_availability, expert_profiles};
+use crate::StoreError;
+
+/// A partial update of an expert's profile.
+#[derive(Debug, Clone, Default)]
+pub struct ExpertPatch {
+    /// New display name.
+    pub name: Option<String>,
+    /// New contact address.
+    pub email: Option<String>,
+    /// New zone.
+    pub timezone: Option<Zone>,
+}
+
+fn expert_not_found(id: ExpertId) -> StoreError {
+    StoreError::NotFound {
+        what: "expert",
+        id: id.to_string(),
+    }
+}
+
+pub(crate) fn insert_expert(conn: &mut Conn, expert: &Expert, now: i64) -> Result<(), StoreError> {
+    let row = ExpertRow::from_domain(expert, now);
+    db_run!(conn, |c| diesel::insert_into(expert_profiles::table)
+        .values(&row)
+        .execute(c))?;
+    Ok(())
+}
+
+/// Loads one expert on a concrete connection (usable inside transactions of either backend).
+macro_rules! load_expert {
+    ($c:ident, $id:expr) => {{
+        let id: availability_domain::ExpertId = $id;
+        crate::schema::expert_profiles::table
+            .find(id.to_string())
+            .select(crate::rows::ExpertRow::as_select())
+            .first($c)
+            .optional()
+            .map_err(crate::StoreError::from)
+            .and_then(|row| {
+                row.ok_or_else(|| crate::StoreError::NotFound {
+                    what: "expert",
+                    id: id.to_string(),
+                })?
+                .into_domain()
+            })
+    }};
+}
+pub(crate) use load_expert;
+
+pub(crate) fn expert(conn: &mut Conn, id: ExpertId) -> Result<Expert, StoreError> {
+    db_run!(conn, |c| load_expert!(c, id))
+}
+
+pub(crate) fn update_expert(
+    conn: &mut Conn,
+    id: ExpertId,
+    patch: &ExpertPatch,
+    now: i64,
+) -> Result<Expert, StoreError> {
+    let key = id.to_string();
+    let changed = db_run!(conn, |c| {
+        c.transaction(|c| {
+            let mut n = 0;
+            if let Some(name) = &patch.name {
+                n += diesel::update(expert_profiles::table.find(&key))
+                    .set(expert_profiles::name.eq(name))
+                    .execute(c)?;
+            }
+            if let Some(email) = &patch.email {
+                n += diesel::update(expert_profiles::table.find(&key))
+                    .set(expert_profiles::email.eq(email))
+                    .execute(c)?;
+            }
+            if let Some(zone) = &patch.timezone {
+                n += diesel::update(expert_profiles::table.find(&key))
+                    .set(expert_profiles::timezone.eq(zone.name()))
+                    .execute(c)?;
+            }
+            n += diesel::update(expert_profiles::table.find(&key))
+                .set(expert_profiles::updated_at.eq(now))
+                .execute(c)?;
+            Ok::<_, diesel::result::Error>(n)
+        })
+    })?;
+    if changed == 0 {
+        return Err(expert_not_found(id));
+    }
+    expert(conn, id)
+}
+
+pub(crate) fn set_policy(conn: &mut Conn, id: ExpertId, p: &BookingPolicy, now: i64) -> Result<Expert, StoreError> {
+    let key = id.to_string();
+    let n = db_run!(conn, |c| diesel::update(expert_profiles::table.find(&key))
+        .set((
+            expert_profiles::slot_duration_minutes.eq(p.slot_duration_minutes() as i32),
+            expert_profiles::slot_interval_minutes.eq(p.slot_interval_minutes() as i32),
+            expert_profiles::buffer_before_minutes.eq(p.buffer_before_minutes() as i32),
+            expert_profiles::buffer_after_minutes.eq(p.buffer_after_minutes() as i32),
+            expert_profiles::minimum_notice_minutes.eq(p.minimum_notice_minutes() as i32),
+            expert_profiles::booking_horizon_days.eq(p.booking_horizon_days() as i32),
+            expert_profiles::updated_at.eq(now),
+        ))
+        .execute(c))?;
+    if n == 0 {
+        return Err(expert_not_found(id));
+    }
+    expert(conn, id)
+}
+
+pub(crate) fn set_integration(
+    conn: &mut Conn,
+    id: ExpertId,
+    integration: IntegrationType,
+    now: i64,
+) -> Result<Expert, StoreError> {
+    let key = id.to_string();
+    let n = db_run!(conn, |c| diesel::update(expert_profiles::table.find(&key))
+        .set((
+            expert_profiles::integration_type.eq(integration.as_str()),
+            expert_profiles::updated_at.eq(now)
+        ))
+        .execute(c))?;
+    if n == 0 {
+        return Err(expert_not_found(id));
+    }
+    expert(conn, id)
+}
+
+pub(crate) fn insert_client(conn: &mut Conn, client: &Client, now: i64) -> Result<(), StoreError> {
+    let row = ClientRow {
+        id: client.id.to_string(),
+        name: client.name.clone(),
+        email: client.email.clone(),
+        timezone: client.timezone.name().to_owned(),
+        created_at: now,
+    };
+    db_run!(conn, |c| diesel::insert_into(clients::table).values(&row).execute(c))?;
+    Ok(())
+}
+
+pub(crate) fn client(conn: &mut Conn, id: ClientId) -> Result<Client, StoreError> {
+    let key = id.to_string();
+    let row = db_run!(conn, |c| clients::table
+        .find(&key)
+        .select(ClientRow::as_select())
+        .first(c)
+        .optional())?;
+    row.ok_or_else(|| StoreError::NotFound {
+        what: "client",
+        id: id.to_string(),
+    })?
+    .into_domain()
+}
+
+pub(crate) type RuleRow = (i32, String, String, bool);
+
+/// Loads an expert's schedule on a concrete connection: rules in the order they were sent,
+/// overrides by date.
+macro_rules! load_schedule {
+    ($c:ident, $expert:expr) => {{
+        let expert: &availability_domain::Expert = $expert;
+        let key = expert.id.to_string();
+        let rules = crate::schema::expert_availability::table
+            .filter(crate::schema::expert_availability::expert_id.eq(&key))
+            .order(crate::schema::expert_availability::position)
+            .select((
+                crate::schema::expert_availability::day_of_week,
+                crate::schema::expert_availability::start_time,
+                crate::schema::expert_availability::end_time,
+                crate::schema::expert_availability::is_available,
+            ))
+            .load::<crate::experts::RuleRow>($c);
+        let overrides = crate::schema::date_overrides::table
+            .filter(crate::schema::date_overrides::expert_id.eq(&key))
+            .order(crate::schema::date_overrides::date)
+            .select((
+                crate::schema::date_overrides::date,
+                crate::schema::date_overrides::windows,
+            ))
+            .load::<(String, String)>($c);
+        match (rules, overrides) {
+            (Ok(rules), Ok(overrides)) => crate::experts::schedule_from_rows(expert, rules, overrides),
+            (Err(e), _) | (_, Err(e)) => Err(crate::StoreError::from(e)),
+        }
+    }};
+}
+pub(crate) use load_schedule;
+
+pub(crate) fn schedule(conn: &mut Conn, expert: &Expert) -> Result<Schedule, StoreError> {
+    db_run!(conn, |c| load_schedule!(c, expert))
+}
+
+pub(crate) fn schedule_from_rows(
+    expert: &Expert,
+    rules: Vec<RuleRow>,
+    overrides: Vec<(String, String)>,
+) -> Result<Schedule, StoreError> {
+    let rules = rules
+        .into_iter()
+        .map(|(day, start, end, available)| {
+            let day = DayOfWeek::new(day.into()).map_err(|e| corrupt("rule", e))?;
+            let start = start.parse().map_err(|e| corrupt("rule", e))?;
+            let end = end.parse().map_err(|e| corrupt("rule", e))?;
+            WeeklyRule::new(day, start, end, available).map_err(|e| corrupt("rule", e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let overrides = overrides
+        .into_iter()
+        .map(|(date, windows)| {
+            Ok(DateOverride {
+                date: date.parse::<Date>().map_err(|e| corrupt("override date", e))?,
+                windows: serde_json::from_str::<Vec<TimeWindow>>(&windows).map_err(|e| corrupt("override", e))?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Schedule::new(expert.timezone.clone(), rules, overrides).map_err(|e| corrupt("schedule", e))
+}
+
+/// Replaces every rule and override of the expert (and the zone, if given) in one transaction.
+pub(crate) fn replace_schedule(
+    conn: &mut Conn,
+    id: ExpertId,
+    rules: &[WeeklyRule],
+    overrides: &[DateOverride],
+    zone: Option<&Zone>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let key = id.to_string();
+    let rule_rows: Vec<_> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                expert_availability::expert_id.eq(key.clone()),
+                expert_availability::position.eq(i as i32),
+                expert_availability::day_of_week.eq(i32::from(r.day_of_week.number())),
+                expert_availability::start_time.eq(r.start_time.to_string()),
+                expert_availability::end_time.eq(r.end_time.to_string()),
+                expert_availability::is_available.eq(r.is_available),
+            )
+        })
+        .collect();
+    let override_rows = overrides
+        .iter()
+        .map(|o| {
+            let windows = serde_json::to_string(&o.windows).map_err(|e| corrupt("override", e))?;
+            Ok((
+                date_overrides::expert_id.eq(key.clone()),
+                date_overrides::date.eq(o.date.to_string()),
+                date_overrides::windows.eq(windows),
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let found = db_run!(conn, |c| {
+        c.transaction(|c| {
+            let n = diesel::update(expert_profiles::table.find(&key))
+                .set(expert_profiles::updated_at.eq(now))
+                .execute(c)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if let Some(zone) = zone {
+                diesel::update(expert_profiles::table.find(&key))
+                    .set(expert_profiles::timezone.eq(zone.name()))
+                    .execute(c)?;
+            }
+            diesel::delete(expert_availability::table.filter(expert_availability::expert_id.eq(&key))).execute(c)?;
+            diesel::delete(date_overrides::table.filter(date_overrides::expert_id.eq(&key))).execute(c)?;
+            // Inserted one by one: both backends accept it and schedules are small.
+            for row in &rule_rows {
+                diesel::insert_into(expert_availability::table)
+                    .values(row.clone())
+                    .execute(c)?;
+            }
+            for row in &override_rows {
+                diesel::insert_into(date_overrides::table)
+                    .values(row.clone())
+                    .execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(true)
+        })
+    })?;
+    if found {
+        Ok(())
+    } else {
+        Err(expert_not_found(id))
+    }
+}

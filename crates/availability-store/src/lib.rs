@@ -1,0 +1,225 @@
+#![doc = include_str!("../README.md")]
+
+mod appointments;
+mod db;
+mod error;
+mod experts;
+pub mod idempotency;
+mod ports;
+mod rows;
+mod schema;
+pub mod testing;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use availability_domain::jiff::Timestamp;
+use availability_domain::{
+    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, Client, ClientId, DateOverride, Expert, ExpertId,
+    IntegrationType, Interval, Schedule, WeeklyRule, Zone,
+};
+
+pub use appointments::Party;
+pub use db::DatabaseUrl;
+pub use error::StoreError;
+pub use experts::ExpertPatch;
+pub use idempotency::StoredAnswer;
+pub use tokens::Principal;
+
+use db::{Conn, DbPool};
+
+/// The database: a pool of connections to SQLite or PostgreSQL, migrated on open. Every method
+/// runs its diesel work on tokio's blocking pool, never on the async executor.
+#[derive(Clone)]
+pub struct Store {
+    pool: Arc<DbPool>,
+    backend: &'static str,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> i64 {
+    Timestamp::now().as_second()
+}
+
+impl Store {
+    /// Opens the database DATABASE_URL names and applies pending migrations. SQLite files are
+    /// created when missing; an unknown scheme is an error.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let parsed = DatabaseUrl::parse(url)?;
+        let backend = match parsed {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
+        };
+        // SQLite has one writer at a time; a few connections serve concurrent readers (WAL).
+        let size = if backend == "sqlite" { 8 } else { 16 };
+        let pool = tokio::task::spawn_blocking(move || -> Result<DbPool, StoreError> {
+            let pool = DbPool::connect(&parsed, size)?;
+            pool.migrate()?;
+            Ok(pool)
+        })
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))??;
+        Ok(Self {
+            pool: Arc::new(pool),
+            backend,
+        })
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || f(&mut pool.get()?))
+            .await
+            .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|conn| {
+            use diesel::connection::SimpleConnection;
+            db::db_run!(conn, |c| c.batch_execute("SELECT 1"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Creates an expert with the default policy and manual integration.
+    pub async fn create_expert(&self, name: String, email: String, timezone: Zone) -> Result<Expert, StoreError> {
+        let expert = Expert {
+            id: ExpertId::new(),
+            name,
+            email,
+            timezone,
+            integration_type: IntegrationType::Manual,
+            booking_policy: BookingPolicy::default(),
+        };
+        let stored = expert.clone();
+        self.run(move |c| experts::insert_expert(c, &stored, now())).await?;
+        Ok(expert)
+    }
+
+    /// One expert.
+    pub async fn expert(&self, id: ExpertId) -> Result<Expert, StoreError> {
+        self.run(move |c| experts::expert(c, id)).await
+    }
+
+    /// Changes an expert's name, email or zone.
+    pub async fn update_expert(&self, id: ExpertId, patch: ExpertPatch) -> Result<Expert, StoreError> {
+        self.run(move |c| experts::update_expert(c, id, &patch, now())).await
+    }
+
+    /// Replaces an expert's booking policy.
+    pub async fn set_booking_policy(&self, id: ExpertId, policy: BookingPolicy) -> Result<Expert, StoreError> {
+        self.run(move |c| experts::set_policy(c, id, &policy, now())).await
+    }
+
+    /// Sets where the expert's availability comes from.
+    pub async fn set_integration(&self, id: ExpertId, integration: IntegrationType) -> Result<Expert, StoreError> {
+        self.run(move |c| experts::set_integration(c, id, integration, now()))
+            .await
+    }
+
+    /// The expert's zone, rules and overrides.
+    pub async fn schedule(&self, id: ExpertId) -> Result<Schedule, StoreError> {
+        self.run(move |c| {
+            let expert = experts::expert(c, id)?;
+            experts::schedule(c, &expert)
+        })
+        .await
+    }
+
+    /// Replaces every rule and override (and the zone, if given) atomically.
+    pub async fn replace_schedule(
+        &self,
+        id: ExpertId,
+        rules: Vec<WeeklyRule>,
+        overrides: Vec<DateOverride>,
+        timezone: Option<Zone>,
+    ) -> Result<Schedule, StoreError> {
+        self.run(move |c| {
+            experts::replace_schedule(c, id, &rules, &overrides, timezone.as_ref(), now())?;
+            let expert = experts::expert(c, id)?;
+            experts::schedule(c, &expert)
+        })
+        .await
+    }
+
+    /// Creates a client.
+    pub async fn create_client(&self, name: String, email: String, timezone: Zone) -> Result<Client, StoreError> {
+        let client = Client {
+            id: ClientId::new(),
+            name,
+            email,
+            timezone,
+        };
+        let stored = client.clone();
+        self.run(move |c| experts::insert_client(c, &stored, now())).await?;
+        Ok(client)
+    }
+
+    /// One client.
+    pub async fn client(&self, id: ClientId) -> Result<Client, StoreError> {
+        self.run(move |c| experts::client(c, id)).await
+    }
+
+    /// Stores a token's hash for a principal (an existing hash is left as it is).
+    pub async fn add_token(&self, token: String, principal: Principal) -> Result<(), StoreError> {
+        self.run(move |c| tokens::insert(c, &token, principal, now())).await
+    }
+
+    /// Who a presented token speaks for.
+    pub async fn principal(&self, token: String) -> Result<Option<Principal>, StoreError> {
+        self.run(move |c| tokens::principal(c, &token)).await
+    }
+
+    /// One appointment.
+    pub async fn appointment(&self, id: AppointmentId) -> Result<Appointment, StoreError> {
+        self.run(move |c| appointments::appointment(c, id)).await
+    }
+
+    /// A party's appointments overlapping the window, sorted by start.
+    pub async fn appointments(
+        &self,
+        party: Party,
+        window: Interval,
+        status: Option<AppointmentStatus>,
+    ) -> Result<Vec<Appointment>, StoreError> {
+        self.run(move |c| appointments::list(c, party, window, status)).await
+    }
+
+    /// A stored Idempotency-Key answer for this caller, if one younger than 24 hours exists.
+    pub async fn idempotent_answer(&self, scope: String, key: String) -> Result<Option<StoredAnswer>, StoreError> {
+        self.run(move |c| idempotency::find(c, &scope, &key, now())).await
+    }
+
+    /// Keeps an answer for an Idempotency-Key; if another request kept one first, returns that.
+    pub async fn keep_idempotent_answer(
+        &self,
+        scope: String,
+        key: String,
+        answer: StoredAnswer,
+    ) -> Result<StoredAnswer, StoreError> {
+        self.run(move |c| idempotency::save(c, &scope, &key, &answer, now()))
+            .await
+    }
+
+    /// Forgets Idempotency-Key answers older than 24 hours.
+    pub async fn purge_idempotency_keys(&self) -> Result<usize, StoreError> {
+        self.run(move |c| idempotency::purge(c, now())).await
+    }
+}

@@ -1,0 +1,164 @@
+//! Rows as diesel reads and writes them, and their conversion to and from the domain.
+
+use availability_domain::jiff::Timestamp;
+use availability_domain::{
+    Appointment, AppointmentStatus, BookingPolicy, CalendarType, Client, Expert, IntegrationType, SyncStatus, Zone,
+};
+use diesel::prelude::*;
+
+use crate::schema::{appointments, clients, expert_profiles};
+use crate::StoreError;
+
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+pub(crate) fn instant(seconds: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_second(seconds).map_err(|e| corrupt("instant", e))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = expert_profiles)]
+pub(crate) struct ExpertRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub timezone: String,
+    pub integration_type: String,
+    pub slot_duration_minutes: i32,
+    pub slot_interval_minutes: i32,
+    pub buffer_before_minutes: i32,
+    pub buffer_after_minutes: i32,
+    pub minimum_notice_minutes: i32,
+    pub booking_horizon_days: i32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ExpertRow {
+    pub(crate) fn from_domain(e: &Expert, now: i64) -> Self {
+        let p = &e.booking_policy;
+        Self {
+            id: e.id.to_string(),
+            name: e.name.clone(),
+            email: e.email.clone(),
+            timezone: e.timezone.name().to_owned(),
+            integration_type: e.integration_type.as_str().to_owned(),
+            slot_duration_minutes: p.slot_duration_minutes() as i32,
+            slot_interval_minutes: p.slot_interval_minutes() as i32,
+            buffer_before_minutes: p.buffer_before_minutes() as i32,
+            buffer_after_minutes: p.buffer_after_minutes() as i32,
+            minimum_notice_minutes: p.minimum_notice_minutes() as i32,
+            booking_horizon_days: p.booking_horizon_days() as i32,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Expert, StoreError> {
+        let booking_policy = BookingPolicy::new(
+            self.slot_duration_minutes.into(),
+            self.slot_interval_minutes.into(),
+            self.buffer_before_minutes.into(),
+            self.buffer_after_minutes.into(),
+            self.minimum_notice_minutes.into(),
+            self.booking_horizon_days.into(),
+        )
+        .map_err(|e| corrupt("booking policy", e))?;
+        Ok(Expert {
+            id: self.id.parse().map_err(|e| corrupt("expert id", e))?,
+            name: self.name,
+            email: self.email,
+            timezone: Zone::new(&self.timezone).map_err(|e| corrupt("time zone", e))?,
+            integration_type: self
+                .integration_type
+                .parse::<IntegrationType>()
+                .map_err(|e| corrupt("integration", e))?,
+            booking_policy,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+pub(crate) struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub timezone: String,
+    pub created_at: i64,
+}
+
+impl ClientRow {
+    pub(crate) fn into_domain(self) -> Result<Client, StoreError> {
+        Ok(Client {
+            id: self.id.parse().map_err(|e| corrupt("client id", e))?,
+            name: self.name,
+            email: self.email,
+            timezone: Zone::new(&self.timezone).map_err(|e| corrupt("time zone", e))?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = appointments, treat_none_as_null = true)]
+pub(crate) struct AppointmentRow {
+    pub id: String,
+    pub expert_id: String,
+    pub client_id: String,
+    pub start_time: i64,
+    pub end_time: i64,
+    pub status: String,
+    pub calendar_type: Option<String>,
+    pub external_calendar_event_id: Option<String>,
+    pub sync_status: String,
+    pub cancellation_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl AppointmentRow {
+    pub(crate) fn from_domain(a: &Appointment) -> Self {
+        Self {
+            id: a.id.to_string(),
+            expert_id: a.expert_id.to_string(),
+            client_id: a.client_id.to_string(),
+            start_time: a.start_time.as_second(),
+            end_time: a.end_time.as_second(),
+            status: a.status.as_str().to_owned(),
+            calendar_type: a.calendar_type.map(|c| c.as_str().to_owned()),
+            external_calendar_event_id: a.external_calendar_event_id.clone(),
+            sync_status: a.sync_status.as_str().to_owned(),
+            cancellation_reason: a.cancellation_reason.clone(),
+            created_at: a.created_at.as_second(),
+            updated_at: a.updated_at.as_second(),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Appointment, StoreError> {
+        Ok(Appointment {
+            id: self.id.parse().map_err(|e| corrupt("appointment id", e))?,
+            expert_id: self.expert_id.parse().map_err(|e| corrupt("expert id", e))?,
+            client_id: self.client_id.parse().map_err(|e| corrupt("client id", e))?,
+            start_time: instant(self.start_time)?,
+            end_time: instant(self.end_time)?,
+            status: self
+                .status
+                .parse::<AppointmentStatus>()
+                .map_err(|e| corrupt("status", e))?,
+            calendar_type: self
+                .calendar_type
+                .map(|c| c.parse::<CalendarType>())
+                .transpose()
+                .map_err(|e| corrupt("calendar type", e))?,
+            external_calendar_event_id: self.external_calendar_event_id,
+            sync_status: self
+                .sync_status
+                .parse::<SyncStatus>()
+                .map_err(|e| corrupt("sync status", e))?,
+            cancellation_reason: self.cancellation_reason,
+            created_at: instant(self.created_at)?,
+            updated_at: instant(self.updated_at)?,
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! The tables, as diesel sees them. The same definitions serve SQLite and PostgreSQL (migrations/
+//! holds one folder per backend with the same version names).
+
+diesel::table! {
+    expert_profiles (id) {
+        id -> Text,
+        name -> Text,
+        email -> Text,
+        timezone -> Text,
+        integration_type -> Text,
+        google_calendar_credentials -> Nullable<Text>,
+        office365_calendar_credentials -> Nullable<Text>,
+        calendly_config -> Nullable<Text>,
+        slot_duration_minutes -> Integer,
+        slot_interval_minutes -> Integer,
+        buffer_before_minutes -> Integer,
+        buffer_after_minutes -> Integer,
+        minimum_notice_minutes -> Integer,
+        booking_horizon_days -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        name -> Text,
+        email -> Text,
+        timezone -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    expert_availability (expert_id, position) {
+        expert_id -> Text,
+        position -> Integer,
+        day_of_week -> Integer,
+        start_time -> Text,
+        end_time -> Text,
+        is_available -> Bool,
+    }
+}
+
+diesel::table! {
+    date_overrides (expert_id, date) {
+        expert_id -> Text,
+        date -> Text,
+        windows -> Text,
+    }
+}
+
+diesel::table! {
+    appointments (id) {
+        id -> Text,
+        expert_id -> Text,
+        client_id -> Text,
+        start_time -> BigInt,
+        end_time -> BigInt,
+        status -> Text,
+        calendar_type -> Nullable<Text>,
+        external_calendar_event_id -> Nullable<Text>,
+        sync_status -> Text,
+        cancellation_reason -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_tokens (token_hash) {
+        token_hash -> Text,
+        role -> Text,
+        subject_id -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, idempotency_key) {
+        scope -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response_body -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(appointments -> expert_profiles (expert_id));
+diesel::joinable!(appointments -> clients (client_id));
+diesel::joinable!(expert_availability -> expert_profiles (expert_id));
+diesel::joinable!(date_overrides -> expert_profiles (expert_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    expert_profiles,
+    clients,
+    expert_availability,
+    date_overrides,
+    appointments,
+    api_tokens,
+    idempotency_keys,
+);

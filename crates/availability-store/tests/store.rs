@@ -1,0 +1,270 @@
+//! The store on a real SQLite file always, and on PostgreSQL when TEST_DATABASE_URL is set (CI
+//! sets it and REQUIRE_POSTGRES=1, so these never skip there).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use availability_core::domain::jiff::{SignedDuration, Timestamp};
+use availability_core::domain::{
+    DateOverride, DayOfWeek, ExpertId, Interval, NewAppointment, TimeWindow, WeeklyRule, Zone,
+};
+use availability_core::{AppointmentRepository, BookingGuard, CoreError};
+use availability_store::{testing, Party, Principal, Store, StoreError};
+
+async fn stores(test: &str) -> Vec<Store> {
+    let mut list = vec![Store::open(&testing::fresh_sqlite_url()).await.unwrap()];
+    match testing::test_database_url() {
+        Some(base) => list.push(
+            Store::open(&testing::fresh_postgres_schema(&base).unwrap())
+                .await
+                .unwrap(),
+        ),
+        None => testing::skip_postgres(test),
+    }
+    list
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn weekdays_9_to_17() -> Vec<WeeklyRule> {
+    (1..=5)
+        .map(|d| {
+            WeeklyRule::new(
+                DayOfWeek::new(d).unwrap(),
+                "09:00".parse().unwrap(),
+                "17:00".parse().unwrap(),
+                true,
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+async fn expert_and_client(store: &Store) -> (ExpertId, availability_core::domain::ClientId) {
+    let berlin = Zone::new("Europe/Berlin").unwrap();
+    let expert = store
+        .create_expert("Dr. B".into(), "b@example.com".into(), berlin)
+        .await
+        .unwrap();
+    store
+        .replace_schedule(expert.id, weekdays_9_to_17(), vec![], None)
+        .await
+        .unwrap();
+    let client = store
+        .create_client("Ann".into(), "ann@example.com".into(), Zone::utc())
+        .await
+        .unwrap();
+    (expert.id, client.id)
+}
+
+fn guard() -> BookingGuard {
+    BookingGuard {
+        external_busy: vec![],
+        now: ts("2026-02-20T00:00:00Z"),
+    }
+}
+
+#[tokio::test]
+async fn unknown_schemes_are_refused_and_create_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("x.db");
+    let err = Store::open(&format!("mysql://{}", target.display())).await.unwrap_err();
+    assert!(matches!(err, StoreError::BadUrl(_)));
+    assert!(!target.exists());
+}
+
+#[tokio::test]
+async fn schedules_round_trip_exactly_and_replace_atomically() {
+    for store in stores("schedules_round_trip_exactly_and_replace_atomically").await {
+        let (expert, _) = expert_and_client(&store).await;
+        let mut rules = weekdays_9_to_17();
+        rules.push(
+            WeeklyRule::new(
+                DayOfWeek::new(1).unwrap(),
+                "12:00".parse().unwrap(),
+                "13:00".parse().unwrap(),
+                false,
+            )
+            .unwrap(),
+        );
+        rules.push(
+            WeeklyRule::new(
+                DayOfWeek::new(6).unwrap(),
+                "22:00".parse().unwrap(),
+                "24:00".parse().unwrap(),
+                true,
+            )
+            .unwrap(),
+        );
+        let overrides = vec![
+            DateOverride {
+                date: "2026-12-24".parse().unwrap(),
+                windows: vec![],
+            },
+            DateOverride {
+                date: "2026-12-23".parse().unwrap(),
+                windows: vec![TimeWindow::new("10:00".parse().unwrap(), "12:00".parse().unwrap()).unwrap()],
+            },
+        ];
+        let tokyo = Zone::new("Asia/Tokyo").unwrap();
+        let saved = store
+            .replace_schedule(expert, rules.clone(), overrides, Some(tokyo.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            saved.rules,
+            rules,
+            "rules come back exactly, in order ({})",
+            store.backend()
+        );
+        assert_eq!(
+            saved.overrides[0].date.to_string(),
+            "2026-12-23",
+            "overrides sorted by date"
+        );
+        assert_eq!(saved.zone, tokyo);
+        assert_eq!(store.expert(expert).await.unwrap().timezone, tokyo);
+
+        // Two overrides for one date violate the primary key: nothing changes.
+        let dup = vec![
+            DateOverride {
+                date: "2027-01-01".parse().unwrap(),
+                windows: vec![],
+            },
+            DateOverride {
+                date: "2027-01-01".parse().unwrap(),
+                windows: vec![],
+            },
+        ];
+        assert!(store.replace_schedule(expert, vec![], dup, None).await.is_err());
+        assert_eq!(
+            store.schedule(expert).await.unwrap(),
+            saved,
+            "a refused replace changes nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_stored_hashed_and_resolve_to_their_principal() {
+    for store in stores("tokens_are_stored_hashed_and_resolve_to_their_principal").await {
+        let (expert, _) = expert_and_client(&store).await;
+        let token = availability_store::tokens::new_token().unwrap();
+        assert_eq!(token.len(), 64);
+        store.add_token(token.clone(), Principal::Expert(expert)).await.unwrap();
+        assert_eq!(
+            store.principal(token.clone()).await.unwrap(),
+            Some(Principal::Expert(expert))
+        );
+        assert_eq!(store.principal(format!("{token}x")).await.unwrap(), None);
+        assert_eq!(
+            store
+                .principal(availability_store::tokens::token_hash(&token))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_bookings_of_one_slot_store_exactly_one() {
+    for store in stores("fifty_concurrent_bookings_of_one_slot_store_exactly_one").await {
+        let (expert, client) = expert_and_client(&store).await;
+        let store = Arc::new(store);
+        let start = ts("2026-03-02T09:00:00Z");
+        let time = Interval::new(start, start + SignedDuration::from_mins(30)).unwrap();
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    AppointmentRepository::book(
+                        &*store,
+                        NewAppointment {
+                            expert_id: expert,
+                            client_id: client,
+                            time,
+                        },
+                        guard(),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        let taken = results
+            .iter()
+            .filter(|r| matches!(r, Err(CoreError::SlotTaken)))
+            .count();
+        assert_eq!(
+            (won, taken),
+            (1, 49),
+            "{}: {:?}",
+            store.backend(),
+            results.iter().find(|r| !matches!(r, Ok(_) | Err(CoreError::SlotTaken)))
+        );
+        let all = store
+            .appointments(
+                Party::Expert(expert),
+                Interval::new(ts("2026-03-01T00:00:00Z"), ts("2026-03-03T00:00:00Z")).unwrap(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn the_database_itself_refuses_overlapping_confirmed_appointments() {
+    // Moving one appointment onto another is refused by the engine under the lock; a row written
+    // behind the engine's back is refused by the database's own constraint.
+    for store in stores("the_database_itself_refuses_overlapping_confirmed_appointments").await {
+        let (expert, client) = expert_and_client(&store).await;
+        let slot = |s: &str| Interval::new(ts(s), ts(s) + SignedDuration::from_mins(30)).unwrap();
+        let a = AppointmentRepository::book(
+            &store,
+            NewAppointment {
+                expert_id: expert,
+                client_id: client,
+                time: slot("2026-03-02T09:00:00Z"),
+            },
+            guard(),
+        )
+        .await
+        .unwrap();
+        let _b = AppointmentRepository::book(
+            &store,
+            NewAppointment {
+                expert_id: expert,
+                client_id: client,
+                time: slot("2026-03-02T10:00:00Z"),
+            },
+            guard(),
+        )
+        .await
+        .unwrap();
+        let moved = AppointmentRepository::reschedule(&store, a.id, slot("2026-03-02T10:00:00Z"), guard()).await;
+        assert_eq!(moved.unwrap_err(), CoreError::SlotTaken);
+        let mut overlapping = a.clone();
+        overlapping.id = availability_core::domain::AppointmentId::new();
+        overlapping.start_time = ts("2026-03-02T10:15:00Z");
+        overlapping.end_time = ts("2026-03-02T10:45:00Z");
+        let raw = testing::insert_unchecked(&store, overlapping.clone()).await;
+        assert!(
+            matches!(raw, Err(StoreError::SlotTaken)),
+            "{}: {raw:?}",
+            store.backend()
+        );
+        // A cancelled row may overlap: only confirmed appointments hold time.
+        overlapping.status = availability_core::domain::AppointmentStatus::Cancelled;
+        testing::insert_unchecked(&store, overlapping).await.unwrap();
+    }
+}

@@ -1,0 +1,9 @@
+DROP TRIGGER IF EXISTS appointments_no_overlap_update;
+DROP TRIGGER IF EXISTS appointments_no_overlap_insert;
+DROP TABLE idempotency_keys;
+DROP TABLE api_tokens;
+DROP TABLE appointments;
+DROP TABLE date_overrides;
+DROP TABLE expert_availability;
+DROP TABLE clients;
+DROP TABLE expert_profiles;
