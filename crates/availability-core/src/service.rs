@@ -157,10 +157,10 @@ impl AvailabilityService {
         } else {
             Vec::new()
         };
-        Ok(BookingGuard {
-            external_busy,
-            now: self.clock.now(),
-        })
+        // Whole seconds: what is stored is exactly what the caller was told.
+        let now = self.clock.now();
+        let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
+        Ok(BookingGuard { external_busy, now })
     }
 
     async fn record(

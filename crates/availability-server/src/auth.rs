@@ -1,0 +1,96 @@
+//! Bearer-token authentication and the ownership rules of api.md.
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use availability_domain::{Appointment, ClientId, ExpertId};
+use availability_store::Principal;
+use futures_util::future::LocalBoxFuture;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// Only admins.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.0 {
+            Principal::Admin => Ok(()),
+            _ => Err(ApiError::forbidden()),
+        }
+    }
+
+    /// Admins and the expert themself.
+    pub fn require_expert(&self, expert: ExpertId) -> Result<(), ApiError> {
+        match self.0 {
+            Principal::Admin => Ok(()),
+            Principal::Expert(id) if id == expert => Ok(()),
+            _ => Err(ApiError::forbidden()),
+        }
+    }
+
+    /// Admins and the client themself.
+    pub fn require_client(&self, client: ClientId) -> Result<(), ApiError> {
+        match self.0 {
+            Principal::Admin => Ok(()),
+            Principal::Client(id) if id == client => Ok(()),
+            _ => Err(ApiError::forbidden()),
+        }
+    }
+
+    /// Admins, the appointment's expert and its client.
+    pub fn require_party_to(&self, appointment: &Appointment) -> Result<(), ApiError> {
+        match self.0 {
+            Principal::Admin => Ok(()),
+            Principal::Expert(id) if id == appointment.expert_id => Ok(()),
+            Principal::Client(id) if id == appointment.client_id => Ok(()),
+            _ => Err(ApiError::forbidden()),
+        }
+    }
+
+    /// A stable name for scoping per-caller data (Idempotency-Key answers).
+    pub fn scope(&self) -> String {
+        match self.0 {
+            Principal::Admin => "admin".to_owned(),
+            Principal::Expert(id) => format!("expert:{id}"),
+            Principal::Client(id) => format!("client:{id}"),
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let (Some(token), Some(state)) = (token, state) else {
+                return Err(ApiError::unauthorized());
+            };
+            if state.is_admin_token(&token) {
+                return Ok(Caller(Principal::Admin));
+            }
+            match state.store.principal(token).await? {
+                Some(p) => Ok(Caller(p)),
+                None => Err(ApiError::unauthorized()),
+            }
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! The one JSON error shape of the API, `{"error":{"code","message"}}`, and the mapping of every
+//! library error onto HTTP status codes (only this crate speaks HTTP).
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use availability_core::CoreError;
+use availability_domain::DomainError;
+use availability_store::StoreError;
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// snake_case code.
+    pub code: &'static str,
+    /// For a person; never a secret.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Any status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    /// 400 for malformed input.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    /// 422 for well-formed but invalid input.
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+    /// 401.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
+    }
+    /// 403.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may not act on this resource",
+        )
+    }
+    /// 404.
+    pub fn not_found(what: &str, id: impl fmt::Display) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} {id} not found"))
+    }
+    fn internal(message: impl fmt::Display) -> Self {
+        // The detail goes to the log, not to the caller.
+        tracing::error!("internal error: {message}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "something went wrong on our side",
+        )
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(json!({"error": {"code": self.code, "message": self.message}}))
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let code = match &e {
+            DomainError::InvalidDayOfWeek(_) => "invalid_day_of_week",
+            DomainError::InvalidLocalTime(_) => "invalid_time",
+            DomainError::StartAtEndOfDay | DomainError::EndNotAfterStart { .. } => "end_before_start",
+            DomainError::UnknownTimeZone(_) => "unknown_timezone",
+            DomainError::OutOfRange { .. } => "out_of_range",
+            DomainError::DuplicateOverride(_) => "duplicate_override",
+            _ => "invalid",
+        };
+        ApiError::invalid(code, e.to_string())
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::NotFound { what, id } => ApiError::not_found(what, id),
+            CoreError::Invalid(d) => d.into(),
+            CoreError::InvalidQuery(m) => {
+                let code = if m.contains("at most") {
+                    "window_too_long"
+                } else {
+                    "invalid_window"
+                };
+                ApiError::invalid(code, m)
+            }
+            CoreError::SlotTaken => ApiError::new(StatusCode::CONFLICT, "slot_taken", e.to_string()),
+            CoreError::SlotUnavailable(_) => ApiError::invalid("slot_unavailable", e.to_string()),
+            CoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            CoreError::ProviderUnavailable { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", e.to_string())
+            }
+            CoreError::NeedsReauth { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "needs_reauth", e.to_string())
+            }
+            CoreError::ProviderResponse { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string())
+            }
+            CoreError::Storage(m) => {
+                tracing::error!("storage: {m}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database cannot be reached",
+                )
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) | StoreError::Connect(m) => {
+                tracing::error!("database unavailable: {m}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database cannot be reached",
+                )
+            }
+            StoreError::NotFound { .. }
+            | StoreError::SlotTaken
+            | StoreError::SlotUnavailable(_)
+            | StoreError::Conflict(_) => CoreError::from(e).into(),
+            other => ApiError::internal(other),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+mod routes;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Compress, Logger};
+use actix_web::{web, App, HttpServer};
+use availability_core::{AvailabilityService, StrategyRegistry};
+use availability_store::Store;
+use provider_manual::ManualStrategy;
+
+pub use config::Config;
+use state::AppState;
+
+/// A server bound to its address, not yet running.
+pub struct BoundServer {
+    /// The address it listens on (the real port when BIND asked for port 0).
+    pub addr: SocketAddr,
+    /// The store it serves.
+    pub store: Store,
+    server: Server,
+}
+
+impl BoundServer {
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until the server is stopped (SIGINT/SIGTERM or the handle): in-flight requests
+    /// finish, then it returns.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The strategies this server offers, one per integration type.
+pub fn strategies() -> StrategyRegistry {
+    StrategyRegistry::new().with(Arc::new(ManualStrategy::new()))
+}
+
+/// Opens the database (migrating it), builds the app and binds BIND.
+pub async fn bind(config: Config) -> anyhow::Result<BoundServer> {
+    let store = Store::open(&config.database_url).await?;
+    let service = AvailabilityService::new(Arc::new(store.clone()), Arc::new(store.clone()), strategies());
+    let config = Arc::new(config);
+    let state = web::Data::new(AppState::new(store.clone(), service, config.clone()));
+    let mut http = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            // The path only: query strings (OAuth codes, states) never reach the log.
+            .wrap(Logger::new("%s %U %Dms").log_target("availability_server::http"))
+            .wrap(Compress::default())
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .shutdown_timeout(10);
+    if let Some(workers) = config.workers {
+        http = http.workers(workers);
+    }
+    let http = http
+        .bind(&config.bind)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+    let addr = *http
+        .addrs()
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no listen address"))?;
+    let server = http.run();
+    spawn_housekeeping(store.clone());
+    Ok(BoundServer { addr, store, server })
+}
+
+/// Forgets expired Idempotency-Key answers once an hour.
+fn spawn_housekeeping(store: Store) {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = store.purge_idempotency_keys().await {
+                tracing::warn!("purging idempotency keys: {e}");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
+}

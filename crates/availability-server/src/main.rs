@@ -1,0 +1,57 @@
+//! availability-server: the HTTP API over SQLite (default) or PostgreSQL.
+
+use availability_domain::jiff::{SignedDuration, Timestamp};
+use availability_server::{bind, demo, Config};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let mut config = Config::from_env()?;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--demo" => config.demo = true,
+            "-h" | "--help" => {
+                println!("{}", include_str!("usage.txt"));
+                return Ok(());
+            }
+            other => anyhow::bail!("unknown argument {other:?}; see --help"),
+        }
+    }
+    let admin_token = config.admin_token.as_ref().map(|t| t.expose().clone());
+    let demo = config.demo;
+    let server = bind(config).await?;
+    let base = format!("http://{}", server.addr);
+    println!(
+        "availability-server listening on {base} ({} database)",
+        server.store.backend()
+    );
+    if demo {
+        let d = demo::seed(&server.store, admin_token.as_deref()).await?;
+        let from = Timestamp::now();
+        let to = from + SignedDuration::from_hours(7 * 24);
+        println!("\nDemo data:");
+        println!("  expert  {} ({}, {})", d.expert.id, d.expert.name, d.expert.timezone);
+        println!("  client  {}", d.client_id);
+        println!("  ADMIN_TOKEN  {}", d.admin_token);
+        println!("  EXPERT_TOKEN {}", d.expert_token);
+        println!("  CLIENT_TOKEN {}", d.client_token);
+        println!("\nList the next week's slots:");
+        println!(
+            "  curl -s -H 'Authorization: Bearer {}' '{base}/api/v1/experts/{}/slots?from={}&to={}'",
+            d.client_token,
+            d.expert.id,
+            from.round(availability_domain::jiff::Unit::Second)?,
+            to.round(availability_domain::jiff::Unit::Second)?,
+        );
+    } else if admin_token.is_none() {
+        println!(
+            "\nNo ADMIN_TOKEN is set, so nobody can administer this server yet. Restart with\n  \
+             ADMIN_TOKEN=$(openssl rand -hex 32) cargo run -p availability-server\n\
+             or try it with example data: cargo run -p availability-server -- --demo"
+        );
+    }
+    server.run().await?;
+    Ok(())
+}

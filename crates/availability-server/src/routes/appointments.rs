@@ -1,0 +1,253 @@
+//! Appointments: book (with Idempotency-Key), get, list, reschedule, cancel.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use availability_domain::jiff::{SignedDuration, Timestamp};
+use availability_domain::{AppointmentStatus, ClientId, Interval, NewAppointment};
+use availability_store::{Party, Principal, StoredAnswer};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::experts::expert_id;
+use super::{parse_id, parse_instant};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/appointments", web::post().to(book))
+        .route("/appointments/{id}", web::get().to(get_appointment))
+        .route("/appointments/{id}", web::patch().to(reschedule))
+        .route("/appointments/{id}/cancel", web::post().to(cancel))
+        .route("/experts/{id}/appointments", web::get().to(list_for_expert))
+        .route("/clients/{id}/appointments", web::get().to(list_for_client));
+}
+
+#[derive(Deserialize)]
+struct BookingBody {
+    expert_id: String,
+    client_id: String,
+    start_time: String,
+    end_time: String,
+}
+
+fn requested_time(start: &str, end: &str) -> Result<Interval, ApiError> {
+    let start = parse_instant("start_time", start)?;
+    let end = parse_instant("end_time", end)?;
+    Interval::new(start, end).map_err(|_| ApiError::invalid("end_before_start", "end_time must be after start_time"))
+}
+
+const MAX_KEY_LEN: usize = 255;
+
+async fn book(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let key = match req.headers().get("Idempotency-Key") {
+        Some(v) => {
+            let k = v
+                .to_str()
+                .map_err(|_| ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be ASCII"))?;
+            if k.is_empty() || k.len() > MAX_KEY_LEN {
+                return Err(ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 1-255 characters",
+                ));
+            }
+            Some(k.to_owned())
+        }
+        None => None,
+    };
+    let body = body.into_inner();
+    // serde_json's maps are ordered, so the same body always hashes the same.
+    let request_hash = availability_store::tokens::token_hash(&body.to_string());
+    if let Some(key) = &key {
+        if let Some(answer) = state.store.idempotent_answer(caller.scope(), key.clone()).await? {
+            return replay(answer, &request_hash);
+        }
+    }
+    let result = book_once(caller, &state, body).await;
+    let Some(key) = key else {
+        return result.map(|a| HttpResponse::Created().json(a));
+    };
+    let (status, answer_body) = match &result {
+        Ok(a) => (StatusCode::CREATED, serde_json::to_string(a).unwrap_or_default()),
+        Err(e) if e.status.is_client_error() => (
+            e.status,
+            json!({"error": {"code": e.code, "message": e.message}}).to_string(),
+        ),
+        // Server-side failures are not kept: a retry with the same key may succeed.
+        Err(_) => return result.map(|a| HttpResponse::Created().json(a)),
+    };
+    let kept = state
+        .store
+        .keep_idempotent_answer(
+            caller.scope(),
+            key,
+            StoredAnswer {
+                request_hash: request_hash.clone(),
+                status_code: status.as_u16(),
+                body: answer_body,
+            },
+        )
+        .await?;
+    replay(kept, &request_hash)
+}
+
+fn replay(answer: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiError> {
+    if answer.request_hash != request_hash {
+        return Err(ApiError::invalid(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with another request body",
+        ));
+    }
+    let status = StatusCode::from_u16(answer.status_code).unwrap_or(StatusCode::OK);
+    Ok(HttpResponse::build(status)
+        .content_type("application/json")
+        .body(answer.body))
+}
+
+async fn book_once(
+    caller: Caller,
+    state: &AppState,
+    body: serde_json::Value,
+) -> Result<availability_domain::Appointment, ApiError> {
+    let body: BookingBody = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("wrong JSON type: {e}")))?;
+    let expert = expert_id(&body.expert_id)?;
+    let client: ClientId = parse_id("client_id", &body.client_id)?;
+    let time = requested_time(&body.start_time, &body.end_time)?;
+    match caller.0 {
+        Principal::Admin => {}
+        Principal::Client(id) if id == client => {}
+        _ => return Err(ApiError::forbidden()),
+    }
+    Ok(state
+        .service
+        .book(NewAppointment {
+            expert_id: expert,
+            client_id: client,
+            time,
+        })
+        .await?)
+}
+
+async fn get_appointment(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let appointment = state.store.appointment(parse_id("appointment id", &path)?).await?;
+    caller.require_party_to(&appointment)?;
+    Ok(HttpResponse::Ok().json(appointment))
+}
+
+#[derive(Deserialize)]
+struct RescheduleBody {
+    start_time: String,
+    end_time: String,
+}
+
+async fn reschedule(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<RescheduleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("appointment id", &path)?;
+    let time = requested_time(&body.start_time, &body.end_time)?;
+    let appointment = state.store.appointment(id).await?;
+    caller.require_party_to(&appointment)?;
+    Ok(HttpResponse::Ok().json(state.service.reschedule(id, time).await?))
+}
+
+#[derive(Deserialize, Default)]
+struct CancelBody {
+    reason: Option<String>,
+}
+
+async fn cancel(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: Option<web::Json<CancelBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("appointment id", &path)?;
+    let appointment = state.store.appointment(id).await?;
+    caller.require_party_to(&appointment)?;
+    let reason = body
+        .and_then(|b| b.into_inner().reason)
+        .map(|r| r.chars().take(1000).collect());
+    Ok(HttpResponse::Ok().json(state.service.cancel(id, reason).await?))
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    from: Option<String>,
+    to: Option<String>,
+    status: Option<String>,
+}
+
+const DEFAULT_LIST_DAYS: i64 = 93;
+const MAX_LIST_DAYS: i64 = 731;
+
+fn list_window(params: &ListParams) -> Result<(Interval, Option<AppointmentStatus>), ApiError> {
+    let from = match &params.from {
+        Some(f) => parse_instant("from", f)?,
+        None => Timestamp::now(),
+    };
+    let to = match &params.to {
+        Some(t) => parse_instant("to", t)?,
+        None => from + SignedDuration::from_hours(24 * DEFAULT_LIST_DAYS),
+    };
+    let window =
+        Interval::new(from, to).map_err(|_| ApiError::invalid("invalid_window", "`to` must be after `from`"))?;
+    if window.seconds() > MAX_LIST_DAYS * 86_400 {
+        return Err(ApiError::invalid(
+            "window_too_long",
+            format!("the window must be at most {MAX_LIST_DAYS} days"),
+        ));
+    }
+    let status = match params.status.as_deref() {
+        None => None,
+        Some("confirmed") => Some(AppointmentStatus::Confirmed),
+        Some("cancelled") => Some(AppointmentStatus::Cancelled),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("status must be confirmed or cancelled, got {other:?}"),
+            ))
+        }
+    };
+    Ok((window, status))
+}
+
+async fn list_for_expert(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let (window, status) = list_window(&params)?;
+    let list = state.store.appointments(Party::Expert(id), window, status).await?;
+    Ok(HttpResponse::Ok().json(json!({"appointments": list})))
+}
+
+async fn list_for_client(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ClientId = parse_id("client id", &path)?;
+    state.store.client(id).await?;
+    caller.require_client(id)?;
+    let (window, status) = list_window(&params)?;
+    let list = state.store.appointments(Party::Client(id), window, status).await?;
+    Ok(HttpResponse::Ok().json(json!({"appointments": list})))
+}

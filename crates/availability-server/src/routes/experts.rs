@@ -1,0 +1,244 @@
+//! An expert's profile, availability (weekly rules and overrides), booking policy and integration.
+
+use actix_web::{web, HttpResponse};
+use availability_domain::jiff::civil::Date;
+use availability_domain::{
+    BookingPolicy, DateOverride, DayOfWeek, ExpertId, IntegrationType, LocalTime, Schedule, TimeWindow, WeeklyRule,
+    Zone,
+};
+use availability_store::ExpertPatch;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::admin::check_name_and_email;
+use super::parse_id;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/experts/{id}", web::get().to(get_expert))
+        .route("/experts/{id}", web::patch().to(patch_expert))
+        .route("/experts/{id}/availability", web::get().to(get_availability))
+        .route("/experts/{id}/availability", web::put().to(put_availability))
+        .route("/experts/{id}/booking-policy", web::get().to(get_policy))
+        .route("/experts/{id}/booking-policy", web::put().to(put_policy))
+        .route("/experts/{id}/integration", web::put().to(put_integration));
+}
+
+pub(crate) fn expert_id(path: &str) -> Result<ExpertId, ApiError> {
+    parse_id("expert id", path)
+}
+
+async fn get_expert(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let expert = state.store.expert(expert_id(&path)?).await?;
+    Ok(HttpResponse::Ok().json(expert))
+}
+
+#[derive(Deserialize)]
+struct ProfilePatch {
+    name: Option<String>,
+    email: Option<String>,
+    timezone: Option<String>,
+}
+
+async fn patch_expert(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<ProfilePatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let body = body.into_inner();
+    let current = state.store.expert(id).await?;
+    check_name_and_email(
+        body.name.as_deref().unwrap_or(&current.name),
+        body.email.as_deref().unwrap_or(&current.email),
+    )?;
+    let patch = ExpertPatch {
+        name: body.name.map(|n| n.trim().to_owned()),
+        email: body.email.map(|e| e.trim().to_owned()),
+        timezone: body.timezone.as_deref().map(Zone::new).transpose()?,
+    };
+    Ok(HttpResponse::Ok().json(state.store.update_expert(id, patch).await?))
+}
+
+fn availability_json(schedule: &Schedule) -> serde_json::Value {
+    json!({"timezone": schedule.zone, "rules": schedule.rules, "overrides": schedule.overrides})
+}
+
+async fn get_availability(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    Ok(HttpResponse::Ok().json(availability_json(&state.store.schedule(id).await?)))
+}
+
+/// The availability as sent: plain JSON types, validated into domain values here so that an
+/// out-of-range value is a 422, not a JSON type error.
+#[derive(Deserialize)]
+struct AvailabilityBody {
+    rules: Vec<RuleBody>,
+    #[serde(default)]
+    overrides: Vec<OverrideBody>,
+    timezone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RuleBody {
+    day_of_week: i64,
+    start_time: String,
+    end_time: String,
+    #[serde(default = "yes")]
+    is_available: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct OverrideBody {
+    date: String,
+    #[serde(default)]
+    windows: Vec<WindowBody>,
+}
+
+#[derive(Deserialize)]
+struct WindowBody {
+    start_time: String,
+    end_time: String,
+}
+
+const MAX_RULES: usize = 500;
+const MAX_OVERRIDES: usize = 2000;
+
+async fn put_availability(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<AvailabilityBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let body = body.into_inner();
+    if body.rules.len() > MAX_RULES || body.overrides.len() > MAX_OVERRIDES {
+        return Err(ApiError::invalid(
+            "too_many_rules",
+            format!("at most {MAX_RULES} rules and {MAX_OVERRIDES} overrides"),
+        ));
+    }
+    let rules = body
+        .rules
+        .iter()
+        .map(|r| {
+            let start: LocalTime = r.start_time.parse()?;
+            let end: LocalTime = r.end_time.parse()?;
+            WeeklyRule::new(DayOfWeek::new(r.day_of_week)?, start, end, r.is_available)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let overrides =
+        body.overrides
+            .iter()
+            .map(|o| {
+                let date: Date = o.date.parse().map_err(|_| {
+                    ApiError::invalid("invalid_date", format!("{:?} is not a date (YYYY-MM-DD)", o.date))
+                })?;
+                let windows = o
+                    .windows
+                    .iter()
+                    .map(|w| Ok(TimeWindow::new(w.start_time.parse()?, w.end_time.parse()?)?))
+                    .collect::<Result<Vec<_>, ApiError>>()?;
+                Ok(DateOverride { date, windows })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+    let zone = body.timezone.as_deref().map(Zone::new).transpose()?;
+    // Validates "one override per date" before anything is written.
+    Schedule::new(zone.clone().unwrap_or_else(Zone::utc), rules.clone(), overrides.clone())?;
+    let saved = state.store.replace_schedule(id, rules, overrides, zone).await?;
+    Ok(HttpResponse::Ok().json(availability_json(&saved)))
+}
+
+async fn get_policy(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let expert = state.store.expert(expert_id(&path)?).await?;
+    Ok(HttpResponse::Ok().json(expert.booking_policy))
+}
+
+#[derive(Deserialize)]
+struct PolicyBody {
+    slot_duration_minutes: Option<i64>,
+    slot_interval_minutes: Option<i64>,
+    buffer_before_minutes: Option<i64>,
+    buffer_after_minutes: Option<i64>,
+    minimum_notice_minutes: Option<i64>,
+    booking_horizon_days: Option<i64>,
+}
+
+async fn put_policy(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<PolicyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let b = body.into_inner();
+    let duration = b.slot_duration_minutes.unwrap_or(30);
+    let policy = BookingPolicy::new(
+        duration,
+        b.slot_interval_minutes.unwrap_or(duration),
+        b.buffer_before_minutes.unwrap_or(0),
+        b.buffer_after_minutes.unwrap_or(0),
+        b.minimum_notice_minutes.unwrap_or(0),
+        b.booking_horizon_days.unwrap_or(60),
+    )?;
+    let expert = state.store.set_booking_policy(id, policy).await?;
+    Ok(HttpResponse::Ok().json(expert.booking_policy))
+}
+
+#[derive(Deserialize)]
+struct IntegrationBody {
+    integration_type: String,
+}
+
+async fn put_integration(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<IntegrationBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let integration: IntegrationType =
+        body.integration_type
+            .parse()
+            .map_err(|e: availability_domain::UnknownIntegrationType| {
+                ApiError::invalid("unknown_integration", e.to_string())
+            })?;
+    if integration != IntegrationType::Manual {
+        // Calendar integrations need stored credentials first (the integrations API).
+        return Err(ApiError::invalid(
+            "integration_not_connected",
+            format!("{integration} is not connected for this expert; connect it first"),
+        ));
+    }
+    let expert = state.store.set_integration(id, integration).await?;
+    Ok(HttpResponse::Ok().json(expert))
+}

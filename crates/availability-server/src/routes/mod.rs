@@ -1,0 +1,97 @@
+//! The v1 routes of api.md, and the extractor settings that give actix's own errors (bad JSON,
+//! bad query, unknown route) the contract's JSON shape.
+
+mod admin;
+mod appointments;
+mod experts;
+mod health;
+mod slots;
+
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::{web, HttpRequest, HttpResponse};
+use availability_domain::jiff::Timestamp;
+use availability_domain::Zone;
+
+use crate::error::ApiError;
+
+/// Registers every route and the JSON error handlers.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(json_error))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::bad_request("invalid_parameter", format!("invalid path: {e}")).into()),
+        )
+        .configure(health::configure)
+        .service(
+            web::scope("/api/v1")
+                .configure(admin::configure)
+                .configure(experts::configure)
+                .configure(slots::configure)
+                .configure(appointments::configure),
+        );
+}
+
+/// The answer to an unknown route.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}
+
+fn json_error(e: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let err = match &e {
+        JsonPayloadError::ContentType => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send JSON with Content-Type: application/json",
+        ),
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the body is too large",
+        ),
+        JsonPayloadError::Deserialize(d) if d.is_data() => {
+            ApiError::bad_request("invalid_json", format!("wrong JSON type: {d}"))
+        }
+        _ => ApiError::bad_request("invalid_json", format!("malformed JSON: {e}")),
+    };
+    err.into()
+}
+
+fn query_error(e: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_parameter", format!("invalid query: {e}")).into()
+}
+
+/// Parses an RFC 3339 instant from a parameter. A '+' of an offset that arrived as a space (an
+/// unencoded query string) is restored.
+pub(crate) fn parse_instant(name: &str, value: &str) -> Result<Timestamp, ApiError> {
+    let restored = value.trim().replace(' ', "+");
+    restored.parse::<Timestamp>().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_parameter",
+            format!("{name} must be an RFC 3339 time, got {value:?}"),
+        )
+    })
+}
+
+/// Parses an id from a JSON body field or query parameter.
+pub(crate) fn parse_id<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
+    value
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_parameter", format!("{name} must be a UUID, got {value:?}")))
+}
+
+/// RFC 3339 in UTC ("Z"), or with the zone's offset at that instant (the same instant).
+pub(crate) fn format_instant(t: Timestamp, zone: Option<&Zone>) -> String {
+    match zone {
+        None => t.to_string(),
+        Some(z) => {
+            let offset = z.tz().to_offset(t);
+            let local = offset.to_datetime(t);
+            format!("{}{}", local.strftime("%Y-%m-%dT%H:%M:%S"), offset)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! GET .../slots: the bookable slots of an expert, per slot-semantics.md.
+
+use actix_web::{web, HttpResponse};
+use availability_domain::Zone;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::experts::expert_id;
+use super::{format_instant, parse_instant};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/experts/{id}/slots", web::get().to(get_slots));
+}
+
+#[derive(Deserialize)]
+struct SlotParams {
+    from: String,
+    to: String,
+    duration_minutes: Option<i64>,
+    timezone: Option<String>,
+}
+
+async fn get_slots(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: web::Query<SlotParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    let from = parse_instant("from", &params.from)?;
+    let to = parse_instant("to", &params.to)?;
+    let zone = params.timezone.as_deref().map(Zone::new).transpose()?;
+    let slots = state.service.slots(id, from, to, params.duration_minutes).await?;
+    let duration = match slots.first() {
+        Some(s) => (s.end - s.start).as_mins(),
+        None => match params.duration_minutes {
+            Some(d) => d,
+            None => i64::from(state.store.expert(id).await?.booking_policy.slot_duration_minutes()),
+        },
+    };
+    let slots: Vec<_> = slots
+        .iter()
+        .map(|s| json!({"start": format_instant(s.start, zone.as_ref()), "end": format_instant(s.end, zone.as_ref())}))
+        .collect();
+    let mut body = json!({"expert_id": id, "duration_minutes": duration, "slots": slots});
+    if let Some(z) = zone {
+        body["timezone"] = json!(z.name());
+    }
+    Ok(HttpResponse::Ok().json(body))
+}

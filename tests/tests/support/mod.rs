@@ -1,0 +1,372 @@
+//! The end-to-end harness: a real server on a free port over a database of its own (a fresh SQLite
+//! file, or a fresh schema of the PostgreSQL database TEST_DATABASE_URL names), spoken to over
+//! real HTTP.
+
+// Spawned servers are killed and reaped in ProcessServer's Drop or stop().
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::zombie_processes)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use availability_server::{bind, Config};
+use availability_store::testing;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef";
+
+/// One database for one test.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    pub label: &'static str,
+    pub url: String,
+}
+
+/// A fresh SQLite database always, and a fresh PostgreSQL schema when TEST_DATABASE_URL is set
+/// (CI sets it; elsewhere the test says plainly that PostgreSQL was skipped).
+pub fn databases(test: &str) -> Vec<TestDb> {
+    let mut list = vec![TestDb {
+        label: "sqlite",
+        url: testing::fresh_sqlite_url(),
+    }];
+    match testing::test_database_url() {
+        Some(base) => list.push(TestDb {
+            label: "postgres",
+            url: testing::fresh_postgres_schema(&base).unwrap(),
+        }),
+        None => testing::skip_postgres(test),
+    }
+    list
+}
+
+/// Only the PostgreSQL database, if there is one.
+pub fn postgres(test: &str) -> Option<TestDb> {
+    match testing::test_database_url() {
+        Some(base) => Some(TestDb {
+            label: "postgres",
+            url: testing::fresh_postgres_schema(&base).unwrap(),
+        }),
+        None => {
+            testing::skip_postgres(test);
+            None
+        }
+    }
+}
+
+fn config(db: &TestDb) -> Config {
+    let vars: HashMap<String, String> = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("BIND", "127.0.0.1:0"),
+        ("ADMIN_TOKEN", ADMIN_TOKEN),
+        ("WORKERS", "2"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    Config::from_vars(vars).unwrap()
+}
+
+/// A server running inside the test process.
+pub struct TestServer {
+    pub api: Api,
+    pub db: TestDb,
+    handle: ServerHandle,
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> Self {
+        let server = bind(config(db)).await.unwrap();
+        let base = format!("http://{}", server.addr);
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        Self {
+            api: Api::new(base),
+            db: db.clone(),
+            handle,
+        }
+    }
+
+    /// Stops gracefully (in-flight requests finish).
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// The server binary, next to the test executables. It is built (or found up to date) once per
+/// test process, so a test never runs a stale binary, whichever package was asked to be tested.
+pub fn server_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let mut build = Command::new(env!("CARGO"));
+            build.args([
+                "build",
+                "--quiet",
+                "-p",
+                "availability-server",
+                "--bin",
+                "availability-server",
+            ]);
+            if !cfg!(debug_assertions) {
+                build.arg("--release");
+            }
+            let status = build.status().expect("cargo runs");
+            assert!(status.success(), "building availability-server failed");
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+            dir.join(format!("availability-server{}", std::env::consts::EXE_SUFFIX))
+        })
+        .clone()
+}
+
+/// A server in a process of its own.
+pub struct ProcessServer {
+    pub api: Api,
+    child: Child,
+}
+
+impl ProcessServer {
+    pub async fn spawn(db: &TestDb) -> Self {
+        let port = free_port();
+        let child = Command::new(server_binary())
+            .env("DATABASE_URL", &db.url)
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("WORKERS", "2")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let api = Api::new(format!("http://127.0.0.1:{port}"));
+        for _ in 0..200 {
+            if api
+                .client
+                .get(format!("{}/readyz", api.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return Self { api, child };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server process did not become ready");
+    }
+
+    /// Asks the process to stop (SIGTERM via `kill`) and waits for it.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ProcessServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A small JSON client for the API.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+/// An answer: status and JSON body (Null when the body is empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Api {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            client: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(),
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: &str) -> Answer {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PUT, path, Some(token), Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(token), Some(&body)).await
+    }
+
+    /// An expert with weekly hours (Mon-Fri 09:00-17:00, Europe/Berlin) and a token of theirs.
+    pub async fn expert_with_hours(&self) -> (String, String) {
+        let e = self
+            .post(
+                "/api/v1/experts",
+                ADMIN_TOKEN,
+                json!({"name": "Dr. E", "email": "e@example.com", "timezone": "Europe/Berlin"}),
+            )
+            .await;
+        assert_eq!(e.status, 201, "{:?}", e.body);
+        let id = e.body["id"].as_str().unwrap().to_owned();
+        let rules: Vec<Value> = (1..=5)
+            .map(|d| json!({"day_of_week": d, "start_time": "09:00", "end_time": "17:00", "is_available": true}))
+            .collect();
+        let token = self.token("expert", &id).await;
+        let put = self
+            .put(
+                &format!("/api/v1/experts/{id}/availability"),
+                &token,
+                json!({"rules": rules, "overrides": []}),
+            )
+            .await;
+        assert_eq!(put.status, 200, "{:?}", put.body);
+        (id, token)
+    }
+
+    /// A client and a token of theirs.
+    pub async fn client_with_token(&self) -> (String, String) {
+        let c = self
+            .post(
+                "/api/v1/clients",
+                ADMIN_TOKEN,
+                json!({"name": "Ann", "email": "ann@example.com"}),
+            )
+            .await;
+        assert_eq!(c.status, 201, "{:?}", c.body);
+        let id = c.body["id"].as_str().unwrap().to_owned();
+        let token = self.token("client", &id).await;
+        (id, token)
+    }
+
+    pub async fn token(&self, role: &str, subject: &str) -> String {
+        let t = self
+            .post(
+                "/api/v1/tokens",
+                ADMIN_TOKEN,
+                json!({"role": role, "subject_id": subject}),
+            )
+            .await;
+        assert_eq!(t.status, 201, "{:?}", t.body);
+        t.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Slots of an expert in [from, to).
+    pub async fn slots(&self, expert: &str, token: &str, from: &str, to: &str) -> Vec<(String, String)> {
+        let a = self
+            .get(&format!("/api/v1/experts/{expert}/slots?from={from}&to={to}"), token)
+            .await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        a.body["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["start"].as_str().unwrap().to_owned(),
+                    s["end"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A Monday about two weeks ahead (inside the default 60-day horizon), as "YYYY-MM-DD".
+pub fn next_monday() -> String {
+    use availability_core::domain::jiff::{civil::Weekday, SignedDuration, Timestamp};
+    let mut day = (Timestamp::now() + SignedDuration::from_hours(24 * 14)).to_zoned_utc_date();
+    while day.weekday() != Weekday::Monday {
+        day = day.tomorrow().unwrap();
+    }
+    day.to_string()
+}
+
+trait UtcDate {
+    fn to_zoned_utc_date(self) -> availability_core::domain::jiff::civil::Date;
+}
+
+impl UtcDate for availability_core::domain::jiff::Timestamp {
+    fn to_zoned_utc_date(self) -> availability_core::domain::jiff::civil::Date {
+        availability_core::domain::jiff::tz::TimeZone::UTC
+            .to_datetime(self)
+            .date()
+    }
+}
