@@ -84,14 +84,15 @@ pub(crate) fn parse_id<T: std::str::FromStr>(name: &str, value: &str) -> Result<
         .map_err(|_| ApiError::bad_request("invalid_parameter", format!("{name} must be a UUID, got {value:?}")))
 }
 
-/// RFC 3339 in UTC ("Z"), or with the zone's offset at that instant (the same instant).
+/// RFC 3339 in UTC ("Z"), or with the zone's offset at that instant (the same instant). The
+/// offset is always "+HH:MM" (an offset's Display would write "-05" or "+00", which RFC 3339
+/// does not allow).
 pub(crate) fn format_instant(t: Timestamp, zone: Option<&Zone>) -> String {
     match zone {
         None => t.to_string(),
-        Some(z) => {
-            let offset = z.tz().to_offset(t);
-            let local = offset.to_datetime(t);
-            format!("{}{}", local.strftime("%Y-%m-%dT%H:%M:%S"), offset)
-        }
+        Some(z) => t
+            .to_zoned_datetime(z.tz().clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
     }
 }
