@@ -12,6 +12,7 @@ use availability_domain::{
 };
 
 use crate::ports::{AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository};
+use crate::strategy::{busy_window, ExpertCalendar};
 use crate::CoreError;
 
 #[derive(Default)]
@@ -149,6 +150,21 @@ impl ExpertRepository for InMemoryStore {
             .get(&id)
             .cloned()
             .ok_or_else(|| not_found("expert", id))
+    }
+
+    async fn expert_calendar(
+        &self,
+        id: ExpertId,
+        window: Interval,
+        duration_minutes: Option<u32>,
+    ) -> Result<ExpertCalendar, CoreError> {
+        let state = self.lock();
+        let expert = state.experts.get(&id).cloned().ok_or_else(|| not_found("expert", id))?;
+        let schedule = state.schedules.get(&id).cloned().ok_or_else(|| not_found("expert", id))?;
+        let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
+        let around = busy_window(window, &expert.booking_policy, duration);
+        let appointments = Self::confirmed_in(&state, id, around);
+        Ok(ExpertCalendar { expert, schedule, appointments })
     }
 }
 

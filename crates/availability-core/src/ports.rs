@@ -9,6 +9,7 @@ use availability_domain::{
 };
 
 use crate::engine::{self, BookingRefusal};
+use crate::strategy::ExpertCalendar;
 use crate::CoreError;
 
 /// Experts, clients and their working hours.
@@ -20,6 +21,17 @@ pub trait ExpertRepository: Send + Sync {
     async fn client(&self, id: ClientId) -> Result<Client, CoreError>;
     /// The expert's zone, weekly rules and overrides.
     async fn schedule(&self, id: ExpertId) -> Result<Schedule, CoreError>;
+
+    /// What slots for `window` are computed from, read together: the expert, their schedule and
+    /// their confirmed appointments that can block a slot starting in `window` (see
+    /// [`crate::strategy::busy_window`]; `duration_minutes` replaces the policy's duration).
+    /// A database answers it in one round trip.
+    async fn expert_calendar(
+        &self,
+        id: ExpertId,
+        window: Interval,
+        duration_minutes: Option<u32>,
+    ) -> Result<ExpertCalendar, CoreError>;
 }
 
 /// The check a booking must pass, run by the repository inside the transaction that writes the

@@ -11,7 +11,7 @@ use availability_domain::{
 use crate::clock::{Clock, SystemClock};
 use crate::engine::SlotQuery;
 use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
-use crate::strategy::{busy_window, ExpertCalendar, StrategyRegistry};
+use crate::strategy::{busy_window, StrategyRegistry};
 use crate::CoreError;
 
 /// The longest slot query, in days (api.md).
@@ -81,17 +81,8 @@ impl AvailabilityService {
     ) -> Result<Vec<Slot>, CoreError> {
         let window = check_window(from, to)?;
         let duration_minutes = duration_minutes.map(BookingPolicy::check_duration).transpose()?;
-        let expert = self.experts.expert(expert_id).await?;
-        let strategy = self.strategies.get(expert.integration_type)?;
-        let schedule = self.experts.schedule(expert_id).await?;
-        let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
-        let around = busy_window(window, &expert.booking_policy, duration);
-        let appointments = self.appointments.confirmed_overlapping(expert_id, around).await?;
-        let calendar = ExpertCalendar {
-            expert,
-            schedule,
-            appointments,
-        };
+        let calendar = self.experts.expert_calendar(expert_id, window, duration_minutes).await?;
+        let strategy = self.strategies.get(calendar.expert.integration_type)?;
         let query = SlotQuery {
             window,
             now: self.clock.now(),

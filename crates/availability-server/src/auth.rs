@@ -87,7 +87,7 @@ impl FromRequest for Caller {
             if state.is_admin_token(&token) {
                 return Ok(Caller(Principal::Admin));
             }
-            match state.store.principal(token).await? {
+            match state.principal(&token).await? {
                 Some(p) => Ok(Caller(p)),
                 None => Err(ApiError::unauthorized()),
             }

@@ -1,9 +1,11 @@
 //! What every handler shares.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use availability_core::AvailabilityService;
-use availability_store::{tokens, Store};
+use availability_store::{tokens, Principal, Store, StoreError};
 
 use crate::config::Config;
 
@@ -17,7 +19,14 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
     admin_token_hash: Option<Vec<u8>>,
+    /// Token hash -> principal, for a short while: tokens never change their principal, and
+    /// this saves a database round trip on every request.
+    principals: Mutex<HashMap<String, (Principal, Instant)>>,
 }
+
+/// How long a looked-up token is trusted without asking the database again.
+const PRINCIPAL_TTL: Duration = Duration::from_secs(60);
+const PRINCIPAL_CACHE_MAX: usize = 10_000;
 
 impl AppState {
     /// Builds the shared state.
@@ -31,7 +40,28 @@ impl AppState {
             service,
             config,
             admin_token_hash,
+            principals: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Who a presented (non-admin) token speaks for, if anyone.
+    pub async fn principal(&self, token: &str) -> Result<Option<Principal>, StoreError> {
+        let hash = tokens::token_hash(token);
+        let cached = self.principals.lock().unwrap_or_else(|e| e.into_inner()).get(&hash).copied();
+        if let Some((principal, at)) = cached {
+            if at.elapsed() < PRINCIPAL_TTL {
+                return Ok(Some(principal));
+            }
+        }
+        let found = self.store.principal(token.to_owned()).await?;
+        if let Some(p) = found {
+            let mut cache = self.principals.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= PRINCIPAL_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(hash, (p, Instant::now()));
+        }
+        Ok(found)
     }
 
     /// Whether a presented token is ADMIN_TOKEN (compared in constant time, on hashes).

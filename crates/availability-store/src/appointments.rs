@@ -1,6 +1,7 @@
 //! Appointments: bookings validated by the slot engine inside the transaction that writes them.
 
-use availability_core::BookingGuard;
+use availability_core::strategy::busy_window;
+use availability_core::{BookingGuard, ExpertCalendar};
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, ClientId, ExpertId, Interval, NewAppointment, SyncStatus,
 };
@@ -71,6 +72,34 @@ pub(crate) fn confirmed_overlapping(
     window: Interval,
 ) -> Result<Vec<Appointment>, StoreError> {
     list(conn, Party::Expert(expert), window, Some(AppointmentStatus::Confirmed))
+}
+
+/// Expert, schedule and the confirmed appointments around a slot query, in one read transaction
+/// on one connection (one round trip from the async side).
+pub(crate) fn expert_calendar(
+    conn: &mut Conn,
+    id: ExpertId,
+    window: Interval,
+    duration_minutes: Option<u32>,
+) -> Result<ExpertCalendar, StoreError> {
+    db_run!(conn, |c| c.transaction(|c| {
+        let expert = crate::experts::load_expert!(c, id)?;
+        let schedule = crate::experts::load_schedule!(c, &expert)?;
+        let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
+        let around = busy_window(window, &expert.booking_policy, duration);
+        let appointments = appointments::table
+            .filter(appointments::expert_id.eq(id.to_string()))
+            .filter(appointments::status.eq(AppointmentStatus::Confirmed.as_str()))
+            .filter(appointments::start_time.lt(around.end().as_second()))
+            .filter(appointments::end_time.gt(around.start().as_second()))
+            .select(AppointmentRow::as_select())
+            .order(appointments::start_time)
+            .load::<AppointmentRow>(c)?
+            .into_iter()
+            .map(AppointmentRow::into_domain)
+            .collect::<Result<_, _>>()?;
+        Ok::<_, StoreError>(ExpertCalendar { expert, schedule, appointments })
+    }))
 }
 
 /// The body shared by booking and rescheduling, run inside the locked transaction.

@@ -135,6 +135,9 @@ impl DbPool {
                 Pool::builder()
                     .max_size(max_size)
                     .connection_timeout(Duration::from_secs(10))
+                    // No "SELECT 1" before every use: a broken connection is dropped by the pool
+                    // when a query fails on it, and /readyz checks the database.
+                    .test_on_check_out(false)
                     .connection_customizer(Box::new(SqlitePragmas))
                     .build(ConnectionManager::new(path))
                     .map_err(|e| StoreError::Connect(e.to_string()))?,
@@ -143,6 +146,7 @@ impl DbPool {
                 Pool::builder()
                     .max_size(max_size)
                     .connection_timeout(Duration::from_secs(10))
+                    .test_on_check_out(false)
                     .build(ConnectionManager::new(url))
                     .map_err(|e| StoreError::Connect(e.to_string()))?,
             ),

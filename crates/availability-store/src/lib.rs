@@ -34,6 +34,10 @@ use db::{Conn, DbPool};
 pub struct Store {
     pool: Arc<DbPool>,
     backend: &'static str,
+    /// SQLite has one writer at a time. Queuing this process's writers here, instead of in
+    /// SQLite's busy handler (which sleeps in growing steps), keeps write latency flat under load.
+    /// Other processes on the same file still wait in the busy handler.
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -66,10 +70,8 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Database(e.to_string()))??;
-        Ok(Self {
-            pool: Arc::new(pool),
-            backend,
-        })
+        let write_gate = (backend == "sqlite").then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self { pool: Arc::new(pool), backend, write_gate })
     }
 
     /// "sqlite" or "postgres".
@@ -86,6 +88,19 @@ impl Store {
         tokio::task::spawn_blocking(move || f(&mut pool.get()?))
             .await
             .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+
+    /// Like [`Store::run`], for work that writes: on SQLite it waits its turn in this process first.
+    pub(crate) async fn run_write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _turn = match &self.write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
+        self.run(f).await
     }
 
     /// Whether the database answers.
@@ -109,7 +124,7 @@ impl Store {
             booking_policy: BookingPolicy::default(),
         };
         let stored = expert.clone();
-        self.run(move |c| experts::insert_expert(c, &stored, now())).await?;
+        self.run_write(move |c| experts::insert_expert(c, &stored, now())).await?;
         Ok(expert)
     }
 
@@ -120,17 +135,17 @@ impl Store {
 
     /// Changes an expert's name, email or zone.
     pub async fn update_expert(&self, id: ExpertId, patch: ExpertPatch) -> Result<Expert, StoreError> {
-        self.run(move |c| experts::update_expert(c, id, &patch, now())).await
+        self.run_write(move |c| experts::update_expert(c, id, &patch, now())).await
     }
 
     /// Replaces an expert's booking policy.
     pub async fn set_booking_policy(&self, id: ExpertId, policy: BookingPolicy) -> Result<Expert, StoreError> {
-        self.run(move |c| experts::set_policy(c, id, &policy, now())).await
+        self.run_write(move |c| experts::set_policy(c, id, &policy, now())).await
     }
 
     /// Sets where the expert's availability comes from.
     pub async fn set_integration(&self, id: ExpertId, integration: IntegrationType) -> Result<Expert, StoreError> {
-        self.run(move |c| experts::set_integration(c, id, integration, now()))
+        self.run_write(move |c| experts::set_integration(c, id, integration, now()))
             .await
     }
 
@@ -151,7 +166,7 @@ impl Store {
         overrides: Vec<DateOverride>,
         timezone: Option<Zone>,
     ) -> Result<Schedule, StoreError> {
-        self.run(move |c| {
+        self.run_write(move |c| {
             experts::replace_schedule(c, id, &rules, &overrides, timezone.as_ref(), now())?;
             let expert = experts::expert(c, id)?;
             experts::schedule(c, &expert)
@@ -168,7 +183,7 @@ impl Store {
             timezone,
         };
         let stored = client.clone();
-        self.run(move |c| experts::insert_client(c, &stored, now())).await?;
+        self.run_write(move |c| experts::insert_client(c, &stored, now())).await?;
         Ok(client)
     }
 
@@ -179,7 +194,7 @@ impl Store {
 
     /// Stores a token's hash for a principal (an existing hash is left as it is).
     pub async fn add_token(&self, token: String, principal: Principal) -> Result<(), StoreError> {
-        self.run(move |c| tokens::insert(c, &token, principal, now())).await
+        self.run_write(move |c| tokens::insert(c, &token, principal, now())).await
     }
 
     /// Who a presented token speaks for.
@@ -214,12 +229,12 @@ impl Store {
         key: String,
         answer: StoredAnswer,
     ) -> Result<StoredAnswer, StoreError> {
-        self.run(move |c| idempotency::save(c, &scope, &key, &answer, now()))
+        self.run_write(move |c| idempotency::save(c, &scope, &key, &answer, now()))
             .await
     }
 
     /// Forgets Idempotency-Key answers older than 24 hours.
     pub async fn purge_idempotency_keys(&self) -> Result<usize, StoreError> {
-        self.run(move |c| idempotency::purge(c, now())).await
+        self.run_write(move |c| idempotency::purge(c, now())).await
     }
 }

@@ -1,7 +1,7 @@
 //! availability-core's ports over the database.
 
 use async_trait::async_trait;
-use availability_core::{AppointmentRepository, BookingGuard, CoreError, ExpertRepository};
+use availability_core::{AppointmentRepository, BookingGuard, CoreError, ExpertCalendar, ExpertRepository};
 use availability_domain::{
     Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, Interval, NewAppointment, Schedule, SyncStatus,
 };
@@ -21,6 +21,15 @@ impl ExpertRepository for Store {
     async fn schedule(&self, id: ExpertId) -> Result<Schedule, CoreError> {
         Ok(Store::schedule(self, id).await?)
     }
+
+    async fn expert_calendar(
+        &self,
+        id: ExpertId,
+        window: Interval,
+        duration_minutes: Option<u32>,
+    ) -> Result<ExpertCalendar, CoreError> {
+        Ok(self.run(move |c| appointments::expert_calendar(c, id, window, duration_minutes)).await?)
+    }
 }
 
 #[async_trait]
@@ -36,7 +45,7 @@ impl AppointmentRepository for Store {
     }
 
     async fn book(&self, new: NewAppointment, guard: BookingGuard) -> Result<Appointment, CoreError> {
-        Ok(self.run(move |c| appointments::book(c, &new, &guard)).await?)
+        Ok(self.run_write(move |c| appointments::book(c, &new, &guard)).await?)
     }
 
     async fn reschedule(
@@ -45,13 +54,12 @@ impl AppointmentRepository for Store {
         time: Interval,
         guard: BookingGuard,
     ) -> Result<Appointment, CoreError> {
-        Ok(self.run(move |c| appointments::reschedule(c, id, time, &guard)).await?)
+        Ok(self.run_write(move |c| appointments::reschedule(c, id, time, &guard)).await?)
     }
 
     async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
         let now = availability_domain::jiff::Timestamp::now().as_second();
-        Ok(self
-            .run(move |c| appointments::cancel(c, id, reason.as_deref(), now))
+        Ok(self.run_write(move |c| appointments::cancel(c, id, reason.as_deref(), now))
             .await?)
     }
 
@@ -62,7 +70,7 @@ impl AppointmentRepository for Store {
         status: SyncStatus,
     ) -> Result<Appointment, CoreError> {
         Ok(self
-            .run(move |c| appointments::record_sync(c, id, external_event_id.as_deref(), status))
+            .run_write(move |c| appointments::record_sync(c, id, external_event_id.as_deref(), status))
             .await?)
     }
 }
