@@ -6,8 +6,8 @@ use availability_store::{tokens, Principal};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::extract::Authed;
 use super::parse_id;
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -51,9 +51,8 @@ pub(crate) fn check_name_and_email(name: &str, email: &str) -> Result<(), ApiErr
 }
 
 async fn create_expert(
-    caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewExpert>,
+    Authed(caller, body): Authed<web::Json<NewExpert>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let body = body.into_inner();
@@ -67,9 +66,8 @@ async fn create_expert(
 }
 
 async fn create_client(
-    caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewClient>,
+    Authed(caller, body): Authed<web::Json<NewClient>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let body = body.into_inner();
@@ -86,9 +84,8 @@ async fn create_client(
 }
 
 async fn create_token(
-    caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewToken>,
+    Authed(caller, body): Authed<web::Json<NewToken>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let body = body.into_inner();

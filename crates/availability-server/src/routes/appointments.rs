@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::experts::expert_id;
+use super::extract::Authed;
 use super::{parse_id, parse_instant};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -40,10 +41,9 @@ fn requested_time(start: &str, end: &str) -> Result<Interval, ApiError> {
 const MAX_KEY_LEN: usize = 255;
 
 async fn book(
-    caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<serde_json::Value>,
+    Authed(caller, body): Authed<web::Json<serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let key = match req.headers().get("Idempotency-Key") {
         Some(v) => {
@@ -151,10 +151,9 @@ struct RescheduleBody {
 }
 
 async fn reschedule(
-    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<RescheduleBody>,
+    Authed(caller, body): Authed<web::Json<RescheduleBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("appointment id", &path)?;
     let time = requested_time(&body.start_time, &body.end_time)?;
@@ -169,10 +168,9 @@ struct CancelBody {
 }
 
 async fn cancel(
-    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: Option<web::Json<CancelBody>>,
+    Authed(caller, body): Authed<Option<web::Json<CancelBody>>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("appointment id", &path)?;
     let appointment = state.store.appointment(id).await?;
@@ -225,10 +223,9 @@ fn list_window(params: &ListParams) -> Result<(Interval, Option<AppointmentStatu
 }
 
 async fn list_for_expert(
-    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    params: web::Query<ListParams>,
+    Authed(caller, params): Authed<web::Query<ListParams>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
@@ -239,10 +236,9 @@ async fn list_for_expert(
 }
 
 async fn list_for_client(
-    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    params: web::Query<ListParams>,
+    Authed(caller, params): Authed<web::Query<ListParams>>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ClientId = parse_id("client id", &path)?;
     state.store.client(id).await?;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::admin::check_name_and_email;
+use super::extract::Authed;
 use super::parse_id;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -47,10 +48,9 @@ struct ProfilePatch {
 }
 
 async fn patch_expert(
-    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<ProfilePatch>,
+    Authed(caller, body): Authed<web::Json<ProfilePatch>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
@@ -124,10 +124,9 @@ const MAX_RULES: usize = 500;
 const MAX_OVERRIDES: usize = 2000;
 
 async fn put_availability(
-    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<AvailabilityBody>,
+    Authed(caller, body): Authed<web::Json<AvailabilityBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
@@ -190,10 +189,9 @@ struct PolicyBody {
 }
 
 async fn put_policy(
-    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<PolicyBody>,
+    Authed(caller, body): Authed<web::Json<PolicyBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
@@ -218,10 +216,9 @@ struct IntegrationBody {
 }
 
 async fn put_integration(
-    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<IntegrationBody>,
+    Authed(caller, body): Authed<web::Json<IntegrationBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     state.store.expert(id).await?;

@@ -4,6 +4,7 @@
 mod admin;
 mod appointments;
 mod experts;
+mod extract;
 mod health;
 mod slots;
 

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::experts::expert_id;
+use super::extract::Authed;
 use super::{format_instant, parse_instant};
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,10 +24,9 @@ struct SlotParams {
 }
 
 async fn get_slots(
-    _caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    params: web::Query<SlotParams>,
+    Authed(_caller, params): Authed<web::Query<SlotParams>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     let from = parse_instant("from", &params.from)?;
