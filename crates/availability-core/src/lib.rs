@@ -14,7 +14,9 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use engine::{available_slots, check_booking, BookingRefusal, SlotQuery};
 pub use error::CoreError;
 pub use memory::InMemoryStore;
-pub use ports::{AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository};
+pub use ports::{
+    AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
+};
 pub use service::{check_window, AvailabilityService, MAX_QUERY_DAYS};
 pub use strategy::{AvailabilityStrategy, Capabilities, ExpertCalendar, ExternalEvent, StrategyRegistry};
 

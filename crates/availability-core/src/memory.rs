@@ -11,7 +11,9 @@ use availability_domain::{
     NewAppointment, Schedule, SyncStatus,
 };
 
-use crate::ports::{AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository};
+use crate::ports::{
+    AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
+};
 use crate::strategy::{busy_window, ExpertCalendar};
 use crate::CoreError;
 
@@ -22,6 +24,18 @@ struct State {
     schedules: HashMap<ExpertId, Schedule>,
     appointments: HashMap<AppointmentId, Appointment>,
     credentials: HashMap<(ExpertId, IntegrationType), Credential>,
+    integration_status: HashMap<(ExpertId, IntegrationType), IntegrationState>,
+}
+
+/// What the in-memory store remembers of an integration's health.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrationState {
+    /// Set by `mark_needs_reauth`, cleared when a credential is saved again.
+    pub needs_reauth: bool,
+    /// The latest failure's reason, cleared by the next success.
+    pub last_error: Option<String>,
+    /// Whether the provider ever answered.
+    pub synced: bool,
 }
 
 /// Experts, clients, schedules, appointments and credentials held in memory.
@@ -298,12 +312,48 @@ impl CredentialRepository for InMemoryStore {
         integration: IntegrationType,
         credential: Credential,
     ) -> Result<(), CoreError> {
-        self.lock().credentials.insert((expert, integration), credential);
+        let mut s = self.lock();
+        s.credentials.insert((expert, integration), credential);
+        // A fresh credential means the expert (re)connected.
+        if let Some(state) = s.integration_status.get_mut(&(expert, integration)) {
+            state.needs_reauth = false;
+        }
         Ok(())
     }
 
     async fn delete(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError> {
         self.lock().credentials.remove(&(expert, integration));
+        Ok(())
+    }
+}
+
+impl InMemoryStore {
+    /// The recorded health of an integration.
+    pub fn integration_state(&self, expert: ExpertId, integration: IntegrationType) -> IntegrationState {
+        self.lock().integration_status.get(&(expert, integration)).cloned().unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl IntegrationRepository for InMemoryStore {
+    async fn record_success(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError> {
+        let mut s = self.lock();
+        let state = s.integration_status.entry((expert, integration)).or_default();
+        state.last_error = None;
+        state.synced = true;
+        Ok(())
+    }
+
+    async fn record_failure(&self, expert: ExpertId, integration: IntegrationType, reason: &str) -> Result<(), CoreError> {
+        self.lock().integration_status.entry((expert, integration)).or_default().last_error = Some(reason.to_owned());
+        Ok(())
+    }
+
+    async fn mark_needs_reauth(&self, expert: ExpertId, integration: IntegrationType, reason: &str) -> Result<(), CoreError> {
+        let mut s = self.lock();
+        let state = s.integration_status.entry((expert, integration)).or_default();
+        state.needs_reauth = true;
+        state.last_error = Some(reason.to_owned());
         Ok(())
     }
 }

@@ -136,3 +136,16 @@ pub trait CredentialRepository: Send + Sync {
     /// Wipes the credential.
     async fn delete(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError>;
 }
+
+/// Where an expert's integration stands, as GET integrations shows it. Strategies and the token
+/// manager report here, so that an expired or revoked grant is seen, not silently ignored.
+#[async_trait]
+pub trait IntegrationRepository: Send + Sync {
+    /// The provider answered: sets last_synced_at and clears last_error.
+    async fn record_success(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError>;
+    /// A failure worth showing (last_error and last_error_at); the integration stays connected.
+    async fn record_failure(&self, expert: ExpertId, integration: IntegrationType, reason: &str) -> Result<(), CoreError>;
+    /// The grant is gone (invalid_grant, or a credential that cannot be decrypted): the
+    /// integration shows needs_reauth until the expert reconnects.
+    async fn mark_needs_reauth(&self, expert: ExpertId, integration: IntegrationType, reason: &str) -> Result<(), CoreError>;
+}
