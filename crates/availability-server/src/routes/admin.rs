@@ -6,7 +6,7 @@ use availability_store::{tokens, Principal};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::Authed;
+use super::extract::{Authed, JsonObject};
 use super::parse_id;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -52,7 +52,7 @@ pub(crate) fn check_name_and_email(name: &str, email: &str) -> Result<(), ApiErr
 
 async fn create_expert(
     state: web::Data<AppState>,
-    Authed(caller, body): Authed<web::Json<NewExpert>>,
+    Authed(caller, body): Authed<JsonObject<NewExpert>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let body = body.into_inner();
@@ -67,7 +67,7 @@ async fn create_expert(
 
 async fn create_client(
     state: web::Data<AppState>,
-    Authed(caller, body): Authed<web::Json<NewClient>>,
+    Authed(caller, body): Authed<JsonObject<NewClient>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let body = body.into_inner();
@@ -85,7 +85,7 @@ async fn create_client(
 
 async fn create_token(
     state: web::Data<AppState>,
-    Authed(caller, body): Authed<web::Json<NewToken>>,
+    Authed(caller, body): Authed<JsonObject<NewToken>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let body = body.into_inner();

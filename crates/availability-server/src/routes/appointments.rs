@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::experts::expert_id;
-use super::extract::Authed;
+use super::extract::{Authed, JsonObject, OptionalJsonObject};
 use super::{parse_id, parse_instant};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -43,7 +43,7 @@ const MAX_KEY_LEN: usize = 255;
 async fn book(
     state: web::Data<AppState>,
     req: HttpRequest,
-    Authed(caller, body): Authed<web::Json<serde_json::Value>>,
+    Authed(caller, body): Authed<JsonObject<serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let key = match req.headers().get("Idempotency-Key") {
         Some(v) => {
@@ -153,7 +153,7 @@ struct RescheduleBody {
 async fn reschedule(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Authed(caller, body): Authed<web::Json<RescheduleBody>>,
+    Authed(caller, body): Authed<JsonObject<RescheduleBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("appointment id", &path)?;
     let time = requested_time(&body.start_time, &body.end_time)?;
@@ -170,14 +170,12 @@ struct CancelBody {
 async fn cancel(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Authed(caller, body): Authed<Option<web::Json<CancelBody>>>,
+    Authed(caller, body): Authed<OptionalJsonObject<CancelBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("appointment id", &path)?;
     let appointment = state.store.appointment(id).await?;
     caller.require_party_to(&appointment)?;
-    let reason = body
-        .and_then(|b| b.into_inner().reason)
-        .map(|r| r.chars().take(1000).collect());
+    let reason = body.0.and_then(|b| b.reason).map(|r| r.chars().take(1000).collect());
     Ok(HttpResponse::Ok().json(state.service.cancel(id, reason).await?))
 }
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::admin::check_name_and_email;
-use super::extract::Authed;
+use super::extract::{Authed, JsonObject};
 use super::parse_id;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -50,7 +50,7 @@ struct ProfilePatch {
 async fn patch_expert(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Authed(caller, body): Authed<web::Json<ProfilePatch>>,
+    Authed(caller, body): Authed<JsonObject<ProfilePatch>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
@@ -126,7 +126,7 @@ const MAX_OVERRIDES: usize = 2000;
 async fn put_availability(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Authed(caller, body): Authed<web::Json<AvailabilityBody>>,
+    Authed(caller, body): Authed<JsonObject<AvailabilityBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
@@ -191,7 +191,7 @@ struct PolicyBody {
 async fn put_policy(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Authed(caller, body): Authed<web::Json<PolicyBody>>,
+    Authed(caller, body): Authed<JsonObject<PolicyBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
@@ -218,7 +218,7 @@ struct IntegrationBody {
 async fn put_integration(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Authed(caller, body): Authed<web::Json<IntegrationBody>>,
+    Authed(caller, body): Authed<JsonObject<IntegrationBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
