@@ -70,12 +70,26 @@ fn query_error(e: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
 /// unencoded query string) is restored.
 pub(crate) fn parse_instant(name: &str, value: &str) -> Result<Timestamp, ApiError> {
     let restored = value.trim().replace(' ', "+");
-    restored.parse::<Timestamp>().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_parameter",
-            format!("{name} must be an RFC 3339 time, got {value:?}"),
-        )
-    })
+    restored
+        .parse::<Timestamp>()
+        .ok()
+        .filter(|_| offset_within_a_day(&restored))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_parameter",
+                format!("{name} must be an RFC 3339 time, got {value:?}"),
+            )
+        })
+}
+
+/// RFC 3339 offsets are at most 23:59 either way; jiff reads up to 25:59:59, so "+25:00" (a typo)
+/// would name an instant a day away instead of being refused.
+fn offset_within_a_day(value: &str) -> bool {
+    use availability_domain::jiff::fmt::temporal::{Pieces, PiecesOffset};
+    match Pieces::parse(value).ok().and_then(|p| p.offset()) {
+        Some(PiecesOffset::Numeric(n)) => n.offset().seconds().abs() < 24 * 3600,
+        _ => true,
+    }
 }
 
 /// Parses an id from a JSON body field or query parameter.
