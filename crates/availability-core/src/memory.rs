@@ -223,6 +223,7 @@ impl AppointmentRepository for InMemoryStore {
                 SyncStatus::NotApplicable
             },
             cancellation_reason: None,
+            sync_error: None,
             created_at: guard.now,
             updated_at: guard.now,
         };

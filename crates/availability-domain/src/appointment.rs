@@ -122,6 +122,9 @@ pub struct Appointment {
     pub sync_status: SyncStatus,
     /// Why it was cancelled, if it was.
     pub cancellation_reason: Option<String>,
+    /// Why the external calendar could not be updated, once the retries gave up.
+    #[serde(default)]
+    pub sync_error: Option<String>,
     /// When it was stored.
     pub created_at: Timestamp,
     /// When it last changed.

@@ -98,7 +98,11 @@ pub(crate) fn expert_calendar(
             .into_iter()
             .map(AppointmentRow::into_domain)
             .collect::<Result<_, _>>()?;
-        Ok::<_, StoreError>(ExpertCalendar { expert, schedule, appointments })
+        Ok::<_, StoreError>(ExpertCalendar {
+            expert,
+            schedule,
+            appointments,
+        })
     }))
 }
 
@@ -154,12 +158,16 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
                 SyncStatus::NotApplicable
             },
             cancellation_reason: None,
+            sync_error: None,
             created_at: guard.now,
             updated_at: guard.now,
         };
         diesel::insert_into(appointments::table)
             .values(AppointmentRow::from_domain(&appointment))
             .execute(c)?;
+        if calendar_type.is_some() {
+            crate::outbox::enqueue_sync!(c, appointment.id, appointment.expert_id, guard.now.as_second())?;
+        }
         Ok(appointment)
     }))
 }
@@ -202,6 +210,9 @@ pub(crate) fn reschedule(
         diesel::update(appointments::table.find(id.to_string()))
             .set(AppointmentRow::from_domain(&updated))
             .execute(c)?;
+        if updated.calendar_type.is_some() {
+            crate::outbox::enqueue_sync!(c, updated.id, updated.expert_id, guard.now.as_second())?;
+        }
         Ok(updated)
     }))
 }
@@ -236,6 +247,9 @@ pub(crate) fn cancel(
                 appointments::updated_at.eq(now),
             ))
             .execute(c)?;
+        if current.calendar_type.is_some() {
+            crate::outbox::enqueue_sync!(c, id, current.expert_id, now)?;
+        }
         appointments::table
             .find(&key)
             .select(AppointmentRow::as_select())

@@ -39,6 +39,9 @@ pub enum StoreError {
     /// A stored value that cannot be read back into the domain (should never happen).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A credential could not be encrypted or decrypted.
+    #[error(transparent)]
+    Credential(#[from] crate::crypto::CryptoError),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(String),

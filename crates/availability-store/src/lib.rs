@@ -1,10 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 mod appointments;
+pub mod crypto;
 mod db;
 mod error;
 mod experts;
 pub mod idempotency;
+mod integrations;
+pub mod outbox;
 mod ports;
 mod rows;
 mod schema;
@@ -24,6 +27,10 @@ pub use db::DatabaseUrl;
 pub use error::StoreError;
 pub use experts::ExpertPatch;
 pub use idempotency::StoredAnswer;
+pub use integrations::IntegrationRecord;
+pub use outbox::ClaimedJob;
+
+use crypto::Keyring;
 pub use tokens::Principal;
 
 use db::{Conn, DbPool};
@@ -38,6 +45,8 @@ pub struct Store {
     /// SQLite's busy handler (which sleeps in growing steps), keeps write latency flat under load.
     /// Other processes on the same file still wait in the busy handler.
     write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Encrypts credentials at rest.
+    keyring: Arc<Keyring>,
 }
 
 impl std::fmt::Debug for Store {
@@ -71,7 +80,23 @@ impl Store {
         .await
         .map_err(|e| StoreError::Database(e.to_string()))??;
         let write_gate = (backend == "sqlite").then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { pool: Arc::new(pool), backend, write_gate })
+        Ok(Self {
+            pool: Arc::new(pool),
+            backend,
+            write_gate,
+            keyring: Arc::new(Keyring::empty()),
+        })
+    }
+
+    /// Uses these keys for credentials at rest (without, storing a credential fails clearly).
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Arc::new(keyring);
+        self
+    }
+
+    /// Whether credentials can be stored (ENCRYPTION_KEY is configured).
+    pub fn can_store_credentials(&self) -> bool {
+        self.keyring.can_encrypt()
     }
 
     /// "sqlite" or "postgres".
@@ -124,7 +149,8 @@ impl Store {
             booking_policy: BookingPolicy::default(),
         };
         let stored = expert.clone();
-        self.run_write(move |c| experts::insert_expert(c, &stored, now())).await?;
+        self.run_write(move |c| experts::insert_expert(c, &stored, now()))
+            .await?;
         Ok(expert)
     }
 
@@ -135,12 +161,14 @@ impl Store {
 
     /// Changes an expert's name, email or zone.
     pub async fn update_expert(&self, id: ExpertId, patch: ExpertPatch) -> Result<Expert, StoreError> {
-        self.run_write(move |c| experts::update_expert(c, id, &patch, now())).await
+        self.run_write(move |c| experts::update_expert(c, id, &patch, now()))
+            .await
     }
 
     /// Replaces an expert's booking policy.
     pub async fn set_booking_policy(&self, id: ExpertId, policy: BookingPolicy) -> Result<Expert, StoreError> {
-        self.run_write(move |c| experts::set_policy(c, id, &policy, now())).await
+        self.run_write(move |c| experts::set_policy(c, id, &policy, now()))
+            .await
     }
 
     /// Sets where the expert's availability comes from.
@@ -183,7 +211,8 @@ impl Store {
             timezone,
         };
         let stored = client.clone();
-        self.run_write(move |c| experts::insert_client(c, &stored, now())).await?;
+        self.run_write(move |c| experts::insert_client(c, &stored, now()))
+            .await?;
         Ok(client)
     }
 
@@ -194,7 +223,8 @@ impl Store {
 
     /// Stores a token's hash for a principal (an existing hash is left as it is).
     pub async fn add_token(&self, token: String, principal: Principal) -> Result<(), StoreError> {
-        self.run_write(move |c| tokens::insert(c, &token, principal, now())).await
+        self.run_write(move |c| tokens::insert(c, &token, principal, now()))
+            .await
     }
 
     /// Who a presented token speaks for.
@@ -236,5 +266,133 @@ impl Store {
     /// Forgets Idempotency-Key answers older than 24 hours.
     pub async fn purge_idempotency_keys(&self) -> Result<usize, StoreError> {
         self.run_write(move |c| idempotency::purge(c, now())).await
+    }
+}
+
+/// Integrations, OAuth states and the outbox.
+impl Store {
+    /// The expert's connected integrations.
+    pub async fn integrations(&self, expert: ExpertId) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.run(move |c| integrations::list(c, expert)).await
+    }
+
+    /// Stores a new grant encrypted and marks the integration connected, in one transaction.
+    pub async fn connect_integration(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        credential: availability_domain::Secret<String>,
+        account: Option<String>,
+        settings: String,
+    ) -> Result<(), StoreError> {
+        let keyring = self.keyring.clone();
+        self.run_write(move |c| {
+            integrations::connect(
+                c,
+                &keyring,
+                expert,
+                integration,
+                &credential,
+                account.as_deref(),
+                &settings,
+                now(),
+            )
+        })
+        .await
+    }
+
+    /// Wipes an integration (credential, status) and falls back to manual if it was active; one
+    /// transaction, idempotent. Returns the wiped credential so that the caller can revoke it.
+    pub async fn disconnect_integration(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+    ) -> Result<Option<availability_domain::Secret<String>>, StoreError> {
+        let keyring = self.keyring.clone();
+        self.run_write(move |c| integrations::disconnect(c, &keyring, expert, integration, now()))
+            .await
+    }
+
+    /// Starts an OAuth connect: keeps the state (hashed) and the PKCE verifier (encrypted).
+    pub async fn save_oauth_state(
+        &self,
+        state: availability_domain::Secret<String>,
+        expert: ExpertId,
+        integration: IntegrationType,
+        verifier: availability_domain::Secret<String>,
+    ) -> Result<(), StoreError> {
+        let keyring = self.keyring.clone();
+        self.run_write(move |c| {
+            integrations::save_state(c, &keyring, state.expose(), expert, integration, &verifier, now())
+        })
+        .await
+    }
+
+    /// Uses an OAuth state once; None when unknown, used, expired or for another integration.
+    pub async fn consume_oauth_state(
+        &self,
+        state: String,
+        integration: IntegrationType,
+    ) -> Result<Option<(ExpertId, availability_domain::Secret<String>)>, StoreError> {
+        let keyring = self.keyring.clone();
+        self.run_write(move |c| integrations::consume_state(c, &keyring, &state, integration, now()))
+            .await
+    }
+
+    /// Claims up to `limit` due sync jobs for this worker.
+    pub async fn claim_sync_jobs(&self, limit: i64) -> Result<Vec<ClaimedJob>, StoreError> {
+        self.run_write(move |c| outbox::claim(c, now(), limit)).await
+    }
+
+    /// Finishes a sync job that succeeded.
+    pub async fn sync_succeeded(&self, job: ClaimedJob, external_id: Option<String>) -> Result<(), StoreError> {
+        self.run_write(move |c| outbox::succeed(c, &job, external_id.as_deref()))
+            .await
+    }
+
+    /// Records a failed attempt; returns true when the job gave up (after 24 hours).
+    pub async fn sync_failed(
+        &self,
+        job: ClaimedJob,
+        reason: String,
+        retry_in_seconds: i64,
+    ) -> Result<bool, StoreError> {
+        self.run_write(move |c| outbox::fail(c, &job, &reason, now(), retry_in_seconds))
+            .await
+    }
+
+    /// How many sync jobs are queued.
+    pub async fn pending_sync_jobs(&self) -> Result<i64, StoreError> {
+        self.run(outbox::pending).await
+    }
+
+    /// Rewrites every credential that is not under the current key. Returns (rewritten, failed):
+    /// credentials that cannot be decrypted are reported and left as they are.
+    pub async fn reencrypt_credentials(&self) -> Result<(usize, Vec<String>), StoreError> {
+        let keyring = self.keyring.clone();
+        if !keyring.can_encrypt() {
+            return Err(crypto::CryptoError::NoKey.into());
+        }
+        self.run_write(move |c| {
+            let mut rewritten = 0;
+            let mut failed = Vec::new();
+            for (expert, integration, stored) in integrations::all_credentials(c)? {
+                if !keyring.is_stale(&stored) {
+                    continue;
+                }
+                let ctx = integrations::credential_context(&expert, integration);
+                match keyring.decrypt(&stored, &ctx) {
+                    Ok(plain) => {
+                        let sealed = keyring.encrypt(plain.expose(), &ctx)?;
+                        if integrations::replace_ciphertext(c, &expert, integration, &stored, &sealed)? {
+                            rewritten += 1;
+                        }
+                    }
+                    Err(e) => failed.push(format!("expert {expert} {integration}: {e}")),
+                }
+            }
+            Ok((rewritten, failed))
+        })
+        .await
     }
 }

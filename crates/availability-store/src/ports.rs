@@ -1,12 +1,17 @@
 //! availability-core's ports over the database.
 
 use async_trait::async_trait;
-use availability_core::{AppointmentRepository, BookingGuard, CoreError, ExpertCalendar, ExpertRepository};
+use availability_core::{
+    AppointmentRepository, BookingGuard, CoreError, Credential, CredentialRepository, ExpertCalendar, ExpertRepository,
+    IntegrationRepository,
+};
 use availability_domain::{
-    Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, Interval, NewAppointment, Schedule, SyncStatus,
+    Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, IntegrationType, Interval, NewAppointment,
+    Schedule, SyncStatus,
 };
 
-use crate::{appointments, Store};
+use crate::integrations::{self, Mark};
+use crate::{appointments, Store, StoreError};
 
 #[async_trait]
 impl ExpertRepository for Store {
@@ -28,7 +33,9 @@ impl ExpertRepository for Store {
         window: Interval,
         duration_minutes: Option<u32>,
     ) -> Result<ExpertCalendar, CoreError> {
-        Ok(self.run(move |c| appointments::expert_calendar(c, id, window, duration_minutes)).await?)
+        Ok(self
+            .run(move |c| appointments::expert_calendar(c, id, window, duration_minutes))
+            .await?)
     }
 }
 
@@ -54,12 +61,15 @@ impl AppointmentRepository for Store {
         time: Interval,
         guard: BookingGuard,
     ) -> Result<Appointment, CoreError> {
-        Ok(self.run_write(move |c| appointments::reschedule(c, id, time, &guard)).await?)
+        Ok(self
+            .run_write(move |c| appointments::reschedule(c, id, time, &guard))
+            .await?)
     }
 
     async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
         let now = availability_domain::jiff::Timestamp::now().as_second();
-        Ok(self.run_write(move |c| appointments::cancel(c, id, reason.as_deref(), now))
+        Ok(self
+            .run_write(move |c| appointments::cancel(c, id, reason.as_deref(), now))
             .await?)
     }
 
@@ -71,6 +81,78 @@ impl AppointmentRepository for Store {
     ) -> Result<Appointment, CoreError> {
         Ok(self
             .run_write(move |c| appointments::record_sync(c, id, external_event_id.as_deref(), status))
+            .await?)
+    }
+}
+
+#[async_trait]
+impl CredentialRepository for Store {
+    async fn load(&self, expert: ExpertId, integration: IntegrationType) -> Result<Option<Credential>, CoreError> {
+        let keyring = self.keyring.clone();
+        let now = availability_domain::jiff::Timestamp::now().as_second();
+        match self
+            .run_write(move |c| integrations::load_credential(c, &keyring, expert, integration, now))
+            .await
+        {
+            Ok(found) => Ok(found),
+            Err(StoreError::Credential(e)) => Err(CoreError::NeedsReauth {
+                integration,
+                message: format!("the stored credential is unusable: {e}"),
+            }),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn save(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        credential: Credential,
+    ) -> Result<(), CoreError> {
+        let keyring = self.keyring.clone();
+        Ok(self
+            .run_write(move |c| integrations::save_credential(c, &keyring, expert, integration, &credential))
+            .await?)
+    }
+
+    async fn delete(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError> {
+        self.disconnect_integration(expert, integration).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IntegrationRepository for Store {
+    async fn record_success(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError> {
+        let now = availability_domain::jiff::Timestamp::now().as_second();
+        Ok(self
+            .run_write(move |c| integrations::mark(c, expert, integration, Mark::Success, now))
+            .await?)
+    }
+
+    async fn record_failure(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        reason: &str,
+    ) -> Result<(), CoreError> {
+        let now = availability_domain::jiff::Timestamp::now().as_second();
+        let reason = reason.to_owned();
+        Ok(self
+            .run_write(move |c| integrations::mark(c, expert, integration, Mark::Failure(&reason), now))
+            .await?)
+    }
+
+    async fn mark_needs_reauth(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        reason: &str,
+    ) -> Result<(), CoreError> {
+        let now = availability_domain::jiff::Timestamp::now().as_second();
+        let reason = reason.to_owned();
+        Ok(self
+            .run_write(move |c| integrations::mark(c, expert, integration, Mark::NeedsReauth(&reason), now))
             .await?)
     }
 }

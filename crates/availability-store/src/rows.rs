@@ -113,6 +113,7 @@ pub(crate) struct AppointmentRow {
     pub external_calendar_event_id: Option<String>,
     pub sync_status: String,
     pub cancellation_reason: Option<String>,
+    pub sync_error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -130,6 +131,7 @@ impl AppointmentRow {
             external_calendar_event_id: a.external_calendar_event_id.clone(),
             sync_status: a.sync_status.as_str().to_owned(),
             cancellation_reason: a.cancellation_reason.clone(),
+            sync_error: a.sync_error.clone(),
             created_at: a.created_at.as_second(),
             updated_at: a.updated_at.as_second(),
         }
@@ -157,6 +159,7 @@ impl AppointmentRow {
                 .parse::<SyncStatus>()
                 .map_err(|e| corrupt("sync status", e))?,
             cancellation_reason: self.cancellation_reason,
+            sync_error: self.sync_error,
             created_at: instant(self.created_at)?,
             updated_at: instant(self.updated_at)?,
         })

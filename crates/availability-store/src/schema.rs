@@ -65,6 +65,7 @@ diesel::table! {
         cancellation_reason -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        sync_error -> Nullable<Text>,
     }
 }
 
@@ -101,4 +102,47 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     api_tokens,
     idempotency_keys,
+    expert_integrations,
+    oauth_states,
+    sync_jobs,
 );
+
+diesel::table! {
+    expert_integrations (expert_id, integration_type) {
+        expert_id -> Text,
+        integration_type -> Text,
+        status -> Text,
+        account -> Nullable<Text>,
+        settings -> Text,
+        connected_at -> BigInt,
+        last_synced_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_states (state_hash) {
+        state_hash -> Text,
+        expert_id -> Text,
+        integration_type -> Text,
+        pkce_verifier -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sync_jobs (appointment_id) {
+        appointment_id -> Text,
+        expert_id -> Text,
+        version -> BigInt,
+        due_at -> BigInt,
+        attempts -> Integer,
+        claimed_until -> Nullable<BigInt>,
+        claim_token -> Nullable<Text>,
+        first_queued_at -> BigInt,
+        last_error -> Nullable<Text>,
+    }
+}

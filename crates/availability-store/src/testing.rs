@@ -59,3 +59,60 @@ pub async fn insert_unchecked(
         })
         .await
 }
+
+/// Every stored credential column, as the database holds it (for "no token in a dump" checks).
+pub async fn dump_credentials(store: &crate::Store) -> Result<Vec<String>, StoreError> {
+    store
+        .run(|c| {
+            Ok(crate::integrations::all_credentials(c)?
+                .into_iter()
+                .map(|(_, _, v)| v)
+                .collect())
+        })
+        .await
+}
+
+/// Every stored OAuth state row as text.
+pub async fn dump_oauth_states(store: &crate::Store) -> Result<Vec<String>, StoreError> {
+    use crate::schema::oauth_states as os;
+    use diesel::prelude::*;
+    store
+        .run(|conn| {
+            let rows: Vec<(String, String)> =
+                crate::db::db_run!(conn, |c| os::table.select((os::state_hash, os::pkce_verifier)).load(c))?;
+            Ok(rows.into_iter().map(|(h, v)| format!("{h} {v}")).collect())
+        })
+        .await
+}
+
+/// Flips one byte of a stored credential's ciphertext, as an attacker or a disk fault would.
+pub async fn flip_credential_byte(
+    store: &crate::Store,
+    expert: availability_domain::ExpertId,
+    integration: availability_domain::IntegrationType,
+) -> Result<(), StoreError> {
+    use base64::Engine;
+    store
+        .run(move |c| {
+            let all = crate::integrations::all_credentials(c)?;
+            let key = expert.to_string();
+            let Some((_, _, stored)) = all.into_iter().find(|(e, i, _)| *e == key && *i == integration) else {
+                return Err(StoreError::NotFound {
+                    what: "credential",
+                    id: key,
+                });
+            };
+            let (head, body) = stored
+                .rsplit_once(':')
+                .ok_or(StoreError::Corrupt("credential".into()))?;
+            let mut raw = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map_err(|_| StoreError::Corrupt("credential".into()))?;
+            let middle = raw.len() / 2;
+            raw[middle] ^= 0x01;
+            let flipped = format!("{head}:{}", base64::engine::general_purpose::STANDARD.encode(raw));
+            crate::integrations::replace_ciphertext(c, &key, integration, &stored, &flipped)?;
+            Ok(())
+        })
+        .await
+}

@@ -1,0 +1,419 @@
+//! Experts' calendar integrations: encrypted credentials in expert_profiles' credential columns,
+//! their status in expert_integrations, and single-use OAuth states. Connecting and disconnecting
+//! are one transaction each (the design's "database functions for connecting and disconnecting").
+
+use availability_domain::{ExpertId, IntegrationType, Secret};
+use diesel::prelude::*;
+
+use crate::crypto::{CryptoError, Keyring};
+use crate::db::{db_run, Conn};
+use crate::schema::{expert_integrations as ei, expert_profiles as ep, oauth_states as os};
+use crate::tokens::token_hash;
+use crate::StoreError;
+
+/// How long an OAuth state may be used.
+pub const STATE_TTL_SECONDS: i64 = 10 * 60;
+
+/// An integration as GET integrations shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationRecord {
+    /// Which calendar.
+    pub integration: IntegrationType,
+    /// "connected" or "needs_reauth".
+    pub status: String,
+    /// The provider account (email or name), when known.
+    pub account: Option<String>,
+    /// Non-secret settings (selected calendars, event type), JSON.
+    pub settings: String,
+    /// When it was connected (Unix seconds).
+    pub connected_at: i64,
+    /// When the provider last answered.
+    pub last_synced_at: Option<i64>,
+    /// The latest failure's reason.
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_at: Option<i64>,
+}
+
+type IntegrationRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
+
+fn record(row: IntegrationRow) -> Result<IntegrationRecord, StoreError> {
+    let (integration, status, account, settings, connected_at, last_synced_at, last_error, last_error_at) = row;
+    Ok(IntegrationRecord {
+        integration: integration
+            .parse()
+            .map_err(|e| crate::rows::corrupt("integration", e))?,
+        status,
+        account,
+        settings,
+        connected_at,
+        last_synced_at,
+        last_error,
+        last_error_at,
+    })
+}
+
+/// What the ciphertext is bound to: a credential only opens in its own row.
+fn context(expert: ExpertId, integration: IntegrationType) -> String {
+    credential_context(&expert.to_string(), integration)
+}
+
+/// Reads the credential column of one integration type.
+macro_rules! credential_column {
+    ($c:ident, $key:expr, $integration:expr) => {{
+        let q = ep::table.find($key);
+        match $integration {
+            IntegrationType::GoogleCalendar => q.select(ep::google_calendar_credentials).first::<Option<String>>($c),
+            IntegrationType::Office365Calendar => {
+                q.select(ep::office365_calendar_credentials).first::<Option<String>>($c)
+            }
+            IntegrationType::Calendly => q.select(ep::calendly_config).first::<Option<String>>($c),
+            IntegrationType::Manual => Ok(None),
+        }
+    }};
+}
+
+/// Writes (or wipes, with None) the credential column of one integration type.
+macro_rules! set_credential_column {
+    ($c:ident, $key:expr, $integration:expr, $value:expr) => {{
+        let value: Option<String> = $value;
+        let target = ep::table.find($key);
+        match $integration {
+            IntegrationType::GoogleCalendar => diesel::update(target)
+                .set(ep::google_calendar_credentials.eq(value))
+                .execute($c),
+            IntegrationType::Office365Calendar => diesel::update(target)
+                .set(ep::office365_calendar_credentials.eq(value))
+                .execute($c),
+            IntegrationType::Calendly => diesel::update(target).set(ep::calendly_config.eq(value)).execute($c),
+            IntegrationType::Manual => Ok(0),
+        }
+    }};
+}
+
+pub(crate) fn list(conn: &mut Conn, expert: ExpertId) -> Result<Vec<IntegrationRecord>, StoreError> {
+    let rows: Vec<IntegrationRow> = db_run!(conn, |c| ei::table
+        .filter(ei::expert_id.eq(expert.to_string()))
+        .select((
+            ei::integration_type,
+            ei::status,
+            ei::account,
+            ei::settings,
+            ei::connected_at,
+            ei::last_synced_at,
+            ei::last_error,
+            ei::last_error_at
+        ))
+        .load(c))?;
+    rows.into_iter().map(record).collect()
+}
+
+/// Loads and decrypts a credential. A credential that cannot be decrypted marks the integration
+/// needs_reauth and is reported as such; it is left as it is.
+pub(crate) fn load_credential(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    expert: ExpertId,
+    integration: IntegrationType,
+    now: i64,
+) -> Result<Option<Secret<String>>, StoreError> {
+    let key = expert.to_string();
+    let stored: Option<String> = db_run!(conn, |c| credential_column!(c, &key, integration).optional())?.flatten();
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    match keyring.decrypt(&stored, &context(expert, integration)) {
+        Ok(plain) => String::from_utf8(plain.into_inner())
+            .map(|s| Some(Secret::new(s)))
+            .map_err(|_| StoreError::Credential(CryptoError::Corrupt)),
+        Err(e) => {
+            let reason = format!("the stored credential cannot be decrypted ({e}); reconnect");
+            mark(conn, expert, integration, Mark::NeedsReauth(&reason), now)?;
+            Err(StoreError::Credential(e))
+        }
+    }
+}
+
+/// Encrypts and stores a credential (the integration must already be connected, or is being).
+pub(crate) fn save_credential(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    expert: ExpertId,
+    integration: IntegrationType,
+    credential: &Secret<String>,
+) -> Result<(), StoreError> {
+    let sealed = keyring.encrypt(credential.expose().as_bytes(), &context(expert, integration))?;
+    let key = expert.to_string();
+    let n = db_run!(conn, |c| set_credential_column!(c, &key, integration, Some(sealed)))?;
+    if n == 0 {
+        return Err(StoreError::NotFound {
+            what: "expert",
+            id: key,
+        });
+    }
+    Ok(())
+}
+
+/// Stores the credential and marks the integration connected, in one transaction.
+pub(crate) fn connect(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    expert: ExpertId,
+    integration: IntegrationType,
+    credential: &Secret<String>,
+    account: Option<&str>,
+    settings: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let sealed = keyring.encrypt(credential.expose().as_bytes(), &context(expert, integration))?;
+    let key = expert.to_string();
+    db_run!(conn, |c| c.transaction(|c| {
+        let n = set_credential_column!(c, &key, integration, Some(sealed.clone()))?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "expert",
+                id: key.clone(),
+            });
+        }
+        diesel::insert_into(ei::table)
+            .values((
+                ei::expert_id.eq(&key),
+                ei::integration_type.eq(integration.as_str()),
+                ei::status.eq("connected"),
+                ei::account.eq(account),
+                ei::settings.eq(settings),
+                ei::connected_at.eq(now),
+                ei::last_synced_at.eq(now),
+            ))
+            .on_conflict((ei::expert_id, ei::integration_type))
+            .do_update()
+            .set((
+                ei::status.eq("connected"),
+                ei::account.eq(account),
+                ei::settings.eq(settings),
+                ei::connected_at.eq(now),
+                ei::last_synced_at.eq(now),
+                ei::last_error.eq(None::<String>),
+                ei::last_error_at.eq(None::<i64>),
+            ))
+            .execute(c)?;
+        Ok(())
+    }))
+}
+
+/// Wipes the credential and the integration's row, and falls back to manual if it was the active
+/// integration, in one transaction. Idempotent. Returns the wiped credential (to revoke it).
+pub(crate) fn disconnect(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    expert: ExpertId,
+    integration: IntegrationType,
+    now: i64,
+) -> Result<Option<Secret<String>>, StoreError> {
+    let key = expert.to_string();
+    let old: Option<String> = db_run!(conn, |c| c.transaction(|c| {
+        let old = credential_column!(c, &key, integration).optional()?.flatten();
+        set_credential_column!(c, &key, integration, None)?;
+        diesel::delete(
+            ei::table
+                .filter(ei::expert_id.eq(&key))
+                .filter(ei::integration_type.eq(integration.as_str())),
+        )
+        .execute(c)?;
+        diesel::update(
+            ep::table
+                .find(&key)
+                .filter(ep::integration_type.eq(integration.as_str())),
+        )
+        .set((
+            ep::integration_type.eq(IntegrationType::Manual.as_str()),
+            ep::updated_at.eq(now),
+        ))
+        .execute(c)?;
+        Ok::<_, diesel::result::Error>(old)
+    }))?;
+    // The revoke is best effort: an undecryptable credential is simply wiped.
+    Ok(old
+        .and_then(|s| keyring.decrypt(&s, &context(expert, integration)).ok())
+        .and_then(|p| String::from_utf8(p.into_inner()).ok())
+        .map(Secret::new))
+}
+
+/// What happened to an integration.
+pub(crate) enum Mark<'a> {
+    Success,
+    Failure(&'a str),
+    NeedsReauth(&'a str),
+}
+
+pub(crate) fn mark(
+    conn: &mut Conn,
+    expert: ExpertId,
+    integration: IntegrationType,
+    what: Mark<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let key = expert.to_string();
+    db_run!(conn, |c| {
+        let row = ei::table
+            .filter(ei::expert_id.eq(&key))
+            .filter(ei::integration_type.eq(integration.as_str()));
+        match what {
+            Mark::Success => diesel::update(row)
+                .set((
+                    ei::last_synced_at.eq(now),
+                    ei::last_error.eq(None::<String>),
+                    ei::last_error_at.eq(None::<i64>),
+                ))
+                .execute(c),
+            Mark::Failure(reason) => diesel::update(row)
+                .set((ei::last_error.eq(reason), ei::last_error_at.eq(now)))
+                .execute(c),
+            Mark::NeedsReauth(reason) => diesel::update(row)
+                .set((
+                    ei::status.eq("needs_reauth"),
+                    ei::last_error.eq(reason),
+                    ei::last_error_at.eq(now),
+                ))
+                .execute(c),
+        }
+    })?;
+    Ok(())
+}
+
+/// Stores a new OAuth state (hashed) with its PKCE verifier (encrypted).
+pub(crate) fn save_state(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    state: &str,
+    expert: ExpertId,
+    integration: IntegrationType,
+    verifier: &Secret<String>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let hash = token_hash(state);
+    let sealed = keyring.encrypt(verifier.expose().as_bytes(), &format!("oauth_state:{hash}"))?;
+    db_run!(conn, |c| {
+        // Old states are useless; forget them while we are here.
+        diesel::delete(os::table.filter(os::expires_at.lt(now - STATE_TTL_SECONDS))).execute(c)?;
+        diesel::insert_into(os::table)
+            .values((
+                os::state_hash.eq(&hash),
+                os::expert_id.eq(expert.to_string()),
+                os::integration_type.eq(integration.as_str()),
+                os::pkce_verifier.eq(&sealed),
+                os::created_at.eq(now),
+                os::expires_at.eq(now + STATE_TTL_SECONDS),
+            ))
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+/// Uses a state once: unknown, used or expired states give None, and a state can never be
+/// used twice (the update that marks it used is the check).
+pub(crate) fn consume_state(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    state: &str,
+    integration: IntegrationType,
+    now: i64,
+) -> Result<Option<(ExpertId, Secret<String>)>, StoreError> {
+    let hash = token_hash(state);
+    let row: Option<(String, String)> = db_run!(conn, |c| c.transaction(|c| {
+        let won = diesel::update(
+            os::table
+                .find(&hash)
+                .filter(os::used_at.is_null())
+                .filter(os::expires_at.gt(now))
+                .filter(os::integration_type.eq(integration.as_str())),
+        )
+        .set(os::used_at.eq(now))
+        .execute(c)?;
+        if won != 1 {
+            return Ok(None);
+        }
+        os::table
+            .find(&hash)
+            .select((os::expert_id, os::pkce_verifier))
+            .first(c)
+            .optional()
+    }))?;
+    let Some((expert, sealed)) = row else {
+        return Ok(None);
+    };
+    let verifier = keyring.decrypt(&sealed, &format!("oauth_state:{hash}"))?;
+    let verifier =
+        String::from_utf8(verifier.into_inner()).map_err(|_| StoreError::Credential(CryptoError::Corrupt))?;
+    let expert = expert.parse().map_err(|e| crate::rows::corrupt("oauth state", e))?;
+    Ok(Some((expert, Secret::new(verifier))))
+}
+
+/// Every stored credential, encrypted: (expert, integration, stored text).
+pub(crate) fn all_credentials(conn: &mut Conn) -> Result<Vec<(String, IntegrationType, String)>, StoreError> {
+    type Row = (String, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> = db_run!(conn, |c| ep::table
+        .select((
+            ep::id,
+            ep::google_calendar_credentials,
+            ep::office365_calendar_credentials,
+            ep::calendly_config
+        ))
+        .load(c))?;
+    let mut out = Vec::new();
+    for (id, g, o, cal) in rows {
+        for (integration, value) in [
+            (IntegrationType::GoogleCalendar, g),
+            (IntegrationType::Office365Calendar, o),
+            (IntegrationType::Calendly, cal),
+        ] {
+            if let Some(v) = value {
+                out.push((id.clone(), integration, v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces one stored ciphertext if it is still the one that was read (a concurrent refresh may
+/// have written a newer credential meanwhile).
+pub(crate) fn replace_ciphertext(
+    conn: &mut Conn,
+    expert: &str,
+    integration: IntegrationType,
+    old: &str,
+    new: &str,
+) -> Result<bool, StoreError> {
+    let n = db_run!(conn, |c| {
+        let target = ep::table.find(expert);
+        match integration {
+            IntegrationType::GoogleCalendar => diesel::update(target.filter(ep::google_calendar_credentials.eq(old)))
+                .set(ep::google_calendar_credentials.eq(new))
+                .execute(c),
+            IntegrationType::Office365Calendar => {
+                diesel::update(target.filter(ep::office365_calendar_credentials.eq(old)))
+                    .set(ep::office365_calendar_credentials.eq(new))
+                    .execute(c)
+            }
+            IntegrationType::Calendly => diesel::update(target.filter(ep::calendly_config.eq(old)))
+                .set(ep::calendly_config.eq(new))
+                .execute(c),
+            IntegrationType::Manual => Ok(0),
+        }
+    })?;
+    Ok(n == 1)
+}
+
+/// The context string of a credential (for re-encryption).
+pub(crate) fn credential_context(expert: &str, integration: IntegrationType) -> String {
+    format!("credential:{expert}:{integration}")
+}

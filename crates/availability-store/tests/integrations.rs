@@ -1,0 +1,344 @@
+//! Credentials at rest, OAuth states and the outbox, on SQLite and (when TEST_DATABASE_URL is set)
+//! PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use availability_core::domain::jiff::{SignedDuration, Timestamp};
+use availability_core::domain::{
+    DayOfWeek, IntegrationType, Interval, NewAppointment, Secret, SyncStatus, WeeklyRule, Zone,
+};
+use availability_core::{AppointmentRepository, BookingGuard, CoreError, CredentialRepository, IntegrationRepository};
+use availability_store::crypto::Keyring;
+use availability_store::{testing, Store};
+
+const KEY_A: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+const KEY_B: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+const TOKEN: &str = "ya29.plaintext-access-token-that-must-never-be-stored";
+
+async fn urls(test: &str) -> Vec<String> {
+    let mut list = vec![testing::fresh_sqlite_url()];
+    match testing::test_database_url() {
+        Some(base) => list.push(testing::fresh_postgres_schema(&base).unwrap()),
+        None => testing::skip_postgres(test),
+    }
+    list
+}
+
+async fn open(url: &str, current: &str, old: &str) -> Store {
+    Store::open(url)
+        .await
+        .unwrap()
+        .with_keyring(Keyring::new(Some(current), old).unwrap())
+}
+
+fn credential() -> Secret<String> {
+    Secret::new(format!(r#"{{"access_token":"{TOKEN}","refresh_token":"1//refresh"}}"#))
+}
+
+#[tokio::test]
+async fn credentials_are_encrypted_and_rotate_with_the_key() {
+    for url in urls("credentials_are_encrypted_and_rotate_with_the_key").await {
+        let store = open(&url, KEY_A, "").await;
+        let expert = store
+            .create_expert("E".into(), "e@x.com".into(), Zone::utc())
+            .await
+            .unwrap();
+        store
+            .connect_integration(
+                expert.id,
+                IntegrationType::GoogleCalendar,
+                credential(),
+                Some("e@gmail.com".into()),
+                "{}".into(),
+            )
+            .await
+            .unwrap();
+        let dump = testing::dump_credentials(&store).await.unwrap();
+        assert_eq!(dump.len(), 1);
+        assert!(
+            !dump[0].contains("ya29") && !dump[0].contains("refresh"),
+            "no token in plain text: {}",
+            dump[0]
+        );
+        let loaded = CredentialRepository::load(&store, expert.id, IntegrationType::GoogleCalendar)
+            .await
+            .unwrap();
+        assert_eq!(loaded.unwrap().expose(), credential().expose());
+
+        // Rotate: B is current, A only decrypts. Everything keeps working, and reencrypt moves it to B.
+        let rotated = open(&url, KEY_B, KEY_A).await;
+        assert!(
+            CredentialRepository::load(&rotated, expert.id, IntegrationType::GoogleCalendar)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(rotated.reencrypt_credentials().await.unwrap(), (1, vec![]));
+        let only_b = open(&url, KEY_B, "").await;
+        assert_eq!(
+            CredentialRepository::load(&only_b, expert.id, IntegrationType::GoogleCalendar)
+                .await
+                .unwrap()
+                .unwrap()
+                .expose(),
+            credential().expose()
+        );
+        assert_eq!(
+            only_b.reencrypt_credentials().await.unwrap(),
+            (0, vec![]),
+            "nothing left to rewrite"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_flipped_byte_is_a_clear_error_and_needs_reauth() {
+    for url in urls("a_flipped_byte_is_a_clear_error_and_needs_reauth").await {
+        let store = open(&url, KEY_A, "").await;
+        let expert = store
+            .create_expert("E".into(), "e@x.com".into(), Zone::utc())
+            .await
+            .unwrap();
+        store
+            .connect_integration(
+                expert.id,
+                IntegrationType::Office365Calendar,
+                credential(),
+                None,
+                "{}".into(),
+            )
+            .await
+            .unwrap();
+        testing::flip_credential_byte(&store, expert.id, IntegrationType::Office365Calendar)
+            .await
+            .unwrap();
+        let got = CredentialRepository::load(&store, expert.id, IntegrationType::Office365Calendar).await;
+        assert!(matches!(got, Err(CoreError::NeedsReauth { .. })), "{got:?}");
+        let list = store.integrations(expert.id).await.unwrap();
+        assert_eq!(list[0].status, "needs_reauth");
+        assert!(list[0].last_error.as_deref().unwrap().contains("cannot be decrypted"));
+        // reencrypt reports it, leaves it, and says so.
+        let rotated = open(&url, KEY_B, KEY_A).await;
+        let (rewritten, failed) = rotated.reencrypt_credentials().await.unwrap();
+        assert_eq!((rewritten, failed.len()), (0, 1));
+    }
+}
+
+#[tokio::test]
+async fn status_success_failure_and_disconnect() {
+    for url in urls("status_success_failure_and_disconnect").await {
+        let store = open(&url, KEY_A, "").await;
+        let expert = store
+            .create_expert("E".into(), "e@x.com".into(), Zone::utc())
+            .await
+            .unwrap();
+        let google = IntegrationType::GoogleCalendar;
+        store
+            .connect_integration(expert.id, google, credential(), Some("e@gmail.com".into()), "{}".into())
+            .await
+            .unwrap();
+        store.set_integration(expert.id, google).await.unwrap();
+        store
+            .record_failure(expert.id, google, "freeBusy answered 500")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.integrations(expert.id).await.unwrap()[0].last_error.as_deref(),
+            Some("freeBusy answered 500")
+        );
+        store.record_success(expert.id, google).await.unwrap();
+        assert_eq!(store.integrations(expert.id).await.unwrap()[0].last_error, None);
+        store
+            .mark_needs_reauth(expert.id, google, "invalid_grant")
+            .await
+            .unwrap();
+        assert_eq!(store.integrations(expert.id).await.unwrap()[0].status, "needs_reauth");
+        // Reconnecting clears it.
+        store
+            .connect_integration(expert.id, google, credential(), None, "{}".into())
+            .await
+            .unwrap();
+        assert_eq!(store.integrations(expert.id).await.unwrap()[0].status, "connected");
+
+        let wiped = store.disconnect_integration(expert.id, google).await.unwrap();
+        assert_eq!(
+            wiped.unwrap().expose(),
+            credential().expose(),
+            "the wiped credential comes back for revoking"
+        );
+        assert!(store.integrations(expert.id).await.unwrap().is_empty());
+        assert_eq!(
+            store.expert(expert.id).await.unwrap().integration_type,
+            IntegrationType::Manual
+        );
+        assert!(CredentialRepository::load(&store, expert.id, google)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(
+            store.disconnect_integration(expert.id, google).await.unwrap().is_none(),
+            "idempotent"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oauth_states_are_single_use_bound_and_hashed() {
+    for url in urls("oauth_states_are_single_use_bound_and_hashed").await {
+        let store = open(&url, KEY_A, "").await;
+        let expert = store
+            .create_expert("E".into(), "e@x.com".into(), Zone::utc())
+            .await
+            .unwrap();
+        let google = IntegrationType::GoogleCalendar;
+        let state = "state-with-128-bits-of-randomness-abcdef";
+        store
+            .save_oauth_state(
+                Secret::new(state.into()),
+                expert.id,
+                google,
+                Secret::new("verifier".into()),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .consume_oauth_state(state.into(), IntegrationType::Office365Calendar)
+                .await
+                .unwrap()
+                .is_none(),
+            "another integration's callback"
+        );
+        let (who, verifier) = store.consume_oauth_state(state.into(), google).await.unwrap().unwrap();
+        assert_eq!((who, verifier.expose().as_str()), (expert.id, "verifier"));
+        assert!(
+            store.consume_oauth_state(state.into(), google).await.unwrap().is_none(),
+            "used twice"
+        );
+        assert!(store
+            .consume_oauth_state("unknown".into(), google)
+            .await
+            .unwrap()
+            .is_none());
+        let stored = testing::dump_oauth_states(&store).await.unwrap();
+        assert!(
+            stored.iter().all(|s| !s.contains(state) && !s.contains("verifier")),
+            "{stored:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
+    for url in urls("bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once").await {
+        let store = Arc::new(open(&url, KEY_A, "").await);
+        let expert = store
+            .create_expert("E".into(), "e@x.com".into(), Zone::utc())
+            .await
+            .unwrap();
+        let rules = (0..7)
+            .map(|d| {
+                WeeklyRule::new(
+                    DayOfWeek::new(d).unwrap(),
+                    "00:00".parse().unwrap(),
+                    "24:00".parse().unwrap(),
+                    true,
+                )
+                .unwrap()
+            })
+            .collect();
+        store.replace_schedule(expert.id, rules, vec![], None).await.unwrap();
+        store
+            .connect_integration(
+                expert.id,
+                IntegrationType::GoogleCalendar,
+                credential(),
+                None,
+                "{}".into(),
+            )
+            .await
+            .unwrap();
+        store
+            .set_integration(expert.id, IntegrationType::GoogleCalendar)
+            .await
+            .unwrap();
+        let client = store
+            .create_client("C".into(), "c@x.com".into(), Zone::utc())
+            .await
+            .unwrap();
+        let now = Timestamp::now();
+        let guard = BookingGuard {
+            external_busy: vec![],
+            now,
+        };
+        let mut ids = Vec::new();
+        for i in 1..=3 {
+            let start = Timestamp::from_second((now.as_second() / 3600 + 24 + i) * 3600).unwrap();
+            let time = Interval::new(start, start + SignedDuration::from_mins(30)).unwrap();
+            let a = AppointmentRepository::book(
+                &*store,
+                NewAppointment {
+                    expert_id: expert.id,
+                    client_id: client.id,
+                    time,
+                },
+                guard.clone(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(a.sync_status, SyncStatus::Pending);
+            ids.push(a.id);
+        }
+        assert_eq!(store.pending_sync_jobs().await.unwrap(), 3);
+        // Four workers claim at once: every job is claimed exactly once.
+        let claims: Vec<_> = (0..4)
+            .map(|_| {
+                let s = store.clone();
+                tokio::spawn(async move { s.claim_sync_jobs(10).await.unwrap() })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for c in claims {
+            claimed.extend(c.await.unwrap());
+        }
+        let mut got: Vec<_> = claimed.iter().map(|j| j.appointment_id).collect();
+        got.sort();
+        ids.sort();
+        assert_eq!(got, ids, "each job claimed by exactly one worker");
+        assert!(
+            store.claim_sync_jobs(10).await.unwrap().is_empty(),
+            "leased jobs are not claimed again"
+        );
+
+        // One succeeds; one fails and is retried later; one changes while it runs.
+        let (first, second, third) = (claimed[0].clone(), claimed[1].clone(), claimed[2].clone());
+        store.sync_succeeded(first.clone(), Some("evt1".into())).await.unwrap();
+        let a = store.appointment(first.appointment_id).await.unwrap();
+        assert_eq!(
+            (a.sync_status, a.external_calendar_event_id.as_deref()),
+            (SyncStatus::Synced, Some("evt1"))
+        );
+        assert!(!store
+            .sync_failed(second.clone(), "500 from provider".into(), 1)
+            .await
+            .unwrap());
+        AppointmentRepository::cancel(&*store, third.appointment_id, None)
+            .await
+            .unwrap();
+        store.sync_succeeded(third.clone(), Some("evt3".into())).await.unwrap();
+        assert_eq!(
+            store.appointment(third.appointment_id).await.unwrap().sync_status,
+            SyncStatus::Pending,
+            "the cancel still has to be synced"
+        );
+        let again = store.claim_sync_jobs(10).await.unwrap();
+        assert_eq!(
+            again.iter().map(|j| j.appointment_id).collect::<Vec<_>>(),
+            vec![third.appointment_id],
+            "the changed one runs again at once; the failed one waits"
+        );
+        let _ = CoreError::SlotTaken;
+    }
+}
