@@ -116,7 +116,7 @@ fn appointment(expert: &Expert, client: &Client, time: Interval) -> Appointment 
         external_calendar_event_id: None,
         sync_status: SyncStatus::Pending,
         cancellation_reason: None,
-            sync_error: None,
+        sync_error: None,
         created_at: Timestamp::now(),
         updated_at: Timestamp::now(),
     }

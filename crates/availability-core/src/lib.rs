@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod busy_cache;
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;

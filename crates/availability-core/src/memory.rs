@@ -174,11 +174,19 @@ impl ExpertRepository for InMemoryStore {
     ) -> Result<ExpertCalendar, CoreError> {
         let state = self.lock();
         let expert = state.experts.get(&id).cloned().ok_or_else(|| not_found("expert", id))?;
-        let schedule = state.schedules.get(&id).cloned().ok_or_else(|| not_found("expert", id))?;
+        let schedule = state
+            .schedules
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("expert", id))?;
         let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
         let around = busy_window(window, &expert.booking_policy, duration);
         let appointments = Self::confirmed_in(&state, id, around);
-        Ok(ExpertCalendar { expert, schedule, appointments })
+        Ok(ExpertCalendar {
+            expert,
+            schedule,
+            appointments,
+        })
     }
 }
 
@@ -331,7 +339,11 @@ impl CredentialRepository for InMemoryStore {
 impl InMemoryStore {
     /// The recorded health of an integration.
     pub fn integration_state(&self, expert: ExpertId, integration: IntegrationType) -> IntegrationState {
-        self.lock().integration_status.get(&(expert, integration)).cloned().unwrap_or_default()
+        self.lock()
+            .integration_status
+            .get(&(expert, integration))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -345,12 +357,26 @@ impl IntegrationRepository for InMemoryStore {
         Ok(())
     }
 
-    async fn record_failure(&self, expert: ExpertId, integration: IntegrationType, reason: &str) -> Result<(), CoreError> {
-        self.lock().integration_status.entry((expert, integration)).or_default().last_error = Some(reason.to_owned());
+    async fn record_failure(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        reason: &str,
+    ) -> Result<(), CoreError> {
+        self.lock()
+            .integration_status
+            .entry((expert, integration))
+            .or_default()
+            .last_error = Some(reason.to_owned());
         Ok(())
     }
 
-    async fn mark_needs_reauth(&self, expert: ExpertId, integration: IntegrationType, reason: &str) -> Result<(), CoreError> {
+    async fn mark_needs_reauth(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        reason: &str,
+    ) -> Result<(), CoreError> {
         let mut s = self.lock();
         let state = s.integration_status.entry((expert, integration)).or_default();
         state.needs_reauth = true;

@@ -144,8 +144,18 @@ pub trait IntegrationRepository: Send + Sync {
     /// The provider answered: sets last_synced_at and clears last_error.
     async fn record_success(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError>;
     /// A failure worth showing (last_error and last_error_at); the integration stays connected.
-    async fn record_failure(&self, expert: ExpertId, integration: IntegrationType, reason: &str) -> Result<(), CoreError>;
+    async fn record_failure(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        reason: &str,
+    ) -> Result<(), CoreError>;
     /// The grant is gone (invalid_grant, or a credential that cannot be decrypted): the
     /// integration shows needs_reauth until the expert reconnects.
-    async fn mark_needs_reauth(&self, expert: ExpertId, integration: IntegrationType, reason: &str) -> Result<(), CoreError>;
+    async fn mark_needs_reauth(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        reason: &str,
+    ) -> Result<(), CoreError>;
 }

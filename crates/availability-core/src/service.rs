@@ -8,7 +8,9 @@ use availability_domain::{
     Appointment, AppointmentId, BookingPolicy, ExpertId, Interval, NewAppointment, Slot, SyncStatus,
 };
 
+use crate::busy_cache::BusyCache;
 use crate::clock::{Clock, SystemClock};
+use crate::engine;
 use crate::engine::SlotQuery;
 use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
 use crate::strategy::{busy_window, StrategyRegistry};
@@ -25,6 +27,7 @@ pub struct AvailabilityService {
     strategies: StrategyRegistry,
     clock: Arc<dyn Clock>,
     write_external_events: bool,
+    busy_cache: Arc<BusyCache>,
 }
 
 impl std::fmt::Debug for AvailabilityService {
@@ -48,6 +51,7 @@ impl AvailabilityService {
             strategies,
             clock: Arc::new(SystemClock),
             write_external_events: true,
+            busy_cache: Arc::new(BusyCache::new()),
         }
     }
 
@@ -81,14 +85,48 @@ impl AvailabilityService {
     ) -> Result<Vec<Slot>, CoreError> {
         let window = check_window(from, to)?;
         let duration_minutes = duration_minutes.map(BookingPolicy::check_duration).transpose()?;
-        let calendar = self.experts.expert_calendar(expert_id, window, duration_minutes).await?;
+        let calendar = self
+            .experts
+            .expert_calendar(expert_id, window, duration_minutes)
+            .await?;
         let strategy = self.strategies.get(calendar.expert.integration_type)?;
         let query = SlotQuery {
             window,
             now: self.clock.now(),
             duration_minutes,
         };
-        strategy.available_slots(&calendar, &query).await
+        let caps = strategy.capabilities();
+        if !caps.reads_busy_time || caps.provider_slots {
+            return strategy.available_slots(&calendar, &query).await;
+        }
+        // A calendar: the engine over the expert's hours, minus appointments (from storage) and the
+        // provider's busy time (from a fresh cached answer, or asked now).
+        let policy = calendar.expert.booking_policy;
+        let around = busy_window(
+            window,
+            &policy,
+            duration_minutes.unwrap_or(policy.slot_duration_minutes()),
+        );
+        let external = match self.busy_cache.fresh(expert_id, around, query.now) {
+            Some(busy) => busy,
+            None => {
+                let busy = strategy.busy_intervals(&calendar.expert, around).await?;
+                self.busy_cache.put(expert_id, around, busy.clone(), query.now);
+                busy
+            }
+        };
+        let appointments = calendar.appointment_intervals();
+        Ok(engine::available_slots(
+            &calendar.schedule,
+            &policy,
+            appointments.iter().chain(&external),
+            &query,
+        ))
+    }
+
+    /// Forgets the cached busy time of an expert for slot queries (a webhook said it changed).
+    pub fn invalidate_busy_time(&self, expert: ExpertId) {
+        self.busy_cache.invalidate(expert);
     }
 
     /// Books a confirmed appointment if its time is a slot (validated inside the store's write
@@ -98,6 +136,7 @@ impl AvailabilityService {
         let strategy = self.strategies.get(expert.integration_type)?;
         let guard = self.guard_for(&expert, new.time).await?;
         let appointment = self.appointments.book(new, guard).await?;
+        self.busy_cache.invalidate(appointment.expert_id);
         if !self.write_external_events || !strategy.capabilities().writes_events {
             return Ok(appointment);
         }
@@ -113,6 +152,7 @@ impl AvailabilityService {
         let strategy = self.strategies.get(expert.integration_type)?;
         let guard = self.guard_for(&expert, time).await?;
         let appointment = self.appointments.reschedule(id, time, guard).await?;
+        self.busy_cache.invalidate(appointment.expert_id);
         if !self.write_external_events || appointment.calendar_type.is_none() || !strategy.capabilities().writes_events
         {
             return Ok(appointment);
@@ -126,6 +166,7 @@ impl AvailabilityService {
     pub async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
         let before = self.appointments.appointment(id).await?;
         let appointment = self.appointments.cancel(id, reason).await?;
+        self.busy_cache.invalidate(appointment.expert_id);
         let already_cancelled = !before.is_confirmed();
         if already_cancelled || !self.write_external_events || appointment.calendar_type.is_none() {
             return Ok(appointment);
@@ -142,9 +183,20 @@ impl AvailabilityService {
             let policy = &expert.booking_policy;
             let minutes = u32::try_from(time.seconds() / 60).unwrap_or(u32::MAX);
             let start_only = Interval::new(time.start(), time.start() + SignedDuration::from_secs(1)).unwrap_or(time);
-            strategy
-                .busy_intervals(expert, busy_window(start_only, policy, minutes))
-                .await?
+            let around = busy_window(start_only, policy, minutes);
+            let now = self.clock.now();
+            match strategy.busy_intervals(expert, around).await {
+                Ok(busy) => {
+                    self.busy_cache.put(expert.id, around, busy.clone(), now);
+                    busy
+                }
+                // The provider cannot be asked: the last answer covering this time, if at most
+                // 15 minutes old, still shows what the client saw. Otherwise the booking waits.
+                Err(e @ CoreError::ProviderUnavailable { .. }) => {
+                    self.busy_cache.recent(expert.id, around, now).ok_or(e)?
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             Vec::new()
         };
