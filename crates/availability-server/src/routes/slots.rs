@@ -2,8 +2,8 @@
 
 use actix_web::{web, HttpResponse};
 use availability_domain::Zone;
-use serde::Deserialize;
-use serde_json::json;
+use availability_domain::ExpertId;
+use serde::{Deserialize, Serialize};
 
 use super::experts::expert_id;
 use super::extract::Authed;
@@ -23,6 +23,21 @@ struct SlotParams {
     timezone: Option<String>,
 }
 
+#[derive(Serialize)]
+struct SlotOut {
+    start: String,
+    end: String,
+}
+
+#[derive(Serialize)]
+struct SlotsOut<'a> {
+    expert_id: ExpertId,
+    duration_minutes: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timezone: Option<&'a str>,
+    slots: Vec<SlotOut>,
+}
+
 async fn get_slots(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -40,13 +55,10 @@ async fn get_slots(
             None => i64::from(state.store.expert(id).await?.booking_policy.slot_duration_minutes()),
         },
     };
-    let slots: Vec<_> = slots
+    let slots: Vec<SlotOut> = slots
         .iter()
-        .map(|s| json!({"start": format_instant(s.start, zone.as_ref()), "end": format_instant(s.end, zone.as_ref())}))
+        .map(|s| SlotOut { start: format_instant(s.start, zone.as_ref()), end: format_instant(s.end, zone.as_ref()) })
         .collect();
-    let mut body = json!({"expert_id": id, "duration_minutes": duration, "slots": slots});
-    if let Some(z) = zone {
-        body["timezone"] = json!(z.name());
-    }
+    let body = SlotsOut { expert_id: id, duration_minutes: duration, timezone: zone.as_ref().map(|z| z.name()), slots };
     Ok(HttpResponse::Ok().json(body))
 }
