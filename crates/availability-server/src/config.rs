@@ -19,6 +19,53 @@ pub struct Config {
     pub demo: bool,
     /// HTTP worker threads (WORKERS; default: one per core).
     pub workers: Option<usize>,
+    /// ENCRYPTION_KEY: 32 bytes (hex or base64) for credentials at rest.
+    pub encryption_key: Option<Secret<String>>,
+    /// ENCRYPTION_OLD_KEYS: earlier keys, comma-separated, used only to decrypt.
+    pub encryption_old_keys: Secret<String>,
+    /// The OAuth apps and API endpoints of the calendar providers.
+    pub providers: ProviderSettings,
+}
+
+/// One provider's OAuth app and endpoints (the real ones unless overridden for tests or staging).
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// GOOGLE_*.
+    pub google: OAuthSettings,
+    /// MS_*.
+    pub microsoft: OAuthSettings,
+    /// CALENDLY_*.
+    pub calendly: OAuthSettings,
+    /// MS_TENANT.
+    pub ms_tenant: String,
+    /// CALENDLY_WEBHOOK_SIGNING_KEY.
+    pub calendly_webhook_signing_key: Option<Secret<String>>,
+    /// CALENDLY_MAX_SPAN_DAYS (default 7).
+    pub calendly_max_span_days: u32,
+}
+
+/// An OAuth app: client credentials and endpoints.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// The app's client id; None disables the connect flow.
+    pub client_id: Option<String>,
+    /// The app's client secret.
+    pub client_secret: Option<Secret<String>>,
+    /// Authorization endpoint.
+    pub auth_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// Revocation endpoint, where the provider has one.
+    pub revoke_url: Option<String>,
+    /// API base URL (the prefix before the API's paths).
+    pub api_base: String,
+}
+
+impl OAuthSettings {
+    /// Whether an OAuth app is configured.
+    pub fn is_configured(&self) -> bool {
+        self.client_id.is_some() && self.client_secret.is_some()
+    }
 }
 
 /// A setting that cannot be used.
@@ -32,6 +79,17 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// The keyring for credentials at rest. In the explicit demo mode without ENCRYPTION_KEY, a
+    /// fixed development key (announced at start); otherwise only the configured keys.
+    pub fn keyring(&self) -> availability_store::crypto::Keyring {
+        use availability_store::crypto::Keyring;
+        let current = self.encryption_key.as_ref().map(|k| k.expose().as_str());
+        match (current, self.demo) {
+            (None, true) => Keyring::for_testing(),
+            _ => Keyring::new(current, self.encryption_old_keys.expose()).unwrap_or_else(|_| Keyring::empty()),
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(std::env::vars().collect())
@@ -57,7 +115,70 @@ impl Config {
             })?),
             None => None,
         };
+        let tenant = get("MS_TENANT").unwrap_or_else(|| "common".to_owned());
+        let providers = ProviderSettings {
+            google: OAuthSettings {
+                client_id: get("GOOGLE_CLIENT_ID"),
+                client_secret: get("GOOGLE_CLIENT_SECRET").map(Secret::new),
+                auth_url: get("GOOGLE_AUTH_URL")
+                    .unwrap_or_else(|| "https://accounts.google.com/o/oauth2/v2/auth".into()),
+                token_url: get("GOOGLE_TOKEN_URL").unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
+                revoke_url: Some(
+                    get("GOOGLE_REVOKE_URL").unwrap_or_else(|| "https://oauth2.googleapis.com/revoke".into()),
+                ),
+                api_base: get("GOOGLE_API_BASE").unwrap_or_else(|| "https://www.googleapis.com/calendar/v3".into()),
+            },
+            microsoft: OAuthSettings {
+                client_id: get("MS_CLIENT_ID"),
+                client_secret: get("MS_CLIENT_SECRET").map(Secret::new),
+                auth_url: get("MS_AUTH_URL")
+                    .unwrap_or_else(|| format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize")),
+                token_url: get("MS_TOKEN_URL")
+                    .unwrap_or_else(|| format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")),
+                // Microsoft has no revocation endpoint for this flow.
+                revoke_url: None,
+                api_base: get("MS_GRAPH_BASE").unwrap_or_else(|| "https://graph.microsoft.com/v1.0".into()),
+            },
+            calendly: OAuthSettings {
+                client_id: get("CALENDLY_CLIENT_ID"),
+                client_secret: get("CALENDLY_CLIENT_SECRET").map(Secret::new),
+                auth_url: get("CALENDLY_AUTH_URL")
+                    .unwrap_or_else(|| "https://auth.calendly.com/oauth/authorize".into()),
+                token_url: get("CALENDLY_TOKEN_URL").unwrap_or_else(|| "https://auth.calendly.com/oauth/token".into()),
+                revoke_url: Some(
+                    get("CALENDLY_REVOKE_URL").unwrap_or_else(|| "https://auth.calendly.com/oauth/revoke".into()),
+                ),
+                api_base: get("CALENDLY_API_BASE").unwrap_or_else(|| "https://api.calendly.com".into()),
+            },
+            ms_tenant: tenant,
+            calendly_webhook_signing_key: get("CALENDLY_WEBHOOK_SIGNING_KEY").map(Secret::new),
+            calendly_max_span_days: match get("CALENDLY_MAX_SPAN_DAYS") {
+                Some(d) => d
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=366).contains(n))
+                    .ok_or(ConfigError {
+                        name: "CALENDLY_MAX_SPAN_DAYS",
+                        message: format!("expected 1-366 days, got {d:?}"),
+                    })?,
+                None => 7,
+            },
+        };
+        let encryption_key = get("ENCRYPTION_KEY").map(Secret::new);
+        let encryption_old_keys = Secret::new(get("ENCRYPTION_OLD_KEYS").unwrap_or_default());
+        // Checked here so that a bad key stops the server at start, not at the first connect.
+        availability_store::crypto::Keyring::new(
+            encryption_key.as_ref().map(|k| k.expose().as_str()),
+            encryption_old_keys.expose(),
+        )
+        .map_err(|e| ConfigError {
+            name: "ENCRYPTION_KEY",
+            message: e.to_string(),
+        })?;
         Ok(Self {
+            encryption_key,
+            encryption_old_keys,
+            providers,
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://availability.db".to_owned()),
             public_base_url: get("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{bind}")),
             bind,
@@ -89,6 +210,26 @@ mod tests {
     fn bad_settings_are_refused() {
         assert!(Config::from_vars(vars(&[("ADMIN_TOKEN", "short")])).is_err());
         assert!(Config::from_vars(vars(&[("WORKERS", "zero")])).is_err());
+        assert!(Config::from_vars(vars(&[("ENCRYPTION_KEY", "not-a-key")])).is_err());
+        assert!(Config::from_vars(vars(&[("CALENDLY_MAX_SPAN_DAYS", "0")])).is_err());
+        let key = "ab".repeat(32);
+        let c = Config::from_vars(vars(&[
+            ("ENCRYPTION_KEY", &key),
+            ("GOOGLE_CLIENT_SECRET", "gsecret-value"),
+        ]))
+        .unwrap();
+        assert!(c.keyring().can_encrypt());
+        let printed = format!("{c:?}");
+        assert!(
+            !printed.contains(&key) && !printed.contains("gsecret-value"),
+            "secrets never print"
+        );
+        assert!(c
+            .providers
+            .google
+            .token_url
+            .starts_with("https://oauth2.googleapis.com"));
+        assert!(c.providers.microsoft.auth_url.contains("/common/"));
         let c = Config::from_vars(vars(&[("ADMIN_TOKEN", "0123456789abcdef0123")])).unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef"), "the token never prints");
     }

@@ -133,6 +133,11 @@ impl From<CoreError> for ApiError {
                     "the database cannot be reached",
                 )
             }
+            CoreError::StrategyMissing(integration) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider_unavailable",
+                format!("this server has no {integration} provider installed"),
+            ),
             other => ApiError::internal(other),
         }
     }

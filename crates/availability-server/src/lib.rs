@@ -4,8 +4,10 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod oauth;
 mod routes;
 pub mod state;
+pub mod sync_worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, Logger};
 use actix_web::{web, App, HttpServer};
-use availability_core::{AvailabilityService, StrategyRegistry};
+use availability_core::{AvailabilityService, AvailabilityStrategy, StrategyRegistry};
 use availability_store::Store;
 use provider_manual::ManualStrategy;
 
@@ -49,10 +51,29 @@ pub fn strategies() -> StrategyRegistry {
 
 /// Opens the database (migrating it), builds the app and binds BIND.
 pub async fn bind(config: Config) -> anyhow::Result<BoundServer> {
-    let store = Store::open(&config.database_url).await?;
-    let service = AvailabilityService::new(Arc::new(store.clone()), Arc::new(store.clone()), strategies());
+    bind_with(config, Vec::new()).await
+}
+
+/// Like [`bind`], with extra strategies registered (tests use it to plug in a strategy of their
+/// own; a later registration of an integration type replaces an earlier one).
+pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>) -> anyhow::Result<BoundServer> {
+    let store = Store::open(&config.database_url).await?.with_keyring(config.keyring());
+    let mut registry = strategies();
+    for s in extra {
+        registry = registry.with(s);
+    }
+    // Calendar writes go through the durable outbox (worker below), not inline.
+    let service = AvailabilityService::new(Arc::new(store.clone()), Arc::new(store.clone()), registry.clone())
+        .with_inline_calendar_writes(false);
+    let wake = Arc::new(tokio::sync::Notify::new());
     let config = Arc::new(config);
-    let state = web::Data::new(AppState::new(store.clone(), service, config.clone()));
+    let state = web::Data::new(AppState::new(
+        store.clone(),
+        service,
+        config.clone(),
+        registry.clone(),
+        wake.clone(),
+    ));
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -75,6 +96,14 @@ pub async fn bind(config: Config) -> anyhow::Result<BoundServer> {
         .ok_or_else(|| anyhow::anyhow!("no listen address"))?;
     let server = http.run();
     spawn_housekeeping(store.clone());
+    tokio::spawn(
+        sync_worker::SyncWorker {
+            store: store.clone(),
+            strategies: registry,
+            wake,
+        }
+        .run(),
+    );
     Ok(BoundServer { addr, store, server })
 }
 

@@ -12,6 +12,7 @@ async fn main() -> anyhow::Result<()> {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--demo" => config.demo = true,
+            "reencrypt" => return reencrypt(config).await,
             "-h" | "--help" => {
                 println!("{}", include_str!("usage.txt"));
                 return Ok(());
@@ -53,5 +54,25 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     server.run().await?;
+    Ok(())
+}
+
+/// `availability-server reencrypt`: rewrites every credential with ENCRYPTION_KEY. Credentials
+/// that cannot be decrypted are reported and left as they are, and the exit status is non-zero.
+async fn reencrypt(config: Config) -> anyhow::Result<()> {
+    if config.encryption_key.is_none() {
+        anyhow::bail!("ENCRYPTION_KEY is not set: it names the key to re-encrypt with");
+    }
+    let store = availability_store::Store::open(&config.database_url)
+        .await?
+        .with_keyring(config.keyring());
+    let (rewritten, failed) = store.reencrypt_credentials().await?;
+    println!("re-encrypted {rewritten} credential(s) with the current key");
+    for f in &failed {
+        eprintln!("cannot decrypt {f}: left as it is; the expert must reconnect");
+    }
+    if !failed.is_empty() {
+        std::process::exit(2);
+    }
     Ok(())
 }

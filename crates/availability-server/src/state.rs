@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use availability_core::AvailabilityService;
+use availability_core::{AvailabilityService, StrategyRegistry};
 use availability_store::{tokens, Principal, Store, StoreError};
+use tokio::sync::Notify;
 
 use crate::config::Config;
 
@@ -17,6 +18,10 @@ pub struct AppState {
     pub service: AvailabilityService,
     /// The settings the server started with.
     pub config: Arc<Config>,
+    /// The strategies, one per integration type.
+    pub strategies: StrategyRegistry,
+    /// Wakes the outbox worker after a booking change.
+    pub sync_wake: Arc<Notify>,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
     admin_token_hash: Option<Vec<u8>>,
     /// Token hash -> principal, for a short while: tokens never change their principal, and
@@ -30,7 +35,13 @@ const PRINCIPAL_CACHE_MAX: usize = 10_000;
 
 impl AppState {
     /// Builds the shared state.
-    pub fn new(store: Store, service: AvailabilityService, config: Arc<Config>) -> Self {
+    pub fn new(
+        store: Store,
+        service: AvailabilityService,
+        config: Arc<Config>,
+        strategies: StrategyRegistry,
+        sync_wake: Arc<Notify>,
+    ) -> Self {
         let admin_token_hash = config
             .admin_token
             .as_ref()
@@ -39,6 +50,8 @@ impl AppState {
             store,
             service,
             config,
+            strategies,
+            sync_wake,
             admin_token_hash,
             principals: Mutex::new(HashMap::new()),
         }
@@ -47,7 +60,12 @@ impl AppState {
     /// Who a presented (non-admin) token speaks for, if anyone.
     pub async fn principal(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         let hash = tokens::token_hash(token);
-        let cached = self.principals.lock().unwrap_or_else(|e| e.into_inner()).get(&hash).copied();
+        let cached = self
+            .principals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&hash)
+            .copied();
         if let Some((principal, at)) = cached {
             if at.elapsed() < PRINCIPAL_TTL {
                 return Ok(Some(principal));

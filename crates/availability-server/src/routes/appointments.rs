@@ -124,14 +124,16 @@ async fn book_once(
         Principal::Client(id) if id == client => {}
         _ => return Err(ApiError::forbidden()),
     }
-    Ok(state
+    let booked = state
         .service
         .book(NewAppointment {
             expert_id: expert,
             client_id: client,
             time,
         })
-        .await?)
+        .await?;
+    state.sync_wake.notify_one();
+    Ok(booked)
 }
 
 async fn get_appointment(
@@ -159,7 +161,9 @@ async fn reschedule(
     let time = requested_time(&body.start_time, &body.end_time)?;
     let appointment = state.store.appointment(id).await?;
     caller.require_party_to(&appointment)?;
-    Ok(HttpResponse::Ok().json(state.service.reschedule(id, time).await?))
+    let moved = state.service.reschedule(id, time).await?;
+    state.sync_wake.notify_one();
+    Ok(HttpResponse::Ok().json(moved))
 }
 
 #[derive(Deserialize, Default)]
@@ -176,7 +180,9 @@ async fn cancel(
     let appointment = state.store.appointment(id).await?;
     caller.require_party_to(&appointment)?;
     let reason = body.0.and_then(|b| b.reason).map(|r| r.chars().take(1000).collect());
-    Ok(HttpResponse::Ok().json(state.service.cancel(id, reason).await?))
+    let cancelled = state.service.cancel(id, reason).await?;
+    state.sync_wake.notify_one();
+    Ok(HttpResponse::Ok().json(cancelled))
 }
 
 #[derive(Deserialize)]

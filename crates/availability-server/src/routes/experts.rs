@@ -230,11 +230,24 @@ async fn put_integration(
                 ApiError::invalid("unknown_integration", e.to_string())
             })?;
     if integration != IntegrationType::Manual {
-        // Calendar integrations need stored credentials first (the integrations API).
-        return Err(ApiError::invalid(
-            "integration_not_connected",
-            format!("{integration} is not connected for this expert; connect it first"),
-        ));
+        let connected = state
+            .store
+            .integrations(id)
+            .await?
+            .iter()
+            .any(|i| i.integration == integration);
+        if !connected {
+            return Err(ApiError::invalid(
+                "integration_not_connected",
+                format!("{integration} is not connected for this expert; connect it first"),
+            ));
+        }
+        if state.strategies.get(integration).is_err() {
+            return Err(ApiError::invalid(
+                "integration_unavailable",
+                format!("this server has no {integration} provider installed"),
+            ));
+        }
     }
     let expert = state.store.set_integration(id, integration).await?;
     Ok(HttpResponse::Ok().json(expert))

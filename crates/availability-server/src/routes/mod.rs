@@ -6,6 +6,7 @@ mod appointments;
 mod experts;
 mod extract;
 mod health;
+mod integrations;
 mod slots;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -29,7 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(admin::configure)
                 .configure(experts::configure)
                 .configure(slots::configure)
-                .configure(appointments::configure),
+                .configure(appointments::configure)
+                .configure(integrations::configure),
         );
 }
 

@@ -1,8 +1,8 @@
 //! GET .../slots: the bookable slots of an expert, per slot-semantics.md.
 
 use actix_web::{web, HttpResponse};
-use availability_domain::Zone;
 use availability_domain::ExpertId;
+use availability_domain::Zone;
 use serde::{Deserialize, Serialize};
 
 use super::experts::expert_id;
@@ -57,8 +57,16 @@ async fn get_slots(
     };
     let slots: Vec<SlotOut> = slots
         .iter()
-        .map(|s| SlotOut { start: format_instant(s.start, zone.as_ref()), end: format_instant(s.end, zone.as_ref()) })
+        .map(|s| SlotOut {
+            start: format_instant(s.start, zone.as_ref()),
+            end: format_instant(s.end, zone.as_ref()),
+        })
         .collect();
-    let body = SlotsOut { expert_id: id, duration_minutes: duration, timezone: zone.as_ref().map(|z| z.name()), slots };
+    let body = SlotsOut {
+        expert_id: id,
+        duration_minutes: duration,
+        timezone: zone.as_ref().map(|z| z.name()),
+        slots,
+    };
     Ok(HttpResponse::Ok().json(body))
 }

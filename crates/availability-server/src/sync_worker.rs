@@ -1,0 +1,130 @@
+//! The outbox worker: brings experts' external calendars in line with their appointments. A job
+//! is queued in the transaction that changes the appointment; this worker claims due jobs (a
+//! lease, so two server processes never run one job at once), calls the strategy of the calendar
+//! the appointment was written to, and records the outcome. Failures are retried with backoff from
+//! 1 s doubling to 30 s for up to 24 h; then the appointment's sync is marked failed with the
+//! reason. A restarted server simply claims the jobs that are still queued.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use availability_core::{CoreError, StrategyRegistry};
+use availability_domain::{AppointmentStatus, CalendarType, IntegrationType};
+use availability_store::{ClaimedJob, Store};
+use tokio::sync::Notify;
+
+/// How often the worker looks for due jobs when nobody wakes it.
+const POLL: Duration = Duration::from_millis(500);
+/// Jobs claimed per round.
+const BATCH: i64 = 16;
+
+/// What the worker needs.
+pub struct SyncWorker {
+    /// The database.
+    pub store: Store,
+    /// The strategies, to write to the calendars.
+    pub strategies: StrategyRegistry,
+    /// Woken by this process's bookings so their sync starts at once.
+    pub wake: Arc<Notify>,
+}
+
+/// The backoff before the n-th retry: 1 s, 2 s, 4 s, ... at most 30 s.
+pub fn retry_delay_seconds(attempts: i32) -> i64 {
+    let exp = attempts.clamp(1, 6) - 1;
+    (1i64 << exp).min(30)
+}
+
+fn integration_of(calendar: CalendarType) -> IntegrationType {
+    match calendar {
+        CalendarType::Google => IntegrationType::GoogleCalendar,
+        CalendarType::Office365 => IntegrationType::Office365Calendar,
+        CalendarType::Calendly => IntegrationType::Calendly,
+    }
+}
+
+impl SyncWorker {
+    /// Runs until the process ends.
+    pub async fn run(self) {
+        loop {
+            match self.store.claim_sync_jobs(BATCH).await {
+                Ok(jobs) if !jobs.is_empty() => {
+                    for job in jobs {
+                        self.run_job(job).await;
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("sync worker: cannot claim jobs: {e}"),
+            }
+            let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
+        }
+    }
+
+    async fn run_job(&self, job: ClaimedJob) {
+        match self.sync(&job).await {
+            Ok(external_id) => {
+                if let Err(e) = self.store.sync_succeeded(job, external_id).await {
+                    tracing::warn!("sync worker: cannot record success: {e}");
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                let delay = retry_delay_seconds(job.attempts);
+                let id = job.appointment_id;
+                match self.store.sync_failed(job, reason.clone(), delay).await {
+                    Ok(true) => tracing::warn!("appointment {id}: calendar sync failed for good: {reason}"),
+                    Ok(false) => {
+                        tracing::info!("appointment {id}: calendar sync failed, retrying in {delay} s: {reason}")
+                    }
+                    Err(e) => tracing::warn!("sync worker: cannot record failure: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Does what the appointment's current state needs; returns the external event id.
+    async fn sync(&self, job: &ClaimedJob) -> Result<Option<String>, CoreError> {
+        let appointment = self.store.appointment(job.appointment_id).await?;
+        let Some(calendar) = appointment.calendar_type else {
+            return Ok(None);
+        };
+        let strategy = self.strategies.get(integration_of(calendar))?;
+        let expert = self.store.expert(appointment.expert_id).await?;
+        let existing = appointment.external_calendar_event_id.clone();
+        match (appointment.status, &existing) {
+            (AppointmentStatus::Confirmed, None) => {
+                let client = self.store.client(appointment.client_id).await?;
+                Ok(strategy
+                    .create_appointment(&expert, &client, &appointment)
+                    .await?
+                    .map(|e| e.id))
+            }
+            (AppointmentStatus::Confirmed, Some(id)) => {
+                let client = self.store.client(appointment.client_id).await?;
+                let updated = strategy.update_appointment(&expert, &client, &appointment).await?;
+                Ok(Some(updated.map(|e| e.id).unwrap_or_else(|| id.clone())))
+            }
+            (_, Some(_)) => {
+                strategy.cancel_appointment(&expert, &appointment).await?;
+                Ok(existing)
+            }
+            // Cancelled before it ever reached the calendar (creates are idempotent, so a create
+            // that raced this cancel is found and removed by the provider's idempotency key).
+            (_, None) => {
+                strategy.cancel_appointment(&expert, &appointment).await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_to_thirty() {
+        let delays: Vec<i64> = (1..=8).map(retry_delay_seconds).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+}
