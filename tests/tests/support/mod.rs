@@ -11,12 +11,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use availability_server::{bind, Config};
+use availability_server::Config;
 use availability_store::testing;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef";
+/// The credentials key of the test servers.
+pub const ENCRYPTION_KEY: &str = "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000";
 
 /// One database for one test.
 #[derive(Debug, Clone)]
@@ -62,6 +64,7 @@ fn config(db: &TestDb) -> Config {
         ("BIND", "127.0.0.1:0"),
         ("ADMIN_TOKEN", ADMIN_TOKEN),
         ("WORKERS", "2"),
+        ("ENCRYPTION_KEY", ENCRYPTION_KEY),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -78,7 +81,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: &TestDb) -> Self {
-        let server = bind(config(db)).await.unwrap();
+        Self::start_with(db, Vec::new()).await
+    }
+
+    /// A server with extra strategies registered (e.g. a test calendar).
+    pub async fn start_with(db: &TestDb, extra: Vec<std::sync::Arc<dyn availability_core::AvailabilityStrategy>>) -> Self {
+        let server = availability_server::bind_with(config(db), extra).await.unwrap();
         let base = format!("http://{}", server.addr);
         let handle = server.handle();
         tokio::spawn(server.run());
@@ -135,6 +143,7 @@ impl ProcessServer {
             .env("DATABASE_URL", &db.url)
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("ENCRYPTION_KEY", ENCRYPTION_KEY)
             .env("WORKERS", "2")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
