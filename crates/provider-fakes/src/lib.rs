@@ -34,6 +34,6 @@ mod time;
 //pub use calendly::FakeCalendly;
 pub use error::FakeError;
 pub use google::FakeGoogle;
-//pub use graph::FakeGraph;
+pub use graph::FakeGraph;
 pub use harness::RequestRecord;
 pub use oauth::{IssuedTokens, TokenRequest};
