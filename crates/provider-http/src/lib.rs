@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+pub mod limiter;
+pub mod oauth;
+pub mod policy;
+mod redact;
+pub mod stored;
+pub mod tokens;
+
+pub use error::ProviderHttpError;
+pub use limiter::{AccountLimiter, AccountPermit};
+pub use oauth::{AuthorizationRequest, ClientAuth, OAuthApp, OAuthConfig, TokenSet};
+pub use policy::{google_rate_limit_403, HttpPolicy, RateLimitClassifier, Reply, SendOptions};
+pub use stored::StoredTokens;
+pub use tokens::TokenManager;
