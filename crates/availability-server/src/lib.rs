@@ -66,6 +66,7 @@ pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>
     let service = AvailabilityService::new(Arc::new(store.clone()), Arc::new(store.clone()), registry.clone())
         .with_inline_calendar_writes(false);
     let wake = Arc::new(tokio::sync::Notify::new());
+    let oauth = oauth::OAuthApps::from_config(&config)?;
     let config = Arc::new(config);
     let state = web::Data::new(AppState::new(
         store.clone(),
@@ -73,6 +74,7 @@ pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>
         config.clone(),
         registry.clone(),
         wake.clone(),
+        oauth,
     ));
     let mut http = HttpServer::new(move || {
         App::new()

@@ -1,10 +1,279 @@
-//! The OAuth 2.0 connect flow of the calendar providers (filled in with the provider-http crate).
+//! The OAuth 2.0 connect flow shared by the calendar providers: connect gives an authorization
+//! URL (single-use state bound to the expert, PKCE S256); the callback checks the state, exchanges
+//! the code, stores the tokens encrypted and redirects (303) to the expert's page.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use availability_core::CoreError;
 use availability_domain::{IntegrationType, Secret};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use provider_http::{ClientAuth, OAuthApp, OAuthConfig, StoredTokens};
+use serde::Deserialize;
+use serde_json::json;
 
+use crate::auth::Caller;
+use crate::config::{Config, OAuthSettings};
+use crate::error::ApiError;
+use crate::routes::{expert_id, integration_from_path};
 use crate::state::AppState;
 
-/// Revokes a wiped credential where the provider has a revocation endpoint (best effort).
-pub async fn revoke(_state: &AppState, integration: IntegrationType, _credential: Secret<String>) {
-    tracing::info!("{integration}: credential wiped");
+const GOOGLE_SCOPES: [&str; 5] = [
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.freebusy",
+    "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+    // Only to show the connected account's email address.
+    "openid",
+    "email",
+];
+const MICROSOFT_SCOPES: [&str; 3] = ["offline_access", "Calendars.ReadWrite", "User.Read"];
+
+/// The OAuth apps this server has credentials for, by integration type.
+#[derive(Default, Clone)]
+pub struct OAuthApps {
+    apps: HashMap<IntegrationType, Arc<OAuthApp>>,
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+impl OAuthApps {
+    /// Builds the apps whose client id and secret are configured.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let mut apps = HashMap::new();
+        let mut add =
+            |integration, settings: &OAuthSettings, scopes: &[&str], extra: &[(&str, &str)], auth, scope_on_token| {
+                if let (Some(id), Some(secret)) = (&settings.client_id, &settings.client_secret) {
+                    let app = OAuthApp::new(OAuthConfig {
+                        integration,
+                        client_id: id.clone(),
+                        client_secret: secret.clone(),
+                        auth_url: settings.auth_url.clone(),
+                        token_url: settings.token_url.clone(),
+                        revoke_url: settings.revoke_url.clone(),
+                        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                        extra_authorize_params: pairs(extra),
+                        client_auth: auth,
+                        scopes_on_token_requests: scope_on_token,
+                    })
+                    .map_err(|e| anyhow::anyhow!("{integration} OAuth app: {e}"))?;
+                    apps.insert(integration, Arc::new(app));
+                }
+                Ok::<_, anyhow::Error>(())
+            };
+        let p = &config.providers;
+        add(
+            IntegrationType::GoogleCalendar,
+            &p.google,
+            &GOOGLE_SCOPES,
+            &[
+                ("access_type", "offline"),
+                ("prompt", "consent"),
+                ("include_granted_scopes", "true"),
+            ],
+            ClientAuth::RequestBody,
+            false,
+        )?;
+        add(
+            IntegrationType::Office365Calendar,
+            &p.microsoft,
+            &MICROSOFT_SCOPES,
+            &[("response_mode", "query")],
+            ClientAuth::RequestBody,
+            true,
+        )?;
+        // Calendly's OAuth scopes come with the app's registration; none are asked for here.
+        add(
+            IntegrationType::Calendly,
+            &p.calendly,
+            &[],
+            &[],
+            ClientAuth::Basic,
+            false,
+        )?;
+        Ok(Self { apps })
+    }
+
+    /// The app of an integration type, if configured.
+    pub fn get(&self, integration: IntegrationType) -> Option<&Arc<OAuthApp>> {
+        self.apps.get(&integration)
+    }
+}
+
+fn redirect_uri(config: &Config, integration: IntegrationType) -> String {
+    format!(
+        "{}/oauth/{}/callback",
+        config.public_base_url.trim_end_matches('/'),
+        integration
+    )
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/oauth/{type}/callback", web::get().to(callback));
+}
+
+pub(crate) fn configure_api(cfg: &mut web::ServiceConfig) {
+    cfg.route("/experts/{id}/integrations/{type}/connect", web::post().to(connect));
+}
+
+async fn connect(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    let id = expert_id(&id)?;
+    let integration = integration_from_path(&kind)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let Some(app) = state.oauth.get(integration) else {
+        return Err(ApiError::invalid(
+            "integration_unavailable",
+            format!("{integration} is not set up on this server (its OAuth client id and secret are not configured)"),
+        ));
+    };
+    if !state.store.can_store_credentials() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "encryption_key_missing",
+            "ENCRYPTION_KEY is not set on this server, so credentials cannot be stored",
+        ));
+    }
+    let request = app
+        .authorize_url(&redirect_uri(&state.config, integration))
+        .map_err(|e| ApiError::from(e.into_core(integration)))?;
+    state
+        .store
+        .save_oauth_state(request.state, id, integration, request.pkce_verifier)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"authorization_url": request.url})))
+}
+
+#[derive(Deserialize)]
+struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+fn see_other(location: String) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+fn invalid_state() -> ApiError {
+    ApiError::bad_request(
+        "invalid_state",
+        "the OAuth state is missing, unknown, expired or already used; connect again",
+    )
+}
+
+/// Unauthenticated: the single-use state identifies the expert.
+async fn callback(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: web::Query<CallbackParams>,
+) -> Result<HttpResponse, ApiError> {
+    let integration = integration_from_path(&path)?;
+    let params = params.into_inner();
+    let presented = params
+        .state
+        .filter(|s| !s.is_empty() && s.len() <= 512)
+        .ok_or_else(invalid_state)?;
+    let (expert, verifier) = state
+        .store
+        .consume_oauth_state(presented, integration)
+        .await?
+        .ok_or_else(invalid_state)?;
+    let page = format!("/experts/{expert}/manage");
+    if let Some(error) = params.error {
+        // The expert said no (or the provider failed): nothing is stored.
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return Ok(see_other(format!("{page}?error={error}")));
+    }
+    let Some(code) = params.code.filter(|c| !c.is_empty()) else {
+        return Ok(see_other(format!("{page}?error=missing_code")));
+    };
+    let Some(app) = state.oauth.get(integration) else {
+        return Err(ApiError::invalid(
+            "integration_unavailable",
+            format!("{integration} is not set up on this server"),
+        ));
+    };
+    let tokens = app
+        .exchange_code(&code, &verifier, &redirect_uri(&state.config, integration))
+        .await
+        .map_err(|e| match e {
+            // Whatever the provider said, the exchange failed: 502 provider_unavailable.
+            CoreError::ProviderUnavailable { .. }
+            | CoreError::ProviderResponse { .. }
+            | CoreError::NeedsReauth { .. } => ApiError::new(
+                actix_web::http::StatusCode::BAD_GATEWAY,
+                "provider_unavailable",
+                e.to_string(),
+            ),
+            other => other.into(),
+        })?;
+    let account = tokens
+        .response_fields
+        .get("id_token")
+        .and_then(|t| t.as_str())
+        .and_then(email_from_id_token);
+    let stored = StoredTokens::from_grant(tokens, account.clone(), serde_json::Value::Null);
+    let credential = stored.to_credential()?;
+    state
+        .store
+        .connect_integration(expert, integration, credential, account, "{}".to_owned())
+        .await?;
+    state.service.invalidate_busy_time(expert);
+    Ok(see_other(format!("{page}?connected={integration}")))
+}
+
+/// The email claim of an id_token received directly from the token endpoint over TLS (so its
+/// signature need not be checked to trust it for display).
+fn email_from_id_token(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("email")?.as_str().map(str::to_owned)
+}
+
+/// Revokes a wiped credential where the provider has a revocation endpoint (best effort: the
+/// credential is already gone from here).
+pub async fn revoke(state: &AppState, integration: IntegrationType, credential: Secret<String>) {
+    let Some(app) = state.oauth.get(integration) else {
+        return;
+    };
+    let Ok(tokens) = StoredTokens::from_credential(&credential) else {
+        return;
+    };
+    // Revoking the refresh token ends the whole grant (Google); else the access token.
+    let token = tokens.refresh_token.unwrap_or(tokens.access_token);
+    if let Err(e) = app.revoke(&token).await {
+        tracing::warn!("{integration}: revoking on disconnect failed: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_comes_from_the_id_token_email() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"email":"ada@gmail.com","sub":"1"}"#);
+        assert_eq!(
+            email_from_id_token(&format!("h.{payload}.s")).as_deref(),
+            Some("ada@gmail.com")
+        );
+        assert_eq!(email_from_id_token("not a jwt"), None);
+    }
 }

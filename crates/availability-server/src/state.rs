@@ -8,6 +8,8 @@ use availability_core::{AvailabilityService, StrategyRegistry};
 use availability_store::{tokens, Principal, Store, StoreError};
 use tokio::sync::Notify;
 
+use crate::oauth::OAuthApps;
+
 use crate::config::Config;
 
 /// Shared by all workers.
@@ -22,6 +24,8 @@ pub struct AppState {
     pub strategies: StrategyRegistry,
     /// Wakes the outbox worker after a booking change.
     pub sync_wake: Arc<Notify>,
+    /// The OAuth apps of the calendar providers that are configured.
+    pub oauth: OAuthApps,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
     admin_token_hash: Option<Vec<u8>>,
     /// Token hash -> principal, for a short while: tokens never change their principal, and
@@ -41,6 +45,7 @@ impl AppState {
         config: Arc<Config>,
         strategies: StrategyRegistry,
         sync_wake: Arc<Notify>,
+        oauth: OAuthApps,
     ) -> Self {
         let admin_token_hash = config
             .admin_token
@@ -52,6 +57,7 @@ impl AppState {
             config,
             strategies,
             sync_wake,
+            oauth,
             admin_token_hash,
             principals: Mutex::new(HashMap::new()),
         }

@@ -116,3 +116,15 @@ pub async fn flip_credential_byte(
         })
         .await
 }
+
+/// Makes every stored OAuth state expired, as if 10 minutes had passed.
+pub async fn expire_oauth_states(store: &crate::Store) -> Result<(), StoreError> {
+    use crate::schema::oauth_states as os;
+    use diesel::prelude::*;
+    store
+        .run(|conn| {
+            crate::db::db_run!(conn, |c| diesel::update(os::table).set(os::expires_at.eq(0i64)).execute(c))?;
+            Ok(())
+        })
+        .await
+}

@@ -3,7 +3,13 @@
 //! real HTTP.
 
 // Spawned servers are killed and reaped in ProcessServer's Drop or stop().
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::zombie_processes)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::zombie_processes
+)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -59,7 +65,11 @@ pub fn postgres(test: &str) -> Option<TestDb> {
 }
 
 fn config(db: &TestDb) -> Config {
-    let vars: HashMap<String, String> = [
+    config_with(db, &[])
+}
+
+fn config_with(db: &TestDb, extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", db.url.as_str()),
         ("BIND", "127.0.0.1:0"),
         ("ADMIN_TOKEN", ADMIN_TOKEN),
@@ -69,6 +79,7 @@ fn config(db: &TestDb) -> Config {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_vars(vars).unwrap()
 }
 
@@ -84,8 +95,31 @@ impl TestServer {
         Self::start_with(db, Vec::new()).await
     }
 
+    /// A server with more settings, on a port chosen beforehand so that PUBLIC_BASE_URL (OAuth
+    /// redirect URIs) can name it.
+    pub async fn start_with_env(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let bind = format!("127.0.0.1:{port}");
+        let mut all = vec![("BIND", bind.as_str()), ("PUBLIC_BASE_URL", base.as_str())];
+        all.extend_from_slice(env);
+        let server = availability_server::bind_with(config_with(db, &all), Vec::new())
+            .await
+            .unwrap();
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        Self {
+            api: Api::new(base),
+            db: db.clone(),
+            handle,
+        }
+    }
+
     /// A server with extra strategies registered (e.g. a test calendar).
-    pub async fn start_with(db: &TestDb, extra: Vec<std::sync::Arc<dyn availability_core::AvailabilityStrategy>>) -> Self {
+    pub async fn start_with(
+        db: &TestDb,
+        extra: Vec<std::sync::Arc<dyn availability_core::AvailabilityStrategy>>,
+    ) -> Self {
         let server = availability_server::bind_with(config(db), extra).await.unwrap();
         let base = format!("http://{}", server.addr);
         let handle = server.handle();

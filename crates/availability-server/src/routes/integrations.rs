@@ -24,7 +24,7 @@ pub(crate) const CALENDARS: [IntegrationType; 3] = [
 ];
 
 /// A calendar integration type from the path; manual is not one.
-pub(crate) fn calendar_type(text: &str) -> Result<IntegrationType, ApiError> {
+pub(crate) fn integration_from_path(text: &str) -> Result<IntegrationType, ApiError> {
     CALENDARS.into_iter().find(|t| t.as_str() == text).ok_or_else(|| {
         ApiError::not_found(
             "integration",
@@ -96,7 +96,7 @@ async fn disconnect(
 ) -> Result<HttpResponse, ApiError> {
     let (id, kind) = path.into_inner();
     let id = expert_id(&id)?;
-    let integration = calendar_type(&kind)?;
+    let integration = integration_from_path(&kind)?;
     state.store.expert(id).await?;
     caller.require_expert(id)?;
     let wiped = state.store.disconnect_integration(id, integration).await?;

@@ -7,6 +7,9 @@ mod experts;
 mod extract;
 mod health;
 mod integrations;
+
+pub(crate) use experts::expert_id;
+pub(crate) use integrations::integration_from_path;
 mod slots;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -25,13 +28,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .error_handler(|e, _| ApiError::bad_request("invalid_parameter", format!("invalid path: {e}")).into()),
         )
         .configure(health::configure)
+        .configure(crate::oauth::configure)
         .service(
             web::scope("/api/v1")
                 .configure(admin::configure)
                 .configure(experts::configure)
                 .configure(slots::configure)
                 .configure(appointments::configure)
-                .configure(integrations::configure),
+                .configure(integrations::configure)
+                .configure(crate::oauth::configure_api),
         );
 }
 
