@@ -31,16 +31,28 @@ struct TestCalendar {
 impl TestCalendar {
     fn check(&self) -> Result<(), CoreError> {
         if self.revoked.load(Ordering::SeqCst) {
-            return Err(CoreError::NeedsReauth { integration: IntegrationType::GoogleCalendar, message: "invalid_grant".into() });
+            return Err(CoreError::NeedsReauth {
+                integration: IntegrationType::GoogleCalendar,
+                message: "invalid_grant".into(),
+            });
         }
         if self.down.load(Ordering::SeqCst) {
-            return Err(CoreError::ProviderUnavailable { integration: IntegrationType::GoogleCalendar, message: "503".into() });
+            return Err(CoreError::ProviderUnavailable {
+                integration: IntegrationType::GoogleCalendar,
+                message: "503".into(),
+            });
         }
         Ok(())
     }
 
     fn live_events(&self) -> Vec<Interval> {
-        self.events.lock().unwrap().values().filter(|(_, live)| *live).map(|(i, _)| *i).collect()
+        self.events
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|(_, live)| *live)
+            .map(|(i, _)| *i)
+            .collect()
     }
 }
 
@@ -56,17 +68,33 @@ impl AvailabilityStrategy for TestCalendar {
         self.check()?;
         Ok(vec![])
     }
-    async fn create_appointment(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<Option<ExternalEvent>, CoreError> {
+    async fn create_appointment(
+        &self,
+        _: &Expert,
+        _: &Client,
+        a: &Appointment,
+    ) -> Result<Option<ExternalEvent>, CoreError> {
         self.check()?;
         // The appointment id is the idempotency key, like Google's client-chosen event id.
         let id = format!("evt{}", a.id.0.simple());
-        self.events.lock().unwrap().insert(id.clone(), (a.interval().unwrap(), true));
+        self.events
+            .lock()
+            .unwrap()
+            .insert(id.clone(), (a.interval().unwrap(), true));
         Ok(Some(ExternalEvent { id }))
     }
-    async fn update_appointment(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<Option<ExternalEvent>, CoreError> {
+    async fn update_appointment(
+        &self,
+        _: &Expert,
+        _: &Client,
+        a: &Appointment,
+    ) -> Result<Option<ExternalEvent>, CoreError> {
         self.check()?;
         let id = a.external_calendar_event_id.clone().unwrap();
-        self.events.lock().unwrap().insert(id.clone(), (a.interval().unwrap(), true));
+        self.events
+            .lock()
+            .unwrap()
+            .insert(id.clone(), (a.interval().unwrap(), true));
         Ok(Some(ExternalEvent { id }))
     }
     async fn cancel_appointment(&self, _: &Expert, a: &Appointment) -> Result<(), CoreError> {
@@ -82,13 +110,28 @@ impl AvailabilityStrategy for TestCalendar {
 /// An expert with hours, connected to the test calendar and using it.
 async fn calendar_expert(api: &Api, db_url: &str) -> String {
     let (expert, _) = api.expert_with_hours().await;
-    let store = Store::open(db_url).await.unwrap().with_keyring(Keyring::new(Some(ENCRYPTION_KEY), "").unwrap());
+    let store = Store::open(db_url)
+        .await
+        .unwrap()
+        .with_keyring(Keyring::new(Some(ENCRYPTION_KEY), "").unwrap());
     let id = expert.parse().unwrap();
     store
-        .connect_integration(id, IntegrationType::GoogleCalendar, Secret::new("{}".into()), Some("e@gmail.com".into()), "{}".into())
+        .connect_integration(
+            id,
+            IntegrationType::GoogleCalendar,
+            Secret::new("{}".into()),
+            Some("e@gmail.com".into()),
+            "{}".into(),
+        )
         .await
         .unwrap();
-    let set = api.put(&format!("/api/v1/experts/{expert}/integration"), ADMIN_TOKEN, json!({"integration_type": "google_calendar"})).await;
+    let set = api
+        .put(
+            &format!("/api/v1/experts/{expert}/integration"),
+            ADMIN_TOKEN,
+            json!({"integration_type": "google_calendar"}),
+        )
+        .await;
     assert_eq!(set.status, 200, "{:?}", set.body);
     expert
 }
@@ -116,18 +159,38 @@ async fn bookings_are_confirmed_at_once_and_synced_by_the_worker() {
         let body = json!({"expert_id": expert, "client_id": client, "start_time": format!("{day}T09:00:00Z"), "end_time": format!("{day}T09:30:00Z")});
         let booked = api.post("/api/v1/appointments", &token, body).await;
         assert_eq!(booked.status, 201, "{:?}", booked.body);
-        assert_eq!((booked.body["status"].as_str(), booked.body["calendar_type"].as_str()), (Some("confirmed"), Some("google")));
+        assert_eq!(
+            (booked.body["status"].as_str(), booked.body["calendar_type"].as_str()),
+            (Some("confirmed"), Some("google"))
+        );
         let id = booked.body["id"].as_str().unwrap().to_owned();
         let synced = wait_for_sync(api, &id, &token, "synced").await;
-        assert!(synced["external_calendar_event_id"].as_str().unwrap().starts_with("evt"), "{}", db.label);
+        assert!(
+            synced["external_calendar_event_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("evt"),
+            "{}",
+            db.label
+        );
         assert_eq!(calendar.live_events().len(), 1);
 
         // Reschedule moves the event; cancel removes it.
-        let moved = api.patch(&format!("/api/v1/appointments/{id}"), &token, json!({"start_time": format!("{day}T10:00:00Z"), "end_time": format!("{day}T10:30:00Z")})).await;
+        let moved = api
+            .patch(
+                &format!("/api/v1/appointments/{id}"),
+                &token,
+                json!({"start_time": format!("{day}T10:00:00Z"), "end_time": format!("{day}T10:30:00Z")}),
+            )
+            .await;
         assert_eq!(moved.status, 200, "{:?}", moved.body);
         wait_for_sync(api, &id, &token, "synced").await;
-        assert_eq!(calendar.live_events()[0].start().to_string(), format!("{day}T10:00:00Z"));
-        api.post(&format!("/api/v1/appointments/{id}/cancel"), &token, json!({})).await;
+        assert_eq!(
+            calendar.live_events()[0].start().to_string(),
+            format!("{day}T10:00:00Z")
+        );
+        api.post(&format!("/api/v1/appointments/{id}/cancel"), &token, json!({}))
+            .await;
         wait_for_sync(api, &id, &token, "synced").await;
         assert!(calendar.live_events().is_empty(), "{}", db.label);
         server.stop().await;
@@ -143,7 +206,15 @@ async fn a_calendar_that_is_down_loses_no_booking_even_across_a_restart() {
         let (client, token) = server.api.client_with_token().await;
         let day = next_monday();
         // Slots are seen while the calendar answers (the client saw them)...
-        let slots = server.api.slots(&expert, &token, &format!("{day}T00:00:00Z"), &format!("{day}T23:59:00Z")).await;
+        let slots = server
+            .api
+            .slots(
+                &expert,
+                &token,
+                &format!("{day}T00:00:00Z"),
+                &format!("{day}T23:59:00Z"),
+            )
+            .await;
         assert!(!slots.is_empty());
         // ...then it goes down: bookings are still confirmed at once.
         calendar.down.store(true, Ordering::SeqCst);
@@ -179,25 +250,71 @@ async fn a_revoked_grant_is_needs_reauth_never_an_empty_calendar() {
         let (_, token) = server.api.client_with_token().await;
         calendar.revoked.store(true, Ordering::SeqCst);
         let day = next_monday();
-        let a = server.api.get(&format!("/api/v1/experts/{expert}/slots?from={day}T00:00:00Z&to={day}T23:59:00Z"), &token).await;
-        assert_eq!((a.status.as_u16(), a.code()), (503, "needs_reauth"), "{}: {:?}", db.label, a.body);
+        let a = server
+            .api
+            .get(
+                &format!("/api/v1/experts/{expert}/slots?from={day}T00:00:00Z&to={day}T23:59:00Z"),
+                &token,
+            )
+            .await;
+        assert_eq!(
+            (a.status.as_u16(), a.code()),
+            (503, "needs_reauth"),
+            "{}: {:?}",
+            db.label,
+            a.body
+        );
         calendar.revoked.store(false, Ordering::SeqCst);
         calendar.down.store(true, Ordering::SeqCst);
-        let a = server.api.get(&format!("/api/v1/experts/{expert}/slots?from={day}T00:00:00Z&to={day}T23:59:00Z"), &token).await;
-        assert_eq!((a.status.as_u16(), a.code()), (503, "provider_unavailable"), "{}", db.label);
+        let a = server
+            .api
+            .get(
+                &format!("/api/v1/experts/{expert}/slots?from={day}T00:00:00Z&to={day}T23:59:00Z"),
+                &token,
+            )
+            .await;
+        assert_eq!(
+            (a.status.as_u16(), a.code()),
+            (503, "provider_unavailable"),
+            "{}",
+            db.label
+        );
         // GET integrations lists all three, the connected one with its account.
-        let list = server.api.get(&format!("/api/v1/experts/{expert}/integrations"), ADMIN_TOKEN).await;
-        let types: Vec<&str> = list.body.as_array().unwrap().iter().map(|i| i["type"].as_str().unwrap()).collect();
+        let list = server
+            .api
+            .get(&format!("/api/v1/experts/{expert}/integrations"), ADMIN_TOKEN)
+            .await;
+        let types: Vec<&str> = list
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["type"].as_str().unwrap())
+            .collect();
         assert_eq!(types, ["google_calendar", "office365_calendar", "calendly"]);
         assert_eq!(list.body[0]["status"], "connected");
         assert_eq!(list.body[0]["account"], "e@gmail.com");
         assert_eq!(list.body[1]["status"], "disconnected");
         // Disconnect falls back to manual: slots come from the hours again.
-        let d = server.api.call(reqwest::Method::DELETE, &format!("/api/v1/experts/{expert}/integrations/google_calendar"), Some(ADMIN_TOKEN), None).await;
+        let d = server
+            .api
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/experts/{expert}/integrations/google_calendar"),
+                Some(ADMIN_TOKEN),
+                None,
+            )
+            .await;
         assert_eq!(d.status, 204);
         let e = server.api.get(&format!("/api/v1/experts/{expert}"), &token).await;
         assert_eq!(e.body["integration_type"], "manual");
-        let a = server.api.get(&format!("/api/v1/experts/{expert}/slots?from={day}T00:00:00Z&to={day}T23:59:00Z"), &token).await;
+        let a = server
+            .api
+            .get(
+                &format!("/api/v1/experts/{expert}/slots?from={day}T00:00:00Z&to={day}T23:59:00Z"),
+                &token,
+            )
+            .await;
         assert_eq!(a.status, 200);
         server.stop().await;
     }

@@ -123,7 +123,9 @@ pub async fn expire_oauth_states(store: &crate::Store) -> Result<(), StoreError>
     use diesel::prelude::*;
     store
         .run(|conn| {
-            crate::db::db_run!(conn, |c| diesel::update(os::table).set(os::expires_at.eq(0i64)).execute(c))?;
+            crate::db::db_run!(conn, |c| diesel::update(os::table)
+                .set(os::expires_at.eq(0i64))
+                .execute(c))?;
             Ok(())
         })
         .await
