@@ -48,10 +48,15 @@ impl Harness {
             tokio::time::sleep(latency).await;
         }
         if may_fail {
-            lock(&self.failures).pop_front()
+            self.take_failure()
         } else {
             None
         }
+    }
+
+    /// The next injected failure, if any (for fakes that decide late whether one applies).
+    pub(crate) fn take_failure(&self) -> Option<u16> {
+        lock(&self.failures).pop_front()
     }
 
     pub(crate) fn fail_next(&self, n: usize, status: u16) {

@@ -381,14 +381,16 @@ impl CalendlyError {
 async fn entry(req: HttpRequest, body: Bytes, inner: web::Data<Inner>) -> HttpResponse {
     let path = req.path().to_owned();
     let method = req.method().as_str().to_owned();
-    let failure = inner.harness.admit(&req, &body, path != AUTH_PATH).await;
+    // Failures are taken late: a throttled API call must not use up an injected failure.
+    inner.harness.admit(&req, &body, false).await;
+    let failure = || inner.harness.take_failure();
     let oauth = match (method.as_str(), path.as_str()) {
         ("GET", AUTH_PATH) => Some(inner.oauth.authorize(req.query_string())),
-        ("POST", TOKEN_PATH) => Some(failure.map_or_else(
+        ("POST", TOKEN_PATH) => Some(failure().map_or_else(
             || inner.oauth.token(&req, &body),
             |s| CalendlyError::for_status(s).response(),
         )),
-        ("POST", REVOKE_PATH) => Some(failure.map_or_else(
+        ("POST", REVOKE_PATH) => Some(failure().map_or_else(
             || inner.oauth.revoke(req.query_string(), &body),
             |s| CalendlyError::for_status(s).response(),
         )),
@@ -429,7 +431,7 @@ async fn entry(req: HttpRequest, body: Bytes, inner: web::Data<Inner>) -> HttpRe
                 .response(),
             )
         } else {
-            failure.map(|s| CalendlyError::for_status(s).response())
+            failure().map(|s| CalendlyError::for_status(s).response())
         };
         (response, headers)
     };
