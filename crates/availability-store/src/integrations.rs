@@ -163,17 +163,23 @@ pub(crate) fn save_credential(
     Ok(())
 }
 
+/// A grant to store: the secret credential and what may be shown about it.
+pub(crate) struct Grant {
+    pub credential: Secret<String>,
+    pub account: Option<String>,
+    pub settings: String,
+}
+
 /// Stores the credential and marks the integration connected, in one transaction.
 pub(crate) fn connect(
     conn: &mut Conn,
     keyring: &Keyring,
     expert: ExpertId,
     integration: IntegrationType,
-    credential: &Secret<String>,
-    account: Option<&str>,
-    settings: &str,
+    grant: &Grant,
     now: i64,
 ) -> Result<(), StoreError> {
+    let (credential, account, settings) = (&grant.credential, grant.account.as_deref(), grant.settings.as_str());
     let sealed = keyring.encrypt(credential.expose().as_bytes(), &context(expert, integration))?;
     let key = expert.to_string();
     db_run!(conn, |c| c.transaction(|c| {

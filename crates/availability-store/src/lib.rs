@@ -286,19 +286,13 @@ impl Store {
         settings: String,
     ) -> Result<(), StoreError> {
         let keyring = self.keyring.clone();
-        self.run_write(move |c| {
-            integrations::connect(
-                c,
-                &keyring,
-                expert,
-                integration,
-                &credential,
-                account.as_deref(),
-                &settings,
-                now(),
-            )
-        })
-        .await
+        let grant = integrations::Grant {
+            credential,
+            account,
+            settings,
+        };
+        self.run_write(move |c| integrations::connect(c, &keyring, expert, integration, &grant, now()))
+            .await
     }
 
     /// Wipes an integration (credential, status) and falls back to manual if it was active; one
