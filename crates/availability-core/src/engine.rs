@@ -12,15 +12,19 @@
 use std::collections::HashMap;
 
 use availability_domain::jiff::civil::{Date, DateTime, Time};
-use availability_domain::jiff::Timestamp;
+use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{BookingPolicy, Interval, LocalTime, Schedule, Slot, TimeWindow, WeeklyRule, Zone};
 
 const MINUTE: i64 = 60;
 const DAY: i64 = 24 * 60 * MINUTE;
 /// How far back the engine looks for the start of a window that runs through the query's start
-/// (the grid is anchored at the merged window's start). Only round-the-clock availability longer
-/// than this is anchored at the cap instead.
+/// (the grid is anchored at the merged window's start).
 const MAX_LOOKBACK_DAYS: i64 = 366;
+/// How long a window's own grid lasts. Availability without a break for longer than this (round
+/// the clock for a year) continues on a grid anchored at the Unix epoch. The rule depends only on
+/// the window's start and the candidate, never on the query, and the look-back above always
+/// reaches a start that is closer than this, so display and booking agree.
+const OWN_GRID_SECONDS: i64 = 365 * DAY;
 
 /// What is asked: slots starting in `window`, as seen at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,18 +61,16 @@ pub fn available_slots<'a>(
     if duration <= 0 || step <= 0 {
         return Vec::new();
     }
-    let now = query.now.as_second();
+    // Candidate starts are whole seconds, so s >= x is s >= ceil(x) and s < x is s < ceil(x).
+    let now = query.now;
+    let notice = SignedDuration::from_mins(i64::from(policy.minimum_notice_minutes()));
+    let horizon = SignedDuration::from_hours(24 * i64::from(policy.booking_horizon_days()));
+    let (Ok(earliest), Ok(latest)) = (now.checked_add(notice), now.checked_add(horizon)) else {
+        return Vec::new();
+    };
     // Candidate starts must lie in [lo, hi).
-    let lo = query
-        .window
-        .start()
-        .as_second()
-        .max(now + i64::from(policy.minimum_notice_minutes()) * MINUTE);
-    let hi = query
-        .window
-        .end()
-        .as_second()
-        .min(now + i64::from(policy.booking_horizon_days()) * DAY);
+    let lo = ceil_second(query.window.start()).max(ceil_second(earliest));
+    let hi = ceil_second(query.window.end()).min(ceil_second(latest));
     if lo >= hi {
         return Vec::new();
     }
@@ -98,6 +100,12 @@ pub fn check_booking(
     if appointments.iter().any(|a| a.overlaps(&requested)) {
         return Err(BookingRefusal::SlotTaken);
     }
+    let whole = |t: Timestamp| t.subsec_nanosecond() == 0;
+    if !whole(requested.start()) || !whole(requested.end()) {
+        return Err(BookingRefusal::SlotUnavailable(
+            "the start and end must be on whole seconds",
+        ));
+    }
     let seconds = requested.seconds();
     if seconds % MINUTE != 0 || BookingPolicy::check_duration(seconds / MINUTE).is_err() {
         return Err(BookingRefusal::SlotUnavailable(
@@ -105,9 +113,6 @@ pub fn check_booking(
         ));
     }
     let start = requested.start().as_second();
-    if requested.start().subsec_nanosecond() != 0 {
-        return Err(BookingRefusal::SlotUnavailable("the start must be on a whole second"));
-    }
     let duration_minutes = Some((seconds / MINUTE) as u32);
     let probe = |busy: &[&Interval]| {
         let Ok(window) = Interval::new(
@@ -130,7 +135,7 @@ pub fn check_booking(
         return Ok(());
     }
     // Not a slot: say why, for a person.
-    let now_s = now.as_second();
+    let now_s = ceil_second(now);
     if start < now_s + i64::from(policy.minimum_notice_minutes()) * MINUTE {
         return Err(BookingRefusal::SlotUnavailable(
             "it starts too soon (minimum notice, or in the past)",
@@ -152,6 +157,18 @@ pub fn check_booking(
 struct Span {
     start: i64,
     end: i64,
+    /// A window that began before the engine's look-back (its grid is the epoch grid).
+    start_unknown: bool,
+}
+
+impl Span {
+    fn new(start: i64, end: i64) -> Self {
+        Self {
+            start,
+            end,
+            start_unknown: false,
+        }
+    }
 }
 
 /// The merged availability windows that matter for starts in [lo, until): every window that
@@ -178,11 +195,22 @@ fn availability_windows(schedule: &Schedule, lo: i64, until: i64) -> Vec<Span> {
         };
         let windows = windows_for_dates(zone, &by_weekday, &overrides, from, last);
         let range_start = local_instant(zone, from, LocalTime::MIDNIGHT);
-        let open_ended = match (windows.first(), range_start) {
-            (Some(w), Some(rs)) => w.start <= rs,
+        // Only the window that reaches `lo` needs its true start.
+        let reaching = windows.iter().position(|w| w.end > lo);
+        let open_ended = match (reaching, range_start) {
+            (Some(i), Some(rs)) => windows[i].start <= rs,
             _ => false,
         };
-        if !open_ended || back >= MAX_LOOKBACK_DAYS {
+        if !open_ended {
+            return windows;
+        }
+        if back >= MAX_LOOKBACK_DAYS {
+            let mut windows = windows;
+            if let Some(i) = reaching {
+                // It began further back than we look: more than OWN_GRID_SECONDS before any
+                // candidate, so only the epoch grid applies to it.
+                windows[i].start_unknown = true;
+            }
             return windows;
         }
         back = (back * 2).min(MAX_LOOKBACK_DAYS);
@@ -214,7 +242,7 @@ fn windows_for_dates(
             if let (Some(s), Some(e)) = (local_instant(zone, date, start), local_instant(zone, date, end)) {
                 // A window whose end instant is not after its start instant is dropped.
                 if e > s {
-                    if available { &mut open } else { &mut cut }.push(Span { start: s, end: e });
+                    if available { &mut open } else { &mut cut }.push(Span::new(s, e));
                 }
             }
         };
@@ -263,10 +291,7 @@ fn subtract(open: Vec<Span>, cut: &[Span]) -> Vec<Span> {
         let mut k = c;
         while k < cut.len() && cut[k].start < w.end {
             if cut[k].start > w.start {
-                out.push(Span {
-                    start: w.start,
-                    end: cut[k].start,
-                });
+                out.push(Span::new(w.start, cut[k].start));
             }
             w.start = w.start.max(cut[k].end);
             k += 1;
@@ -294,10 +319,7 @@ fn forbidden_starts<'a>(
         .map(|b| {
             let bs = floor_second(b.start());
             let be = ceil_second(b.end());
-            Span {
-                start: bs - duration - buffer_after + 1,
-                end: be + buffer_before,
-            }
+            Span::new(bs - duration - buffer_after + 1, be + buffer_before)
         })
         .filter(|f| f.start < f.end && f.end > lo && f.start < hi)
         .collect();
@@ -330,21 +352,31 @@ fn grid_slots(windows: &[Span], forbidden: &[Span], duration: i64, step: i64, lo
         if w.end - w.start < duration || w.end <= lo || w.start >= hi {
             continue;
         }
-        // (t - start) is never negative here, so the ceiling division is (n + step - 1) / step.
-        let first_grid_at_or_after = |t: i64| w.start + ((t - w.start).max(0) + step - 1) / step * step;
-        let mut s = first_grid_at_or_after(lo);
-        while s < hi && s + duration <= w.end {
-            while f < forbidden.len() && forbidden[f].end <= s {
-                f += 1;
+        // The window's own grid, anchored at its start; after a year without a break, the epoch grid.
+        let switch = if w.start_unknown {
+            w.start
+        } else {
+            w.start.saturating_add(OWN_GRID_SECONDS)
+        };
+        let own = (w.start, lo.max(w.start), switch.min(w.end));
+        let epoch = (0, lo.max(switch), w.end);
+        for (anchor, from, until) in [own, epoch] {
+            // The first grid point at or after t (Euclidean division: t may precede the anchor).
+            let grid_at_or_after = |t: i64| anchor + (t - anchor + step - 1).div_euclid(step) * step;
+            let mut s = grid_at_or_after(from);
+            while s < hi && s < until && s + duration <= w.end {
+                while f < forbidden.len() && forbidden[f].end <= s {
+                    f += 1;
+                }
+                if f < forbidden.len() && forbidden[f].start <= s {
+                    s = grid_at_or_after(forbidden[f].end);
+                    continue;
+                }
+                if let (Ok(start), Ok(end)) = (Timestamp::from_second(s), Timestamp::from_second(s + duration)) {
+                    slots.push(Slot { start, end });
+                }
+                s += step;
             }
-            if f < forbidden.len() && forbidden[f].start <= s {
-                s = first_grid_at_or_after(forbidden[f].end);
-                continue;
-            }
-            if let (Ok(start), Ok(end)) = (Timestamp::from_second(s), Timestamp::from_second(s + duration)) {
-                slots.push(Slot { start, end });
-            }
-            s += step;
         }
     }
     slots
