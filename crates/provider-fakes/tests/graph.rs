@@ -369,3 +369,21 @@ async fn more_than_four_concurrent_requests_are_refused() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_stays_down_until_restored() {
+    let graph = FakeGraph::start().await;
+    let token = graph.issue_token(&["User.Read"]).access_token;
+    let me = format!("{}/me", graph.graph_base());
+    graph.set_unavailable(true);
+    for _ in 0..3 {
+        let (status, body) = get(&me, &token).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"]["code"], "ServiceNotAvailable");
+    }
+    let issued = graph.issue_token(&["offline_access", "User.Read"]);
+    let (status, _) = refresh(&graph, issued.refresh_token.as_deref().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "the identity platform still answers");
+    graph.set_unavailable(false);
+    assert_eq!(get(&me, &token).await.0, StatusCode::OK);
+}

@@ -137,21 +137,18 @@ impl TestServer {
     }
 }
 
-/// The server binary, next to the test executables. It is built (or found up to date) once per
-/// test process, so a test never runs a stale binary, whichever package was asked to be tested.
+/// The server binary. Tests of the server package get the one cargo built for them
+/// (CARGO_BIN_EXE_*); elsewhere it is built once per test process, so a test never runs a stale
+/// binary.
 pub fn server_binary() -> PathBuf {
+    if let Some(bin) = option_env!("CARGO_BIN_EXE_availability-server") {
+        return PathBuf::from(bin);
+    }
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
             let mut build = Command::new(env!("CARGO"));
-            build.args([
-                "build",
-                "--quiet",
-                "-p",
-                "availability-server",
-                "--bin",
-                "availability-server",
-            ]);
+            build.args(["build", "--quiet", "-p", "availability-server", "--bin", "availability-server"]);
             if !cfg!(debug_assertions) {
                 build.arg("--release");
             }

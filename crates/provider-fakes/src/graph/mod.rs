@@ -5,7 +5,7 @@
 mod mailbox;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::http::StatusCode;
@@ -36,6 +36,7 @@ struct Inner {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     concurrency_limit: AtomicUsize,
+    unavailable: AtomicBool,
 }
 
 /// The Microsoft fake: one work account with one mailbox. Cheap to clone; the server stops when
@@ -74,6 +75,7 @@ impl FakeGraph {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             concurrency_limit: AtomicUsize::new(4),
+            unavailable: AtomicBool::new(false),
         });
         let listener = harness::spawn(inner.clone(), entry)?;
         Ok(FakeGraph {
@@ -103,6 +105,13 @@ impl FakeGraph {
     /// The next `n` Graph calls answer 429 TooManyRequests with `Retry-After: retry_after_secs`.
     pub fn throttle_next(&self, n: usize, retry_after_secs: u64) {
         lock(&self.inner.throttles).extend(std::iter::repeat_n(retry_after_secs, n));
+    }
+
+    /// While `true`, every Graph call answers 503 ServiceNotAvailable (the identity platform still
+    /// answers): Graph is down until this is set back to `false`. Unlike `fail_next`, it can be
+    /// undone, which a test that heals the provider needs.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.inner.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
     /// The most Graph requests that were in flight at once (refused ones included).
@@ -268,6 +277,9 @@ async fn entry(req: HttpRequest, body: Bytes, inner: web::Data<Inner>) -> HttpRe
         ("POST", Some("token")) => return inner.oauth.token(&req, &body),
         (_, Some(_)) => return GraphError::new(404, "NotFound", "Not found").response(),
         _ => {}
+    }
+    if inner.unavailable.load(Ordering::SeqCst) {
+        return GraphError::for_status(503).response();
     }
     if let Some((_, concurrent)) = &in_flight {
         if *concurrent > inner.concurrency_limit.load(Ordering::SeqCst) {

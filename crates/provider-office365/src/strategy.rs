@@ -1,0 +1,592 @@
+//! [`Office365CalendarStrategy`]: busy time from getSchedule (calendarView for personal accounts),
+//! appointments as events in the expert's default calendar.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use availability_core::engine::{self, SlotQuery};
+use availability_core::strategy::busy_window;
+use availability_core::{
+    AvailabilityStrategy, Capabilities, CoreError, ExpertCalendar, ExternalEvent, IntegrationRepository,
+};
+use availability_domain::jiff::{civil, SignedDuration, Timestamp};
+use availability_domain::{Appointment, Client, Expert, ExpertId, IntegrationType, Interval, Schedule, Slot};
+use provider_http::{TokenManager, TokenSet};
+use serde_json::{json, Value};
+
+use crate::graph::{self, Graph, GraphEvent, ScheduleAnswer};
+use crate::settings::{Office365Account, Office365Settings};
+use crate::time::{chunks, DateTimeTimeZone};
+use crate::working_hours::WorkingHours;
+use crate::{Office365Builder, INTEGRATION};
+
+/// The longest window one Graph request covers. getSchedule refuses 62 days or more; calendarView
+/// takes the same chunks so that one request's pages stay few.
+pub const MAX_CHUNK_DAYS: i64 = 31;
+
+/// How far the lookup of an unsynced appointment's event reaches at most (see
+/// [`Office365CalendarStrategy`]'s cancel).
+const LOOKUP_DAYS: i64 = 400;
+
+/// A success is written to the integration's status at most this often per expert (a failure
+/// always is, and the next success after it too).
+const SUCCESS_REPORT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Microsoft 365 / Outlook as an availability source, over Microsoft Graph.
+///
+/// - Busy time: POST /me/calendar/getSchedule for the expert's mailbox (`busy`, `tentative`,
+///   `oof` and any status it does not know block time; `free` and `workingElsewhere` do not), in
+///   chunks of at most 31 days (Graph refuses 62 days or more). Where getSchedule is not
+///   available (personal Microsoft accounts), GET /me/calendarView, every page followed
+///   (`showAs` free or workingElsewhere and cancelled occurrences do not block).
+/// - Appointments: POST /me/events with `transactionId` = the appointment id, the client as a
+///   required attendee, `showAs: busy`, times in UTC; PATCH to reschedule; DELETE to cancel (an
+///   event already gone is success).
+/// - Every call goes through the platform's [`provider_http::HttpPolicy`] with the expert's
+///   token ([`TokenManager`]: refreshed before expiry and once on a 401, the rotated refresh token
+///   stored before use), and holds one of 4 places per expert in one
+///   [`provider_http::AccountLimiter`] (Outlook allows 4 concurrent requests per mailbox; an
+///   expert connects one mailbox).
+///
+/// Cancelling an appointment that never got its event id (cancelled before the outbox synced
+/// it): Graph cannot filter events by `transactionId`, so the strategy reads calendarView over
+/// every time the appointment can have had (from its creation to the booking horizon, at most 400
+/// days) and deletes the events whose `transactionId` is the appointment's. This covers a create
+/// whose answer was lost. The alternative, creating (which returns an existing event for the
+/// same transactionId) and then deleting, would send the client an invitation and at once a
+/// cancellation; answering success without looking would leave such an event behind.
+pub struct Office365CalendarStrategy {
+    graph: Graph,
+    health: Health,
+}
+
+impl fmt::Debug for Office365CalendarStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Office365CalendarStrategy")
+            .field("graph", &self.graph)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Busy time of one window, with what the slot computation needs besides.
+struct BusyTime {
+    intervals: Vec<Interval>,
+    working_hours: Option<WorkingHours>,
+    use_outlook_working_hours: bool,
+}
+
+fn unusable(message: impl Into<String>) -> CoreError {
+    CoreError::ProviderResponse {
+        integration: INTEGRATION,
+        message: message.into(),
+    }
+}
+
+/// Whether a getSchedule status or an event's showAs blocks time. Compared case-insensitively;
+/// a status Graph adds later (or `unknown`) blocks, since offering a time that may be taken is
+/// worse than hiding one that may be free.
+fn blocks(status: Option<&str>) -> bool {
+    match status.map(str::trim) {
+        Some(s) => !(s.eq_ignore_ascii_case("free") || s.eq_ignore_ascii_case("workingElsewhere")),
+        None => true,
+    }
+}
+
+impl Office365CalendarStrategy {
+    pub(crate) fn new(graph: Graph, integrations: Arc<dyn IntegrationRepository>) -> Self {
+        Office365CalendarStrategy {
+            graph,
+            health: Health {
+                integrations,
+                reported: Mutex::new(HashMap::new()),
+            },
+        }
+    }
+
+    /// A builder with the real Microsoft endpoints as defaults.
+    pub fn builder() -> Office365Builder {
+        Office365Builder::new()
+    }
+
+    /// The token manager the strategy sends with.
+    pub fn tokens(&self) -> &TokenManager {
+        &self.graph.tokens
+    }
+
+    /// The account behind a new grant (GET /me with its access token), before it is stored.
+    pub async fn account_of_grant(&self, tokens: &TokenSet) -> Result<Office365Account, CoreError> {
+        graph::me_with_token(
+            self.graph.base(),
+            self.graph.client(),
+            self.graph.policy(),
+            &tokens.access_token,
+        )
+        .await
+    }
+
+    /// Stores the grant of an OAuth callback: reads the account (GET /me), then stores the tokens
+    /// with the address as the account shown to the expert and the mailbox settings in `extra`.
+    pub async fn store_grant(&self, expert: ExpertId, tokens: TokenSet) -> Result<Office365Account, CoreError> {
+        let account = self.account_of_grant(&tokens).await?;
+        self.graph
+            .tokens
+            .store_new_grant(expert, tokens, Some(account.address.clone()), account.extra())
+            .await?;
+        Ok(account)
+    }
+
+    /// The account of the expert's stored grant, read afresh from GET /me; the mailbox and
+    /// whether it is personal are remembered in the grant's `extra`.
+    pub async fn account(&self, expert: ExpertId) -> Result<Office365Account, CoreError> {
+        let account = self.graph.me(expert).await?;
+        let (address, personal) = (account.address.clone(), account.personal);
+        self.change_settings(expert, move |s| {
+            if s.mailbox.as_deref() != Some(address.as_str()) {
+                // Another mailbox: what was learnt about the old one does not hold.
+                s.schedule_unavailable = false;
+            }
+            s.mailbox = Some(address);
+            s.personal = personal;
+        })
+        .await?;
+        Ok(account)
+    }
+
+    /// The settings stored with the expert's grant.
+    pub async fn settings(&self, expert: ExpertId) -> Result<Office365Settings, CoreError> {
+        let stored = self.graph.tokens.stored(expert).await?;
+        Ok(Office365Settings::from_extra(&stored.extra))
+    }
+
+    /// Whether the expert's hours come from Outlook's working hours instead of the weekly rules
+    /// typed in (see [`Office365Settings::use_outlook_working_hours`]).
+    pub async fn set_use_outlook_working_hours(&self, expert: ExpertId, enabled: bool) -> Result<(), CoreError> {
+        self.change_settings(expert, move |s| s.use_outlook_working_hours = enabled)
+            .await
+    }
+
+    /// Outlook's working hours of the expert's mailbox as a schedule (getSchedule's
+    /// `workingHours`, its Windows zone mapped to IANA; `typed`'s date overrides kept when it is
+    /// in the same zone). `None` where Graph does not report them (personal accounts). A server
+    /// can store this as the expert's schedule, so that booking validation (which reads the
+    /// stored schedule) agrees with slots computed from Outlook's hours.
+    pub async fn outlook_working_hours(
+        &self,
+        expert: &Expert,
+        typed: &Schedule,
+    ) -> Result<Option<Schedule>, CoreError> {
+        let now = Timestamp::now();
+        let day = Interval::new(now, now + SignedDuration::from_hours(24)).map_err(|e| unusable(e.to_string()))?;
+        let busy = self.busy_time(expert, day).await?;
+        busy.working_hours
+            .map(|hours| hours.schedule(typed).map_err(unusable))
+            .transpose()
+    }
+
+    async fn change_settings<F>(&self, expert: ExpertId, change: F) -> Result<(), CoreError>
+    where
+        F: FnOnce(&mut Office365Settings),
+    {
+        self.graph
+            .tokens
+            .update_extra(expert, |extra| {
+                let mut settings = Office365Settings::from_extra(extra);
+                change(&mut settings);
+                settings.write_to(extra);
+            })
+            .await
+    }
+
+    async fn busy_time(&self, expert: &Expert, window: Interval) -> Result<BusyTime, CoreError> {
+        let stored = self.graph.tokens.stored(expert.id).await?;
+        let mut settings = Office365Settings::from_extra(&stored.extra);
+        if settings.mailbox.is_none() {
+            // A grant stored without the account (the server's callback stores none): learn it once.
+            self.account(expert.id).await?;
+            settings = self.settings(expert.id).await?;
+        }
+        let use_outlook_working_hours = settings.use_outlook_working_hours;
+        if let (Some(mailbox), false, false) = (&settings.mailbox, settings.personal, settings.schedule_unavailable) {
+            match self.busy_from_schedule(expert.id, mailbox, window).await? {
+                Ok((intervals, working_hours)) => {
+                    return Ok(BusyTime {
+                        intervals,
+                        working_hours,
+                        use_outlook_working_hours,
+                    })
+                }
+                Err(reason) => {
+                    let intervals = self.busy_from_calendar_view(expert, window).await?;
+                    tracing::info!(expert = %expert.id, %reason, "getSchedule is not available for this mailbox; using calendarView from now on");
+                    if let Err(error) = self.change_settings(expert.id, |s| s.schedule_unavailable = true).await {
+                        tracing::warn!(expert = %expert.id, %error, "could not remember that getSchedule is not available");
+                    }
+                    return Ok(BusyTime {
+                        intervals,
+                        working_hours: None,
+                        use_outlook_working_hours,
+                    });
+                }
+            }
+        }
+        Ok(BusyTime {
+            intervals: self.busy_from_calendar_view(expert, window).await?,
+            working_hours: None,
+            use_outlook_working_hours,
+        })
+    }
+
+    /// getSchedule over every chunk; `Ok(Err(reason))` when it is not available for the mailbox.
+    async fn busy_from_schedule(
+        &self,
+        expert: ExpertId,
+        mailbox: &str,
+        window: Interval,
+    ) -> Result<Result<(Vec<Interval>, Option<WorkingHours>), String>, CoreError> {
+        let mut intervals = Vec::new();
+        let mut hours = None;
+        for chunk in chunks(window, SignedDuration::from_hours(MAX_CHUNK_DAYS * 24)) {
+            let (items, working_hours) = match self.graph.get_schedule(expert, mailbox, chunk).await? {
+                ScheduleAnswer::Items { items, working_hours } => (items, working_hours),
+                ScheduleAnswer::Unavailable(reason) => return Ok(Err(reason)),
+            };
+            hours = hours.or(working_hours);
+            for item in items.iter().filter(|item| blocks(item.status.as_deref())) {
+                intervals.extend(crate::time::interval(&item.start, &item.end).map_err(unusable)?);
+            }
+        }
+        intervals.sort();
+        intervals.dedup();
+        Ok(Ok((intervals, hours)))
+    }
+
+    async fn busy_from_calendar_view(&self, expert: &Expert, window: Interval) -> Result<Vec<Interval>, CoreError> {
+        let mut intervals = Vec::new();
+        for chunk in chunks(window, SignedDuration::from_hours(MAX_CHUNK_DAYS * 24)) {
+            for event in self.graph.calendar_view(expert.id, chunk).await? {
+                if event.is_cancelled == Some(true) || !blocks(event.show_as.as_deref()) {
+                    continue;
+                }
+                intervals.extend(event_busy_time(expert, &event)?);
+            }
+        }
+        intervals.sort();
+        intervals.dedup();
+        Ok(intervals)
+    }
+
+    /// Creates the event (or gets the one a earlier try created: same transactionId) and makes
+    /// sure it holds the appointment's current time.
+    async fn write_event(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+        transaction_id: &str,
+    ) -> Result<ExternalEvent, CoreError> {
+        let body = event_body(client, appointment, transaction_id);
+        let event = self.graph.create_event(expert.id, &body).await?;
+        let id = event
+            .id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| unusable("POST /me/events answered an event without an id"))?;
+        // A retried create returns the event made first, which may hold an earlier time.
+        if graph::event_interval(&event)? != appointment.interval()
+            && self
+                .graph
+                .patch_event(expert.id, &id, &times_body(appointment))
+                .await?
+                .is_none()
+        {
+            return Err(unusable(
+                "the event made for this appointment vanished while it was being moved",
+            ));
+        }
+        Ok(ExternalEvent { id })
+    }
+
+    /// Events whose transactionId says they were made for `appointment`, anywhere it can have been.
+    async fn events_of(&self, expert: &Expert, appointment: &Appointment) -> Result<Vec<String>, CoreError> {
+        let horizon = i64::from(expert.booking_policy.booking_horizon_days()) + 1;
+        let lower = appointment.created_at.min(appointment.start_time);
+        let upper = appointment
+            .end_time
+            .max(Timestamp::now() + SignedDuration::from_hours(horizon * 24));
+        let cap = lower + SignedDuration::from_hours(LOOKUP_DAYS * 24);
+        let upper = upper.min(cap).max(appointment.end_time);
+        let Ok(window) = Interval::new(lower, upper) else {
+            return Ok(Vec::new());
+        };
+        let key = appointment.id.to_string();
+        let recreated = format!("{key}-");
+        let mut ids = Vec::new();
+        for chunk in chunks(window, SignedDuration::from_hours(MAX_CHUNK_DAYS * 24)) {
+            for event in self.graph.calendar_view(expert.id, chunk).await? {
+                let ours = event
+                    .transaction_id
+                    .as_deref()
+                    .is_some_and(|t| t == key || t.starts_with(&recreated));
+                if let (true, Some(id)) = (ours, event.id) {
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn create(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+    ) -> Result<ExternalEvent, CoreError> {
+        self.write_event(expert, client, appointment, &appointment.id.to_string())
+            .await
+    }
+
+    async fn update(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+    ) -> Result<ExternalEvent, CoreError> {
+        let Some(id) = external_id(appointment) else {
+            return self.create(expert, client, appointment).await;
+        };
+        if self
+            .graph
+            .patch_event(expert.id, id, &times_body(appointment))
+            .await?
+            .is_some()
+        {
+            return Ok(ExternalEvent { id: id.to_owned() });
+        }
+        // Deleted in Outlook meanwhile: the appointment still stands, so it is written again. Not
+        // under the appointment's own transactionId, which Graph may still tie to the deleted
+        // event, but under one derived from the deleted event's id (the same on every retry).
+        let transaction_id = format!("{}-{:016x}", appointment.id, fnv1a(id.as_bytes()));
+        self.write_event(expert, client, appointment, &transaction_id).await
+    }
+
+    async fn cancel(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
+        if let Some(id) = external_id(appointment) {
+            return self.graph.delete_event(expert.id, id).await;
+        }
+        for id in self.events_of(expert, appointment).await? {
+            self.graph.delete_event(expert.id, &id).await?;
+        }
+        Ok(())
+    }
+}
+
+fn external_id(appointment: &Appointment) -> Option<&str> {
+    appointment
+        .external_calendar_event_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+}
+
+/// FNV-1a, 64 bits: a stable digest (unlike std's hasher, the same in every build).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn event_body(client: &Client, appointment: &Appointment, transaction_id: &str) -> Value {
+    json!({
+        "subject": format!("Appointment with {}", client.name),
+        "start": DateTimeTimeZone::utc(appointment.start_time),
+        "end": DateTimeTimeZone::utc(appointment.end_time),
+        "attendees": [{
+            "emailAddress": {"address": client.email, "name": client.name},
+            "type": "required",
+        }],
+        "showAs": "busy",
+        "transactionId": transaction_id,
+    })
+}
+
+fn times_body(appointment: &Appointment) -> Value {
+    json!({
+        "start": DateTimeTimeZone::utc(appointment.start_time),
+        "end": DateTimeTimeZone::utc(appointment.end_time),
+        "showAs": "busy",
+    })
+}
+
+/// The time an event of calendarView blocks. An all-day event whose times are local midnights
+/// (not converted by Graph) covers whole dates in the expert's zone; any other event its instants.
+fn event_busy_time(expert: &Expert, event: &GraphEvent) -> Result<Option<Interval>, CoreError> {
+    if event.is_all_day == Some(true) {
+        let midnight = |value: &Option<DateTimeTimeZone>| {
+            value
+                .as_ref()
+                .and_then(DateTimeTimeZone::civil)
+                .filter(|civil| civil.time() == civil::Time::midnight())
+                .map(|civil| civil.date())
+        };
+        if let (Some(first), Some(after)) = (midnight(&event.start), midnight(&event.end)) {
+            let tz = expert.timezone.tz();
+            let start = tz.to_timestamp(first.to_datetime(civil::Time::midnight()));
+            let end = tz.to_timestamp(after.to_datetime(civil::Time::midnight()));
+            if let (Ok(start), Ok(end)) = (start, end) {
+                return Ok(Interval::new(start, end).ok());
+            }
+        }
+    }
+    graph::event_interval(event)
+}
+
+/// Writes what happened to the integration's status: every failure that is the provider's, and
+/// successes at most once a minute per expert (the busy-time path runs on every uncached slot
+/// query, and a write per query would cost more than the query).
+struct Health {
+    integrations: Arc<dyn IntegrationRepository>,
+    reported: Mutex<HashMap<ExpertId, Instant>>,
+}
+
+impl Health {
+    async fn observe<T>(&self, expert: ExpertId, result: Result<T, CoreError>) -> Result<T, CoreError> {
+        match &result {
+            Ok(_) => {
+                if self.success_due(expert) {
+                    if let Err(error) = self.integrations.record_success(expert, INTEGRATION).await {
+                        tracing::warn!(%expert, %error, "could not record the integration's success");
+                    }
+                }
+            }
+            Err(error @ (CoreError::ProviderUnavailable { .. } | CoreError::ProviderResponse { .. })) => {
+                self.forget(expert);
+                let reason = error.to_string();
+                if let Err(error) = self.integrations.record_failure(expert, INTEGRATION, &reason).await {
+                    tracing::warn!(%expert, %error, "could not record the integration's failure");
+                }
+            }
+            // needs_reauth is marked by the token manager, which knows why.
+            Err(_) => self.forget(expert),
+        }
+        result
+    }
+
+    fn success_due(&self, expert: ExpertId) -> bool {
+        let mut reported = self.reported.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if reported
+            .get(&expert)
+            .is_some_and(|at| now.duration_since(*at) < SUCCESS_REPORT_INTERVAL)
+        {
+            return false;
+        }
+        if reported.len() >= 10_000 {
+            reported.retain(|_, at| now.duration_since(*at) < SUCCESS_REPORT_INTERVAL);
+        }
+        reported.insert(expert, now);
+        true
+    }
+
+    fn forget(&self, expert: ExpertId) {
+        self.reported
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&expert);
+    }
+}
+
+#[async_trait]
+impl AvailabilityStrategy for Office365CalendarStrategy {
+    fn integration_type(&self) -> IntegrationType {
+        INTEGRATION
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::CALENDAR
+    }
+
+    async fn busy_intervals(&self, expert: &Expert, window: Interval) -> Result<Vec<Interval>, CoreError> {
+        let busy = self.busy_time(expert, window).await;
+        self.health.observe(expert.id, busy).await.map(|busy| busy.intervals)
+    }
+
+    /// The default (the engine over the expert's hours, minus appointments and busy time), except
+    /// that with `use_outlook_working_hours` the hours are Outlook's working hours, read with
+    /// the busy time from the same getSchedule answer. Where Graph reports none (personal
+    /// accounts) the typed hours are used.
+    async fn available_slots(&self, calendar: &ExpertCalendar, query: &SlotQuery) -> Result<Vec<Slot>, CoreError> {
+        let expert = &calendar.expert;
+        let policy = &expert.booking_policy;
+        let duration = query.duration_minutes.unwrap_or(policy.slot_duration_minutes());
+        let window = busy_window(query.window, policy, duration);
+        let busy = self.busy_time(expert, window).await;
+        let busy = self.health.observe(expert.id, busy).await?;
+        let outlook;
+        let schedule = match (&busy.working_hours, busy.use_outlook_working_hours) {
+            (Some(hours), true) => {
+                let hours = hours.schedule(&calendar.schedule).map_err(unusable);
+                outlook = self.health.observe(expert.id, hours).await?;
+                &outlook
+            }
+            _ => &calendar.schedule,
+        };
+        let appointments = calendar.appointment_intervals();
+        Ok(engine::available_slots(
+            schedule,
+            policy,
+            appointments.iter().chain(&busy.intervals),
+            query,
+        ))
+    }
+
+    async fn create_appointment(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+    ) -> Result<Option<ExternalEvent>, CoreError> {
+        let created = self.create(expert, client, appointment).await.map(Some);
+        self.health.observe(expert.id, created).await
+    }
+
+    async fn update_appointment(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+    ) -> Result<Option<ExternalEvent>, CoreError> {
+        let updated = self.update(expert, client, appointment).await.map(Some);
+        self.health.observe(expert.id, updated).await
+    }
+
+    async fn cancel_appointment(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
+        let cancelled = self.cancel(expert, appointment).await;
+        self.health.observe(expert.id, cancelled).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_that_block_time() {
+        for status in ["busy", "Busy", "tentative", "oof", "OOF", "unknown", "somethingNew"] {
+            assert!(blocks(Some(status)), "{status}");
+        }
+        for status in ["free", "Free", "workingElsewhere", "WORKINGELSEWHERE"] {
+            assert!(!blocks(Some(status)), "{status}");
+        }
+        assert!(blocks(None));
+    }
+
+    #[test]
+    fn fnv1a_is_stable() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
