@@ -148,7 +148,14 @@ pub fn server_binary() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let mut build = Command::new(env!("CARGO"));
-            build.args(["build", "--quiet", "-p", "availability-server", "--bin", "availability-server"]);
+            build.args([
+                "build",
+                "--quiet",
+                "-p",
+                "availability-server",
+                "--bin",
+                "availability-server",
+            ]);
             if !cfg!(debug_assertions) {
                 build.arg("--release");
             }
