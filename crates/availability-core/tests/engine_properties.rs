@@ -1738,15 +1738,15 @@ fn an_absurd_duration_asked_gives_no_slots() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Engine bugs found by the properties, pinned as minimal cases
+// Regressions: engine bugs the properties found (fixed in 8ad8149), pinned as minimal cases
 // ---------------------------------------------------------------------------------------------
 
 /// Found by `round_the_clock_shown_slots_can_be_booked` and `slots_do_not_depend_on_the_query_window`.
-/// Round-the-clock availability is one window without a start; the engine anchors its grid at its
-/// look-back cap, 366 days before the local date of the query's first candidate, so the grid moves
+/// Round-the-clock availability is one window without a start; the engine anchored its grid at its
+/// look-back cap, 366 days before the local date of the query's first candidate, so the grid moved
 /// with the query whenever a day is not a whole number of intervals (or a DST shift is not): a
-/// shown slot cannot be booked (the booking check queries from the slot itself), and two
-/// overlapping queries show different slots.
+/// shown slot could not be booked (the booking check queries from the slot itself), and two
+/// overlapping queries showed different slots.
 #[test]
 fn fixed_round_the_clock_display_and_booking_disagree() {
     let all_day: Vec<(u8, &str, &str, bool)> = (0..7).map(|d| (d, "00:00", "24:00", true)).collect();
@@ -1785,10 +1785,10 @@ fn fixed_round_the_clock_display_and_booking_disagree() {
     );
 }
 
-/// Found by `sub_second_instants_are_compared_exactly`. The engine truncates `from`, `to` and `now`
+/// Found by `sub_second_instants_are_compared_exactly`. The engine truncated `from`, `to` and `now`
 /// to whole seconds (`Timestamp::as_second`), so with a fraction of a second a slot before `from`
-/// or before `now` (already begun) is shown and bookable, and a slot before `to` or before
-/// now + horizon is missing (rule 4).
+/// or before `now` (already begun) was shown and bookable, and a slot before `to` or before
+/// now + horizon was missing (rule 4).
 #[test]
 fn fixed_sub_second_bounds_are_truncated() {
     // UTC, Thursday 2026-01-01 09:00-10:00, 30-minute slots: 09:00Z and 09:30Z.
@@ -1861,9 +1861,9 @@ fn fixed_sub_second_bounds_are_truncated() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// Found by `a_booking_must_be_exactly_a_slot`. `check_booking` measures the requested length with
-/// `Interval::seconds` (whole seconds, truncated) and checks only the start for a fraction, so
-/// [09:00Z, 09:30:00.5Z) is accepted as the 09:00Z slot - even when calendar busy time starts at
+/// Found by `a_booking_must_be_exactly_a_slot`. `check_booking` measured the requested length with
+/// `Interval::seconds` (whole seconds, truncated) and checked only the start for a fraction, so
+/// [09:00Z, 09:30:00.5Z) was accepted as the 09:00Z slot - even when calendar busy time starts at
 /// 09:30:00.2Z, inside the requested interval (rules 4 and 7).
 #[test]
 fn fixed_booking_end_with_a_fraction_of_a_second_is_accepted() {
