@@ -15,8 +15,13 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, Logger};
 use actix_web::{web, App, HttpServer};
-use availability_core::{AvailabilityService, AvailabilityStrategy, StrategyRegistry};
+use availability_core::{
+    AvailabilityService, AvailabilityStrategy, CredentialRepository, IntegrationRepository, StrategyRegistry,
+};
+use availability_domain::IntegrationType;
 use availability_store::Store;
+use provider_google::{GoogleCalendarBuilder, GoogleCalendarStrategy};
+use provider_http::{OAuthApp, TokenManager};
 use provider_manual::ManualStrategy;
 
 pub use config::Config;
@@ -44,9 +49,32 @@ impl BoundServer {
     }
 }
 
-/// The strategies this server offers, one per integration type.
-pub fn strategies() -> StrategyRegistry {
-    StrategyRegistry::new().with(Arc::new(ManualStrategy::new()))
+/// The strategies this server offers: manual hours always, and each calendar provider whose
+/// OAuth app is configured. Adding a provider is one line here.
+pub struct Providers {
+    /// One strategy per integration type.
+    pub registry: StrategyRegistry,
+    /// The Google strategy, for what only it can do (the account, the calendar list).
+    pub google: Option<Arc<GoogleCalendarStrategy>>,
+}
+
+/// Builds the strategies from the configuration.
+pub fn providers(config: &Config, store: &Store, oauth: &oauth::OAuthApps) -> anyhow::Result<Providers> {
+    let credentials: Arc<dyn CredentialRepository> = Arc::new(store.clone());
+    let integrations: Arc<dyn IntegrationRepository> = Arc::new(store.clone());
+    let tokens = |app: &Arc<OAuthApp>| TokenManager::new(app.clone(), credentials.clone(), integrations.clone());
+    let mut registry = StrategyRegistry::new().with(Arc::new(ManualStrategy::new()));
+    let mut google = None;
+    if let Some(app) = oauth.get(IntegrationType::GoogleCalendar) {
+        let strategy = GoogleCalendarBuilder::new(tokens(app), integrations.clone())
+            .with_api_base(config.providers.google.api_base.clone())
+            .build()
+            .map_err(|e| anyhow::anyhow!("Google Calendar: {e}"))?;
+        let strategy = Arc::new(strategy);
+        registry = registry.with(strategy.clone());
+        google = Some(strategy);
+    }
+    Ok(Providers { registry, google })
 }
 
 /// Opens the database (migrating it), builds the app and binds BIND.
@@ -58,7 +86,8 @@ pub async fn bind(config: Config) -> anyhow::Result<BoundServer> {
 /// own; a later registration of an integration type replaces an earlier one).
 pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>) -> anyhow::Result<BoundServer> {
     let store = Store::open(&config.database_url).await?.with_keyring(config.keyring());
-    let mut registry = strategies();
+    let oauth = oauth::OAuthApps::from_config(&config)?;
+    let Providers { mut registry, google } = providers(&config, &store, &oauth)?;
     for s in extra {
         registry = registry.with(s);
     }
@@ -66,7 +95,6 @@ pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>
     let service = AvailabilityService::new(Arc::new(store.clone()), Arc::new(store.clone()), registry.clone())
         .with_inline_calendar_writes(false);
     let wake = Arc::new(tokio::sync::Notify::new());
-    let oauth = oauth::OAuthApps::from_config(&config)?;
     let config = Arc::new(config);
     let state = web::Data::new(AppState::new(
         store.clone(),
@@ -75,6 +103,7 @@ pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>
         registry.clone(),
         wake.clone(),
         oauth,
+        google,
     ));
     let mut http = HttpServer::new(move || {
         App::new()

@@ -21,14 +21,6 @@ use crate::error::ApiError;
 use crate::routes::{expert_id, integration_from_path};
 use crate::state::AppState;
 
-const GOOGLE_SCOPES: [&str; 5] = [
-    "https://www.googleapis.com/auth/calendar.events",
-    "https://www.googleapis.com/auth/calendar.freebusy",
-    "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
-    // Only to show the connected account's email address.
-    "openid",
-    "email",
-];
 const MICROSOFT_SCOPES: [&str; 3] = ["offline_access", "Calendars.ReadWrite", "User.Read"];
 
 /// The OAuth apps this server has credentials for, by integration type.
@@ -44,57 +36,42 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 impl OAuthApps {
     /// Builds the apps whose client id and secret are configured.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let mut apps = HashMap::new();
-        let mut add =
-            |integration, settings: &OAuthSettings, scopes: &[&str], extra: &[(&str, &str)], auth, scope_on_token| {
-                if let (Some(id), Some(secret)) = (&settings.client_id, &settings.client_secret) {
-                    let app = OAuthApp::new(OAuthConfig {
-                        integration,
-                        client_id: id.clone(),
-                        client_secret: secret.clone(),
-                        auth_url: settings.auth_url.clone(),
-                        token_url: settings.token_url.clone(),
-                        revoke_url: settings.revoke_url.clone(),
-                        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                        extra_authorize_params: pairs(extra),
-                        client_auth: auth,
-                        scopes_on_token_requests: scope_on_token,
-                    })
-                    .map_err(|e| anyhow::anyhow!("{integration} OAuth app: {e}"))?;
-                    apps.insert(integration, Arc::new(app));
-                }
-                Ok::<_, anyhow::Error>(())
-            };
         let p = &config.providers;
-        add(
-            IntegrationType::GoogleCalendar,
-            &p.google,
-            &GOOGLE_SCOPES,
-            &[
-                ("access_type", "offline"),
-                ("prompt", "consent"),
-                ("include_granted_scopes", "true"),
-            ],
-            ClientAuth::RequestBody,
-            false,
-        )?;
-        add(
+        let mut apps = HashMap::new();
+        // Google's scopes and parameters are the provider crate's (least privilege).
+        if let (Some(id), Some(secret)) = (&p.google.client_id, &p.google.client_secret) {
+            let google = provider_google::oauth_config(
+                id.clone(),
+                secret.clone(),
+                p.google.auth_url.clone(),
+                p.google.token_url.clone(),
+                p.google.revoke_url.clone(),
+            );
+            let app = OAuthApp::new(google).map_err(|e| anyhow::anyhow!("google_calendar OAuth app: {e}"))?;
+            apps.insert(IntegrationType::GoogleCalendar, Arc::new(app));
+        }
+        let microsoft = app_config(
             IntegrationType::Office365Calendar,
             &p.microsoft,
             &MICROSOFT_SCOPES,
             &[("response_mode", "query")],
             ClientAuth::RequestBody,
             true,
-        )?;
+        );
         // Calendly's OAuth scopes come with the app's registration; none are asked for here.
-        add(
+        let calendly = app_config(
             IntegrationType::Calendly,
             &p.calendly,
             &[],
             &[],
             ClientAuth::Basic,
             false,
-        )?;
+        );
+        for config in [microsoft, calendly].into_iter().flatten() {
+            let integration = config.integration;
+            let app = OAuthApp::new(config).map_err(|e| anyhow::anyhow!("{integration} OAuth app: {e}"))?;
+            apps.insert(integration, Arc::new(app));
+        }
         Ok(Self { apps })
     }
 
@@ -102,6 +79,32 @@ impl OAuthApps {
     pub fn get(&self, integration: IntegrationType) -> Option<&Arc<OAuthApp>> {
         self.apps.get(&integration)
     }
+}
+
+/// An app's settings when its client id and secret are configured.
+fn app_config(
+    integration: IntegrationType,
+    settings: &OAuthSettings,
+    scopes: &[&str],
+    extra: &[(&str, &str)],
+    client_auth: ClientAuth,
+    scopes_on_token_requests: bool,
+) -> Option<OAuthConfig> {
+    let (Some(id), Some(secret)) = (&settings.client_id, &settings.client_secret) else {
+        return None;
+    };
+    Some(OAuthConfig {
+        integration,
+        client_id: id.clone(),
+        client_secret: secret.clone(),
+        auth_url: settings.auth_url.clone(),
+        token_url: settings.token_url.clone(),
+        revoke_url: settings.revoke_url.clone(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        extra_authorize_params: pairs(extra),
+        client_auth,
+        scopes_on_token_requests,
+    })
 }
 
 fn redirect_uri(config: &Config, integration: IntegrationType) -> String {
@@ -232,8 +235,23 @@ async fn callback(
     let credential = stored.to_credential()?;
     state
         .store
-        .connect_integration(expert, integration, credential, account, "{}".to_owned())
+        .connect_integration(expert, integration, credential, account.clone(), "{}".to_owned())
         .await?;
+    if account.is_none() && integration == IntegrationType::GoogleCalendar {
+        // The primary calendar's id is the account's address; failing to read it only hides it.
+        if let Some(google) = &state.google {
+            match google.account(expert).await {
+                Ok(Some(address)) => {
+                    state
+                        .store
+                        .set_integration_account(expert, integration, address)
+                        .await?
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("google_calendar: cannot read the connected account: {e}"),
+            }
+        }
+    }
     state.service.invalidate_busy_time(expert);
     Ok(see_other(format!("{page}?connected={integration}")))
 }

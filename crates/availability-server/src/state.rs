@@ -26,6 +26,8 @@ pub struct AppState {
     pub sync_wake: Arc<Notify>,
     /// The OAuth apps of the calendar providers that are configured.
     pub oauth: OAuthApps,
+    /// The Google strategy, if Google is configured.
+    pub google: Option<Arc<provider_google::GoogleCalendarStrategy>>,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
     admin_token_hash: Option<Vec<u8>>,
     /// Token hash -> principal, for a short while: tokens never change their principal, and
@@ -46,6 +48,7 @@ impl AppState {
         strategies: StrategyRegistry,
         sync_wake: Arc<Notify>,
         oauth: OAuthApps,
+        google: Option<Arc<provider_google::GoogleCalendarStrategy>>,
     ) -> Self {
         let admin_token_hash = config
             .admin_token
@@ -58,6 +61,7 @@ impl AppState {
             strategies,
             sync_wake,
             oauth,
+            google,
             admin_token_hash,
             principals: Mutex::new(HashMap::new()),
         }

@@ -423,3 +423,21 @@ pub(crate) fn replace_ciphertext(
 pub(crate) fn credential_context(expert: &str, integration: IntegrationType) -> String {
     format!("credential:{expert}:{integration}")
 }
+
+/// Sets the account shown for a connected integration.
+pub(crate) fn set_account(
+    conn: &mut Conn,
+    expert: ExpertId,
+    integration: IntegrationType,
+    account: &str,
+) -> Result<(), StoreError> {
+    let key = expert.to_string();
+    db_run!(conn, |c| diesel::update(
+        ei::table
+            .filter(ei::expert_id.eq(&key))
+            .filter(ei::integration_type.eq(integration.as_str()))
+    )
+    .set(ei::account.eq(account))
+    .execute(c))?;
+    Ok(())
+}

@@ -295,6 +295,17 @@ impl Store {
             .await
     }
 
+    /// Sets the provider account shown for a connected integration.
+    pub async fn set_integration_account(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        account: String,
+    ) -> Result<(), StoreError> {
+        self.run_write(move |c| integrations::set_account(c, expert, integration, &account))
+            .await
+    }
+
     /// Wipes an integration (credential, status) and falls back to manual if it was active; one
     /// transaction, idempotent. Returns the wiped credential so that the caller can revoke it.
     pub async fn disconnect_integration(
