@@ -115,10 +115,12 @@ pub fn check_booking(
     let start = requested.start().as_second();
     let duration_minutes = Some((seconds / MINUTE) as u32);
     let probe = |busy: &[&Interval]| {
-        let Ok(window) = Interval::new(
-            requested.start(),
-            requested.start() + availability_domain::jiff::SignedDuration::from_secs(1),
-        ) else {
+        let Some(window) = requested
+            .start()
+            .checked_add(SignedDuration::from_secs(1))
+            .ok()
+            .and_then(|end| Interval::new(requested.start(), end).ok())
+        else {
             return false;
         };
         let query = SlotQuery {

@@ -182,7 +182,12 @@ impl AvailabilityService {
         let external_busy = if strategy.capabilities().reads_busy_time {
             let policy = &expert.booking_policy;
             let minutes = u32::try_from(time.seconds() / 60).unwrap_or(u32::MAX);
-            let start_only = Interval::new(time.start(), time.start() + SignedDuration::from_secs(1)).unwrap_or(time);
+            let start_only = time
+                .start()
+                .checked_add(SignedDuration::from_secs(1))
+                .ok()
+                .and_then(|end| Interval::new(time.start(), end).ok())
+                .unwrap_or(time);
             let around = busy_window(start_only, policy, minutes);
             let now = self.clock.now();
             match strategy.busy_intervals(expert, around).await {
