@@ -195,11 +195,35 @@ impl Reply {
         }
     }
 
-    /// How long the provider asked to wait, from `Retry-After` (seconds or an HTTP date).
+    /// How long the provider asked to wait: `Retry-After` (seconds or an HTTP date), or, on a 429
+    /// without it, `X-RateLimit-Reset` (Calendly sends only the X-RateLimit-* headers).
     pub fn retry_after(&self) -> Option<Duration> {
-        let value = self.headers.get(RETRY_AFTER)?.to_str().ok()?;
-        parse_retry_after(value, Timestamp::now())
+        let now = Timestamp::now();
+        if let Some(value) = self.headers.get(RETRY_AFTER) {
+            return parse_retry_after(value.to_str().ok()?, now);
+        }
+        if self.status != StatusCode::TOO_MANY_REQUESTS {
+            return None;
+        }
+        parse_rate_limit_reset(self.headers.get("x-ratelimit-reset")?.to_str().ok()?, now)
     }
+}
+
+/// `X-RateLimit-Reset`: seconds until the limit resets (Calendly), or, for a value that can only
+/// be a Unix time (GitHub's style), that instant. A reset in the past means "now".
+pub(crate) fn parse_rate_limit_reset(value: &str, now: Timestamp) -> Option<Duration> {
+    /// 2001-09-09: no window lasts that many seconds, so a larger value is an instant.
+    const UNIX_TIME_FROM: u64 = 1_000_000_000;
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds: u64 = value.parse().unwrap_or(u64::MAX);
+    if seconds < UNIX_TIME_FROM {
+        return Some(Duration::from_secs(seconds));
+    }
+    let now = u64::try_from(now.as_second()).unwrap_or(0);
+    Some(Duration::from_secs(seconds.saturating_sub(now)))
 }
 
 /// serde_json's error kind and position, without its message (which quotes the input).
@@ -491,6 +515,48 @@ mod tests {
             parse_retry_after("99999999999999999999999", now),
             Some(Duration::from_secs(u64::MAX))
         );
+    }
+
+    #[test]
+    fn rate_limit_resets_in_seconds_or_as_instants() {
+        let now: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        assert_eq!(parse_rate_limit_reset("1", now), Some(Duration::from_secs(1)));
+        assert_eq!(parse_rate_limit_reset(" 42 ", now), Some(Duration::from_secs(42)));
+        let at = u64::try_from(now.as_second()).unwrap() + 30;
+        assert_eq!(
+            parse_rate_limit_reset(&at.to_string(), now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(parse_rate_limit_reset("1000000000", now), Some(Duration::ZERO));
+        assert_eq!(parse_rate_limit_reset("-1", now), None);
+        assert_eq!(parse_rate_limit_reset("", now), None);
+    }
+
+    #[test]
+    fn a_429_without_retry_after_waits_for_the_rate_limit_reset() {
+        let reply = |status: StatusCode, headers: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.insert(*name, reqwest::header::HeaderValue::from_static(value));
+            }
+            Reply {
+                status,
+                headers: map,
+                body: Vec::new(),
+            }
+        };
+        let limited = [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "3")];
+        assert_eq!(
+            reply(StatusCode::TOO_MANY_REQUESTS, &limited).retry_after(),
+            Some(Duration::from_secs(3))
+        );
+        // Retry-After wins; other statuses carry the headers on every answer and mean nothing.
+        let both = [("retry-after", "5"), ("x-ratelimit-reset", "3")];
+        assert_eq!(
+            reply(StatusCode::TOO_MANY_REQUESTS, &both).retry_after(),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(reply(StatusCode::SERVICE_UNAVAILABLE, &limited).retry_after(), None);
     }
 
     #[test]
