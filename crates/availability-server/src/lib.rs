@@ -23,6 +23,7 @@ use availability_store::Store;
 use provider_google::{GoogleCalendarBuilder, GoogleCalendarStrategy};
 use provider_http::{OAuthApp, TokenManager};
 use provider_manual::ManualStrategy;
+use provider_office365::{Office365Builder, Office365CalendarStrategy};
 
 pub use config::Config;
 use state::AppState;
@@ -56,6 +57,8 @@ pub struct Providers {
     pub registry: StrategyRegistry,
     /// The Google strategy, for what only it can do (the account, the calendar list).
     pub google: Option<Arc<GoogleCalendarStrategy>>,
+    /// The Microsoft strategy, for what only it can do (the account, Outlook working hours).
+    pub office365: Option<Arc<Office365CalendarStrategy>>,
 }
 
 /// Builds the strategies from the configuration.
@@ -74,7 +77,26 @@ pub fn providers(config: &Config, store: &Store, oauth: &oauth::OAuthApps) -> an
         registry = registry.with(strategy.clone());
         google = Some(strategy);
     }
-    Ok(Providers { registry, google })
+    let mut office365 = None;
+    if let Some(app) = oauth.get(IntegrationType::Office365Calendar) {
+        let strategy = Office365Builder::from_parts(
+            config.providers.microsoft.api_base.clone(),
+            None,
+            tokens(app),
+            integrations.clone(),
+            None,
+        )
+        .build()
+        .map_err(|e| anyhow::anyhow!("Office 365: {e}"))?;
+        let strategy = Arc::new(strategy);
+        registry = registry.with(strategy.clone());
+        office365 = Some(strategy);
+    }
+    Ok(Providers {
+        registry,
+        google,
+        office365,
+    })
 }
 
 /// Opens the database (migrating it), builds the app and binds BIND.
@@ -87,7 +109,8 @@ pub async fn bind(config: Config) -> anyhow::Result<BoundServer> {
 pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>) -> anyhow::Result<BoundServer> {
     let store = Store::open(&config.database_url).await?.with_keyring(config.keyring());
     let oauth = oauth::OAuthApps::from_config(&config)?;
-    let Providers { mut registry, google } = providers(&config, &store, &oauth)?;
+    let providers = providers(&config, &store, &oauth)?;
+    let mut registry = providers.registry.clone();
     for s in extra {
         registry = registry.with(s);
     }
@@ -103,7 +126,7 @@ pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>
         registry.clone(),
         wake.clone(),
         oauth,
-        google,
+        &providers,
     ));
     let mut http = HttpServer::new(move || {
         App::new()

@@ -21,8 +21,6 @@ use crate::error::ApiError;
 use crate::routes::{expert_id, integration_from_path};
 use crate::state::AppState;
 
-const MICROSOFT_SCOPES: [&str; 3] = ["offline_access", "Calendars.ReadWrite", "User.Read"];
-
 /// The OAuth apps this server has credentials for, by integration type.
 #[derive(Default, Clone)]
 pub struct OAuthApps {
@@ -50,14 +48,17 @@ impl OAuthApps {
             let app = OAuthApp::new(google).map_err(|e| anyhow::anyhow!("google_calendar OAuth app: {e}"))?;
             apps.insert(IntegrationType::GoogleCalendar, Arc::new(app));
         }
-        let microsoft = app_config(
-            IntegrationType::Office365Calendar,
-            &p.microsoft,
-            &MICROSOFT_SCOPES,
-            &[("response_mode", "query")],
-            ClientAuth::RequestBody,
-            true,
-        );
+        // Microsoft's scopes and parameters are the provider crate's.
+        if let (Some(id), Some(secret)) = (&p.microsoft.client_id, &p.microsoft.client_secret) {
+            let microsoft = provider_office365::oauth_config(
+                id.clone(),
+                secret.clone(),
+                p.microsoft.auth_url.clone(),
+                p.microsoft.token_url.clone(),
+            );
+            let app = OAuthApp::new(microsoft).map_err(|e| anyhow::anyhow!("office365_calendar OAuth app: {e}"))?;
+            apps.insert(IntegrationType::Office365Calendar, Arc::new(app));
+        }
         // Calendly's OAuth scopes come with the app's registration; none are asked for here.
         let calendly = app_config(
             IntegrationType::Calendly,
@@ -67,7 +68,7 @@ impl OAuthApps {
             ClientAuth::Basic,
             false,
         );
-        for config in [microsoft, calendly].into_iter().flatten() {
+        for config in [calendly].into_iter().flatten() {
             let integration = config.integration;
             let app = OAuthApp::new(config).map_err(|e| anyhow::anyhow!("{integration} OAuth app: {e}"))?;
             apps.insert(integration, Arc::new(app));
@@ -237,19 +238,28 @@ async fn callback(
         .store
         .connect_integration(expert, integration, credential, account.clone(), "{}".to_owned())
         .await?;
-    if account.is_none() && integration == IntegrationType::GoogleCalendar {
-        // The primary calendar's id is the account's address; failing to read it only hides it.
-        if let Some(google) = &state.google {
-            match google.account(expert).await {
-                Ok(Some(address)) => {
-                    state
-                        .store
-                        .set_integration_account(expert, integration, address)
-                        .await?
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!("google_calendar: cannot read the connected account: {e}"),
+    if account.is_none() {
+        // Shown to the expert; failing to read it only hides it.
+        let found = match integration {
+            IntegrationType::GoogleCalendar => match &state.google {
+                Some(google) => google.account(expert).await,
+                None => Ok(None),
+            },
+            IntegrationType::Office365Calendar => match &state.office365 {
+                Some(office) => office.account(expert).await.map(|a| Some(a.address)),
+                None => Ok(None),
+            },
+            _ => Ok(None),
+        };
+        match found {
+            Ok(Some(address)) => {
+                state
+                    .store
+                    .set_integration_account(expert, integration, address)
+                    .await?
             }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("{integration}: cannot read the connected account: {e}"),
         }
     }
     state.service.invalidate_busy_time(expert);

@@ -28,6 +28,8 @@ pub struct AppState {
     pub oauth: OAuthApps,
     /// The Google strategy, if Google is configured.
     pub google: Option<Arc<provider_google::GoogleCalendarStrategy>>,
+    /// The Microsoft strategy, if Microsoft is configured.
+    pub office365: Option<Arc<provider_office365::Office365CalendarStrategy>>,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
     admin_token_hash: Option<Vec<u8>>,
     /// Token hash -> principal, for a short while: tokens never change their principal, and
@@ -48,7 +50,7 @@ impl AppState {
         strategies: StrategyRegistry,
         sync_wake: Arc<Notify>,
         oauth: OAuthApps,
-        google: Option<Arc<provider_google::GoogleCalendarStrategy>>,
+        providers: &crate::Providers,
     ) -> Self {
         let admin_token_hash = config
             .admin_token
@@ -61,7 +63,8 @@ impl AppState {
             strategies,
             sync_wake,
             oauth,
-            google,
+            google: providers.google.clone(),
+            office365: providers.office365.clone(),
             admin_token_hash,
             principals: Mutex::new(HashMap::new()),
         }
