@@ -775,3 +775,35 @@ fn stored_refresh(stored: &StoredCalendly) -> Option<String> {
         CalendlyAuth::PersonalAccessToken(_) => None,
     }
 }
+
+#[tokio::test]
+async fn busy_time_comes_from_user_busy_times_in_weeks() {
+    let setup = connected(30, |b| b).await;
+    let day = days_ahead(3);
+    seed(&setup, &[day + hours(9)]);
+    setup
+        .fake
+        .book_as_invitee(
+            &setup.event_type,
+            &text(day + hours(9)),
+            "Bob Roe",
+            "bob@example.com",
+            "UTC",
+        )
+        .unwrap();
+    setup
+        .fake
+        .seed_external_busy(&text(day + hours(8 * 24 + 13)), &text(day + hours(8 * 24 + 15)))
+        .unwrap();
+    setup.fake.clear_requests();
+    let busy = setup
+        .strategy
+        .busy_intervals(&setup.expert, interval(day, 10 * 24 * 60))
+        .await
+        .unwrap();
+    assert_eq!(
+        busy,
+        vec![interval(day + hours(9), 30), interval(day + hours(8 * 24 + 13), 120)]
+    );
+    assert_eq!(setup.fake.request_count("/user_busy_times"), 2);
+}
