@@ -19,10 +19,19 @@ use support::{next_monday, TestDb, TestServer};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let db = TestDb { label: "sqlite", url: availability_store::testing::fresh_sqlite_url() };
+    let db = TestDb {
+        label: "sqlite",
+        url: availability_store::testing::fresh_sqlite_url(),
+    };
     let google = FakeGoogle::start().await;
-    let (id, secret, auth, token, revoke, api_base) =
-        (google.client_id(), google.client_secret(), google.auth_url(), google.token_url(), google.revoke_url(), google.api_base());
+    let (id, secret, auth, token, revoke, api_base) = (
+        google.client_id(),
+        google.client_secret(),
+        google.auth_url(),
+        google.token_url(),
+        google.revoke_url(),
+        google.api_base(),
+    );
     let server = TestServer::start_with_env(
         &db,
         &[
@@ -37,11 +46,33 @@ async fn main() {
     .await;
     let api = &server.api;
     let (expert, expert_token) = api.expert_with_hours().await;
-    let no_redirects = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
-    let connect = api.post(&format!("/api/v1/experts/{expert}/integrations/google_calendar/connect"), &expert_token, json!({})).await;
-    let consent = no_redirects.get(connect.body["authorization_url"].as_str().unwrap()).send().await.unwrap();
-    no_redirects.get(consent.headers()["location"].to_str().unwrap()).send().await.unwrap();
-    api.put(&format!("/api/v1/experts/{expert}/integration"), &expert_token, json!({"integration_type": "google_calendar"})).await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap();
+    let connect = api
+        .post(
+            &format!("/api/v1/experts/{expert}/integrations/google_calendar/connect"),
+            &expert_token,
+            json!({}),
+        )
+        .await;
+    let consent = no_redirects
+        .get(connect.body["authorization_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    no_redirects
+        .get(consent.headers()["location"].to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    api.put(
+        &format!("/api/v1/experts/{expert}/integration"),
+        &expert_token,
+        json!({"integration_type": "google_calendar"}),
+    )
+    .await;
     let (_, client_token) = api.client_with_token().await;
     google.set_latency(Duration::from_millis(50));
 
@@ -52,7 +83,12 @@ async fn main() {
         let from = monday + SignedDuration::from_hours(24 * n);
         let to = from + SignedDuration::from_hours(24 * 7);
         let started = Instant::now();
-        let a = api.get(&format!("/api/v1/experts/{expert}/slots?from={from}&to={to}"), &client_token).await;
+        let a = api
+            .get(
+                &format!("/api/v1/experts/{expert}/slots?from={from}&to={to}"),
+                &client_token,
+            )
+            .await;
         times.push(started.elapsed());
         assert_eq!(a.status, 200, "{:?}", a.body);
     }
