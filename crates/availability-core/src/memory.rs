@@ -307,6 +307,27 @@ impl AppointmentRepository for InMemoryStore {
         appointment.sync_status = status;
         Ok(appointment.clone())
     }
+
+    async fn record_confirmed(&self, appointment: Appointment) -> Result<Appointment, CoreError> {
+        let mut state = self.lock();
+        let time = appointment
+            .interval()
+            .ok_or_else(|| CoreError::InvalidQuery("empty appointment".into()))?;
+        if !Self::confirmed_in(&state, appointment.expert_id, time).is_empty() {
+            return Err(CoreError::SlotTaken);
+        }
+        state.appointments.insert(appointment.id, appointment.clone());
+        Ok(appointment)
+    }
+
+    async fn by_external_id(&self, external_id: &str) -> Result<Option<Appointment>, CoreError> {
+        Ok(self
+            .lock()
+            .appointments
+            .values()
+            .find(|a| a.external_calendar_event_id.as_deref() == Some(external_id))
+            .cloned())
+    }
 }
 
 #[async_trait]

@@ -116,6 +116,15 @@ pub trait AppointmentRepository: Send + Sync {
         external_event_id: Option<String>,
         status: SyncStatus,
     ) -> Result<Appointment, CoreError>;
+
+    /// Stores an appointment that a scheduling provider (Calendly, the system of record) has
+    /// already accepted, exactly as given, if no confirmed appointment of the expert overlaps it
+    /// (checked under the expert's lock; else `CoreError::SlotTaken`). The weekly rules are not
+    /// consulted: the provider applied its own.
+    async fn record_confirmed(&self, appointment: Appointment) -> Result<Appointment, CoreError>;
+
+    /// The appointment the provider knows by this external id (e.g. a Calendly invitee URI).
+    async fn by_external_id(&self, external_id: &str) -> Result<Option<Appointment>, CoreError>;
 }
 
 /// An integration's stored credentials (tokens, account, settings) as one secret document.

@@ -134,6 +134,9 @@ impl AvailabilityService {
     pub async fn book(&self, new: NewAppointment) -> Result<Appointment, CoreError> {
         let expert = self.experts.expert(new.expert_id).await?;
         let strategy = self.strategies.get(expert.integration_type)?;
+        if strategy.capabilities().provider_slots {
+            return self.book_with_provider(&expert, strategy.as_ref(), new).await;
+        }
         let guard = self.guard_for(&expert, new.time).await?;
         let appointment = self.appointments.book(new, guard).await?;
         self.busy_cache.invalidate(appointment.expert_id);
@@ -145,11 +148,69 @@ impl AvailabilityService {
         self.record(appointment, outcome.map(|e| e.map(|e| e.id))).await
     }
 
+    /// A scheduler (Calendly) is the system of record: the booking is made there first, and
+    /// stored only once it accepted it (a slot it reports taken stores nothing). If storing then
+    /// fails (a local booking won the race), the provider's booking is cancelled again.
+    async fn book_with_provider(
+        &self,
+        expert: &availability_domain::Expert,
+        strategy: &dyn crate::AvailabilityStrategy,
+        new: NewAppointment,
+    ) -> Result<Appointment, CoreError> {
+        let client = self.experts.client(new.client_id).await?;
+        let now = self.clock.now();
+        let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
+        let draft = Appointment {
+            id: AppointmentId::new(),
+            expert_id: new.expert_id,
+            client_id: new.client_id,
+            start_time: new.time.start(),
+            end_time: new.time.end(),
+            status: availability_domain::AppointmentStatus::Confirmed,
+            calendar_type: expert.integration_type.calendar_type(),
+            external_calendar_event_id: None,
+            sync_status: SyncStatus::Synced,
+            cancellation_reason: None,
+            sync_error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let event = strategy.create_appointment(expert, &client, &draft).await?;
+        let booked = Appointment {
+            external_calendar_event_id: event.map(|e| e.id),
+            ..draft
+        };
+        match self.appointments.record_confirmed(booked.clone()).await {
+            Ok(stored) => {
+                self.busy_cache.invalidate(stored.expert_id);
+                Ok(stored)
+            }
+            Err(e) => {
+                if let Err(undo) = strategy.cancel_appointment(expert, &booked).await {
+                    // Visible in the logs of the embedding application through the error below.
+                    return Err(CoreError::Conflict(format!(
+                        "{e}; cancelling the provider's booking failed too: {undo}"
+                    )));
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Moves an appointment to a new time under the same rules as a booking.
     pub async fn reschedule(&self, id: AppointmentId, time: Interval) -> Result<Appointment, CoreError> {
         let current = self.appointments.appointment(id).await?;
         let expert = self.experts.expert(current.expert_id).await?;
         let strategy = self.strategies.get(expert.integration_type)?;
+        if current.calendar_type == Some(availability_domain::CalendarType::Calendly)
+            || strategy.capabilities().provider_slots
+        {
+            // Calendly has no reschedule API: the invitee's own reschedule link is the way.
+            return Err(CoreError::Unsupported {
+                integration: availability_domain::IntegrationType::Calendly,
+                operation: "rescheduling here; use the invitee's reschedule link on Calendly, or cancel and book again",
+            });
+        }
         let guard = self.guard_for(&expert, time).await?;
         let appointment = self.appointments.reschedule(id, time, guard).await?;
         self.busy_cache.invalidate(appointment.expert_id);

@@ -133,6 +133,7 @@ impl From<CoreError> for ApiError {
                     "the database cannot be reached",
                 )
             }
+            CoreError::Unsupported { .. } => ApiError::invalid("unsupported", e.to_string()),
             CoreError::StrategyMissing(integration) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "provider_unavailable",

@@ -8,6 +8,7 @@ pub mod oauth;
 mod routes;
 pub mod state;
 pub mod sync_worker;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use availability_core::{
 };
 use availability_domain::IntegrationType;
 use availability_store::Store;
+use provider_calendly::{CalendlyBuilder, CalendlyStrategy};
 use provider_google::{GoogleCalendarBuilder, GoogleCalendarStrategy};
 use provider_http::{OAuthApp, TokenManager};
 use provider_manual::ManualStrategy;
@@ -59,6 +61,8 @@ pub struct Providers {
     pub google: Option<Arc<GoogleCalendarStrategy>>,
     /// The Microsoft strategy, for what only it can do (the account, Outlook working hours).
     pub office365: Option<Arc<Office365CalendarStrategy>>,
+    /// The Calendly strategy (always: personal access tokens need no OAuth app).
+    pub calendly: Arc<CalendlyStrategy>,
 }
 
 /// Builds the strategies from the configuration.
@@ -92,10 +96,24 @@ pub fn providers(config: &Config, store: &Store, oauth: &oauth::OAuthApps) -> an
         registry = registry.with(strategy.clone());
         office365 = Some(strategy);
     }
+    let c = &config.providers;
+    let mut calendly = CalendlyBuilder::new(credentials.clone(), integrations.clone())
+        .with_api_base(c.calendly.api_base.clone())
+        .with_max_span_days(c.calendly_max_span_days);
+    if let Some(app) = oauth.get(IntegrationType::Calendly) {
+        calendly = calendly.with_token_manager(tokens(app));
+    }
+    if let Some(key) = &c.calendly_webhook_signing_key {
+        let url = format!("{}/webhooks/calendly", config.public_base_url.trim_end_matches('/'));
+        calendly = calendly.with_webhook(url, key.clone());
+    }
+    let calendly = Arc::new(calendly.build().map_err(|e| anyhow::anyhow!("Calendly: {e}"))?);
+    registry = registry.with(calendly.clone());
     Ok(Providers {
         registry,
         google,
         office365,
+        calendly,
     })
 }
 

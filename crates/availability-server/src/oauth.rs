@@ -11,12 +11,12 @@ use availability_core::CoreError;
 use availability_domain::{IntegrationType, Secret};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use provider_http::{ClientAuth, OAuthApp, OAuthConfig, StoredTokens};
+use provider_http::{OAuthApp, StoredTokens};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Caller;
-use crate::config::{Config, OAuthSettings};
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::routes::{expert_id, integration_from_path};
 use crate::state::AppState;
@@ -25,10 +25,6 @@ use crate::state::AppState;
 #[derive(Default, Clone)]
 pub struct OAuthApps {
     apps: HashMap<IntegrationType, Arc<OAuthApp>>,
-}
-
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 impl OAuthApps {
@@ -59,19 +55,17 @@ impl OAuthApps {
             let app = OAuthApp::new(microsoft).map_err(|e| anyhow::anyhow!("office365_calendar OAuth app: {e}"))?;
             apps.insert(IntegrationType::Office365Calendar, Arc::new(app));
         }
-        // Calendly's OAuth scopes come with the app's registration; none are asked for here.
-        let calendly = app_config(
-            IntegrationType::Calendly,
-            &p.calendly,
-            &[],
-            &[],
-            ClientAuth::Basic,
-            false,
-        );
-        for config in [calendly].into_iter().flatten() {
-            let integration = config.integration;
-            let app = OAuthApp::new(config).map_err(|e| anyhow::anyhow!("{integration} OAuth app: {e}"))?;
-            apps.insert(integration, Arc::new(app));
+        // Calendly's OAuth scopes come with the app's registration.
+        if let (Some(id), Some(secret)) = (&p.calendly.client_id, &p.calendly.client_secret) {
+            let calendly = provider_calendly::oauth_config(
+                id.clone(),
+                secret.clone(),
+                p.calendly.auth_url.clone(),
+                p.calendly.token_url.clone(),
+                p.calendly.revoke_url.clone(),
+            );
+            let app = OAuthApp::new(calendly).map_err(|e| anyhow::anyhow!("calendly OAuth app: {e}"))?;
+            apps.insert(IntegrationType::Calendly, Arc::new(app));
         }
         Ok(Self { apps })
     }
@@ -80,32 +74,6 @@ impl OAuthApps {
     pub fn get(&self, integration: IntegrationType) -> Option<&Arc<OAuthApp>> {
         self.apps.get(&integration)
     }
-}
-
-/// An app's settings when its client id and secret are configured.
-fn app_config(
-    integration: IntegrationType,
-    settings: &OAuthSettings,
-    scopes: &[&str],
-    extra: &[(&str, &str)],
-    client_auth: ClientAuth,
-    scopes_on_token_requests: bool,
-) -> Option<OAuthConfig> {
-    let (Some(id), Some(secret)) = (&settings.client_id, &settings.client_secret) else {
-        return None;
-    };
-    Some(OAuthConfig {
-        integration,
-        client_id: id.clone(),
-        client_secret: secret.clone(),
-        auth_url: settings.auth_url.clone(),
-        token_url: settings.token_url.clone(),
-        revoke_url: settings.revoke_url.clone(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        extra_authorize_params: pairs(extra),
-        client_auth,
-        scopes_on_token_requests,
-    })
 }
 
 fn redirect_uri(config: &Config, integration: IntegrationType) -> String {
@@ -232,6 +200,27 @@ async fn callback(
         .get("id_token")
         .and_then(|t| t.as_str())
         .and_then(email_from_id_token);
+    if integration == IntegrationType::Calendly {
+        // Calendly's grant carries the user and the event type; the provider crate builds it.
+        let stored = state
+            .calendly
+            .connect_oauth(expert, tokens)
+            .await
+            .map_err(crate::webhooks::connect_error)?;
+        let settings = stored.settings_json().to_string();
+        state
+            .store
+            .connect_integration(
+                expert,
+                integration,
+                stored.to_credential()?,
+                stored.account.clone(),
+                settings,
+            )
+            .await?;
+        state.service.invalidate_busy_time(expert);
+        return Ok(see_other(format!("{page}?connected={integration}")));
+    }
     let stored = StoredTokens::from_grant(tokens, account.clone(), serde_json::Value::Null);
     let credential = stored.to_credential()?;
     state

@@ -30,6 +30,8 @@ pub struct AppState {
     pub google: Option<Arc<provider_google::GoogleCalendarStrategy>>,
     /// The Microsoft strategy, if Microsoft is configured.
     pub office365: Option<Arc<provider_office365::Office365CalendarStrategy>>,
+    /// The Calendly strategy.
+    pub calendly: Arc<provider_calendly::CalendlyStrategy>,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
     admin_token_hash: Option<Vec<u8>>,
     /// Token hash -> principal, for a short while: tokens never change their principal, and
@@ -65,6 +67,7 @@ impl AppState {
             oauth,
             google: providers.google.clone(),
             office365: providers.office365.clone(),
+            calendly: providers.calendly.clone(),
             admin_token_hash,
             principals: Mutex::new(HashMap::new()),
         }

@@ -281,3 +281,35 @@ pub(crate) fn record_sync(
     }
     appointment(conn, id)
 }
+
+/// Stores an appointment a scheduling provider already accepted, under the expert's lock, if no
+/// confirmed appointment overlaps it.
+pub(crate) fn record_confirmed(conn: &mut Conn, appointment: &Appointment) -> Result<Appointment, StoreError> {
+    let expert_key = appointment.expert_id.to_string();
+    let row = AppointmentRow::from_domain(appointment);
+    db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
+        let overlapping: i64 = appointments::table
+            .filter(appointments::expert_id.eq(&expert_key))
+            .filter(appointments::status.eq(AppointmentStatus::Confirmed.as_str()))
+            .filter(appointments::start_time.lt(row.end_time))
+            .filter(appointments::end_time.gt(row.start_time))
+            .count()
+            .get_result(c)?;
+        if overlapping > 0 {
+            return Err(StoreError::SlotTaken);
+        }
+        diesel::insert_into(appointments::table).values(&row).execute(c)?;
+        Ok(())
+    }))?;
+    Ok(appointment.clone())
+}
+
+/// The appointment with this external event id, if any.
+pub(crate) fn by_external_id(conn: &mut Conn, external_id: &str) -> Result<Option<Appointment>, StoreError> {
+    let row = db_run!(conn, |c| appointments::table
+        .filter(appointments::external_calendar_event_id.eq(external_id))
+        .select(AppointmentRow::as_select())
+        .first(c)
+        .optional())?;
+    row.map(AppointmentRow::into_domain).transpose()
+}

@@ -298,3 +298,13 @@ pub(crate) fn replace_schedule(
         Err(expert_not_found(id))
     }
 }
+
+pub(crate) fn client_by_email(conn: &mut Conn, email: &str) -> Result<Option<Client>, StoreError> {
+    let row = db_run!(conn, |c| clients::table
+        .filter(clients::email.eq(email))
+        .order(clients::created_at)
+        .select(ClientRow::as_select())
+        .first(c)
+        .optional())?;
+    row.map(ClientRow::into_domain).transpose()
+}

@@ -441,3 +441,26 @@ pub(crate) fn set_account(
     .execute(c))?;
     Ok(())
 }
+
+/// The expert whose integration's settings (plain JSON, no secrets) have `key` equal to `value`.
+pub(crate) fn expert_by_setting(
+    conn: &mut Conn,
+    integration: IntegrationType,
+    key: &str,
+    value: &str,
+) -> Result<Option<ExpertId>, StoreError> {
+    // A cheap text filter first (LIKE's wildcards only widen it), then an exact check on the JSON.
+    let pattern = format!("%{value}%");
+    let rows: Vec<(String, String)> = db_run!(conn, |c| ei::table
+        .filter(ei::integration_type.eq(integration.as_str()))
+        .filter(ei::settings.like(&pattern))
+        .select((ei::expert_id, ei::settings))
+        .load(c))?;
+    for (expert, settings) in rows {
+        let parsed: serde_json::Value = serde_json::from_str(&settings).unwrap_or(serde_json::Value::Null);
+        if parsed.get(key).and_then(|v| v.as_str()) == Some(value) {
+            return Ok(Some(expert.parse().map_err(|e| crate::rows::corrupt("expert id", e))?));
+        }
+    }
+    Ok(None)
+}

@@ -295,6 +295,22 @@ impl Store {
             .await
     }
 
+    /// The expert whose integration settings have `key` = `value` (e.g. Calendly's user URI).
+    pub async fn expert_by_integration_setting(
+        &self,
+        integration: IntegrationType,
+        key: &'static str,
+        value: String,
+    ) -> Result<Option<ExpertId>, StoreError> {
+        self.run(move |c| integrations::expert_by_setting(c, integration, key, &value))
+            .await
+    }
+
+    /// The oldest client with this email address.
+    pub async fn client_by_email(&self, email: String) -> Result<Option<Client>, StoreError> {
+        self.run(move |c| experts::client_by_email(c, &email)).await
+    }
+
     /// Sets the provider account shown for a connected integration.
     pub async fn set_integration_account(
         &self,

@@ -83,6 +83,17 @@ impl AppointmentRepository for Store {
             .run_write(move |c| appointments::record_sync(c, id, external_event_id.as_deref(), status))
             .await?)
     }
+
+    async fn record_confirmed(&self, appointment: Appointment) -> Result<Appointment, CoreError> {
+        Ok(self
+            .run_write(move |c| appointments::record_confirmed(c, &appointment))
+            .await?)
+    }
+
+    async fn by_external_id(&self, external_id: &str) -> Result<Option<Appointment>, CoreError> {
+        let external_id = external_id.to_owned();
+        Ok(self.run(move |c| appointments::by_external_id(c, &external_id)).await?)
+    }
 }
 
 #[async_trait]

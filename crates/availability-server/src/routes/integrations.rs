@@ -13,6 +13,13 @@ use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/experts/{id}/integrations", web::get().to(list))
+        // Before the generic {type} route: actix takes the first resource whose path matches, so
+        // this one answers both of its methods.
+        .service(
+            web::resource("/experts/{id}/integrations/calendly")
+                .route(web::put().to(crate::webhooks::connect_calendly))
+                .route(web::delete().to(disconnect_calendly)),
+        )
         .route("/experts/{id}/integrations/{type}", web::delete().to(disconnect));
 }
 
@@ -95,10 +102,33 @@ async fn disconnect(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, kind) = path.into_inner();
-    let id = expert_id(&id)?;
     let integration = integration_from_path(&kind)?;
+    remove(caller, state, &id, integration).await
+}
+
+async fn disconnect_calendly(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    remove(caller, state, &path, IntegrationType::Calendly).await
+}
+
+async fn remove(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: &str,
+    integration: IntegrationType,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(id)?;
     state.store.expert(id).await?;
     caller.require_expert(id)?;
+    if integration == IntegrationType::Calendly {
+        // Removes the webhook subscription and revokes an OAuth grant; best effort.
+        if let Err(e) = state.calendly.disconnect(id).await {
+            tracing::warn!("calendly: disconnect at Calendly failed: {e}");
+        }
+    }
     let wiped = state.store.disconnect_integration(id, integration).await?;
     if let Some(credential) = wiped {
         // Revoking is best effort: the credential is gone from here whatever the provider says.

@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .configure(health::configure)
         .configure(crate::oauth::configure)
+        .configure(crate::webhooks::configure)
         .service(
             web::scope("/api/v1")
                 .configure(admin::configure)
