@@ -7,32 +7,7 @@
 mod support;
 
 use serde_json::json;
-use support::{databases, next_monday, postgres, Api, ProcessServer, ADMIN_TOKEN};
-
-/// Fifty concurrent bookings of one slot spread over the given servers: (201s, 409s).
-async fn race(apis: &[Api], expert: &str, client: &str, client_token: &str, start: &str, end: &str) -> (usize, usize) {
-    let tasks: Vec<_> = (0..50)
-        .map(|i| {
-            let api = apis[i % apis.len()].clone();
-            let body = json!({"expert_id": expert, "client_id": client, "start_time": start, "end_time": end});
-            let token = client_token.to_owned();
-            tokio::spawn(async move { api.post("/api/v1/appointments", &token, body).await })
-        })
-        .collect();
-    let (mut created, mut taken) = (0, 0);
-    for t in tasks {
-        let a = t.await.unwrap();
-        match a.status.as_u16() {
-            201 => created += 1,
-            409 => {
-                assert_eq!(a.code(), "slot_taken");
-                taken += 1
-            }
-            other => panic!("unexpected {other}: {:?}", a.body),
-        }
-    }
-    (created, taken)
-}
+use support::{databases, next_monday, postgres, race, ProcessServer, ADMIN_TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_server_processes_on_one_postgres_never_double_book() {
