@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let admin_token = config.admin_token.as_ref().map(|t| t.expose().clone());
+    let dev_key = config.demo && config.encryption_key.is_none();
     let demo = config.demo;
     let server = bind(config).await?;
     let base = format!("http://{}", server.addr);
@@ -32,6 +33,9 @@ async fn main() -> anyhow::Result<()> {
         let d = demo::seed(&server.store, admin_token.as_deref()).await?;
         let from = Timestamp::now();
         let to = from + SignedDuration::from_hours(7 * 24);
+        if dev_key {
+            println!("\nNo ENCRYPTION_KEY: --demo encrypts credentials with a fixed development key. Never connect real calendars this way.");
+        }
         println!("\nDemo data:");
         println!("  expert  {} ({}, {})", d.expert.id, d.expert.name, d.expert.timezone);
         println!("  client  {}", d.client_id);
