@@ -33,8 +33,8 @@ pub(crate) fn appointment(conn: &mut Conn, id: AppointmentId) -> Result<Appointm
     let row = db_run!(conn, |c| appointments::table
         .find(&key)
         .select(AppointmentRow::as_select())
-        .first(c)
-        .optional())?;
+        .load(c)
+        .map(|rows| rows.into_iter().next()))?;
     row.ok_or_else(|| not_found(id))?.into_domain()
 }
 
@@ -185,8 +185,8 @@ pub(crate) fn reschedule(
         let current = appointments::table
             .find(id.to_string())
             .select(AppointmentRow::as_select())
-            .first(c)
-            .optional()?
+            .load(c)
+            .map(|rows| rows.into_iter().next())?
             .ok_or_else(|| not_found(id))?
             .into_domain()?;
         if !current.is_confirmed() {
@@ -228,8 +228,8 @@ pub(crate) fn cancel(
         let current = appointments::table
             .find(&key)
             .select(AppointmentRow::as_select())
-            .first(c)
-            .optional()?
+            .load(c)
+            .map(|rows| rows.into_iter().next())?
             .ok_or_else(|| not_found(id))?;
         if current.status == AppointmentStatus::Cancelled.as_str() {
             return current.into_domain();
@@ -309,7 +309,7 @@ pub(crate) fn by_external_id(conn: &mut Conn, external_id: &str) -> Result<Optio
     let row = db_run!(conn, |c| appointments::table
         .filter(appointments::external_calendar_event_id.eq(external_id))
         .select(AppointmentRow::as_select())
-        .first(c)
-        .optional())?;
+        .load(c)
+        .map(|rows| rows.into_iter().next()))?;
     row.map(AppointmentRow::into_domain).transpose()
 }

@@ -74,7 +74,7 @@ pub(crate) fn principal(conn: &mut Conn, token: &str) -> Result<Option<Principal
     let row: Option<(String, Option<String>)> = db_run!(conn, |c| api_tokens::table
         .find(&hash)
         .select((api_tokens::role, api_tokens::subject_id))
-        .first(c)
-        .optional())?;
+        .load(c)
+        .map(|rows| rows.into_iter().next()))?;
     Ok(row.and_then(|(role, subject)| Principal::from_columns(&role, subject.as_deref())))
 }
