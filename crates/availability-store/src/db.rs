@@ -162,6 +162,14 @@ impl DbPool {
         .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
+    /// An idle SQLite connection, without waiting; None for PostgreSQL or when all are busy.
+    pub(crate) fn try_get_sqlite(&self) -> Option<Conn> {
+        match self {
+            DbPool::Sqlite(p) => p.try_get().map(Conn::Sqlite),
+            DbPool::Postgres(_) => None,
+        }
+    }
+
     /// Applies the embedded migrations that have not run yet.
     pub(crate) fn migrate(&self) -> Result<(), StoreError> {
         let migrate_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());

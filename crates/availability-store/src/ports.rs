@@ -34,7 +34,7 @@ impl ExpertRepository for Store {
         duration_minutes: Option<u32>,
     ) -> Result<ExpertCalendar, CoreError> {
         Ok(self
-            .run(move |c| appointments::expert_calendar(c, id, window, duration_minutes))
+            .run_read(move |c| appointments::expert_calendar(c, id, window, duration_minutes))
             .await?)
     }
 }
