@@ -232,8 +232,8 @@ impl AppointmentRepository for InMemoryStore {
             },
             cancellation_reason: None,
             sync_error: None,
-            created_at: guard.now,
-            updated_at: guard.now,
+            created_at: guard.timestamp(),
+            updated_at: guard.timestamp(),
         };
         state.appointments.insert(appointment.id, appointment.clone());
         Ok(appointment)
@@ -266,7 +266,7 @@ impl AppointmentRepository for InMemoryStore {
             } else {
                 SyncStatus::NotApplicable
             },
-            updated_at: guard.now,
+            updated_at: guard.timestamp(),
             ..current
         };
         state.appointments.insert(id, updated.clone());

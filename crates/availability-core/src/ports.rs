@@ -46,6 +46,12 @@ pub struct BookingGuard {
 }
 
 impl BookingGuard {
+    /// [`BookingGuard::now`] to the whole second, for the times stored with the appointment (so
+    /// that what is stored is exactly what the caller is told).
+    pub fn timestamp(&self) -> Timestamp {
+        Timestamp::from_second(self.now.as_second()).unwrap_or(self.now)
+    }
+
     /// Runs the slot engine on the expert's current data. `confirmed` are the expert's confirmed
     /// appointments around the requested time; `ignore` is the appointment being rescheduled.
     pub fn check(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
-    Appointment, AppointmentId, BookingPolicy, ExpertId, Interval, NewAppointment, Slot, SyncStatus,
+    Appointment, AppointmentId, BookingPolicy, CalendarType, ExpertId, Interval, NewAppointment, Slot, SyncStatus,
 };
 
 use crate::busy_cache::BusyCache;
@@ -72,6 +72,13 @@ impl AvailabilityService {
     /// The instant the service considers "now".
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// "Now" to the whole second, for the times stored with an appointment: what is stored is
+    /// exactly what the caller is told.
+    pub fn timestamp(&self) -> Timestamp {
+        let now = self.clock.now();
+        Timestamp::from_second(now.as_second()).unwrap_or(now)
     }
 
     /// Bookable slots of an expert starting in [from, to), at most 93 days, optionally for another
@@ -158,8 +165,7 @@ impl AvailabilityService {
         new: NewAppointment,
     ) -> Result<Appointment, CoreError> {
         let client = self.experts.client(new.client_id).await?;
-        let now = self.clock.now();
-        let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
+        let now = self.timestamp();
         let draft = Appointment {
             id: AppointmentId::new(),
             expert_id: new.expert_id,
@@ -202,13 +208,18 @@ impl AvailabilityService {
         let current = self.appointments.appointment(id).await?;
         let expert = self.experts.expert(current.expert_id).await?;
         let strategy = self.strategies.get(expert.integration_type)?;
-        if current.calendar_type == Some(availability_domain::CalendarType::Calendly)
-            || strategy.capabilities().provider_slots
-        {
-            // Calendly has no reschedule API: the invitee's own reschedule link is the way.
+        // A scheduler (Calendly) owns its bookings and has no reschedule API: the invitee's own
+        // reschedule link is the way. That holds for the calendar the appointment was written to
+        // and for the expert's current one.
+        let owner = current.calendar_type.map(CalendarType::integration_type);
+        let scheduler = [owner, Some(expert.integration_type)]
+            .into_iter()
+            .flatten()
+            .find(|t| self.strategies.get(*t).is_ok_and(|s| s.capabilities().provider_slots));
+        if let Some(integration) = scheduler {
             return Err(CoreError::Unsupported {
-                integration: availability_domain::IntegrationType::Calendly,
-                operation: "rescheduling here; use the invitee's reschedule link on Calendly, or cancel and book again",
+                integration,
+                operation: "rescheduling here; use the scheduler's own reschedule link, or cancel and book again",
             });
         }
         let guard = self.guard_for(&expert, time).await?;
@@ -266,10 +277,11 @@ impl AvailabilityService {
         } else {
             Vec::new()
         };
-        // Whole seconds: what is stored is exactly what the caller was told.
-        let now = self.clock.now();
-        let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
-        Ok(BookingGuard { external_busy, now })
+        // The exact instant: a slot that began a fraction of a second ago is not bookable.
+        Ok(BookingGuard {
+            external_busy,
+            now: self.clock.now(),
+        })
     }
 
     async fn record(

@@ -256,3 +256,29 @@ async fn a_booking_makes_cached_slots_stale() {
     );
     assert!(!after.iter().any(|s| s.start == ts("2026-03-02T09:00:00Z")));
 }
+
+#[tokio::test]
+async fn a_slot_that_began_a_moment_ago_is_not_bookable_and_times_are_whole_seconds() {
+    let w = world();
+    // 09:00:00.5Z: the 09:00Z slot has begun; 09:30Z is still bookable.
+    w.clock.set(ts("2026-03-02T09:00:00.5Z"));
+    let begun = w
+        .service
+        .book(NewAppointment {
+            expert_id: w.expert,
+            client_id: w.client,
+            time: half_hour("2026-03-02T09:00:00Z"),
+        })
+        .await;
+    assert!(matches!(begun, Err(CoreError::SlotUnavailable(_))), "{begun:?}");
+    let ok = w
+        .service
+        .book(NewAppointment {
+            expert_id: w.expert,
+            client_id: w.client,
+            time: half_hour("2026-03-02T09:30:00Z"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ok.created_at, ts("2026-03-02T09:00:00Z"), "stored to the whole second");
+}

@@ -88,6 +88,17 @@ string_enum!(
     }
 );
 
+impl CalendarType {
+    /// The integration that writes to this calendar.
+    pub fn integration_type(self) -> crate::IntegrationType {
+        match self {
+            Self::Google => crate::IntegrationType::GoogleCalendar,
+            Self::Office365 => crate::IntegrationType::Office365Calendar,
+            Self::Calendly => crate::IntegrationType::Calendly,
+        }
+    }
+}
+
 /// A booking request, before it is validated and stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewAppointment {

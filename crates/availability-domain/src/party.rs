@@ -40,7 +40,8 @@ impl IntegrationType {
         }
     }
 
-    /// The external calendar appointments land in; none for manual hours.
+    /// The external calendar appointments land in; none for manual hours (the inverse of
+    /// [`CalendarType::integration_type`]).
     pub fn calendar_type(self) -> Option<CalendarType> {
         match self {
             Self::Manual => None,

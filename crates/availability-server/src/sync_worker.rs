@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use availability_core::{CoreError, StrategyRegistry};
-use availability_domain::{AppointmentStatus, CalendarType, IntegrationType};
+use availability_domain::AppointmentStatus;
 use availability_store::{ClaimedJob, Store};
 use tokio::sync::Notify;
 
@@ -32,14 +32,6 @@ pub struct SyncWorker {
 pub fn retry_delay_seconds(attempts: i32) -> i64 {
     let exp = attempts.clamp(1, 6) - 1;
     (1i64 << exp).min(30)
-}
-
-fn integration_of(calendar: CalendarType) -> IntegrationType {
-    match calendar {
-        CalendarType::Google => IntegrationType::GoogleCalendar,
-        CalendarType::Office365 => IntegrationType::Office365Calendar,
-        CalendarType::Calendly => IntegrationType::Calendly,
-    }
 }
 
 impl SyncWorker {
@@ -88,7 +80,7 @@ impl SyncWorker {
         let Some(calendar) = appointment.calendar_type else {
             return Ok(None);
         };
-        let strategy = self.strategies.get(integration_of(calendar))?;
+        let strategy = self.strategies.get(calendar.integration_type())?;
         let expert = self.store.expert(appointment.expert_id).await?;
         let existing = appointment.external_calendar_event_id.clone();
         match (appointment.status, &existing) {

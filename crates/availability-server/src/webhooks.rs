@@ -151,7 +151,7 @@ async fn calendly_webhook(
                     state.store.create_client(name, event.email.clone(), zone).await?
                 }
             };
-            let now = Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::now());
+            let now = state.service.timestamp();
             let appointment = Appointment {
                 id: AppointmentId::new(),
                 expert_id,

@@ -159,8 +159,8 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
             },
             cancellation_reason: None,
             sync_error: None,
-            created_at: guard.now,
-            updated_at: guard.now,
+            created_at: guard.timestamp(),
+            updated_at: guard.timestamp(),
         };
         diesel::insert_into(appointments::table)
             .values(AppointmentRow::from_domain(&appointment))
@@ -204,7 +204,7 @@ pub(crate) fn reschedule(
             } else {
                 SyncStatus::NotApplicable
             },
-            updated_at: guard.now,
+            updated_at: guard.timestamp(),
             ..current
         };
         diesel::update(appointments::table.find(id.to_string()))

@@ -53,10 +53,9 @@ async fn patch_expert(
     Authed(caller, body): Authed<JsonObject<ProfilePatch>>,
 ) -> Result<HttpResponse, ApiError> {
     let id = expert_id(&path)?;
-    state.store.expert(id).await?;
+    let current = state.store.expert(id).await?;
     caller.require_expert(id)?;
     let body = body.into_inner();
-    let current = state.store.expert(id).await?;
     check_name_and_email(
         body.name.as_deref().unwrap_or(&current.name),
         body.email.as_deref().unwrap_or(&current.email),
