@@ -79,10 +79,19 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
+        let req = req.clone();
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let (Some(token), Some(state)) = (token, state) else {
+            let Some(state) = state else {
                 return Err(ApiError::unauthorized());
+            };
+            // A bearer token wins; without one, the pages' session cookie (writes need its CSRF
+            // header, checked in `from_cookie`).
+            let Some(token) = token else {
+                return match crate::session::from_cookie(&req, &state).await? {
+                    Some(session) => Ok(Caller(session.principal)),
+                    None => Err(ApiError::unauthorized()),
+                };
             };
             if state.is_admin_token(&token) {
                 return Ok(Caller(Principal::Admin));

@@ -8,6 +8,8 @@ pub mod oauth;
 mod routes;
 pub mod state;
 pub mod sync_worker;
+mod pages;
+mod session;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -179,12 +181,15 @@ pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>
     Ok(BoundServer { addr, store, server })
 }
 
-/// Forgets expired Idempotency-Key answers once an hour.
+/// Forgets expired Idempotency-Key answers and sessions once an hour.
 fn spawn_housekeeping(store: Store) {
     tokio::spawn(async move {
         loop {
             if let Err(e) = store.purge_idempotency_keys().await {
                 tracing::warn!("purging idempotency keys: {e}");
+            }
+            if let Err(e) = store.purge_sessions().await {
+                tracing::warn!("purging sessions: {e}");
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }

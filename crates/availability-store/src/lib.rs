@@ -11,6 +11,7 @@ pub mod outbox;
 mod ports;
 mod rows;
 mod schema;
+pub mod sessions;
 pub mod testing;
 pub mod tokens;
 
@@ -31,6 +32,7 @@ pub use integrations::IntegrationRecord;
 pub use outbox::ClaimedJob;
 
 use crypto::Keyring;
+pub use sessions::{NewSession, Session};
 pub use tokens::Principal;
 
 use db::{Conn, DbPool};
@@ -246,6 +248,26 @@ impl Store {
     /// Who a presented token speaks for.
     pub async fn principal(&self, token: String) -> Result<Option<Principal>, StoreError> {
         self.run(move |c| tokens::principal(c, &token)).await
+    }
+
+    /// Opens a browser session for a principal.
+    pub async fn create_session(&self, principal: Principal) -> Result<NewSession, StoreError> {
+        self.run_write(move |c| sessions::create(c, principal, now())).await
+    }
+
+    /// The unexpired session with this cookie value, if any.
+    pub async fn session(&self, id: String) -> Result<Option<Session>, StoreError> {
+        self.run(move |c| sessions::find(c, &id, now())).await
+    }
+
+    /// Ends a session (an unknown one: nothing to do).
+    pub async fn end_session(&self, id: String) -> Result<(), StoreError> {
+        self.run_write(move |c| sessions::end(c, &id)).await
+    }
+
+    /// Forgets expired sessions.
+    pub async fn purge_sessions(&self) -> Result<usize, StoreError> {
+        self.run_write(move |c| sessions::purge(c, now())).await
     }
 
     /// One appointment.

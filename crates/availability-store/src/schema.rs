@@ -89,6 +89,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (session_hash) {
+        session_hash -> Text,
+        role -> Text,
+        subject_id -> Nullable<Text>,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(appointments -> expert_profiles (expert_id));
 diesel::joinable!(appointments -> clients (client_id));
 diesel::joinable!(expert_availability -> expert_profiles (expert_id));
@@ -102,6 +113,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     api_tokens,
     idempotency_keys,
+    sessions,
     expert_integrations,
     oauth_states,
     sync_jobs,

@@ -22,7 +22,7 @@ pub enum Principal {
 }
 
 impl Principal {
-    fn columns(self) -> (&'static str, Option<String>) {
+    pub(crate) fn columns(self) -> (&'static str, Option<String>) {
         match self {
             Principal::Admin => ("admin", None),
             Principal::Expert(id) => ("expert", Some(id.to_string())),
@@ -30,7 +30,7 @@ impl Principal {
         }
     }
 
-    fn from_columns(role: &str, subject: Option<&str>) -> Option<Self> {
+    pub(crate) fn from_columns(role: &str, subject: Option<&str>) -> Option<Self> {
         match (role, subject) {
             ("admin", _) => Some(Principal::Admin),
             ("expert", Some(id)) => id.parse().ok().map(Principal::Expert),

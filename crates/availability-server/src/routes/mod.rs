@@ -30,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(health::configure)
         .configure(crate::oauth::configure)
         .configure(crate::webhooks::configure)
+        .configure(crate::session::configure)
+        .configure(crate::pages::configure)
         .service(
             web::scope("/api/v1")
                 .configure(admin::configure)

@@ -1,0 +1,147 @@
+//! Sessions for the pages (api.md, "Pages ... may instead use a session"): POST /session trades an
+//! API token for an HttpOnly, SameSite=Strict cookie; GET /session tells the page who is signed in
+//! and the CSRF token its writes must carry; DELETE /session ends it.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use availability_domain::jiff::Timestamp;
+use availability_store::sessions::SESSION_SECONDS;
+use availability_store::{Principal, Session};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The cookie that carries the session id.
+pub const SESSION_COOKIE: &str = "availability_session";
+/// The header a cookie-authenticated write must carry.
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/session")
+            .route(web::post().to(sign_in))
+            .route(web::get().to(current))
+            .route(web::delete().to(sign_out)),
+    );
+}
+
+/// The session a request's cookie names, if it is known and unexpired. A write must also carry
+/// the session's CSRF token: a cookie is sent by the browser on its own, the header only by our
+/// pages' scripts.
+pub(crate) async fn from_cookie(req: &HttpRequest, state: &AppState) -> Result<Option<Session>, ApiError> {
+    let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let Some(session) = state.store.session(cookie.value().to_owned()).await? else {
+        return Ok(None);
+    };
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let presented = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        let matches = presented.is_some_and(|p| {
+            #[allow(deprecated)]
+            ring::constant_time::verify_slices_are_equal(p.as_bytes(), session.csrf_token.as_bytes()).is_ok()
+        });
+        if !matches {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "csrf_token_invalid",
+                "a write made with the session cookie must carry the X-CSRF-Token header that GET /session returns",
+            ));
+        }
+    }
+    Ok(Some(session))
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    token: String,
+}
+
+fn cookie(state: &AppState, value: String, max_age: CookieDuration) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        // Over plain http (a laptop, the tests) a Secure cookie would never come back.
+        .secure(state.config.public_base_url.starts_with("https://"))
+        .max_age(max_age)
+        .finish()
+}
+
+/// What a page learns about the signed-in user (never the token or the session id).
+async fn describe(state: &AppState, session: &Session) -> Result<serde_json::Value, ApiError> {
+    let (role, expert_id, client_id, name) = match session.principal {
+        Principal::Admin => ("admin", None, None, "Administrator".to_owned()),
+        Principal::Expert(id) => ("expert", Some(id.to_string()), None, state.store.expert(id).await?.name),
+        Principal::Client(id) => ("client", None, Some(id.to_string()), state.store.client(id).await?.name),
+    };
+    let expires_at = Timestamp::from_second(session.expires_at)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    Ok(json!({
+        "role": role,
+        "expert_id": expert_id,
+        "client_id": client_id,
+        "name": name,
+        "csrf_token": session.csrf_token,
+        "expires_at": expires_at,
+    }))
+}
+
+/// POST /session {token}: 200 with the session and its cookie; 401 for an unknown token.
+async fn sign_in(state: web::Data<AppState>, req: HttpRequest, body: web::Json<SignIn>) -> Result<HttpResponse, ApiError> {
+    let token = body.into_inner().token;
+    let token = token.trim();
+    let principal = if token.is_empty() {
+        None
+    } else if state.is_admin_token(token) {
+        Some(Principal::Admin)
+    } else {
+        state.principal(token).await?
+    };
+    let Some(principal) = principal else {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "that token is not known: check it and try again",
+        ));
+    };
+    // A new sign-in replaces the session this browser had.
+    if let Some(old) = req.cookie(SESSION_COOKIE) {
+        state.store.end_session(old.value().to_owned()).await?;
+    }
+    let new = state.store.create_session(principal).await?;
+    let body = describe(&state, &new.session).await?;
+    Ok(HttpResponse::Ok()
+        .cookie(cookie(&state, new.id, CookieDuration::seconds(SESSION_SECONDS)))
+        .json(body))
+}
+
+/// GET /session: who is signed in, and the CSRF token; 401 when nobody is.
+async fn current(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    match from_cookie(&req, &state).await? {
+        Some(session) => Ok(HttpResponse::Ok().json(describe(&state, &session).await?)),
+        None => Err(ApiError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "not signed in",
+        )),
+    }
+}
+
+/// DELETE /session: ends the session (a write: the CSRF header is required); 204 also when there
+/// was none.
+async fn sign_out(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if from_cookie(&req, &state).await?.is_some() {
+        if let Some(c) = req.cookie(SESSION_COOKIE) {
+            state.store.end_session(c.value().to_owned()).await?;
+        }
+    }
+    Ok(HttpResponse::NoContent()
+        .cookie(cookie(&state, String::new(), CookieDuration::ZERO))
+        .finish())
+}
