@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
-    Appointment, AppointmentId, BookingPolicy, CalendarType, ExpertId, Interval, NewAppointment, Slot, SyncStatus,
+    Appointment, AppointmentId, BookingPolicy, CalendarType, ExpertId, Interval, NewAppointment, Schedule, Slot,
+    SyncStatus,
 };
 
 use crate::busy_cache::BusyCache;
@@ -13,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::engine;
 use crate::engine::SlotQuery;
 use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
-use crate::strategy::{busy_window, StrategyRegistry};
+use crate::strategy::{busy_window, ExpertCalendar, StrategyRegistry};
 use crate::CoreError;
 
 /// The longest slot query, in days (api.md).
@@ -96,6 +97,42 @@ impl AvailabilityService {
             .experts
             .expert_calendar(expert_id, window, duration_minutes)
             .await?;
+        self.slots_of(calendar, window, duration_minutes).await
+    }
+
+    /// The slots an expert would have with other hours and another policy than the stored ones
+    /// (the manage page's live preview as the expert edits): the same path as [`slots`](Self::slots)
+    /// over the given schedule and policy, with the expert's real appointments and calendar.
+    /// Nothing is stored.
+    pub async fn preview_slots(
+        &self,
+        expert_id: ExpertId,
+        schedule: Schedule,
+        policy: BookingPolicy,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Slot>, CoreError> {
+        let window = check_window(from, to)?;
+        let mut expert = self.experts.expert(expert_id).await?;
+        expert.timezone = schedule.zone.clone();
+        expert.booking_policy = policy;
+        let around = busy_window(window, &policy, policy.slot_duration_minutes());
+        let appointments = self.appointments.confirmed_overlapping(expert_id, around).await?;
+        let calendar = ExpertCalendar {
+            expert,
+            schedule,
+            appointments,
+        };
+        self.slots_of(calendar, window, None).await
+    }
+
+    async fn slots_of(
+        &self,
+        calendar: ExpertCalendar,
+        window: Interval,
+        duration_minutes: Option<u32>,
+    ) -> Result<Vec<Slot>, CoreError> {
+        let expert_id = calendar.expert.id;
         let strategy = self.strategies.get(calendar.expert.integration_type)?;
         let query = SlotQuery {
             window,

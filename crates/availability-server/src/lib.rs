@@ -5,11 +5,11 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod oauth;
+mod pages;
 mod routes;
+mod session;
 pub mod state;
 pub mod sync_worker;
-mod pages;
-mod session;
 mod webhooks;
 
 use std::net::SocketAddr;

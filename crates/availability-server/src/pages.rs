@@ -17,20 +17,23 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(|req: HttpRequest| async move { page(&req, "index.html") }))
-        .route(
-            "/experts/{id}/manage",
-            web::get().to(|req: HttpRequest| async move { page(&req, "manage.html") }),
-        )
-        .route(
-            "/book/{expert_id}",
-            web::get().to(|req: HttpRequest| async move { page(&req, "book.html") }),
-        )
-        .route(
-            "/appointments/{id}",
-            web::get().to(|req: HttpRequest| async move { page(&req, "appointment.html") }),
-        )
-        .route("/assets/{file:.+}", web::get().to(asset));
+    cfg.route(
+        "/",
+        web::get().to(|req: HttpRequest| async move { page(&req, "index.html") }),
+    )
+    .route(
+        "/experts/{id}/manage",
+        web::get().to(|req: HttpRequest| async move { page(&req, "manage.html") }),
+    )
+    .route(
+        "/book/{expert_id}",
+        web::get().to(|req: HttpRequest| async move { page(&req, "book.html") }),
+    )
+    .route(
+        "/appointments/{id}",
+        web::get().to(|req: HttpRequest| async move { page(&req, "appointment.html") }),
+    )
+    .route("/assets/{file:.+}", web::get().to(asset));
 }
 
 fn page(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {

@@ -93,7 +93,11 @@ async fn describe(state: &AppState, session: &Session) -> Result<serde_json::Val
 }
 
 /// POST /session {token}: 200 with the session and its cookie; 401 for an unknown token.
-async fn sign_in(state: web::Data<AppState>, req: HttpRequest, body: web::Json<SignIn>) -> Result<HttpResponse, ApiError> {
+async fn sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<SignIn>,
+) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token;
     let token = token.trim();
     let principal = if token.is_empty() {

@@ -32,11 +32,13 @@ pub(crate) fn connect_error(e: ConnectError) -> ApiError {
 
 #[derive(Deserialize)]
 pub(crate) struct CalendlyTokenBody {
-    personal_access_token: String,
+    personal_access_token: Option<String>,
     event_type_uri: Option<String>,
 }
 
-/// PUT /api/v1/experts/{id}/integrations/calendly {personal_access_token, event_type_uri?}
+/// PUT /api/v1/experts/{id}/integrations/calendly {personal_access_token, event_type_uri?}, or
+/// {event_type_uri} alone to choose the event type of the account already connected (after OAuth,
+/// or to change it).
 pub(crate) async fn connect_calendly(
     caller: Caller,
     state: web::Data<AppState>,
@@ -54,7 +56,32 @@ pub(crate) async fn connect_calendly(
         ));
     }
     let body = body.into_inner();
-    let token = Secret::new(body.personal_access_token.trim().to_owned());
+    let Some(token) = body.personal_access_token else {
+        let Some(uri) = body.event_type_uri else {
+            return Err(ApiError::invalid(
+                "invalid_token",
+                "send personal_access_token (to connect) or event_type_uri (to choose the event type)",
+            ));
+        };
+        let stored = state
+            .calendly
+            .select_event_type(id, &uri)
+            .await
+            .map_err(connect_error)?;
+        let settings = stored.settings_json();
+        state
+            .store
+            .set_integration_settings(id, IntegrationType::Calendly, settings.to_string())
+            .await?;
+        state.service.invalidate_busy_time(id);
+        return Ok(HttpResponse::Ok().json(json!({
+            "type": "calendly",
+            "status": "connected",
+            "account": stored.account,
+            "event_type_uri": settings.get("event_type_uri"),
+        })));
+    };
+    let token = Secret::new(token.trim().to_owned());
     if token.expose().is_empty() {
         return Err(ApiError::invalid("invalid_token", "personal_access_token is empty"));
     }

@@ -442,6 +442,23 @@ pub(crate) fn set_account(
     Ok(())
 }
 
+pub(crate) fn set_settings(
+    conn: &mut Conn,
+    expert: ExpertId,
+    integration: IntegrationType,
+    settings: &str,
+) -> Result<(), StoreError> {
+    let key = expert.to_string();
+    db_run!(conn, |c| diesel::update(
+        ei::table
+            .filter(ei::expert_id.eq(&key))
+            .filter(ei::integration_type.eq(integration.as_str()))
+    )
+    .set(ei::settings.eq(settings))
+    .execute(c))?;
+    Ok(())
+}
+
 /// The expert whose integration's settings (plain JSON, no secrets) have `key` equal to `value`.
 pub(crate) fn expert_by_setting(
     conn: &mut Conn,

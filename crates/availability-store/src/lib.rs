@@ -333,6 +333,17 @@ impl Store {
             .await
     }
 
+    /// Replaces an integration's non-secret settings (JSON), e.g. a newly chosen event type.
+    pub async fn set_integration_settings(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        settings: String,
+    ) -> Result<(), StoreError> {
+        self.run_write(move |c| integrations::set_settings(c, expert, integration, &settings))
+            .await
+    }
+
     /// The expert whose integration settings have `key` = `value` (e.g. Calendly's user URI).
     pub async fn expert_by_integration_setting(
         &self,

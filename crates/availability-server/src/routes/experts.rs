@@ -22,6 +22,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/experts/{id}", web::patch().to(patch_expert))
         .route("/experts/{id}/availability", web::get().to(get_availability))
         .route("/experts/{id}/availability", web::put().to(put_availability))
+        .route(
+            "/experts/{id}/availability/preview",
+            web::post().to(preview_availability),
+        )
         .route("/experts/{id}/booking-policy", web::get().to(get_policy))
         .route("/experts/{id}/booking-policy", web::put().to(put_policy))
         .route("/experts/{id}/integration", web::put().to(put_integration));
@@ -86,7 +90,7 @@ async fn get_availability(
 /// The availability as sent: plain JSON types, validated into domain values here so that an
 /// out-of-range value is a 422, not a JSON type error.
 #[derive(Deserialize)]
-struct AvailabilityBody {
+pub(super) struct AvailabilityBody {
     rules: Vec<RuleBody>,
     #[serde(default)]
     overrides: Vec<OverrideBody>,
@@ -119,35 +123,35 @@ struct WindowBody {
     end_time: String,
 }
 
-const MAX_RULES: usize = 500;
-const MAX_OVERRIDES: usize = 2000;
+/// A validated availability body.
+struct AvailabilityParts {
+    rules: Vec<WeeklyRule>,
+    overrides: Vec<DateOverride>,
+    /// The zone, when one was sent.
+    zone: Option<Zone>,
+}
 
-async fn put_availability(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    Authed(caller, body): Authed<JsonObject<AvailabilityBody>>,
-) -> Result<HttpResponse, ApiError> {
-    let id = expert_id(&path)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
-    let body = body.into_inner();
-    if body.rules.len() > MAX_RULES || body.overrides.len() > MAX_OVERRIDES {
-        return Err(ApiError::invalid(
-            "too_many_rules",
-            format!("at most {MAX_RULES} rules and {MAX_OVERRIDES} overrides"),
-        ));
-    }
-    let rules = body
-        .rules
-        .iter()
-        .map(|r| {
-            let start: LocalTime = r.start_time.parse()?;
-            let end: LocalTime = r.end_time.parse()?;
-            WeeklyRule::new(DayOfWeek::new(r.day_of_week)?, start, end, r.is_available)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let overrides =
-        body.overrides
+impl AvailabilityBody {
+    /// Validated domain values: rules, overrides and the zone (if one was sent). Nothing is
+    /// stored; "one override per date" is checked here too.
+    fn into_parts(self) -> Result<AvailabilityParts, ApiError> {
+        if self.rules.len() > MAX_RULES || self.overrides.len() > MAX_OVERRIDES {
+            return Err(ApiError::invalid(
+                "too_many_rules",
+                format!("at most {MAX_RULES} rules and {MAX_OVERRIDES} overrides"),
+            ));
+        }
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| {
+                let start: LocalTime = r.start_time.parse()?;
+                let end: LocalTime = r.end_time.parse()?;
+                WeeklyRule::new(DayOfWeek::new(r.day_of_week)?, start, end, r.is_available)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let overrides = self
+            .overrides
             .iter()
             .map(|o| {
                 let date: Date = o.date.parse().map_err(|_| {
@@ -161,9 +165,25 @@ async fn put_availability(
                 Ok(DateOverride { date, windows })
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
-    let zone = body.timezone.as_deref().map(Zone::new).transpose()?;
-    // Validates "one override per date" before anything is written.
-    Schedule::new(zone.clone().unwrap_or_else(Zone::utc), rules.clone(), overrides.clone())?;
+        let zone = self.timezone.as_deref().map(Zone::new).transpose()?;
+        // Validates "one override per date" before anything is written.
+        Schedule::new(zone.clone().unwrap_or_else(Zone::utc), rules.clone(), overrides.clone())?;
+        Ok(AvailabilityParts { rules, overrides, zone })
+    }
+}
+
+const MAX_RULES: usize = 500;
+const MAX_OVERRIDES: usize = 2000;
+
+async fn put_availability(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Authed(caller, body): Authed<JsonObject<AvailabilityBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let AvailabilityParts { rules, overrides, zone } = body.into_inner().into_parts()?;
     let saved = state.store.replace_schedule(id, rules, overrides, zone).await?;
     Ok(HttpResponse::Ok().json(availability_json(&saved)))
 }
@@ -178,13 +198,29 @@ async fn get_policy(
 }
 
 #[derive(Deserialize)]
-struct PolicyBody {
+pub(super) struct PolicyBody {
     slot_duration_minutes: Option<i64>,
     slot_interval_minutes: Option<i64>,
     buffer_before_minutes: Option<i64>,
     buffer_after_minutes: Option<i64>,
     minimum_notice_minutes: Option<i64>,
     booking_horizon_days: Option<i64>,
+}
+
+impl PolicyBody {
+    /// The policy; a missing field takes its default (api.md).
+    fn into_policy(self) -> Result<BookingPolicy, ApiError> {
+        let b = self;
+        let duration = b.slot_duration_minutes.unwrap_or(30);
+        Ok(BookingPolicy::new(
+            duration,
+            b.slot_interval_minutes.unwrap_or(duration),
+            b.buffer_before_minutes.unwrap_or(0),
+            b.buffer_after_minutes.unwrap_or(0),
+            b.minimum_notice_minutes.unwrap_or(0),
+            b.booking_horizon_days.unwrap_or(60),
+        )?)
+    }
 }
 
 async fn put_policy(
@@ -195,16 +231,7 @@ async fn put_policy(
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
     caller.require_expert(id)?;
-    let b = body.into_inner();
-    let duration = b.slot_duration_minutes.unwrap_or(30);
-    let policy = BookingPolicy::new(
-        duration,
-        b.slot_interval_minutes.unwrap_or(duration),
-        b.buffer_before_minutes.unwrap_or(0),
-        b.buffer_after_minutes.unwrap_or(0),
-        b.minimum_notice_minutes.unwrap_or(0),
-        b.booking_horizon_days.unwrap_or(60),
-    )?;
+    let policy = body.into_inner().into_policy()?;
     let expert = state.store.set_booking_policy(id, policy).await?;
     Ok(HttpResponse::Ok().json(expert.booking_policy))
 }
@@ -250,4 +277,44 @@ async fn put_integration(
     }
     let expert = state.store.set_integration(id, integration).await?;
     Ok(HttpResponse::Ok().json(expert))
+}
+
+/// POST .../availability/preview: the PUT availability body, an optional `booking_policy` and a
+/// window (`from`, `to`). The slots the expert would have with these unsaved settings, from the
+/// same engine and calendar as GET slots; nothing is stored. The manage page's live preview.
+#[derive(Deserialize)]
+struct PreviewBody {
+    #[serde(flatten)]
+    availability: AvailabilityBody,
+    booking_policy: Option<PolicyBody>,
+    from: String,
+    to: String,
+}
+
+async fn preview_availability(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Authed(caller, body): Authed<JsonObject<PreviewBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    let expert = state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let body = body.into_inner();
+    let from = super::parse_instant("from", &body.from)?;
+    let to = super::parse_instant("to", &body.to)?;
+    let AvailabilityParts { rules, overrides, zone } = body.availability.into_parts()?;
+    let policy = match body.booking_policy {
+        Some(p) => p.into_policy()?,
+        None => expert.booking_policy,
+    };
+    let schedule = Schedule::new(zone.unwrap_or(expert.timezone), rules, overrides)?;
+    let slots = state.service.preview_slots(id, schedule, policy, from, to).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "expert_id": id,
+        "duration_minutes": policy.slot_duration_minutes(),
+        "slots": slots
+            .iter()
+            .map(|s| serde_json::json!({"start": super::format_instant(s.start, None), "end": super::format_instant(s.end, None)}))
+            .collect::<Vec<_>>(),
+    })))
 }

@@ -51,6 +51,23 @@ struct IntegrationOut {
     last_synced_at: Option<String>,
     last_error: Option<String>,
     last_error_at: Option<String>,
+    /// Calendly only: the event type whose times are the slots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_type: Option<serde_json::Value>,
+}
+
+/// Calendly's chosen event type from the integration's settings: {uri, name, duration_minutes},
+/// or null when none is chosen yet.
+fn calendly_event_type(settings: &str) -> serde_json::Value {
+    let settings: serde_json::Value = serde_json::from_str(settings).unwrap_or_default();
+    match settings.get("event_type_uri") {
+        Some(uri) if !uri.is_null() => serde_json::json!({
+            "uri": uri,
+            "name": settings.get("event_type_name"),
+            "duration_minutes": settings.get("event_type_duration"),
+        }),
+        _ => serde_json::Value::Null,
+    }
 }
 
 fn instant(seconds: Option<i64>) -> Option<String> {
@@ -80,6 +97,7 @@ async fn list(caller: Caller, state: web::Data<AppState>, path: web::Path<String
                 last_synced_at: instant(r.last_synced_at),
                 last_error: r.last_error.clone(),
                 last_error_at: instant(r.last_error_at),
+                event_type: (t == IntegrationType::Calendly).then(|| calendly_event_type(&r.settings)),
             },
             None => IntegrationOut {
                 integration: t,
@@ -90,6 +108,7 @@ async fn list(caller: Caller, state: web::Data<AppState>, path: web::Path<String
                 last_synced_at: None,
                 last_error: None,
                 last_error_at: None,
+                event_type: (t == IntegrationType::Calendly).then_some(serde_json::Value::Null),
             },
         })
         .collect();

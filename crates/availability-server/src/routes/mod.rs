@@ -7,6 +7,7 @@ mod experts;
 mod extract;
 mod health;
 mod integrations;
+mod provider_settings;
 
 pub(crate) use experts::expert_id;
 pub(crate) use integrations::integration_from_path;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(slots::configure)
                 .configure(appointments::configure)
                 .configure(integrations::configure)
+                .configure(provider_settings::configure)
                 .configure(crate::oauth::configure_api),
         );
 }
