@@ -1,0 +1,449 @@
+//! The pages in a real browser: headless Chromium driven over WebDriver (chromedriver) against the
+//! real server. An expert signs in, sets weekly hours and a break and sees the live preview change;
+//! a client books a slot in another browser session, a second client sees it vanish from their
+//! page (and come back when it is cancelled); a write without the CSRF header is refused.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them and sets
+//! REQUIRE_BROWSER=1, so CI never skips this). Elsewhere, without chromedriver, the test says so
+//! and passes. `UPDATE_SCREENSHOTS=1` also writes docs/screenshots/*.png (desktop and phone).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use availability_core::domain::jiff::{civil::Date, tz::TimeZone, SignedDuration, Timestamp};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use support::{databases, Api, TestServer, ADMIN_TOKEN};
+
+const EXPERT_ZONE: &str = "Europe/Berlin";
+/// The browsers run in another zone than the expert, so every page must convert.
+const BROWSER_ZONE: &str = "America/New_York";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("chromedriver")).collect::<Vec<_>>())
+        .unwrap_or_default();
+    std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(on_path)
+        .find(|p| p.is_file())
+}
+
+async fn start_driver() -> Option<Driver> {
+    let Some(path) = chromedriver() else {
+        if std::env::var("REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("REQUIRE_BROWSER=1 but chromedriver was not found (apt-get install chromium chromium-driver)");
+        }
+        eprintln!(
+            "SKIPPED browser tests: chromedriver not found (install Debian's chromium and chromium-driver, \
+             or set CHROMEDRIVER)"
+        );
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .env("TZ", BROWSER_ZONE)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while started.elapsed() < WAIT {
+        if let Ok(r) = http.get(format!("{}/status", driver.url)).send().await {
+            if r.status().is_success() {
+                return Some(driver);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer within {WAIT:?}");
+}
+
+/// A new browser with a profile of its own (its own cookies).
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-quic", "--no-first-run", "--window-size=1280,900", "--lang=en-US",
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+/// Runs a JavaScript expression in the page until it is truthy.
+async fn wait_for(c: &Client, what: &str, expression: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let value = c
+            .execute(&format!("return ({expression});"), vec![])
+            .await
+            .unwrap_or(Value::Null);
+        let truthy = !matches!(&value, Value::Null | Value::Bool(false))
+            && value != json!(0)
+            && value != json!("");
+        if truthy {
+            return value;
+        }
+        if started.elapsed() > WAIT {
+            let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let notice = c
+                .execute("const n = document.getElementById('notice'); return n ? n.textContent : null;", vec![])
+                .await
+                .unwrap_or(Value::Null);
+            panic!("waited {WAIT:?} for {what} ({expression}) on {url}; #notice: {notice}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sets an input's value the way typing would, with the events a page listens to.
+async fn set_value(c: &Client, selector: &str, value: &str) {
+    let done = c
+        .execute(
+            "const el = document.querySelector(arguments[0]);
+             if (!el) return false;
+             el.focus();
+             el.value = arguments[1];
+             el.dispatchEvent(new Event('input', {bubbles: true}));
+             el.dispatchEvent(new Event('change', {bubbles: true}));
+             return true;",
+            vec![json!(selector), json!(value)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, json!(true), "no element {selector}");
+}
+
+async fn click(c: &Client, selector: &str) {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("no {selector}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {selector}: {e}"));
+}
+
+async fn path_of(c: &Client) -> String {
+    c.current_url().await.unwrap().path().to_owned()
+}
+
+/// Signs in through the sign-in form and waits until the browser has left it.
+async fn sign_in(c: &Client, base: &str, token: &str, next: &str) {
+    c.goto(&format!("{base}/?next={next}")).await.unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    click(c, "#sign-in button[type=submit]").await;
+    wait_for(c, "the page after sign-in", &format!("location.pathname === {next:?}")).await;
+}
+
+/// The instant of a local time of the expert, as the API writes it.
+fn expert_instant(date: Date, hour: i8, minute: i8) -> String {
+    let zone = TimeZone::get(EXPERT_ZONE).unwrap();
+    zone.to_ambiguous_timestamp(date.at(hour, minute, 0, 0))
+        .compatible()
+        .unwrap()
+        .to_string()
+}
+
+async fn preview_starts(c: &Client) -> Vec<String> {
+    let v = c
+        .execute(
+            "return [...document.querySelectorAll('#preview [data-slot-start]')].map(e => e.dataset.slotStart);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+async fn shown_slots(c: &Client) -> Vec<String> {
+    let v = c
+        .execute(
+            "return [...document.querySelectorAll('#slots button[data-slot-start]')].map(e => e.dataset.slotStart);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// Opens the booking page and shows one day's slots.
+async fn open_day(c: &Client, base: &str, expert: &str, day: Date) -> Vec<String> {
+    c.goto(&format!("{base}/book/{expert}")).await.unwrap();
+    wait_for(c, "the booking page", "document.body.dataset.ready === 'true'").await;
+    click(c, &format!("#week [data-date=\"{day}\"]")).await;
+    wait_for(
+        c,
+        "the day's slots",
+        "document.querySelector('#slots').getAttribute('aria-busy') === 'false'",
+    )
+    .await;
+    shown_slots(c).await
+}
+
+fn screenshots_wanted() -> bool {
+    std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1")
+}
+
+/// docs/screenshots/{name}-desktop.png and -phone.png of the current page.
+async fn screenshots(c: &Client, name: &str) {
+    if !screenshots_wanted() {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (label, width, height) in [("desktop", 1280, 900), ("phone", 390, 844)] {
+        c.set_window_size(width, height).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}-{label}.png")), png).unwrap();
+    }
+    c.set_window_size(1280, 900).await.unwrap();
+}
+
+async fn new_expert(api: &Api) -> (String, String) {
+    let e = api
+        .post(
+            "/api/v1/experts",
+            ADMIN_TOKEN,
+            json!({"name": "Dr. Ada Byron", "email": "ada@example.com", "timezone": EXPERT_ZONE}),
+        )
+        .await;
+    assert_eq!(e.status, 201, "{:?}", e.body);
+    let id = e.body["id"].as_str().unwrap().to_owned();
+    let token = api.token("expert", &id).await;
+    (id, token)
+}
+
+async fn new_client(api: &Api, name: &str, email: &str) -> String {
+    let c = api
+        .post(
+            "/api/v1/clients",
+            ADMIN_TOKEN,
+            json!({"name": name, "email": email, "timezone": BROWSER_ZONE}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{:?}", c.body);
+    api.token("client", c.body["id"].as_str().unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn experts_set_hours_and_clients_book_in_the_browser() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    // The pages only speak the API; the API's storage is covered on both databases elsewhere.
+    let db = databases("experts_set_hours_and_clients_book_in_the_browser").remove(0);
+    let server = TestServer::start(&db).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, expert_token) = new_expert(api).await;
+    let ann = new_client(api, "Ann Lee", "ann@example.com").await;
+    let bob = new_client(api, "Bob Ray", "bob@example.com").await;
+    // Two days ahead: inside the preview's week and clear of "now" in every zone.
+    let day = TimeZone::get(EXPERT_ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() + SignedDuration::from_hours(48))
+        .date();
+    let weekday = day.weekday().to_sunday_zero_offset();
+    let nine = expert_instant(day, 9, 0);
+    let noon = expert_instant(day, 12, 0);
+    let half_past_twelve = expert_instant(day, 12, 30);
+
+    // The expert: sign in, land on the manage page.
+    let expert_browser = browser(&driver).await;
+    expert_browser.goto(&base).await.unwrap();
+    wait_for(&expert_browser, "the sign-in form", "document.querySelector('#token') !== null").await;
+    screenshots(&expert_browser, "sign-in").await;
+    sign_in(&expert_browser, &base, &expert_token, &format!("/experts/{expert}/manage")).await;
+    let day_box = format!("#day-{weekday}");
+    wait_for(
+        &expert_browser,
+        "the weekly editor",
+        &format!("document.querySelector('{day_box} .add-window') !== null"),
+    )
+    .await;
+    assert!(preview_starts(&expert_browser).await.is_empty(), "no hours yet, no slots");
+
+    // Hours 09:00-17:00 on that weekday: the preview shows them before anything is saved.
+    click(&expert_browser, &format!("{day_box} .add-window")).await;
+    set_value(&expert_browser, &format!("{day_box} .window input.start"), "09:00").await;
+    set_value(&expert_browser, &format!("{day_box} .window input.end"), "17:00").await;
+    wait_for(
+        &expert_browser,
+        "the preview to show the new hours",
+        &format!("document.querySelector('#preview [data-slot-start=\"{nine}\"]') !== null"),
+    )
+    .await;
+    let with_hours = preview_starts(&expert_browser).await;
+    assert!(with_hours.contains(&noon), "{with_hours:?}");
+
+    // A lunch break 12:00-13:00: those slots leave the preview, the morning stays.
+    click(&expert_browser, &format!("{day_box} .add-break")).await;
+    set_value(&expert_browser, &format!("{day_box} .break input.start"), "12:00").await;
+    set_value(&expert_browser, &format!("{day_box} .break input.end"), "13:00").await;
+    wait_for(
+        &expert_browser,
+        "the break to leave the preview",
+        &format!("document.querySelector('#preview [data-slot-start=\"{noon}\"]') === null"),
+    )
+    .await;
+    wait_for(
+        &expert_browser,
+        "the preview to settle",
+        "document.querySelector('#preview').getAttribute('aria-busy') === 'false'",
+    )
+    .await;
+    let with_break = preview_starts(&expert_browser).await;
+    assert!(with_break.contains(&nine), "{with_break:?}");
+    assert!(!with_break.contains(&half_past_twelve), "{with_break:?}");
+    assert_eq!(with_break.len() + 2, with_hours.len(), "exactly the two lunch slots went");
+    let stored = api
+        .get(&format!("/api/v1/experts/{expert}/availability"), &expert_token)
+        .await;
+    assert_eq!(stored.body["rules"], json!([]), "nothing is stored before Save");
+
+    click(&expert_browser, "#save-availability").await;
+    wait_for(
+        &expert_browser,
+        "the save",
+        "(document.querySelector('#notice').textContent || '').includes('Saved')",
+    )
+    .await;
+    let stored = api
+        .get(&format!("/api/v1/experts/{expert}/availability"), &expert_token)
+        .await;
+    let mut rules: Vec<Value> = stored.body["rules"].as_array().unwrap().clone();
+    rules.sort_by_key(|r| r["is_available"].as_bool());
+    assert_eq!(
+        rules,
+        vec![
+            json!({"day_of_week": weekday, "start_time": "12:00", "end_time": "13:00", "is_available": false}),
+            json!({"day_of_week": weekday, "start_time": "09:00", "end_time": "17:00", "is_available": true}),
+        ]
+    );
+    screenshots(&expert_browser, "manage").await;
+
+    // Bob looks first: 09:00 is offered.
+    let bob_browser = browser(&driver).await;
+    sign_in(&bob_browser, &base, &bob, &format!("/book/{expert}")).await;
+    let bob_sees = open_day(&bob_browser, &base, &expert, day).await;
+    assert!(bob_sees.contains(&nine), "{bob_sees:?}");
+    assert!(!bob_sees.contains(&noon), "the break is not offered: {bob_sees:?}");
+
+    // Ann books 09:00 in her own session.
+    let ann_browser = browser(&driver).await;
+    sign_in(&ann_browser, &base, &ann, &format!("/book/{expert}")).await;
+    let ann_sees = open_day(&ann_browser, &base, &expert, day).await;
+    assert_eq!(ann_sees, bob_sees, "both clients see the same slots");
+    screenshots(&ann_browser, "book").await;
+    click(&ann_browser, &format!("#slots button[data-slot-start=\"{nine}\"]")).await;
+    click(&ann_browser, "#confirm-book").await;
+    wait_for(
+        &ann_browser,
+        "the appointment page",
+        "location.pathname.startsWith('/appointments/')",
+    )
+    .await;
+    wait_for(
+        &ann_browser,
+        "the confirmed appointment",
+        "(document.querySelector('#status') || {}).textContent?.includes('Confirmed')",
+    )
+    .await;
+    let appointment = path_of(&ann_browser).await.trim_start_matches("/appointments/").to_owned();
+    let stored = api.get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN).await;
+    assert_eq!(
+        (stored.body["start_time"].as_str(), stored.body["status"].as_str()),
+        (Some(nine.as_str()), Some("confirmed"))
+    );
+    screenshots(&ann_browser, "appointment").await;
+
+    // Bob's page no longer offers it.
+    let bob_sees = open_day(&bob_browser, &base, &expert, day).await;
+    assert!(!bob_sees.contains(&nine), "a booked slot vanishes: {bob_sees:?}");
+    assert!(bob_sees.contains(&expert_instant(day, 9, 30)), "{bob_sees:?}");
+
+    // A write without the CSRF header is refused, even with the session cookie.
+    let refused = ann_browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0], {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}',
+                                  credentials: 'same-origin'})
+               .then(async r => done([r.status, (await r.json()).error.code]));",
+            vec![json!(format!("/api/v1/appointments/{appointment}/cancel"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, json!([403, "csrf_token_invalid"]));
+    let still = api.get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN).await;
+    assert_eq!(still.body["status"], "confirmed", "the refused write changed nothing");
+
+    // Ann cancels on the appointment page; Bob sees 09:00 again.
+    click(&ann_browser, "#cancel").await;
+    click(&ann_browser, "#confirm-cancel").await;
+    wait_for(
+        &ann_browser,
+        "the cancellation",
+        "(document.querySelector('#status') || {}).textContent?.includes('Cancelled')",
+    )
+    .await;
+    let cancelled = api.get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN).await;
+    assert_eq!(cancelled.body["status"], "cancelled");
+    let bob_sees = open_day(&bob_browser, &base, &expert, day).await;
+    assert!(bob_sees.contains(&nine), "a cancelled slot is offered again: {bob_sees:?}");
+
+    for c in [expert_browser, ann_browser, bob_browser] {
+        c.close().await.unwrap();
+    }
+    server.stop().await;
+}
