@@ -12,8 +12,8 @@ export class ApiError extends Error {
 
 let current = null; // the session: {role, expert_id, client_id, csrf_token, expires_at}
 
-async function request(method, path, body) {
-  const headers = { Accept: "application/json" };
+async function request(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && method !== "HEAD" && current) headers["X-CSRF-Token"] = current.csrf_token;
   let response;
@@ -46,9 +46,12 @@ async function request(method, path, body) {
   return data;
 }
 
-/** Calls the API: api("GET", "/api/v1/experts/ID"), api("PUT", path, body). */
-export function api(method, path, body) {
-  return request(method, path, body);
+/**
+ * Calls the API: api("GET", "/api/v1/experts/ID"), api("PUT", path, body), and with extra headers
+ * api("POST", path, body, { headers: { "Idempotency-Key": key } }).
+ */
+export function api(method, path, body, { headers = {} } = {}) {
+  return request(method, path, body, headers);
 }
 
 /** The current session, or null when signed out. */
