@@ -1,7 +1,7 @@
 // The client's booking page, /book/{expert_id}: a week of the expert's open times in the client's
 // time zone, a confirmation, and the booking itself (with an Idempotency-Key, so a double click or
 // a retry after a network error never books twice). Experts and admins see the times read-only.
-import { api, ApiError, el, requireSession, signOut } from "/assets/api.js";
+import { api, el, requireSession, signOut } from "/assets/api.js";
 import * as T from "/assets/time.js";
 
 const $ = (id) => document.getElementById(id);
@@ -429,42 +429,10 @@ function closeConfirm() {
   if (dialog.open) dialog.close();
 }
 
-/** POST /api/v1/appointments with an Idempotency-Key: api() takes no headers, so fetch it here
- * with api.js's rules (same-origin cookie, X-CSRF-Token, the JSON error shape). */
+/** POST /api/v1/appointments with an Idempotency-Key, so a retry never books twice. */
 async function postAppointment(body, key) {
-  let response;
-  let text;
-  try {
-    response = await fetch("/api/v1/appointments", {
-      method: "POST",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-        "X-CSRF-Token": state.session.csrf_token,
-        "Idempotency-Key": key,
-      },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-    });
-    text = await response.text();
-  } catch {
-    throw new ApiError(0, "network_error", "The server cannot be reached. Check your connection and try again.");
-  }
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const error = data && data.error;
-    throw new ApiError(
-      response.status,
-      (error && error.code) || "http_" + response.status,
-      (error && error.message) || `The server answered ${response.status}.`,
-    );
-  }
-  return { status: response.status, appointment: data };
+  const appointment = await api("POST", "/api/v1/appointments", body, { headers: { "Idempotency-Key": key } });
+  return { status: appointment && appointment.status === "pending" ? 202 : 201, appointment };
 }
 
 function newKey() {
