@@ -6,6 +6,7 @@ pub mod demo;
 pub mod error;
 pub mod oauth;
 mod pages;
+mod rfc3339;
 mod routes;
 mod session;
 pub mod state;

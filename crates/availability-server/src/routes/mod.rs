@@ -28,21 +28,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::PathConfig::default()
                 .error_handler(|e, _| ApiError::bad_request("invalid_parameter", format!("invalid path: {e}")).into()),
         )
+        // actix tries resources in order, matching each path pattern in turn: the API (and in it
+        // slots and appointments, the busiest routes) comes first.
+        .service(
+            web::scope("/api/v1")
+                .configure(slots::configure)
+                .configure(appointments::configure)
+                .configure(admin::configure)
+                .configure(experts::configure)
+                .configure(integrations::configure)
+                .configure(provider_settings::configure)
+                .configure(crate::oauth::configure_api),
+        )
         .configure(health::configure)
         .configure(crate::oauth::configure)
         .configure(crate::webhooks::configure)
         .configure(crate::session::configure)
-        .configure(crate::pages::configure)
-        .service(
-            web::scope("/api/v1")
-                .configure(admin::configure)
-                .configure(experts::configure)
-                .configure(slots::configure)
-                .configure(appointments::configure)
-                .configure(integrations::configure)
-                .configure(provider_settings::configure)
-                .configure(crate::oauth::configure_api),
-        );
+        .configure(crate::pages::configure);
 }
 
 /// The answer to an unknown route.
@@ -115,11 +117,24 @@ pub(crate) fn parse_id<T: std::str::FromStr>(name: &str, value: &str) -> Result<
 /// offset is always "+HH:MM" (an offset's Display would write "-05" or "+00", which RFC 3339
 /// does not allow).
 pub(crate) fn format_instant(t: Timestamp, zone: Option<&Zone>) -> String {
-    match zone {
-        None => t.to_string(),
-        Some(z) => t
-            .to_zoned_datetime(z.tz().clone())
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string(),
-    }
+    let mut out = String::with_capacity(25);
+    write_instant(&mut out, t, zone);
+    out
+}
+
+/// [`format_instant`] into an existing buffer.
+pub(crate) fn write_instant(out: &mut String, t: Timestamp, zone: Option<&Zone>) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = match zone {
+        None => {
+            crate::rfc3339::write_utc(out, t);
+            Ok(())
+        }
+        Some(z) => write!(
+            out,
+            "{}",
+            t.to_zoned_datetime(z.tz().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z")
+        ),
+    };
 }

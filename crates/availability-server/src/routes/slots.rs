@@ -1,13 +1,13 @@
 //! GET .../slots: the bookable slots of an expert, per slot-semantics.md.
 
 use actix_web::{web, HttpResponse};
-use availability_domain::ExpertId;
 use availability_domain::Zone;
-use serde::{Deserialize, Serialize};
+use availability_domain::{ExpertId, Slot};
+use serde::Deserialize;
 
 use super::experts::expert_id;
 use super::extract::Authed;
-use super::{format_instant, parse_instant};
+use super::{parse_instant, write_instant};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -21,21 +21,6 @@ struct SlotParams {
     to: String,
     duration_minutes: Option<i64>,
     timezone: Option<String>,
-}
-
-#[derive(Serialize)]
-struct SlotOut {
-    start: String,
-    end: String,
-}
-
-#[derive(Serialize)]
-struct SlotsOut<'a> {
-    expert_id: ExpertId,
-    duration_minutes: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timezone: Option<&'a str>,
-    slots: Vec<SlotOut>,
 }
 
 async fn get_slots(
@@ -55,18 +40,74 @@ async fn get_slots(
             None => i64::from(state.store.expert(id).await?.booking_policy.slot_duration_minutes()),
         },
     };
-    let slots: Vec<SlotOut> = slots
-        .iter()
-        .map(|s| SlotOut {
-            start: format_instant(s.start, zone.as_ref()),
-            end: format_instant(s.end, zone.as_ref()),
-        })
-        .collect();
-    let body = SlotsOut {
-        expert_id: id,
-        duration_minutes: duration,
-        timezone: zone.as_ref().map(|z| z.name()),
-        slots,
-    };
-    Ok(HttpResponse::Ok().json(body))
+    let body = slots_json(id, duration, zone.as_ref(), &slots);
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+}
+
+/// The answer's JSON, written straight into one buffer: this is the busiest route, and a slot list
+/// is hundreds of timestamps that would otherwise each be a String, then escaped by serde. The
+/// shape is exactly `{expert_id, duration_minutes, timezone?, slots:[{start,end}]}`.
+fn slots_json(expert: ExpertId, duration_minutes: i64, zone: Option<&Zone>, slots: &[Slot]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(96 + slots.len() * 56);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
+        "{{\"expert_id\":\"{expert}\",\"duration_minutes\":{duration_minutes},"
+    );
+    if let Some(z) = zone {
+        // A zone name is JSON-escaped like any other string.
+        let _ = write!(out, "\"timezone\":{},", serde_json::Value::from(z.name()));
+    }
+    out.push_str("\"slots\":[");
+    for (i, s) in slots.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"start\":\"");
+        write_instant(&mut out, s.start, zone);
+        out.push_str("\",\"end\":\"");
+        write_instant(&mut out, s.end, zone);
+        out.push_str("\"}");
+    }
+    out.push_str("]}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use availability_domain::jiff::Timestamp;
+
+    fn slot(start: &str, end: &str) -> Slot {
+        Slot {
+            start: start.parse::<Timestamp>().unwrap(),
+            end: end.parse::<Timestamp>().unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_hand_written_json_is_the_contract_shape() {
+        let id = ExpertId::new();
+        let slots = [
+            slot("2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z"),
+            slot("2026-03-29T01:00:00Z", "2026-03-29T01:30:00Z"),
+        ];
+        let utc: serde_json::Value = serde_json::from_str(&slots_json(id, 30, None, &slots)).unwrap();
+        assert_eq!(
+            utc,
+            serde_json::json!({"expert_id": id.to_string(), "duration_minutes": 30, "slots": [
+                {"start": "2026-03-29T00:30:00Z", "end": "2026-03-29T01:00:00Z"},
+                {"start": "2026-03-29T01:00:00Z", "end": "2026-03-29T01:30:00Z"},
+            ]})
+        );
+        // Across Berlin's spring-forward: the offset changes between the two slots.
+        let berlin = Zone::new("Europe/Berlin").unwrap();
+        let local: serde_json::Value = serde_json::from_str(&slots_json(id, 30, Some(&berlin), &slots)).unwrap();
+        assert_eq!(local["timezone"], "Europe/Berlin");
+        assert_eq!(local["slots"][0]["start"], "2026-03-29T01:30:00+01:00");
+        assert_eq!(local["slots"][1]["start"], "2026-03-29T03:00:00+02:00");
+        let empty: serde_json::Value = serde_json::from_str(&slots_json(id, 15, None, &[])).unwrap();
+        assert_eq!(empty["slots"], serde_json::json!([]));
+    }
 }
