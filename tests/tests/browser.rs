@@ -40,7 +40,11 @@ impl Drop for Driver {
 
 fn chromedriver() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("chromedriver")).collect::<Vec<_>>())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("chromedriver"))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     std::env::var_os("CHROMEDRIVER")
         .map(PathBuf::from)
@@ -119,16 +123,17 @@ async fn wait_for(c: &Client, what: &str, expression: &str) -> Value {
             .execute(&format!("return ({expression});"), vec![])
             .await
             .unwrap_or(Value::Null);
-        let truthy = !matches!(&value, Value::Null | Value::Bool(false))
-            && value != json!(0)
-            && value != json!("");
+        let truthy = !matches!(&value, Value::Null | Value::Bool(false)) && value != json!(0) && value != json!("");
         if truthy {
             return value;
         }
         if started.elapsed() > WAIT {
             let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
             let notice = c
-                .execute("const n = document.getElementById('notice'); return n ? n.textContent : null;", vec![])
+                .execute(
+                    "const n = document.getElementById('notice'); return n ? n.textContent : null;",
+                    vec![],
+                )
                 .await
                 .unwrap_or(Value::Null);
             panic!("waited {WAIT:?} for {what} ({expression}) on {url}; #notice: {notice}");
@@ -243,6 +248,7 @@ async fn screenshots(c: &Client, name: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     for (label, width, height) in [("desktop", 1280, 900), ("phone", 390, 844)] {
         c.set_window_size(width, height).await.unwrap();
+        c.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let png = c.screenshot().await.unwrap();
         std::fs::write(dir.join(format!("{name}-{label}.png")), png).unwrap();
@@ -302,9 +308,20 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
     // The expert: sign in, land on the manage page.
     let expert_browser = browser(&driver).await;
     expert_browser.goto(&base).await.unwrap();
-    wait_for(&expert_browser, "the sign-in form", "document.querySelector('#token') !== null").await;
+    wait_for(
+        &expert_browser,
+        "the sign-in form",
+        "document.querySelector('#token') !== null",
+    )
+    .await;
     screenshots(&expert_browser, "sign-in").await;
-    sign_in(&expert_browser, &base, &expert_token, &format!("/experts/{expert}/manage")).await;
+    sign_in(
+        &expert_browser,
+        &base,
+        &expert_token,
+        &format!("/experts/{expert}/manage"),
+    )
+    .await;
     let day_box = format!("#day-{weekday}");
     wait_for(
         &expert_browser,
@@ -312,7 +329,10 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
         &format!("document.querySelector('{day_box} .add-window') !== null"),
     )
     .await;
-    assert!(preview_starts(&expert_browser).await.is_empty(), "no hours yet, no slots");
+    assert!(
+        preview_starts(&expert_browser).await.is_empty(),
+        "no hours yet, no slots"
+    );
 
     // Hours 09:00-17:00 on that weekday: the preview shows them before anything is saved.
     click(&expert_browser, &format!("{day_box} .add-window")).await;
@@ -346,7 +366,11 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
     let with_break = preview_starts(&expert_browser).await;
     assert!(with_break.contains(&nine), "{with_break:?}");
     assert!(!with_break.contains(&half_past_twelve), "{with_break:?}");
-    assert_eq!(with_break.len() + 2, with_hours.len(), "exactly the two lunch slots went");
+    assert_eq!(
+        with_break.len() + 2,
+        with_hours.len(),
+        "exactly the two lunch slots went"
+    );
     let stored = api
         .get(&format!("/api/v1/experts/{expert}/availability"), &expert_token)
         .await;
@@ -400,8 +424,13 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
         "(document.querySelector('#status') || {}).textContent?.includes('Confirmed')",
     )
     .await;
-    let appointment = path_of(&ann_browser).await.trim_start_matches("/appointments/").to_owned();
-    let stored = api.get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN).await;
+    let appointment = path_of(&ann_browser)
+        .await
+        .trim_start_matches("/appointments/")
+        .to_owned();
+    let stored = api
+        .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+        .await;
     assert_eq!(
         (stored.body["start_time"].as_str(), stored.body["status"].as_str()),
         (Some(nine.as_str()), Some("confirmed"))
@@ -425,7 +454,9 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
         .await
         .unwrap();
     assert_eq!(refused, json!([403, "csrf_token_invalid"]));
-    let still = api.get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN).await;
+    let still = api
+        .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+        .await;
     assert_eq!(still.body["status"], "confirmed", "the refused write changed nothing");
 
     // Ann cancels on the appointment page; Bob sees 09:00 again.
@@ -437,10 +468,15 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
         "(document.querySelector('#status') || {}).textContent?.includes('Cancelled')",
     )
     .await;
-    let cancelled = api.get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN).await;
+    let cancelled = api
+        .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+        .await;
     assert_eq!(cancelled.body["status"], "cancelled");
     let bob_sees = open_day(&bob_browser, &base, &expert, day).await;
-    assert!(bob_sees.contains(&nine), "a cancelled slot is offered again: {bob_sees:?}");
+    assert!(
+        bob_sees.contains(&nine),
+        "a cancelled slot is offered again: {bob_sees:?}"
+    );
 
     for c in [expert_browser, ann_browser, bob_browser] {
         c.close().await.unwrap();

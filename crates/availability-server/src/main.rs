@@ -47,6 +47,12 @@ async fn main() -> anyhow::Result<()> {
         println!("  ADMIN_TOKEN  {}", d.admin_token);
         println!("  EXPERT_TOKEN {}", d.expert_token);
         println!("  CLIENT_TOKEN {}", d.client_token);
+        println!("\nIn a browser: {base}/ and sign in with a token above:");
+        println!(
+            "  EXPERT_TOKEN -> {base}/experts/{}/manage (hours, breaks, policy, calendars)",
+            d.expert.id
+        );
+        println!("  CLIENT_TOKEN -> {base}/book/{} (book, then cancel)", d.expert.id);
         println!("\nList the next week's slots:");
         println!(
             "  curl -s -H 'Authorization: Bearer {}' '{base}/api/v1/experts/{}/slots?from={}&to={}'",
