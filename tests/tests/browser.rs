@@ -483,3 +483,131 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
     }
     server.stop().await;
 }
+
+/// The panels against the provider fakes: Google connects through the real OAuth redirects (the
+/// fake consents at once) and shows the account and its calendars; choosing a second calendar
+/// that blocks time is saved; Calendly connects with a personal access token and an event type
+/// picked from the list Calendly gives; disconnecting Google asks first, then says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calendar_panels_connect_to_the_providers() {
+    use provider_fakes::{google::ACCOUNT_EMAIL, FakeCalendly, FakeGoogle};
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("the_calendar_panels_connect_to_the_providers").remove(0);
+    let google = FakeGoogle::start().await;
+    let calendly = FakeCalendly::start().await;
+    let env = [
+        ("GOOGLE_CLIENT_ID", google.client_id()),
+        ("GOOGLE_CLIENT_SECRET", google.client_secret()),
+        ("GOOGLE_AUTH_URL", google.auth_url()),
+        ("GOOGLE_TOKEN_URL", google.token_url()),
+        ("GOOGLE_REVOKE_URL", google.revoke_url()),
+        ("GOOGLE_API_BASE", google.api_base()),
+        ("CALENDLY_API_BASE", calendly.api_base()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = TestServer::start_with_env(&db, &env).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, token) = new_expert(api).await;
+    google.add_calendar("family@example.com", "Family", false);
+
+    let c = browser(&driver).await;
+    let manage = format!("/experts/{expert}/manage");
+    sign_in(&c, &base, &token, &manage).await;
+    let status = |panel: &str| format!("(document.querySelector('#panel-{panel} .status') || {{}}).textContent");
+    wait_for(
+        &c,
+        "the Google panel",
+        &format!("{} === 'Not connected'", status("google_calendar")),
+    )
+    .await;
+
+    // Google: the OAuth round trip in the browser, back on the manage page.
+    click(&c, "#panel-google_calendar .connect").await;
+    wait_for(
+        &c,
+        "the return from Google",
+        &format!("{} === 'Connected'", status("google_calendar")),
+    )
+    .await;
+    assert_eq!(path_of(&c).await, manage);
+    let panel_text = wait_for(
+        &c,
+        "the account and calendars",
+        "document.querySelector('#panel-google_calendar input[name=busy][value=\"family@example.com\"]') \
+         && document.querySelector('#panel-google_calendar').textContent",
+    )
+    .await;
+    assert!(panel_text.as_str().unwrap().contains(ACCOUNT_EMAIL), "{panel_text}");
+    c.execute(
+        "document.querySelector('#panel-google_calendar input[name=busy][value=\"family@example.com\"]').click();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#panel-google_calendar .save-calendars").await;
+    let blocks = || async {
+        let list = api
+            .get(
+                &format!("/api/v1/experts/{expert}/integrations/google_calendar/calendars"),
+                &token,
+            )
+            .await;
+        list.body["calendars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "family@example.com")
+            .map(|c| c["blocks_time"] == true)
+            .unwrap()
+    };
+    let started = Instant::now();
+    while !blocks().await {
+        assert!(
+            started.elapsed() < WAIT,
+            "the family calendar was never saved as blocking time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Calendly: a personal access token, the event type picked from Calendly's list.
+    let pat = calendly.personal_access_token(&[]);
+    calendly.add_event_type("Consult", 30);
+    let intro = calendly.add_event_type("Intro", 15);
+    set_value(&c, "#panel-calendly input[name=personal_access_token]", &pat).await;
+    click(&c, "#panel-calendly .find-event-types").await;
+    click(&c, &format!("#panel-calendly .event-types input[value=\"{intro}\"]")).await;
+    click(&c, "#panel-calendly .connect-token").await;
+    wait_for(
+        &c,
+        "Calendly connected",
+        &format!("{} === 'Connected'", status("calendly")),
+    )
+    .await;
+    let listed = api.get(&format!("/api/v1/experts/{expert}/integrations"), &token).await;
+    let entry = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "calendly")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["event_type"]["uri"], intro.as_str());
+
+    // Disconnecting Google asks first.
+    click(&c, "#panel-google_calendar .disconnect").await;
+    click(&c, "#panel-google_calendar .confirm-disconnect").await;
+    wait_for(
+        &c,
+        "Google disconnected",
+        &format!("{} === 'Not connected'", status("google_calendar")),
+    )
+    .await;
+    let listed = api.get(&format!("/api/v1/experts/{expert}/integrations"), &token).await;
+    assert_eq!(listed.body[0]["status"], "disconnected");
+    c.close().await.unwrap();
+    server.stop().await;
+}
