@@ -1,5 +1,5 @@
 //! Calendly through the server, against the Calendly fake: connecting with a personal access token
-//! (refused token, event type rules), slots from Calendly's available times in
+//! (refused token, event type rules) or with OAuth, slots from Calendly's available times in
 //! span-sized calls, synchronous bookings (already filled -> 409, nothing stored), cancelling,
 //! rescheduling refused, and signed webhooks: bookings and cancellations made on Calendly's own
 //! pages show up here; a forged, altered, stale or unsigned delivery changes nothing and is
@@ -16,6 +16,7 @@ use std::time::Duration;
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use provider_fakes::calendly::Signature;
 use provider_fakes::FakeCalendly;
+use reqwest::redirect;
 use serde_json::{json, Value};
 use support::{databases, next_monday, Api, TestServer, ADMIN_TOKEN};
 
@@ -638,6 +639,147 @@ async fn a_pending_booking_calendly_makes_over_a_confirmed_appointment_is_kept_n
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(gone, "{}: the Calendly booking is cancelled", db.label);
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_calendly_with_oauth_through_the_server() {
+    for db in databases("connecting_calendly_with_oauth_through_the_server") {
+        let calendly = FakeCalendly::start().await;
+        let (id, secret, auth, token, revoke, base) = (
+            calendly.client_id(),
+            calendly.client_secret(),
+            calendly.auth_url(),
+            calendly.token_url(),
+            calendly.revoke_url(),
+            calendly.api_base(),
+        );
+        let server = TestServer::start_with_env(
+            &db,
+            &[
+                ("CALENDLY_CLIENT_ID", &id),
+                ("CALENDLY_CLIENT_SECRET", &secret),
+                ("CALENDLY_AUTH_URL", &auth),
+                ("CALENDLY_TOKEN_URL", &token),
+                ("CALENDLY_REVOKE_URL", &revoke),
+                ("CALENDLY_API_BASE", &base),
+                ("CALENDLY_WEBHOOK_SIGNING_KEY", SIGNING_KEY),
+            ],
+        )
+        .await;
+        let api = &server.api;
+        let (expert, expert_token) = api.expert_with_hours().await;
+        let consult = calendly.add_event_type("Consult", 30);
+        let no_redirects = reqwest::Client::builder()
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap();
+
+        let connect = api
+            .post(
+                &format!("/api/v1/experts/{expert}/integrations/calendly/connect"),
+                &expert_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(connect.status, 200, "{:?}", connect.body);
+        let url = reqwest::Url::parse(connect.body["authorization_url"].as_str().unwrap()).unwrap();
+        assert!(url.as_str().starts_with(&calendly.auth_url()), "{url}");
+        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        assert_eq!(param("response_type").as_deref(), Some("code"));
+        assert_eq!(param("client_id"), Some(id.clone()));
+        assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+        assert_eq!(
+            param("redirect_uri"),
+            Some(format!("{}/oauth/calendly/callback", api.base))
+        );
+        assert!(param("state").unwrap().len() >= 22, "at least 128 bits");
+
+        // The fake consents at once and sends the browser to our callback with its code.
+        let consent = no_redirects.get(url.as_str()).send().await.unwrap();
+        assert_eq!(consent.status(), 302);
+        let callback = consent.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            callback.starts_with(&format!("{}/oauth/calendly/callback?", api.base)),
+            "{callback}"
+        );
+        let done = no_redirects.get(&callback).send().await.unwrap();
+        assert_eq!(done.status(), 303, "{}: {:?}", db.label, done.text().await);
+        assert_eq!(
+            done.headers()["location"],
+            format!("/experts/{expert}/manage?connected=calendly").as_str()
+        );
+        let exchange = calendly.token_requests().pop().unwrap();
+        assert_eq!(exchange.param("grant_type"), Some("authorization_code"));
+        assert_eq!(
+            exchange.basic_auth,
+            Some((id.clone(), secret.clone())),
+            "Calendly's web clients authenticate with HTTP Basic"
+        );
+        assert!(exchange.param("code_verifier").is_some(), "PKCE");
+
+        let list = api
+            .get(&format!("/api/v1/experts/{expert}/integrations"), &expert_token)
+            .await;
+        assert_eq!(list.status, 200, "{:?}", list.body);
+        let entry = list
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == "calendly")
+            .unwrap()
+            .clone();
+        assert_eq!(entry["status"], "connected", "{entry}");
+        assert_eq!(entry["account"], "ada@calendly.example");
+        assert!(
+            !list.body.to_string().contains("access_token"),
+            "never a token in an answer"
+        );
+        assert_eq!(
+            calendly.webhook_subscriptions().len(),
+            1,
+            "connecting subscribes to webhooks"
+        );
+        // The state is single use.
+        let replay = api.client.get(&callback).send().await.unwrap();
+        assert_eq!(replay.status(), 400);
+
+        // The OAuth grant serves the slots: Calendly's available times for the only event type.
+        set_integration(api, &expert, &expert_token, "calendly").await;
+        let day = next_monday();
+        calendly.seed_available_times(&consult, &[&at(&day, "09:00")]).unwrap();
+        assert_eq!(
+            slot_starts(api, &expert, &expert_token, &day).await,
+            [at(&day, "09:00")]
+        );
+
+        // Disconnecting removes the subscription and revokes the grant.
+        let revokes = calendly.request_count("/oauth/revoke");
+        let gone = api
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/experts/{expert}/integrations/calendly"),
+                Some(&expert_token),
+                None,
+            )
+            .await;
+        assert_eq!(gone.status, 204);
+        assert!(calendly.webhook_subscriptions().is_empty());
+        assert!(
+            calendly.request_count("/oauth/revoke") > revokes,
+            "the grant is revoked"
+        );
+        let list = api
+            .get(&format!("/api/v1/experts/{expert}/integrations"), &expert_token)
+            .await;
+        assert!(list
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["type"] == "calendly" && i["status"] == "disconnected"));
         server.stop().await;
     }
 }
