@@ -26,7 +26,7 @@ use availability_domain::{
 };
 
 use crate::engine::{self, SlotQuery};
-use crate::strategy::{AvailabilityStrategy, ExpertCalendar};
+use crate::strategy::{AvailabilityStrategy, ExpertCalendar, ProviderBooking};
 use crate::CoreError;
 
 /// A failure the harness can make its provider (or fake) produce on the next calls.
@@ -114,6 +114,7 @@ fn appointment(expert: &Expert, client: &Client, time: Interval) -> Appointment 
         status: AppointmentStatus::Confirmed,
         calendar_type: expert.integration_type.calendar_type(),
         external_calendar_event_id: None,
+        scheduling_url: None,
         sync_status: SyncStatus::Pending,
         cancellation_reason: None,
         sync_error: None,
@@ -265,6 +266,22 @@ pub async fn appointment_round_trip(h: &dyn ConformanceHarness) {
         Some(event.id.clone()),
         "a retried create must not make a second event"
     );
+    if strategy.capabilities().provider_slots {
+        // The service books a scheduler's appointments through book_in_provider: for one the
+        // provider booked already, that is the same booking again, not a second one or a link.
+        match strategy
+            .book_in_provider(&expert, &client, &appt)
+            .await
+            .expect("booking a booked appointment again")
+        {
+            ProviderBooking::Booked(again) => assert_eq!(
+                again.map(|e| e.id),
+                Some(event.id.clone()),
+                "booking the same appointment again must not make a second booking"
+            ),
+            other => panic!("a scheduler that booked this appointment answered {other:?}"),
+        }
+    }
 
     appt.external_calendar_event_id = Some(event.id.clone());
     if !strategy.capabilities().provider_slots {

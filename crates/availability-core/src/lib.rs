@@ -19,6 +19,8 @@ pub use ports::{
     AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
 };
 pub use service::{check_window, AvailabilityService, MAX_QUERY_DAYS};
-pub use strategy::{AvailabilityStrategy, Capabilities, ExpertCalendar, ExternalEvent, StrategyRegistry};
+pub use strategy::{
+    AvailabilityStrategy, Capabilities, ExpertCalendar, ExternalEvent, ProviderBooking, StrategyRegistry,
+};
 
 pub use availability_domain as domain;

@@ -225,6 +225,7 @@ impl AppointmentRepository for InMemoryStore {
             status: AppointmentStatus::Confirmed,
             calendar_type,
             external_calendar_event_id: None,
+            scheduling_url: None,
             sync_status: if calendar_type.is_some() {
                 SyncStatus::Pending
             } else {
@@ -280,10 +281,13 @@ impl AppointmentRepository for InMemoryStore {
             .get_mut(&id)
             .ok_or_else(|| not_found("appointment", id))?;
         if appointment.status != AppointmentStatus::Cancelled {
+            // A pending appointment the provider never booked has nothing to remove there.
+            let in_provider = appointment.is_confirmed() || appointment.external_calendar_event_id.is_some();
             appointment.status = AppointmentStatus::Cancelled;
             appointment.cancellation_reason = reason;
+            appointment.scheduling_url = None;
             appointment.updated_at = Timestamp::now();
-            if appointment.calendar_type.is_some() {
+            if appointment.calendar_type.is_some() && in_provider {
                 appointment.sync_status = SyncStatus::Pending;
             }
         }
@@ -318,6 +322,70 @@ impl AppointmentRepository for InMemoryStore {
         }
         state.appointments.insert(appointment.id, appointment.clone());
         Ok(appointment)
+    }
+
+    async fn record_pending(&self, appointment: Appointment) -> Result<Appointment, CoreError> {
+        if !appointment.is_pending() {
+            return Err(CoreError::Conflict(format!(
+                "appointment {} is {}, not pending",
+                appointment.id, appointment.status
+            )));
+        }
+        let mut state = self.lock();
+        if let Some(external) = &appointment.external_calendar_event_id {
+            if state
+                .appointments
+                .values()
+                .any(|a| a.external_calendar_event_id.as_ref() == Some(external))
+            {
+                return Err(CoreError::Conflict(format!(
+                    "an appointment with the external id {external} is stored already"
+                )));
+            }
+        }
+        state.appointments.insert(appointment.id, appointment.clone());
+        Ok(appointment)
+    }
+
+    async fn confirm_pending(
+        &self,
+        id: AppointmentId,
+        external_event_id: String,
+        time: Interval,
+        now: Timestamp,
+    ) -> Result<Appointment, CoreError> {
+        let mut state = self.lock();
+        let current = state
+            .appointments
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("appointment", id))?;
+        if current.is_confirmed() && current.external_calendar_event_id.as_deref() == Some(external_event_id.as_str()) {
+            return Ok(current);
+        }
+        if !current.is_pending() {
+            return Err(CoreError::Conflict(format!(
+                "appointment {id} is {} and cannot be confirmed",
+                current.status
+            )));
+        }
+        let overlapping = Self::confirmed_in(&state, current.expert_id, time);
+        if overlapping.iter().any(|a| a.id != id) {
+            return Err(CoreError::SlotTaken);
+        }
+        let confirmed = Appointment {
+            start_time: time.start(),
+            end_time: time.end(),
+            status: AppointmentStatus::Confirmed,
+            external_calendar_event_id: Some(external_event_id),
+            scheduling_url: None,
+            sync_status: SyncStatus::Synced,
+            sync_error: None,
+            updated_at: now,
+            ..current
+        };
+        state.appointments.insert(id, confirmed.clone());
+        Ok(confirmed)
     }
 
     async fn by_external_id(&self, external_id: &str) -> Result<Option<Appointment>, CoreError> {

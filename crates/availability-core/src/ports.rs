@@ -129,6 +129,26 @@ pub trait AppointmentRepository: Send + Sync {
     /// consulted: the provider applied its own.
     async fn record_confirmed(&self, appointment: Appointment) -> Result<Appointment, CoreError>;
 
+    /// Stores a pending appointment (a scheduler answered with a link instead of booking it),
+    /// exactly as given. It holds no time, so nothing is checked and nothing is written to the
+    /// expert's calendar. `CoreError::Conflict` if it is not pending, or if it carries an
+    /// external id (a provider booking it could not confirm) that an appointment has already.
+    async fn record_pending(&self, appointment: Appointment) -> Result<Appointment, CoreError>;
+
+    /// Confirms a pending appointment now that the provider booked it: its external id and the
+    /// time the provider booked (the client may have chosen another one at the link), checked
+    /// under the expert's lock like [`record_confirmed`](Self::record_confirmed): a confirmed
+    /// appointment of the expert that overlaps it is `CoreError::SlotTaken` and nothing changes.
+    /// The scheduling link is cleared. Confirming it again with the same external id returns it
+    /// unchanged; an appointment that is not pending any more is `CoreError::Conflict`.
+    async fn confirm_pending(
+        &self,
+        id: AppointmentId,
+        external_event_id: String,
+        time: Interval,
+        now: Timestamp,
+    ) -> Result<Appointment, CoreError>;
+
     /// The appointment the provider knows by this external id (e.g. a Calendly invitee URI).
     async fn by_external_id(&self, external_id: &str) -> Result<Option<Appointment>, CoreError>;
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
-    Appointment, AppointmentId, BookingPolicy, CalendarType, ExpertId, Interval, NewAppointment, Schedule, Slot,
-    SyncStatus,
+    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, CalendarType, ExpertId, Interval, NewAppointment,
+    Schedule, Slot, SyncStatus,
 };
 
 use crate::busy_cache::BusyCache;
@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::engine;
 use crate::engine::SlotQuery;
 use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
-use crate::strategy::{busy_window, ExpertCalendar, StrategyRegistry};
+use crate::strategy::{busy_window, ExpertCalendar, ProviderBooking, StrategyRegistry};
 use crate::CoreError;
 
 /// The longest slot query, in days (api.md).
@@ -195,6 +195,11 @@ impl AvailabilityService {
     /// A scheduler (Calendly) is the system of record: the booking is made there first, and
     /// stored only once it accepted it (a slot it reports taken stores nothing). If storing then
     /// fails (a local booking won the race), the provider's booking is cancelled again.
+    ///
+    /// A scheduler that cannot book it itself answers with a link where the client finishes the
+    /// booking: the appointment is stored pending with that link. It holds no time (the
+    /// provider's own availability decides what the client may pick there) until the provider
+    /// reports the booking and [`AppointmentRepository::confirm_pending`] confirms it.
     async fn book_with_provider(
         &self,
         expert: &availability_domain::Expert,
@@ -209,16 +214,29 @@ impl AvailabilityService {
             client_id: new.client_id,
             start_time: new.time.start(),
             end_time: new.time.end(),
-            status: availability_domain::AppointmentStatus::Confirmed,
+            status: AppointmentStatus::Confirmed,
             calendar_type: expert.integration_type.calendar_type(),
             external_calendar_event_id: None,
+            scheduling_url: None,
             sync_status: SyncStatus::Synced,
             cancellation_reason: None,
             sync_error: None,
             created_at: now,
             updated_at: now,
         };
-        let event = strategy.create_appointment(expert, &client, &draft).await?;
+        let event = match strategy.book_in_provider(expert, &client, &draft).await? {
+            ProviderBooking::Booked(event) => event,
+            ProviderBooking::Pending { scheduling_url } => {
+                let pending = Appointment {
+                    status: AppointmentStatus::Pending,
+                    scheduling_url: Some(scheduling_url),
+                    // Nothing to keep in sync until the provider reports the booking.
+                    sync_status: SyncStatus::NotApplicable,
+                    ..draft
+                };
+                return self.appointments.record_pending(pending).await;
+            }
+        };
         let booked = Appointment {
             external_calendar_event_id: event.map(|e| e.id),
             ..draft
@@ -243,6 +261,13 @@ impl AvailabilityService {
     /// Moves an appointment to a new time under the same rules as a booking.
     pub async fn reschedule(&self, id: AppointmentId, time: Interval) -> Result<Appointment, CoreError> {
         let current = self.appointments.appointment(id).await?;
+        if current.is_pending() {
+            // Nothing is booked yet: the time is whatever the client picks at the link.
+            return Err(CoreError::Conflict(format!(
+                "appointment {id} is pending: it is booked only when the client finishes the booking at its \
+                 scheduling_url, and cannot be rescheduled before; cancel it and book again for another time"
+            )));
+        }
         let expert = self.experts.expert(current.expert_id).await?;
         let strategy = self.strategies.get(expert.integration_type)?;
         // A scheduler (Calendly) owns its bookings and has no reschedule API: the invitee's own
@@ -271,13 +296,19 @@ impl AvailabilityService {
         self.record(appointment, outcome.map(|e| e.map(|e| e.id))).await
     }
 
-    /// Cancels an appointment (again: unchanged) and removes its external event.
+    /// Cancels an appointment (again: unchanged) and removes its external event. A pending
+    /// appointment that the provider never booked is only cancelled here: the provider holds
+    /// nothing for it.
     pub async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
         let before = self.appointments.appointment(id).await?;
         let appointment = self.appointments.cancel(id, reason).await?;
         self.busy_cache.invalidate(appointment.expert_id);
-        let already_cancelled = !before.is_confirmed();
-        if already_cancelled || !self.write_external_events || appointment.calendar_type.is_none() {
+        let in_provider = match before.status {
+            AppointmentStatus::Confirmed => true,
+            AppointmentStatus::Pending => before.external_calendar_event_id.is_some(),
+            AppointmentStatus::Cancelled => false,
+        };
+        if !in_provider || !self.write_external_events || appointment.calendar_type.is_none() {
             return Ok(appointment);
         }
         let expert = self.experts.expert(appointment.expert_id).await?;

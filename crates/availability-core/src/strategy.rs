@@ -76,6 +76,22 @@ pub struct ExternalEvent {
     pub id: String,
 }
 
+/// What a booking made in a scheduler (a strategy with [`Capabilities::provider_slots`], the
+/// system of record for its bookings) came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProviderBooking {
+    /// The provider booked it; its reference to the booking, if it gives one.
+    Booked(Option<ExternalEvent>),
+    /// The provider did not book it: the client finishes the booking at this link, and the
+    /// provider reports the booking later (Calendly: an invitee.created webhook). The
+    /// appointment is stored pending meanwhile and holds no time.
+    Pending {
+        /// Where the client finishes the booking (single use where the provider allows).
+        scheduling_url: String,
+    },
+}
+
 /// Where one kind of availability comes from, and where appointments are written.
 ///
 /// Object safe: the service holds `Arc<dyn AvailabilityStrategy>`. Implementors write
@@ -117,6 +133,22 @@ pub trait AvailabilityStrategy: Send + Sync + Debug {
         client: &Client,
         appointment: &Appointment,
     ) -> Result<Option<ExternalEvent>, CoreError>;
+
+    /// Books `appointment` in a scheduler that is the system of record (called by the service,
+    /// before anything is stored, for strategies with [`Capabilities::provider_slots`]): booked
+    /// at once, or pending until the client finishes it at a link the provider gives. The
+    /// default is [`create_appointment`](Self::create_appointment)'s event, booked; only a
+    /// provider that can answer with a link overrides it.
+    async fn book_in_provider(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+    ) -> Result<ProviderBooking, CoreError> {
+        Ok(ProviderBooking::Booked(
+            self.create_appointment(expert, client, appointment).await?,
+        ))
+    }
 
     /// Moves the appointment's external event to the appointment's current time.
     async fn update_appointment(

@@ -129,6 +129,10 @@ pub struct Appointment {
     pub calendar_type: Option<CalendarType>,
     /// The provider's id for the event (Google event id, Graph event id, Calendly invitee URI).
     pub external_calendar_event_id: Option<String>,
+    /// Where the client finishes a pending booking (a Calendly single-use scheduling link); None
+    /// unless the appointment is pending.
+    #[serde(default)]
+    pub scheduling_url: Option<String>,
     /// Whether the external event is up to date.
     pub sync_status: SyncStatus,
     /// Why it was cancelled, if it was.
@@ -152,6 +156,11 @@ impl Appointment {
     pub fn is_confirmed(&self) -> bool {
         self.status == AppointmentStatus::Confirmed
     }
+
+    /// Whether it waits for the provider to confirm it (it holds no time meanwhile).
+    pub fn is_pending(&self) -> bool {
+        self.status == AppointmentStatus::Pending
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +179,28 @@ mod tests {
         }
         assert_eq!(SyncStatus::NotApplicable.to_string(), "not_applicable");
         assert!("done".parse::<SyncStatus>().is_err());
+    }
+
+    #[test]
+    fn the_scheduling_link_is_always_shown_and_optional_when_read() {
+        let json = serde_json::json!({
+            "id": AppointmentId::new(), "expert_id": ExpertId::new(), "client_id": ClientId::new(),
+            "start_time": "2026-03-02T09:00:00Z", "end_time": "2026-03-02T09:30:00Z",
+            "status": "pending", "calendar_type": "calendly", "external_calendar_event_id": null,
+            "sync_status": "not_applicable", "cancellation_reason": null,
+            "created_at": "2026-03-01T00:00:00Z", "updated_at": "2026-03-01T00:00:00Z",
+        });
+        let mut appointment: Appointment = serde_json::from_value(json).unwrap();
+        assert!(appointment.is_pending() && !appointment.is_confirmed());
+        assert_eq!(appointment.scheduling_url, None);
+        assert_eq!(
+            serde_json::to_value(&appointment).unwrap()["scheduling_url"],
+            serde_json::Value::Null
+        );
+        appointment.scheduling_url = Some("https://calendly.com/d/abc/consult".into());
+        assert_eq!(
+            serde_json::to_value(&appointment).unwrap()["scheduling_url"],
+            "https://calendly.com/d/abc/consult"
+        );
     }
 }

@@ -84,6 +84,9 @@ impl SyncWorker {
         let expert = self.store.expert(appointment.expert_id).await?;
         let existing = appointment.external_calendar_event_id.clone();
         match (appointment.status, &existing) {
+            // Not booked by us: the provider books it when the client finishes it at the link,
+            // and reports it (no job is queued for it; this is for one queued before a change).
+            (AppointmentStatus::Pending, _) => Ok(existing),
             (AppointmentStatus::Confirmed, None) => {
                 let client = self.store.client(appointment.client_id).await?;
                 Ok(strategy

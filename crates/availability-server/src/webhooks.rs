@@ -1,14 +1,16 @@
 //! Calendly: connecting with a personal access token, and its signed webhooks (bookings and
-//! cancellations made on Calendly's own pages).
+//! cancellations made on Calendly's own pages, and bookings finished at a pending appointment's
+//! scheduling link).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use availability_core::{AppointmentRepository, CoreError};
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, CalendarType, IntegrationType, Secret, SyncStatus, Zone,
+    Appointment, AppointmentId, AppointmentStatus, CalendarType, ExpertId, IntegrationType, Interval, Secret,
+    SyncStatus, Zone,
 };
-use provider_calendly::{parse_webhook, verify_webhook, ConnectError, WebhookError, WebhookEventKind};
+use provider_calendly::{parse_webhook, verify_webhook, ConnectError, WebhookError, WebhookEvent, WebhookEventKind};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -162,52 +164,16 @@ async fn calendly_webhook(
                 return Ok(HttpResponse::Ok().json(json!({"status": "unchanged"})));
             }
             let time = state.calendly.webhook_event_time(expert_id, &event).await?;
-            let client = match state.store.client_by_email(event.email.clone()).await? {
-                Some(c) => c,
-                None => {
-                    let zone = event
-                        .timezone
-                        .as_deref()
-                        .and_then(|z| Zone::new(z).ok())
-                        .unwrap_or_else(Zone::utc);
-                    let name = if event.name.trim().is_empty() {
-                        event.email.clone()
-                    } else {
-                        event.name.clone()
-                    };
-                    state.store.create_client(name, event.email.clone(), zone).await?
-                }
-            };
-            let now = state.service.timestamp();
-            let appointment = Appointment {
-                id: AppointmentId::new(),
-                expert_id,
-                client_id: client.id,
-                start_time: time.start(),
-                end_time: time.end(),
-                status: AppointmentStatus::Confirmed,
-                calendar_type: Some(CalendarType::Calendly),
-                external_calendar_event_id: Some(event.invitee_uri.clone()),
-                sync_status: SyncStatus::Synced,
-                cancellation_reason: None,
-                sync_error: None,
-                created_at: now,
-                updated_at: now,
-            };
-            match AppointmentRepository::record_confirmed(&state.store, appointment).await {
-                Ok(_) => {}
-                // Calendly is the system of record: a clash with a local booking is logged, and
-                // the delivery acknowledged (retrying it would clash again).
-                Err(CoreError::SlotTaken) => {
-                    tracing::warn!(
-                        "calendly: a booking made on Calendly overlaps a local appointment of expert {expert_id}"
-                    )
-                }
-                Err(e) => return Err(e.into()),
+            // A reschedule on Calendly moves a booking (its invitee.canceled carries the rest): it
+            // finishes no pending booking.
+            let finished = event.old_invitee_uri.is_none() && confirm_pending(&state, expert_id, &event, time).await?;
+            if !finished {
+                record_calendly_booking(&state, expert_id, &event, time).await?;
             }
         }
         WebhookEventKind::Canceled => {
-            if let Some(a) = existing.filter(|a| a.is_confirmed()) {
+            // Also a pending appointment that holds a Calendly booking it could not confirm.
+            if let Some(a) = existing.filter(|a| a.status != AppointmentStatus::Cancelled) {
                 let reason = event
                     .cancellation_reason
                     .clone()
@@ -219,4 +185,133 @@ async fn calendly_webhook(
     }
     state.service.invalidate_busy_time(expert_id);
     Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
+}
+
+/// Why a booking Calendly made is kept pending here instead of confirmed.
+fn overlap_reason(time: Interval) -> String {
+    format!(
+        "Calendly booked {} to {}, which overlaps another confirmed appointment of this expert, so it is not \
+         confirmed here; the booking stands on Calendly: cancel one of the two",
+        time.start(),
+        time.end()
+    )
+}
+
+/// invitee.created of a booking the client finished at a pending appointment's scheduling link:
+/// the expert's pending appointment of a client with the invitee's email (case-insensitive) is
+/// confirmed with the invitee URI and the time Calendly booked, which may differ from the one
+/// first asked for (the link page offers every free time). Of several, the one asked for exactly
+/// that time, else the oldest. Returns false when there is none (a booking made on Calendly's
+/// own pages).
+async fn confirm_pending(
+    state: &AppState,
+    expert_id: ExpertId,
+    event: &WebhookEvent,
+    time: Interval,
+) -> Result<bool, ApiError> {
+    let candidates = state.store.pending_for_email(expert_id, event.email.clone()).await?;
+    let Some(pending) = candidates
+        .iter()
+        .find(|a| a.start_time == time.start())
+        .or_else(|| candidates.first())
+    else {
+        return Ok(false);
+    };
+    let now = state.service.timestamp();
+    match AppointmentRepository::confirm_pending(&state.store, pending.id, event.invitee_uri.clone(), time, now).await {
+        Ok(_) => Ok(true),
+        // Calendly is the system of record: the client holds this booking there, with Calendly's
+        // confirmation, whatever we answer. Refusing the delivery would only make Calendly retry
+        // it for a day and then disable the subscription; dropping it would lose the client's
+        // booking here. Confirming it is not possible either: the database refuses two
+        // overlapping confirmed appointments of one expert (that guard stays absolute), and
+        // cancelling the other, confirmed appointment would break another client's booking on
+        // our side. So the booking is recorded on the client's appointment (invitee URI and
+        // Calendly's time, the link cleared) and the clash is shown where experts and clients
+        // look: it stays pending with sync_status failed and the reason as sync_error, until the
+        // expert cancels one of the two (a cancel here cancels the Calendly booking too, and an
+        // invitee.canceled cancels it here).
+        Err(CoreError::SlotTaken) => {
+            let reason = overlap_reason(time);
+            tracing::warn!(
+                "calendly: the booking finished at the scheduling link of appointment {} overlaps a confirmed \
+                 appointment of expert {expert_id}; kept pending",
+                pending.id
+            );
+            state
+                .store
+                .hold_unconfirmed(pending.id, event.invitee_uri.clone(), time, reason)
+                .await?;
+            Ok(true)
+        }
+        // Cancelled (or taken by another invitee) since it was read: the booking is recorded as
+        // one made on Calendly's own pages.
+        Err(CoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// invitee.created of a booking made on Calendly's own pages: the appointment is created, for the
+/// client with the invitee's email (or a new one).
+async fn record_calendly_booking(
+    state: &AppState,
+    expert_id: ExpertId,
+    event: &WebhookEvent,
+    time: Interval,
+) -> Result<(), ApiError> {
+    let client = match state.store.client_by_email(event.email.clone()).await? {
+        Some(c) => c,
+        None => {
+            let zone = event
+                .timezone
+                .as_deref()
+                .and_then(|z| Zone::new(z).ok())
+                .unwrap_or_else(Zone::utc);
+            let name = if event.name.trim().is_empty() {
+                event.email.clone()
+            } else {
+                event.name.clone()
+            };
+            state.store.create_client(name, event.email.clone(), zone).await?
+        }
+    };
+    let now = state.service.timestamp();
+    let appointment = Appointment {
+        id: AppointmentId::new(),
+        expert_id,
+        client_id: client.id,
+        start_time: time.start(),
+        end_time: time.end(),
+        status: AppointmentStatus::Confirmed,
+        calendar_type: Some(CalendarType::Calendly),
+        external_calendar_event_id: Some(event.invitee_uri.clone()),
+        scheduling_url: None,
+        sync_status: SyncStatus::Synced,
+        cancellation_reason: None,
+        sync_error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    match AppointmentRepository::record_confirmed(&state.store, appointment.clone()).await {
+        Ok(_) => Ok(()),
+        // As for a pending booking (see confirm_pending): Calendly is the system of record, so
+        // the booking is recorded, pending with the clash as its sync error, rather than lost.
+        Err(CoreError::SlotTaken) => {
+            tracing::warn!(
+                "calendly: a booking made on Calendly overlaps a confirmed appointment of expert {expert_id}; kept pending"
+            );
+            let held = Appointment {
+                status: AppointmentStatus::Pending,
+                sync_status: SyncStatus::Failed,
+                sync_error: Some(overlap_reason(time)),
+                ..appointment
+            };
+            match AppointmentRepository::record_pending(&state.store, held).await {
+                // A concurrent delivery of this booking stored it first: nothing to add.
+                Ok(_) | Err(CoreError::Conflict(_)) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -152,6 +152,7 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
             status: AppointmentStatus::Confirmed,
             calendar_type,
             external_calendar_event_id: None,
+            scheduling_url: None,
             sync_status: if calendar_type.is_some() {
                 SyncStatus::Pending
             } else {
@@ -234,20 +235,25 @@ pub(crate) fn cancel(
         if current.status == AppointmentStatus::Cancelled.as_str() {
             return current.into_domain();
         }
-        let sync = if current.calendar_type.is_some() {
-            SyncStatus::Pending
-        } else {
-            SyncStatus::NotApplicable
+        // A pending appointment the provider never booked has nothing to remove there: no job,
+        // and its sync status stays as it is.
+        let in_provider =
+            current.status == AppointmentStatus::Confirmed.as_str() || current.external_calendar_event_id.is_some();
+        let sync = match (&current.calendar_type, in_provider) {
+            (Some(_), true) => SyncStatus::Pending.as_str(),
+            (Some(_), false) => current.sync_status.as_str(),
+            (None, _) => SyncStatus::NotApplicable.as_str(),
         };
         diesel::update(appointments::table.find(&key))
             .set((
                 appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
                 appointments::cancellation_reason.eq(reason),
-                appointments::sync_status.eq(sync.as_str()),
+                appointments::scheduling_url.eq(None::<String>),
+                appointments::sync_status.eq(sync),
                 appointments::updated_at.eq(now),
             ))
             .execute(c)?;
-        if current.calendar_type.is_some() {
+        if current.calendar_type.is_some() && in_provider {
             crate::outbox::enqueue_sync!(c, id, current.expert_id, now)?;
         }
         appointments::table
@@ -312,4 +318,166 @@ pub(crate) fn by_external_id(conn: &mut Conn, external_id: &str) -> Result<Optio
         .load(c)
         .map(|rows| rows.into_iter().next()))?;
     row.map(AppointmentRow::into_domain).transpose()
+}
+
+/// Stores a pending appointment as it is. It holds no time: no overlap check and no job. It is
+/// written under the expert's lock, which also keeps two deliveries of one provider booking (an
+/// external id it carries already) from both storing it.
+pub(crate) fn record_pending(conn: &mut Conn, appointment: &Appointment) -> Result<Appointment, StoreError> {
+    if !appointment.is_pending() {
+        return Err(StoreError::Conflict(format!(
+            "appointment {} is {}, not pending",
+            appointment.id, appointment.status
+        )));
+    }
+    let row = AppointmentRow::from_domain(appointment);
+    let expert_key = appointment.expert_id.to_string();
+    db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
+        if let Some(external) = &row.external_calendar_event_id {
+            let known: i64 = appointments::table
+                .filter(appointments::external_calendar_event_id.eq(external))
+                .count()
+                .get_result(c)?;
+            if known > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "an appointment with the external id {external} is stored already"
+                )));
+            }
+        }
+        diesel::insert_into(appointments::table).values(&row).execute(c)?;
+        Ok(())
+    }))?;
+    Ok(appointment.clone())
+}
+
+/// Confirms a pending appointment with the provider's booking (external id and time), under the
+/// expert's lock, if no confirmed appointment of the expert overlaps that time (the database's
+/// overlap guard backs this up). The same confirmation again returns the appointment unchanged.
+pub(crate) fn confirm_pending(
+    conn: &mut Conn,
+    id: AppointmentId,
+    external_event_id: &str,
+    time: Interval,
+    now: i64,
+) -> Result<Appointment, StoreError> {
+    let current = appointment(conn, id)?;
+    let expert_key = current.expert_id.to_string();
+    let key = id.to_string();
+    let (start, end) = (time.start().as_second(), time.end().as_second());
+    db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
+        // Read again under the lock: a concurrent delivery may have confirmed it meanwhile.
+        let current = appointments::table
+            .find(&key)
+            .select(AppointmentRow::as_select())
+            .load(c)
+            .map(|rows| rows.into_iter().next())?
+            .ok_or_else(|| not_found(id))?
+            .into_domain()?;
+        if current.is_confirmed() && current.external_calendar_event_id.as_deref() == Some(external_event_id) {
+            return Ok(current);
+        }
+        let other_booking = current
+            .external_calendar_event_id
+            .as_deref()
+            .is_some_and(|e| e != external_event_id);
+        if !current.is_pending() || other_booking {
+            return Err(StoreError::Conflict(format!(
+                "appointment {id} is {} and cannot be confirmed",
+                current.status
+            )));
+        }
+        let overlapping: i64 = appointments::table
+            .filter(appointments::expert_id.eq(&expert_key))
+            .filter(appointments::status.eq(AppointmentStatus::Confirmed.as_str()))
+            .filter(appointments::id.ne(&key))
+            .filter(appointments::start_time.lt(end))
+            .filter(appointments::end_time.gt(start))
+            .count()
+            .get_result(c)?;
+        if overlapping > 0 {
+            return Err(StoreError::SlotTaken);
+        }
+        let confirmed = Appointment {
+            start_time: time.start(),
+            end_time: time.end(),
+            status: AppointmentStatus::Confirmed,
+            external_calendar_event_id: Some(external_event_id.to_owned()),
+            scheduling_url: None,
+            sync_status: SyncStatus::Synced,
+            sync_error: None,
+            updated_at: crate::rows::instant(now)?,
+            ..current
+        };
+        diesel::update(appointments::table.find(&key))
+            .set(AppointmentRow::from_domain(&confirmed))
+            .execute(c)?;
+        Ok(confirmed)
+    }))
+}
+
+/// Records a provider's booking on a pending appointment that cannot be confirmed (it overlaps a
+/// confirmed appointment): its external id and time, the link cleared, and why as the sync error.
+/// It stays pending, so the database's overlap guard still holds.
+pub(crate) fn hold_unconfirmed(
+    conn: &mut Conn,
+    id: AppointmentId,
+    external_event_id: &str,
+    time: Interval,
+    reason: &str,
+    now: i64,
+) -> Result<Appointment, StoreError> {
+    let key = id.to_string();
+    let n = db_run!(conn, |c| diesel::update(
+        appointments::table
+            .find(&key)
+            .filter(appointments::status.eq(AppointmentStatus::Pending.as_str()))
+            .filter(
+                appointments::external_calendar_event_id
+                    .is_null()
+                    .or(appointments::external_calendar_event_id.eq(external_event_id))
+            )
+    )
+    .set((
+        appointments::external_calendar_event_id.eq(external_event_id),
+        appointments::start_time.eq(time.start().as_second()),
+        appointments::end_time.eq(time.end().as_second()),
+        appointments::scheduling_url.eq(None::<String>),
+        appointments::sync_status.eq(SyncStatus::Failed.as_str()),
+        appointments::sync_error.eq(reason),
+        appointments::updated_at.eq(now),
+    ))
+    .execute(c))?;
+    let held = appointment(conn, id)?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "appointment {id} is {} and cannot hold the provider's booking",
+            held.status
+        )));
+    }
+    Ok(held)
+}
+
+/// An expert's pending appointments that no provider booking has reached yet, of clients with
+/// this email address (compared case-insensitively), oldest first.
+pub(crate) fn pending_for_email(
+    conn: &mut Conn,
+    expert: ExpertId,
+    email: &str,
+) -> Result<Vec<Appointment>, StoreError> {
+    let expert_key = expert.to_string();
+    let rows: Vec<(AppointmentRow, String)> = db_run!(conn, |c| appointments::table
+        .inner_join(clients::table)
+        .filter(appointments::expert_id.eq(&expert_key))
+        .filter(appointments::status.eq(AppointmentStatus::Pending.as_str()))
+        .filter(appointments::external_calendar_event_id.is_null())
+        .order((appointments::created_at, appointments::id))
+        .select((AppointmentRow::as_select(), clients::email))
+        .load(c))?;
+    // Compared here rather than with SQL lower(): SQLite's folds ASCII only, PostgreSQL's more,
+    // and both backends must match the same clients.
+    let wanted = email.trim().to_lowercase();
+    rows.into_iter()
+        .filter(|(_, client_email)| client_email.trim().to_lowercase() == wanted)
+        .map(|(row, _)| row.into_domain())
+        .collect()
 }

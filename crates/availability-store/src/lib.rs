@@ -285,6 +285,29 @@ impl Store {
         self.run(move |c| appointments::list(c, party, window, status)).await
     }
 
+    /// An expert's pending appointments that no provider booking has reached yet, of clients
+    /// with this email address (compared case-insensitively), oldest first: where a booking the
+    /// provider reports (a Calendly invitee) may belong.
+    pub async fn pending_for_email(&self, expert: ExpertId, email: String) -> Result<Vec<Appointment>, StoreError> {
+        self.run(move |c| appointments::pending_for_email(c, expert, &email))
+            .await
+    }
+
+    /// Records the provider's booking (external id, time) on a pending appointment that cannot be
+    /// confirmed because it overlaps a confirmed one: it stays pending (so it holds no time and
+    /// the database's overlap guard holds), with sync_status failed and `reason` as sync_error,
+    /// for the expert to resolve. Only for a pending appointment; else `StoreError::Conflict`.
+    pub async fn hold_unconfirmed(
+        &self,
+        id: AppointmentId,
+        external_event_id: String,
+        time: Interval,
+        reason: String,
+    ) -> Result<Appointment, StoreError> {
+        self.run_write(move |c| appointments::hold_unconfirmed(c, id, &external_event_id, time, &reason, now()))
+            .await
+    }
+
     /// A stored Idempotency-Key answer for this caller, if one younger than 24 hours exists.
     pub async fn idempotent_answer(&self, scope: String, key: String) -> Result<Option<StoredAnswer>, StoreError> {
         self.run(move |c| idempotency::find(c, &scope, &key, now())).await

@@ -5,6 +5,7 @@ use availability_core::{
     AppointmentRepository, BookingGuard, CoreError, Credential, CredentialRepository, ExpertCalendar, ExpertRepository,
     IntegrationRepository,
 };
+use availability_domain::jiff::Timestamp;
 use availability_domain::{
     Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, IntegrationType, Interval, NewAppointment,
     Schedule, SyncStatus,
@@ -87,6 +88,24 @@ impl AppointmentRepository for Store {
     async fn record_confirmed(&self, appointment: Appointment) -> Result<Appointment, CoreError> {
         Ok(self
             .run_write(move |c| appointments::record_confirmed(c, &appointment))
+            .await?)
+    }
+
+    async fn record_pending(&self, appointment: Appointment) -> Result<Appointment, CoreError> {
+        Ok(self
+            .run_write(move |c| appointments::record_pending(c, &appointment))
+            .await?)
+    }
+
+    async fn confirm_pending(
+        &self,
+        id: AppointmentId,
+        external_event_id: String,
+        time: Interval,
+        now: Timestamp,
+    ) -> Result<Appointment, CoreError> {
+        Ok(self
+            .run_write(move |c| appointments::confirm_pending(c, id, &external_event_id, time, now.as_second()))
             .await?)
     }
 

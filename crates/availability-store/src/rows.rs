@@ -111,6 +111,7 @@ pub(crate) struct AppointmentRow {
     pub status: String,
     pub calendar_type: Option<String>,
     pub external_calendar_event_id: Option<String>,
+    pub scheduling_url: Option<String>,
     pub sync_status: String,
     pub cancellation_reason: Option<String>,
     pub sync_error: Option<String>,
@@ -129,6 +130,7 @@ impl AppointmentRow {
             status: a.status.as_str().to_owned(),
             calendar_type: a.calendar_type.map(|c| c.as_str().to_owned()),
             external_calendar_event_id: a.external_calendar_event_id.clone(),
+            scheduling_url: a.scheduling_url.clone(),
             sync_status: a.sync_status.as_str().to_owned(),
             cancellation_reason: a.cancellation_reason.clone(),
             sync_error: a.sync_error.clone(),
@@ -154,6 +156,7 @@ impl AppointmentRow {
                 .transpose()
                 .map_err(|e| corrupt("calendar type", e))?,
             external_calendar_event_id: self.external_calendar_event_id,
+            scheduling_url: self.scheduling_url,
             sync_status: self
                 .sync_status
                 .parse::<SyncStatus>()

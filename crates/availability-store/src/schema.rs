@@ -66,6 +66,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         sync_error -> Nullable<Text>,
+        scheduling_url -> Nullable<Text>,
     }
 }
 

@@ -268,3 +268,197 @@ async fn the_database_itself_refuses_overlapping_confirmed_appointments() {
         testing::insert_unchecked(&store, overlapping).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
+    use availability_core::domain::{Appointment, AppointmentId, AppointmentStatus, CalendarType, SyncStatus};
+    const LINK: &str = "https://calendly.com/d/abc-def/consult";
+    for store in stores("pending_bookings_hold_no_time_until_the_provider_confirms_them").await {
+        let (expert, client) = expert_and_client(&store).await;
+        let slot = |s: &str| Interval::new(ts(s), ts(s) + SignedDuration::from_mins(30)).unwrap();
+        let pending = |time: Interval, created: &str| Appointment {
+            id: AppointmentId::new(),
+            expert_id: expert,
+            client_id: client,
+            start_time: time.start(),
+            end_time: time.end(),
+            status: AppointmentStatus::Pending,
+            calendar_type: Some(CalendarType::Calendly),
+            external_calendar_event_id: None,
+            scheduling_url: Some(LINK.into()),
+            sync_status: SyncStatus::NotApplicable,
+            cancellation_reason: None,
+            sync_error: None,
+            created_at: ts(created),
+            updated_at: ts(created),
+        };
+        let confirmed = AppointmentRepository::book(
+            &store,
+            NewAppointment {
+                expert_id: expert,
+                client_id: client,
+                time: slot("2026-03-02T10:00:00Z"),
+            },
+            guard(),
+        )
+        .await
+        .unwrap();
+        // Pending appointments may lie on a confirmed one and on each other: they hold no time.
+        let over = AppointmentRepository::record_pending(
+            &store,
+            pending(slot("2026-03-02T10:00:00Z"), "2026-02-20T01:00:00Z"),
+        )
+        .await
+        .unwrap();
+        let early = AppointmentRepository::record_pending(
+            &store,
+            pending(slot("2026-03-02T09:00:00Z"), "2026-02-20T02:00:00Z"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(store.appointment(over.id).await.unwrap(), over, "{}", store.backend());
+        let day = Interval::new(ts("2026-03-02T00:00:00Z"), ts("2026-03-03T00:00:00Z")).unwrap();
+        let listed: Vec<_> = store
+            .appointments(Party::Expert(expert), day, Some(AppointmentStatus::Pending))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(listed, [early.id, over.id]);
+        let confirmed_only = AppointmentRepository::confirmed_overlapping(&store, expert, day)
+            .await
+            .unwrap();
+        assert_eq!(confirmed_only.len(), 1);
+        let mut not_pending = pending(slot("2026-03-02T15:00:00Z"), "2026-02-20T00:00:00Z");
+        not_pending.status = AppointmentStatus::Confirmed;
+        assert!(matches!(
+            AppointmentRepository::record_pending(&store, not_pending.clone()).await,
+            Err(CoreError::Conflict(_))
+        ));
+        // The database keeps the link to pending appointments.
+        let raw = testing::insert_unchecked(&store, not_pending).await;
+        assert!(
+            raw.is_err(),
+            "{}: a confirmed row with a scheduling_url",
+            store.backend()
+        );
+
+        // Found by the client's email whatever its case, oldest first.
+        let found: Vec<_> = store
+            .pending_for_email(expert, " ANN@Example.COM".into())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(found, [over.id, early.id], "{}", store.backend());
+        assert!(store
+            .pending_for_email(expert, "zoe@example.com".into())
+            .await
+            .unwrap()
+            .is_empty());
+
+        // Confirming over the confirmed appointment is refused and changes nothing; the
+        // provider's booking is then held on it, still pending.
+        let now = ts("2026-02-21T00:00:00Z");
+        let clash =
+            AppointmentRepository::confirm_pending(&store, over.id, "inv-1".into(), slot("2026-03-02T10:00:00Z"), now)
+                .await;
+        assert_eq!(clash.unwrap_err(), CoreError::SlotTaken, "{}", store.backend());
+        assert_eq!(store.appointment(over.id).await.unwrap(), over);
+        let held = store
+            .hold_unconfirmed(over.id, "inv-1".into(), slot("2026-03-02T10:15:00Z"), "overlaps".into())
+            .await
+            .unwrap();
+        assert_eq!(held.status, AppointmentStatus::Pending);
+        assert_eq!(held.external_calendar_event_id.as_deref(), Some("inv-1"));
+        assert_eq!(held.start_time, ts("2026-03-02T10:15:00Z"));
+        assert_eq!(held.scheduling_url, None);
+        assert_eq!(
+            (held.sync_status, held.sync_error.as_deref()),
+            (SyncStatus::Failed, Some("overlaps"))
+        );
+        assert_eq!(
+            AppointmentRepository::by_external_id(&store, "inv-1").await.unwrap(),
+            Some(held.clone())
+        );
+        let mut duplicate = pending(slot("2026-03-02T10:15:00Z"), "2026-02-20T04:00:00Z");
+        duplicate.scheduling_url = None;
+        duplicate.external_calendar_event_id = Some("inv-1".into());
+        assert!(
+            matches!(
+                AppointmentRepository::record_pending(&store, duplicate).await,
+                Err(CoreError::Conflict(_))
+            ),
+            "one appointment per provider booking"
+        );
+        let left: Vec<_> = store
+            .pending_for_email(expert, "ann@example.com".into())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(
+            left,
+            [early.id],
+            "a pending appointment holding a booking is not matched again"
+        );
+
+        // Confirmed at the time the provider booked (the client picked 09:30 at the link).
+        let done =
+            AppointmentRepository::confirm_pending(&store, early.id, "inv-2".into(), slot("2026-03-02T09:30:00Z"), now)
+                .await
+                .unwrap();
+        assert_eq!(done.status, AppointmentStatus::Confirmed);
+        assert_eq!(
+            (done.start_time, done.end_time),
+            (ts("2026-03-02T09:30:00Z"), ts("2026-03-02T10:00:00Z"))
+        );
+        assert_eq!(done.external_calendar_event_id.as_deref(), Some("inv-2"));
+        assert_eq!(done.scheduling_url, None);
+        assert_eq!((done.sync_status, done.updated_at), (SyncStatus::Synced, now));
+        assert_eq!(store.appointment(early.id).await.unwrap(), done);
+        let again = AppointmentRepository::confirm_pending(
+            &store,
+            early.id,
+            "inv-2".into(),
+            slot("2026-03-02T09:30:00Z"),
+            ts("2026-02-22T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again, done, "the same confirmation twice changes nothing");
+        let now_blocking = AppointmentRepository::confirmed_overlapping(&store, expert, day)
+            .await
+            .unwrap();
+        assert_eq!(now_blocking.len(), 2);
+
+        // Cancelling a pending appointment the provider never booked queues no calendar job;
+        // one that holds a provider booking does (the booking must be cancelled there).
+        assert_eq!(store.pending_sync_jobs().await.unwrap(), 0);
+        let fresh = AppointmentRepository::record_pending(
+            &store,
+            pending(slot("2026-03-02T11:00:00Z"), "2026-02-20T03:00:00Z"),
+        )
+        .await
+        .unwrap();
+        let cancelled = AppointmentRepository::cancel(&store, fresh.id, Some("no".into()))
+            .await
+            .unwrap();
+        assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
+        assert_eq!(cancelled.scheduling_url, None);
+        assert_eq!(cancelled.sync_status, SyncStatus::NotApplicable);
+        assert_eq!(store.pending_sync_jobs().await.unwrap(), 0, "{}", store.backend());
+        assert!(matches!(
+            AppointmentRepository::confirm_pending(&store, fresh.id, "inv-3".into(), slot("2026-03-02T11:00:00Z"), now)
+                .await,
+            Err(CoreError::Conflict(_))
+        ));
+        let cancelled = AppointmentRepository::cancel(&store, held.id, None).await.unwrap();
+        assert_eq!(cancelled.sync_status, SyncStatus::Pending);
+        assert_eq!(store.pending_sync_jobs().await.unwrap(), 1);
+        let _ = confirmed;
+    }
+}

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use availability_core::engine::SlotQuery;
 use availability_core::ports::{CredentialRepository, IntegrationRepository};
-use availability_core::{AvailabilityStrategy, Capabilities, CoreError, ExpertCalendar, ExternalEvent};
+use availability_core::{
+    AvailabilityStrategy, Capabilities, CoreError, ExpertCalendar, ExternalEvent, ProviderBooking,
+};
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{Appointment, Client, Expert, ExpertId, IntegrationType, Interval, Secret, Slot};
 use provider_http::{HttpPolicy, ProviderHttpError, Reply, SendOptions, TokenManager};
@@ -294,7 +296,9 @@ impl AvailabilityStrategy for CalendlyStrategy {
     }
 
     /// [`CalendlyStrategy::book`]; the invitee URI is the external event. An account that can
-    /// only offer a scheduling link is `CoreError::Unsupported` here: use `book` to get the link.
+    /// only offer a scheduling link is `CoreError::Unsupported` here (a create must give an
+    /// event): the service books through [`AvailabilityStrategy::book_in_provider`], which
+    /// passes the link on.
     async fn create_appointment(
         &self,
         expert: &Expert,
@@ -309,6 +313,25 @@ impl AvailabilityStrategy for CalendlyStrategy {
                             CalendlyStrategy::book)",
             }),
         }
+    }
+
+    /// [`CalendlyStrategy::book`]: booked (the invitee URI is the external event), or, for an
+    /// account that may not book through the API, pending at a single-use scheduling link; the
+    /// invitee.created webhook of the client's booking there confirms it.
+    async fn book_in_provider(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+    ) -> Result<ProviderBooking, CoreError> {
+        Ok(match self.book(expert, client, appointment).await? {
+            BookingOutcome::Booked { invitee_uri, .. } => {
+                ProviderBooking::Booked(Some(ExternalEvent { id: invitee_uri }))
+            }
+            BookingOutcome::SchedulingLink { booking_url } => ProviderBooking::Pending {
+                scheduling_url: booking_url,
+            },
+        })
     }
 
     /// Always `CoreError::Unsupported`. Calendly has no API to reschedule an invitee, and

@@ -132,6 +132,9 @@ pub struct WebhookEvent {
     pub user_uri: Option<String>,
     /// Whether the cancellation is part of a reschedule on Calendly (a new invitee follows).
     pub rescheduled: bool,
+    /// invitee.created of a reschedule on Calendly: the invitee it replaces (whose
+    /// invitee.canceled has `rescheduled`). Such a booking is a move, not a new booking.
+    pub old_invitee_uri: Option<String>,
     /// invitee.canceled: the reason given.
     pub cancellation_reason: Option<String>,
 }
@@ -152,6 +155,8 @@ struct Payload {
     invitee: wire::Invitee,
     #[serde(default)]
     rescheduled: bool,
+    #[serde(default)]
+    old_invitee: Option<String>,
     #[serde(default)]
     scheduled_event: Option<wire::ScheduledEvent>,
     #[serde(default)]
@@ -203,6 +208,7 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookEvent, WebhookError> {
         event_type_uri: scheduled.as_ref().and_then(|e| e.event_type.clone()),
         user_uri: host.or(delivery.created_by),
         rescheduled: payload.rescheduled,
+        old_invitee_uri: payload.old_invitee.filter(|u| !u.is_empty()),
         cancellation_reason: payload.cancellation.and_then(|c| c.reason),
     })
 }
@@ -284,7 +290,15 @@ mod tests {
         assert_eq!(event.start_time, None);
         assert_eq!(event.user_uri.as_deref(), Some("https://api.calendly.com/users/U"));
         assert!(event.rescheduled);
+        assert_eq!(event.old_invitee_uri, None);
         assert_eq!(event.cancellation_reason.as_deref(), Some("ill"));
+        let moved = br#"{"event":"invitee.created","payload":{"uri":"https://api.calendly.com/scheduled_events/F/invitees/J",
+            "event":"https://api.calendly.com/scheduled_events/F","email":"ann@x.com","name":"Ann Lee","status":"active",
+            "old_invitee":"https://api.calendly.com/scheduled_events/E/invitees/I"}}"#;
+        assert_eq!(
+            parse_webhook(moved).unwrap().old_invitee_uri.as_deref(),
+            Some("https://api.calendly.com/scheduled_events/E/invitees/I")
+        );
         assert_eq!(
             parse_webhook(br#"{"event":"invitee_no_show.created","payload":{"uri":"u","event":"e"}}"#),
             Err(WebhookError::UnsupportedEvent("invitee_no_show.created".into()))

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use availability_core::{AvailabilityStrategy, CoreError, CredentialRepository, InMemoryStore};
+use availability_core::{AvailabilityStrategy, CoreError, CredentialRepository, InMemoryStore, ProviderBooking};
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{ExpertId, IntegrationType, Secret};
 use provider_calendly::{
@@ -279,6 +279,33 @@ async fn without_direct_booking_the_client_gets_a_single_use_scheduling_link() {
             .await,
         Err(CoreError::Unsupported { .. })
     ));
+    // What the service books through: pending at a new single-use link, nothing booked.
+    let pending = setup
+        .strategy
+        .book_in_provider(&setup.expert, &setup.client, &appt)
+        .await
+        .unwrap();
+    let ProviderBooking::Pending { scheduling_url } = pending else {
+        panic!("{pending:?}");
+    };
+    assert!(
+        scheduling_url.starts_with(&format!("{}/d/", setup.fake.api_base())),
+        "{scheduling_url}"
+    );
+    assert_eq!(setup.fake.scheduling_links().len(), 3);
+    assert_eq!(invitee_count(&setup.fake), 0);
+    // With direct booking allowed again, the same call books.
+    setup.fake.set_direct_booking(true);
+    let booked = setup
+        .strategy
+        .book_in_provider(&setup.expert, &setup.client, &appt)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&booked, ProviderBooking::Booked(Some(event)) if event.id.contains("/invitees/")),
+        "{booked:?}"
+    );
+    assert_eq!(invitee_count(&setup.fake), 1);
 }
 
 #[tokio::test]

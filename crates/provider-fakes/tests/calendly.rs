@@ -334,7 +334,31 @@ async fn direct_booking_cancellation_and_listing() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert!(link["resource"]["booking_url"].as_str().unwrap().starts_with(&api));
+    let booking_url = link["resource"]["booking_url"].as_str().unwrap().to_owned();
+    assert!(booking_url.starts_with(&format!("{api}/d/")), "{booking_url}");
+    // The client books at the link's page, at any time offered; the link books once.
+    let invitee = calendly
+        .book_with_scheduling_link(&booking_url, "2026-03-02T09:00:00Z", "Ann Lee", "ann@x.com", "UTC")
+        .unwrap();
+    assert!(invitee.contains("/invitees/"), "{invitee}");
+    let booked_at_link = calendly
+        .scheduled_events()
+        .into_iter()
+        .find(|e| e["status"] == "active" && e["start_time"] == "2026-03-02T09:00:00.000000Z");
+    assert!(booked_at_link.is_some(), "{:?}", calendly.scheduled_events());
+    assert!(calendly
+        .book_with_scheduling_link(&booking_url, "2026-03-02T09:30:00Z", "Ann Lee", "ann@x.com", "UTC")
+        .is_err());
+    assert_eq!(calendly.scheduling_links()[0]["event_count"], 1);
+    assert!(calendly
+        .book_with_scheduling_link(
+            &format!("{api}/d/unknown/consult"),
+            "2026-03-02T09:30:00Z",
+            "A",
+            "a@x.com",
+            "UTC"
+        )
+        .is_err());
 
     // Past events cannot be canceled.
     calendly.set_now("2026-03-05T00:00:00Z").unwrap();

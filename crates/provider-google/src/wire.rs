@@ -210,6 +210,7 @@ mod tests {
             status: AppointmentStatus::Confirmed,
             calendar_type: None,
             external_calendar_event_id: None,
+            scheduling_url: None,
             sync_status: SyncStatus::Pending,
             cancellation_reason: None,
             sync_error: None,

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use availability_domain::jiff::{SignedDuration, Timestamp};
-use availability_domain::{AppointmentStatus, ClientId, Interval, NewAppointment};
+use availability_domain::{Appointment, AppointmentStatus, ClientId, Interval, NewAppointment};
 use availability_store::{Party, Principal, StoredAnswer};
 use serde::Deserialize;
 use serde_json::json;
@@ -70,16 +70,16 @@ async fn book(
     }
     let result = book_once(caller, &state, body).await;
     let Some(key) = key else {
-        return result.map(|a| HttpResponse::Created().json(a));
+        return result.map(|a| HttpResponse::build(booked_status(&a)).json(a));
     };
     let (status, answer_body) = match &result {
-        Ok(a) => (StatusCode::CREATED, serde_json::to_string(a).unwrap_or_default()),
+        Ok(a) => (booked_status(a), serde_json::to_string(a).unwrap_or_default()),
         Err(e) if e.status.is_client_error() => (
             e.status,
             json!({"error": {"code": e.code, "message": e.message}}).to_string(),
         ),
         // Server-side failures are not kept: a retry with the same key may succeed.
-        Err(_) => return result.map(|a| HttpResponse::Created().json(a)),
+        Err(_) => return result.map(|a| HttpResponse::build(booked_status(&a)).json(a)),
     };
     let kept = state
         .store
@@ -96,6 +96,16 @@ async fn book(
     replay(kept, &request_hash)
 }
 
+/// 201 for a booking that is made; 202 for one that is pending: the provider (Calendly) gave a
+/// scheduling link where the client finishes it, and its webhook confirms it later.
+fn booked_status(appointment: &Appointment) -> StatusCode {
+    if appointment.is_pending() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::CREATED
+    }
+}
+
 fn replay(answer: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiError> {
     if answer.request_hash != request_hash {
         return Err(ApiError::invalid(
@@ -109,11 +119,7 @@ fn replay(answer: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiE
         .body(answer.body))
 }
 
-async fn book_once(
-    caller: Caller,
-    state: &AppState,
-    body: serde_json::Value,
-) -> Result<availability_domain::Appointment, ApiError> {
+async fn book_once(caller: Caller, state: &AppState, body: serde_json::Value) -> Result<Appointment, ApiError> {
     let body: BookingBody = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("wrong JSON type: {e}")))?;
     let expert = expert_id(&body.expert_id)?;
@@ -216,10 +222,11 @@ fn list_window(params: &ListParams) -> Result<(Interval, Option<AppointmentStatu
         None => None,
         Some("confirmed") => Some(AppointmentStatus::Confirmed),
         Some("cancelled") => Some(AppointmentStatus::Cancelled),
+        Some("pending") => Some(AppointmentStatus::Pending),
         Some(other) => {
             return Err(ApiError::bad_request(
                 "invalid_parameter",
-                format!("status must be confirmed or cancelled, got {other:?}"),
+                format!("status must be confirmed, cancelled or pending, got {other:?}"),
             ))
         }
     };

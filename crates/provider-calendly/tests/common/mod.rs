@@ -134,6 +134,7 @@ pub fn appointment(expert: &Expert, client: &Client, time: Interval) -> Appointm
         status: AppointmentStatus::Confirmed,
         calendar_type: IntegrationType::Calendly.calendar_type(),
         external_calendar_event_id: None,
+        scheduling_url: None,
         sync_status: SyncStatus::Pending,
         cancellation_reason: None,
         sync_error: None,

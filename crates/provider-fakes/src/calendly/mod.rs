@@ -195,6 +195,37 @@ impl FakeCalendly {
             .map_err(|e| FakeError::InvalidSeed(e.message))
     }
 
+    /// Books at a scheduling link (POST /scheduling_links' `booking_url`) as the client would on
+    /// its page: at any time the link's event type offers, which need not be the one the booking
+    /// first asked for. A single-use link books once; a second booking is refused. Returns the
+    /// invitee URI. Deliver the webhook with [`FakeCalendly::deliver_to_subscriptions`].
+    pub fn book_with_scheduling_link(
+        &self,
+        booking_url: &str,
+        start: &str,
+        name: &str,
+        email: &str,
+        timezone: &str,
+    ) -> Result<String, FakeError> {
+        let start = time::instant(start)?;
+        let booking = json!({
+            "start_time": time::calendly(start),
+            "invitee": {"name": name, "email": email, "timezone": timezone},
+        });
+        let Value::Object(booking) = booking else {
+            return Err(FakeError::InvalidSeed("booking".into()));
+        };
+        lock(&self.inner.account)
+            .book_with_link(booking_url, &booking)
+            .map(|invitee| invitee["uri"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Every scheduling link made through the API: `booking_url`, `owner`, `max_event_count` and
+    /// `event_count` (bookings made at it).
+    pub fn scheduling_links(&self) -> Vec<Value> {
+        lock(&self.inner.account).scheduling_links()
+    }
+
     /// Cancels the invitee's event as the invitee would on Calendly's pages.
     pub fn cancel_as_invitee(&self, invitee_uri: &str, reason: &str) -> Result<(), FakeError> {
         let mut account = lock(&self.inner.account);

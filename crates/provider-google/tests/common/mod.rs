@@ -128,6 +128,7 @@ impl Setup {
             status: AppointmentStatus::Confirmed,
             calendar_type: GOOGLE.calendar_type(),
             external_calendar_event_id: None,
+            scheduling_url: None,
             sync_status: SyncStatus::Pending,
             cancellation_reason: None,
             sync_error: None,

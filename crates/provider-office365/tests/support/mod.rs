@@ -173,6 +173,7 @@ impl Connected {
             status: AppointmentStatus::Confirmed,
             calendar_type: OFFICE365.calendar_type(),
             external_calendar_event_id: None,
+            scheduling_url: None,
             sync_status: SyncStatus::Pending,
             cancellation_reason: None,
             sync_error: None,
