@@ -76,13 +76,16 @@ pub(crate) fn confirmed_overlapping(
 
 /// Expert, schedule and the confirmed appointments around a slot query, in one read transaction
 /// on one connection (one round trip from the async side).
+/// What a slot query needs of an expert, and the calendar version it was read at (both in one
+/// transaction, so the version describes exactly this read).
 pub(crate) fn expert_calendar(
     conn: &mut Conn,
     id: ExpertId,
     window: Interval,
     duration_minutes: Option<u32>,
-) -> Result<ExpertCalendar, StoreError> {
+) -> Result<(i64, ExpertCalendar), StoreError> {
     db_run!(conn, |c| c.transaction(|c| {
+        let version = crate::calendar_cache::load_version!(c, id)?;
         let expert = crate::experts::load_expert!(c, id)?;
         let schedule = crate::experts::load_schedule!(c, &expert)?;
         let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
@@ -98,11 +101,14 @@ pub(crate) fn expert_calendar(
             .into_iter()
             .map(AppointmentRow::into_domain)
             .collect::<Result<_, _>>()?;
-        Ok::<_, StoreError>(ExpertCalendar {
-            expert,
-            schedule,
-            appointments,
-        })
+        Ok::<_, StoreError>((
+            version,
+            ExpertCalendar {
+                expert,
+                schedule,
+                appointments,
+            },
+        ))
     }))
 }
 

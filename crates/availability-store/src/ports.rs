@@ -34,8 +34,18 @@ impl ExpertRepository for Store {
         window: Interval,
         duration_minutes: Option<u32>,
     ) -> Result<ExpertCalendar, CoreError> {
+        let cache = self.calendars.clone();
         Ok(self
-            .run_read(move |c| appointments::expert_calendar(c, id, window, duration_minutes))
+            .run_read(move |c| {
+                // One indexed read when nothing changed since this process last read it.
+                let version = crate::calendar_cache::version(c, id)?;
+                if let Some(hit) = cache.get(id, window, duration_minutes, version) {
+                    return Ok(hit);
+                }
+                let (version, calendar) = appointments::expert_calendar(c, id, window, duration_minutes)?;
+                cache.put(id, window, duration_minutes, version, &calendar);
+                Ok(calendar)
+            })
             .await?)
     }
 }

@@ -101,6 +101,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    expert_calendar_versions (expert_id) {
+        expert_id -> Text,
+        version -> BigInt,
+    }
+}
+
 diesel::joinable!(appointments -> expert_profiles (expert_id));
 diesel::joinable!(appointments -> clients (client_id));
 diesel::joinable!(expert_availability -> expert_profiles (expert_id));

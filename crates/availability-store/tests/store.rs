@@ -462,3 +462,96 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
         let _ = confirmed;
     }
 }
+
+/// Slot queries reuse what they read while the expert's calendar version is unchanged. The
+/// version is kept by triggers, so a second store on the same database (another server process)
+/// sees every change the first one makes, at once: hours, overrides, policy, zone, bookings,
+/// reschedules and cancellations.
+#[tokio::test]
+async fn slot_reads_are_reused_only_while_nothing_changed() {
+    use availability_core::domain::BookingPolicy;
+    use availability_core::ExpertRepository;
+    use availability_store::ExpertPatch;
+    let mut urls = vec![testing::fresh_sqlite_url()];
+    match testing::test_database_url() {
+        Some(base) => urls.push(testing::fresh_postgres_schema(&base).unwrap()),
+        None => testing::skip_postgres("slot_reads_are_reused_only_while_nothing_changed"),
+    }
+    for url in urls {
+        let writer = Store::open(&url).await.unwrap();
+        let reader = Store::open(&url).await.unwrap();
+        let (expert, client) = expert_and_client(&writer).await;
+        let window = Interval::new(ts("2026-03-02T00:00:00Z"), ts("2026-03-09T00:00:00Z")).unwrap();
+        let read = || async { reader.expert_calendar(expert, window, None).await.unwrap() };
+
+        let first = read().await;
+        assert_eq!(first.schedule.rules.len(), 5);
+        assert_eq!(read().await.schedule, first.schedule, "unchanged: the same read");
+
+        writer
+            .replace_schedule(expert, weekdays_9_to_17()[..2].to_vec(), vec![], None)
+            .await
+            .unwrap();
+        assert_eq!(read().await.schedule.rules.len(), 2, "new hours");
+        let day_off = DateOverride {
+            date: "2026-03-02".parse().unwrap(),
+            windows: vec![],
+        };
+        writer
+            .replace_schedule(expert, weekdays_9_to_17()[..2].to_vec(), vec![day_off], None)
+            .await
+            .unwrap();
+        assert_eq!(read().await.schedule.overrides.len(), 1, "a new override");
+
+        let policy = BookingPolicy::new(45, 15, 5, 5, 0, 60).unwrap();
+        writer.set_booking_policy(expert, policy).await.unwrap();
+        assert_eq!(read().await.expert.booking_policy, policy, "a new policy");
+        let tokyo = Zone::new("Asia/Tokyo").unwrap();
+        writer
+            .update_expert(
+                expert,
+                ExpertPatch {
+                    timezone: Some(tokyo.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(read().await.expert.timezone, tokyo, "a new zone");
+
+        // Bookings: made, moved, cancelled by the writer; the reader sees each at once.
+        writer
+            .replace_schedule(expert, weekdays_9_to_17(), vec![], Some(Zone::utc()))
+            .await
+            .unwrap();
+        writer
+            .set_booking_policy(expert, BookingPolicy::new(30, 30, 0, 0, 0, 60).unwrap())
+            .await
+            .unwrap();
+        assert!(read().await.appointments.is_empty());
+        let time = Interval::new(ts("2026-03-03T09:00:00Z"), ts("2026-03-03T09:30:00Z")).unwrap();
+        let booked = writer
+            .book(
+                NewAppointment {
+                    expert_id: expert,
+                    client_id: client,
+                    time,
+                },
+                guard(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(read().await.appointment_intervals(), vec![time], "a booking");
+        let moved = Interval::new(ts("2026-03-03T10:00:00Z"), ts("2026-03-03T10:30:00Z")).unwrap();
+        writer.reschedule(booked.id, moved, guard()).await.unwrap();
+        assert_eq!(read().await.appointment_intervals(), vec![moved], "a reschedule");
+        writer.cancel(booked.id, None).await.unwrap();
+        assert!(read().await.appointment_intervals().is_empty(), "a cancellation");
+
+        // An unknown expert is still NotFound, not an empty calendar.
+        assert!(matches!(
+            reader.expert_calendar(ExpertId::new(), window, None).await,
+            Err(CoreError::NotFound { .. })
+        ));
+    }
+}

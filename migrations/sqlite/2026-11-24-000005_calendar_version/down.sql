@@ -1,0 +1,12 @@
+DROP TRIGGER appointments_calendar_version_delete;
+DROP TRIGGER appointments_calendar_version_update;
+DROP TRIGGER appointments_calendar_version_insert;
+DROP TRIGGER date_overrides_calendar_version_delete;
+DROP TRIGGER date_overrides_calendar_version_update;
+DROP TRIGGER date_overrides_calendar_version_insert;
+DROP TRIGGER expert_availability_calendar_version_delete;
+DROP TRIGGER expert_availability_calendar_version_update;
+DROP TRIGGER expert_availability_calendar_version_insert;
+DROP TRIGGER expert_profiles_calendar_version;
+DROP TRIGGER expert_profiles_calendar_version_insert;
+DROP TABLE expert_calendar_versions;
