@@ -497,17 +497,9 @@ async fn the_calendar_panels_connect_to_the_providers() {
     let db = databases("the_calendar_panels_connect_to_the_providers").remove(0);
     let google = FakeGoogle::start().await;
     let calendly = FakeCalendly::start().await;
-    let env = [
-        ("GOOGLE_CLIENT_ID", google.client_id()),
-        ("GOOGLE_CLIENT_SECRET", google.client_secret()),
-        ("GOOGLE_AUTH_URL", google.auth_url()),
-        ("GOOGLE_TOKEN_URL", google.token_url()),
-        ("GOOGLE_REVOKE_URL", google.revoke_url()),
-        ("GOOGLE_API_BASE", google.api_base()),
-        ("CALENDLY_API_BASE", calendly.api_base()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = TestServer::start_with_env(&db, &env).await;
+    let mut env = support::google_env(&google);
+    env.push(("CALENDLY_API_BASE", calendly.api_base()));
+    let server = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
     let api = &server.api;
     let base = api.base.clone();
     let (expert, token) = new_expert(api).await;

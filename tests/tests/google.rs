@@ -10,63 +10,12 @@ use std::time::Duration;
 
 use provider_fakes::google::ACCOUNT_EMAIL;
 use provider_fakes::FakeGoogle;
-use reqwest::redirect;
 use serde_json::{json, Value};
 use support::{databases, next_monday, Api, TestServer, ADMIN_TOKEN};
 
 async fn start(db: &support::TestDb, google: &FakeGoogle) -> TestServer {
-    let (id, secret, auth, token, revoke, api) = (
-        google.client_id(),
-        google.client_secret(),
-        google.auth_url(),
-        google.token_url(),
-        google.revoke_url(),
-        google.api_base(),
-    );
-    TestServer::start_with_env(
-        db,
-        &[
-            ("GOOGLE_CLIENT_ID", &id),
-            ("GOOGLE_CLIENT_SECRET", &secret),
-            ("GOOGLE_AUTH_URL", &auth),
-            ("GOOGLE_TOKEN_URL", &token),
-            ("GOOGLE_REVOKE_URL", &revoke),
-            ("GOOGLE_API_BASE", &api),
-        ],
-    )
-    .await
-}
-
-/// The expert connects Google (the fake consents) and makes it their integration.
-async fn connect(api: &Api, expert: &str, token: &str) {
-    let no_redirects = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap();
-    let connect = api
-        .post(
-            &format!("/api/v1/experts/{expert}/integrations/google_calendar/connect"),
-            token,
-            json!({}),
-        )
-        .await;
-    assert_eq!(connect.status, 200, "{:?}", connect.body);
-    let consent = no_redirects
-        .get(connect.body["authorization_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
-    let done = no_redirects.get(&callback).send().await.unwrap();
-    assert_eq!(done.status(), 303);
-    let set = api
-        .put(
-            &format!("/api/v1/experts/{expert}/integration"),
-            token,
-            json!({"integration_type": "google_calendar"}),
-        )
-        .await;
-    assert_eq!(set.status, 200, "{:?}", set.body);
+    let env = support::google_env(google);
+    TestServer::start_with_env(db, &support::env_refs(&env)).await
 }
 
 async fn wait_synced(api: &Api, id: &str, token: &str) -> Value {
@@ -95,7 +44,7 @@ async fn google_experts_book_into_their_calendar() {
         let server = start(&db, &google).await;
         let api = &server.api;
         let (expert, expert_token) = api.expert_with_hours().await;
-        connect(api, &expert, &expert_token).await;
+        support::connect_google(api, &expert, &expert_token).await;
         let list = api
             .get(&format!("/api/v1/experts/{expert}/integrations"), &expert_token)
             .await;
@@ -178,7 +127,7 @@ async fn expiry_rate_limits_and_revoked_consent() {
         let server = start(&db, &google).await;
         let api = &server.api;
         let (expert, expert_token) = api.expert_with_hours().await;
-        connect(api, &expert, &expert_token).await;
+        support::connect_google(api, &expert, &expert_token).await;
         let (_, client_token) = api.client_with_token().await;
         let day = next_monday();
         let monday: availability_core::domain::jiff::Timestamp = format!("{day}T00:00:00Z").parse().unwrap();
@@ -218,7 +167,7 @@ async fn expiry_rate_limits_and_revoked_consent() {
         assert_eq!(list.body[0]["status"], "needs_reauth", "{:?}", list.body);
         assert!(list.body[0]["last_error"].as_str().is_some() && list.body[0]["last_error_at"].as_str().is_some());
         // Reconnecting clears it.
-        connect(api, &expert, &expert_token).await;
+        support::connect_google(api, &expert, &expert_token).await;
         let list = api
             .get(&format!("/api/v1/experts/{expert}/integrations"), ADMIN_TOKEN)
             .await;

@@ -7,58 +7,19 @@
 mod support;
 
 use provider_fakes::{FakeCalendly, FakeGoogle};
-use reqwest::redirect;
 use serde_json::json;
-use support::{databases, next_monday, Api, TestServer};
-
-async fn connect_google(api: &Api, expert: &str, token: &str) {
-    let no_redirects = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap();
-    let connect = api
-        .post(
-            &format!("/api/v1/experts/{expert}/integrations/google_calendar/connect"),
-            token,
-            json!({}),
-        )
-        .await;
-    assert_eq!(connect.status, 200, "{:?}", connect.body);
-    let consent = no_redirects
-        .get(connect.body["authorization_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(no_redirects.get(&callback).send().await.unwrap().status(), 303);
-    let set = api
-        .put(
-            &format!("/api/v1/experts/{expert}/integration"),
-            token,
-            json!({"integration_type": "google_calendar"}),
-        )
-        .await;
-    assert_eq!(set.status, 200, "{:?}", set.body);
-}
+use support::{databases, next_monday, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_expert_chooses_which_google_calendars_block_time() {
     for db in databases("the_expert_chooses_which_google_calendars_block_time") {
         let google = FakeGoogle::start().await;
-        let env = [
-            ("GOOGLE_CLIENT_ID", google.client_id()),
-            ("GOOGLE_CLIENT_SECRET", google.client_secret()),
-            ("GOOGLE_AUTH_URL", google.auth_url()),
-            ("GOOGLE_TOKEN_URL", google.token_url()),
-            ("GOOGLE_REVOKE_URL", google.revoke_url()),
-            ("GOOGLE_API_BASE", google.api_base()),
-        ];
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let server = TestServer::start_with_env(&db, &env).await;
+        let env = support::google_env(&google);
+        let server = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
         let api = &server.api;
         let (expert, token) = api.expert_with_hours().await;
         let (_, other_token) = api.expert_with_hours().await;
-        connect_google(api, &expert, &token).await;
+        support::connect_google(api, &expert, &token).await;
         google.add_calendar("family@example.com", "Family", false);
         let day = next_monday();
         google

@@ -449,3 +449,52 @@ pub async fn race(
     }
     (created, taken)
 }
+
+/// The settings that point a server at a Google fake.
+pub fn google_env(google: &provider_fakes::FakeGoogle) -> Vec<(&'static str, String)> {
+    vec![
+        ("GOOGLE_CLIENT_ID", google.client_id()),
+        ("GOOGLE_CLIENT_SECRET", google.client_secret()),
+        ("GOOGLE_AUTH_URL", google.auth_url()),
+        ("GOOGLE_TOKEN_URL", google.token_url()),
+        ("GOOGLE_REVOKE_URL", google.revoke_url()),
+        ("GOOGLE_API_BASE", google.api_base()),
+    ]
+}
+
+/// Settings as `TestServer::start_with_env` takes them.
+pub fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The expert connects Google (the fake consents) and makes it their integration.
+pub async fn connect_google(api: &Api, expert: &str, token: &str) {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let connect = api
+        .post(
+            &format!("/api/v1/experts/{expert}/integrations/google_calendar/connect"),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(connect.status, 200, "{:?}", connect.body);
+    let consent = no_redirects
+        .get(connect.body["authorization_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
+    let done = no_redirects.get(&callback).send().await.unwrap();
+    assert_eq!(done.status(), 303);
+    let set = api
+        .put(
+            &format!("/api/v1/experts/{expert}/integration"),
+            token,
+            json!({"integration_type": "google_calendar"}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+}

@@ -91,6 +91,24 @@ export async function signOut() {
   current = null;
 }
 
+/**
+ * The top bar of a signed-in page: who is signed in (#who) and the sign-out button (#sign-out),
+ * which ends the session and returns to the sign-in page. `onError(e)` says what went wrong.
+ */
+export function mountTopbar(session, onError) {
+  document.getElementById("who").textContent = `${session.name} · ${session.role}`;
+  const out = document.getElementById("sign-out");
+  out.hidden = false;
+  out.addEventListener("click", async () => {
+    try {
+      await signOut();
+      location.assign("/");
+    } catch (e) {
+      onError(e);
+    }
+  });
+}
+
 /** Text content helper that never interprets HTML: pages build DOM nodes, not markup strings. */
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);

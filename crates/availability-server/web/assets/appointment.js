@@ -1,6 +1,6 @@
 // One appointment, /appointments/{id}: when it is (in the viewer's zone and the expert's), its
 // status and calendar sync in plain words, and cancelling it with a confirmation.
-import { api, el, requireSession, signOut } from "/assets/api.js";
+import { api, el, mountTopbar, requireSession } from "/assets/api.js";
 import * as T from "/assets/time.js";
 
 const $ = (id) => document.getElementById(id);
@@ -216,20 +216,11 @@ zoneSelect.addEventListener("change", () => {
   T.rememberZone(state.zone);
   render();
 });
-$("sign-out").addEventListener("click", async () => {
-  try {
-    await signOut();
-    location.assign("/");
-  } catch (e) {
-    say("error", e.message);
-  }
-});
 
 async function start() {
   state.session = await requireSession();
   const s = state.session;
-  $("who").textContent = `${s.name} · ${s.role}`;
-  $("sign-out").hidden = false;
+  mountTopbar(s, (e) => say("error", e.message));
   let appointment;
   try {
     appointment = await api("GET", path);

@@ -1,7 +1,7 @@
 // The client's booking page, /book/{expert_id}: a week of the expert's open times in the client's
 // time zone, a confirmation, and the booking itself (with an Idempotency-Key, so a double click or
 // a retry after a network error never books twice). Experts and admins see the times read-only.
-import { api, el, requireSession, signOut } from "/assets/api.js";
+import { api, el, mountTopbar, requireSession } from "/assets/api.js";
 import * as T from "/assets/time.js";
 
 const $ = (id) => document.getElementById(id);
@@ -592,20 +592,11 @@ document.addEventListener("visibilitychange", () => {
     loadWeek({ keepSelection: true });
   }
 });
-$("sign-out").addEventListener("click", async () => {
-  try {
-    await signOut();
-    location.assign("/");
-  } catch (e) {
-    say("error", e.message);
-  }
-});
 
 async function start() {
   state.session = await requireSession();
   const s = state.session;
-  $("who").textContent = `${s.name} · ${s.role}`;
-  $("sign-out").hidden = false;
+  mountTopbar(s, (e) => say("error", e.message));
   state.canBook = s.role === "client" && Boolean(s.client_id);
   if (!state.canBook) document.body.classList.add("read-only");
   T.fillZoneSelect(zoneSelect, state.zone);

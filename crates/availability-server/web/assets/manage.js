@@ -1,7 +1,7 @@
 // The expert's availability manager (/experts/{id}/manage): time zone, weekly hours and breaks,
 // date overrides, booking rules, a live preview of the next 7 days with the unsaved values, and the
 // calendar connections. Everything comes from and goes to the JSON API with the session cookie.
-import { api, el, requireSession, signOut } from "/assets/api.js";
+import { api, el, mountTopbar, requireSession } from "/assets/api.js";
 import { Calendars, NAMES } from "/assets/manage-calendars.js";
 import { OverridesEditor, WeeklyEditor } from "/assets/manage-hours.js";
 import { addDays, clock, explain, localParts, say, shortDate } from "/assets/manage-util.js";
@@ -396,17 +396,7 @@ function callbackNotice() {
 
 async function start() {
   const session = await requireSession();
-  $("who").textContent = `${session.name} · ${session.role}`;
-  const out = $("sign-out");
-  out.hidden = false;
-  out.addEventListener("click", async () => {
-    try {
-      await signOut();
-      location.assign("/");
-    } catch (e) {
-      say("error", explain(e, "Signing out"));
-    }
-  });
+  mountTopbar(session, (e) => say("error", explain(e, "Signing out")));
   if (session.role === "client") {
     fatal("Not your page", "This page is for experts managing their availability. You are signed in as a client.");
     return;
