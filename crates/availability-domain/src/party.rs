@@ -40,6 +40,16 @@ impl IntegrationType {
         }
     }
 
+    /// The name a person reads in a message.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Manual => "manual hours",
+            Self::GoogleCalendar => "Google Calendar",
+            Self::Office365Calendar => "Office 365",
+            Self::Calendly => "Calendly",
+        }
+    }
+
     /// The external calendar appointments land in; none for manual hours (the inverse of
     /// [`CalendarType::integration_type`]).
     pub fn calendar_type(self) -> Option<CalendarType> {

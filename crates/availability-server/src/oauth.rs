@@ -105,7 +105,7 @@ async fn connect(
     let Some(app) = state.oauth.get(integration) else {
         return Err(ApiError::invalid(
             "integration_unavailable",
-            format!("{integration} is not set up on this server (its OAuth client id and secret are not configured)"),
+            format!("{} is not set up on this server (its OAuth client id and secret are not configured)", integration.display_name()),
         ));
     };
     if !state.store.can_store_credentials() {
@@ -178,7 +178,7 @@ async fn callback(
     let Some(app) = state.oauth.get(integration) else {
         return Err(ApiError::invalid(
             "integration_unavailable",
-            format!("{integration} is not set up on this server"),
+            format!("{} is not set up on this server", integration.display_name()),
         ));
     };
     let tokens = app
