@@ -182,7 +182,8 @@ pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>
     Ok(BoundServer { addr, store, server })
 }
 
-/// Forgets expired Idempotency-Key answers and sessions once an hour.
+/// Once an hour: forgets expired Idempotency-Key answers and sessions, and cancels pending
+/// appointments whose scheduling link went unused for 24 hours.
 fn spawn_housekeeping(store: Store) {
     tokio::spawn(async move {
         loop {
@@ -191,6 +192,11 @@ fn spawn_housekeeping(store: Store) {
             }
             if let Err(e) = store.purge_sessions().await {
                 tracing::warn!("purging sessions: {e}");
+            }
+            match store.expire_pending_appointments().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("cancelled {n} pending appointment(s) whose scheduling link went unused"),
+                Err(e) => tracing::warn!("expiring pending appointments: {e}"),
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }

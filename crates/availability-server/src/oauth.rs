@@ -105,7 +105,10 @@ async fn connect(
     let Some(app) = state.oauth.get(integration) else {
         return Err(ApiError::invalid(
             "integration_unavailable",
-            format!("{} is not set up on this server (its OAuth client id and secret are not configured)", integration.display_name()),
+            format!(
+                "{} is not set up on this server (its OAuth client id and secret are not configured)",
+                integration.display_name()
+            ),
         ));
     };
     if !state.store.can_store_credentials() {

@@ -463,6 +463,29 @@ pub(crate) fn hold_unconfirmed(
     Ok(held)
 }
 
+/// How long a pending appointment waits for its scheduling link to be used, in seconds.
+pub const PENDING_LINK_SECONDS: i64 = 24 * 60 * 60;
+
+/// Cancels pending appointments whose scheduling link was not used within
+/// [`PENDING_LINK_SECONDS`] (no provider booking reached them), so a client's list does not keep
+/// "pending" forever. A booking made on the link later still arrives by webhook and is recorded as
+/// a new appointment. Returns how many were cancelled.
+pub(crate) fn expire_pending(conn: &mut Conn, now: i64) -> Result<usize, StoreError> {
+    Ok(db_run!(conn, |c| diesel::update(
+        appointments::table
+            .filter(appointments::status.eq(AppointmentStatus::Pending.as_str()))
+            .filter(appointments::external_calendar_event_id.is_null())
+            .filter(appointments::created_at.le(now - PENDING_LINK_SECONDS))
+    )
+    .set((
+        appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
+        appointments::cancellation_reason.eq("the scheduling link was not used within 24 hours"),
+        appointments::scheduling_url.eq(None::<String>),
+        appointments::updated_at.eq(now),
+    ))
+    .execute(c))?)
+}
+
 /// An expert's pending appointments that no provider booking has reached yet, of clients with
 /// this email address (compared case-insensitively), oldest first.
 pub(crate) fn pending_for_email(

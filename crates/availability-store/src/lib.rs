@@ -300,6 +300,11 @@ impl Store {
         self.run_write(move |c| sessions::end(c, &id)).await
     }
 
+    /// Cancels pending appointments whose scheduling link went unused for 24 hours.
+    pub async fn expire_pending_appointments(&self) -> Result<usize, StoreError> {
+        self.run_write(move |c| appointments::expire_pending(c, now())).await
+    }
+
     /// Forgets expired sessions.
     pub async fn purge_sessions(&self) -> Result<usize, StoreError> {
         self.run_write(move |c| sessions::purge(c, now())).await

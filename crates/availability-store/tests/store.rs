@@ -555,3 +555,54 @@ async fn slot_reads_are_reused_only_while_nothing_changed() {
         ));
     }
 }
+
+/// A pending appointment whose scheduling link goes unused for 24 hours is cancelled with the
+/// reason; a fresh one, and one the provider's booking reached (held because of a clash), stay.
+#[tokio::test]
+async fn unused_scheduling_links_expire_after_a_day() {
+    use availability_core::domain::{Appointment, AppointmentId, AppointmentStatus, CalendarType, SyncStatus};
+    for store in stores("unused_scheduling_links_expire_after_a_day").await {
+        let (expert, client) = expert_and_client(&store).await;
+        let now = Timestamp::now();
+        let pending = |hours_ago: i64, external: Option<&str>| Appointment {
+            id: AppointmentId::new(),
+            expert_id: expert,
+            client_id: client,
+            start_time: ts("2026-03-02T09:00:00Z"),
+            end_time: ts("2026-03-02T09:30:00Z"),
+            status: AppointmentStatus::Pending,
+            calendar_type: Some(CalendarType::Calendly),
+            external_calendar_event_id: external.map(str::to_owned),
+            scheduling_url: external.is_none().then(|| "https://calendly.com/d/x".to_owned()),
+            sync_status: SyncStatus::NotApplicable,
+            cancellation_reason: None,
+            sync_error: None,
+            created_at: now - SignedDuration::from_hours(hours_ago),
+            updated_at: now - SignedDuration::from_hours(hours_ago),
+        };
+        let stale = pending(25, None);
+        let fresh = pending(23, None);
+        let held = pending(25, Some("https://api.calendly.com/scheduled_events/E/invitees/I"));
+        for a in [&stale, &fresh, &held] {
+            testing::insert_unchecked(&store, a.clone()).await.unwrap();
+        }
+        assert_eq!(store.expire_pending_appointments().await.unwrap(), 1);
+        let stale = store.appointment(stale.id).await.unwrap();
+        assert_eq!(stale.status, AppointmentStatus::Cancelled);
+        assert_eq!(stale.scheduling_url, None);
+        assert!(stale.cancellation_reason.unwrap().contains("not used"));
+        assert_eq!(
+            store.appointment(fresh.id).await.unwrap().status,
+            AppointmentStatus::Pending
+        );
+        assert_eq!(
+            store.appointment(held.id).await.unwrap().status,
+            AppointmentStatus::Pending
+        );
+        assert_eq!(
+            store.expire_pending_appointments().await.unwrap(),
+            0,
+            "again: nothing to do"
+        );
+    }
+}
