@@ -12,6 +12,9 @@
 //! - A refresh, once started, finishes (and saves) even if the caller stops waiting: it runs in
 //!   its own task, since a response already received carries the only copy of the new token.
 //! - invalid_grant, or a credential that cannot be read, marks the integration `needs_reauth`.
+//!   Except when another server process spent the refresh token first (the lock above is per
+//!   process): then the grant it stored is used. So invalid_grant looks at the stored grant again,
+//!   for up to a second, before it locks the expert out.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -35,6 +38,11 @@ pub const REFRESH_MARGIN: SignedDuration = SignedDuration::from_secs(60);
 
 /// How often a refreshed grant's save is tried before the refresh fails.
 const SAVE_TRIES: u32 = 3;
+
+/// After invalid_grant: how often, and how far apart, the stored grant is read again in case
+/// another process refreshed it (it saves right after its refresh answer: milliseconds).
+const ELSEWHERE_CHECKS: u32 = 5;
+const ELSEWHERE_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Access tokens of one OAuth integration for every expert: loads, refreshes and stores them.
 /// Cheap to clone; clones share the per-expert locks.
@@ -361,6 +369,9 @@ impl Inner {
                 Ok(stored.access_token)
             }
             Err(CoreError::NeedsReauth { message, .. }) => {
+                if let Some(token) = self.refreshed_elsewhere(expert, &refresh_token).await {
+                    return Ok(token);
+                }
                 let reason = format!("{message} (refresh at {})", self.clock.now());
                 self.mark_needs_reauth(expert, &reason).await;
                 Err(CoreError::NeedsReauth {
@@ -370,6 +381,26 @@ impl Inner {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// The access token of a grant another server process stored after spending `spent` (the
+    /// refresh token this one was refused for), if one appears within a second.
+    async fn refreshed_elsewhere(&self, expert: ExpertId, spent: &Secret<String>) -> Option<Secret<String>> {
+        for _ in 0..ELSEWHERE_CHECKS {
+            let credential = self.credentials.load(expert, self.integration()).await;
+            let current = credential
+                .ok()
+                .flatten()
+                .and_then(|c| StoredTokens::from_credential(&c).ok());
+            if let Some(current) = current {
+                let replaced = current.refresh_token.as_ref().map(|t| t.expose()) != Some(spent.expose());
+                if replaced && !current.expires_within(self.clock.now(), REFRESH_MARGIN) {
+                    return Some(current.access_token);
+                }
+            }
+            tokio::time::sleep(ELSEWHERE_PAUSE).await;
+        }
+        None
     }
 
     /// Marks needs_reauth; a failure to record it is logged, not returned: the caller's error

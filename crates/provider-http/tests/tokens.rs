@@ -316,6 +316,27 @@ async fn concurrent_callers_of_an_expiring_token_cause_one_refresh() {
     assert_eq!(s.server.state().refreshes, vec!["rt-0"], "exactly one refresh");
 }
 
+/// Two server processes (two managers: their per-expert locks are their own) over one database
+/// refresh one expert's single-use refresh token at the same moment. The provider accepts the
+/// first and refuses the second with invalid_grant; the loser uses the grant the winner stored
+/// instead of locking the expert out.
+#[tokio::test]
+async fn a_refresh_token_spent_by_another_process_is_not_needs_reauth() {
+    let s = setup(true, 30).await;
+    s.server.state().refresh_delay = Duration::from_millis(100);
+    let other_process = TokenManager::new(app(&s.server), s.credentials.clone(), s.store.clone());
+    let (a, b) = tokio::join!(s.manager.access_token(s.expert), other_process.access_token(s.expert));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.expose(), b.expose(), "both use the one grant that was stored");
+    assert_eq!(
+        s.server.state().refreshes,
+        vec!["rt-0", "rt-0"],
+        "both spent rt-0: one was refused"
+    );
+    assert!(!s.store.integration_state(s.expert, GOOGLE).needs_reauth);
+    assert_eq!(refresh_token_of(&s.manager.stored(s.expert).await.unwrap()), "rt-1");
+}
+
 #[tokio::test]
 async fn a_401_for_a_token_someone_already_replaced_does_not_refresh_again() {
     let s = setup(true, 30).await;
