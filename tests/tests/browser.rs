@@ -486,19 +486,27 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
 
 /// The panels against the provider fakes: Google connects through the real OAuth redirects (the
 /// fake consents at once) and shows the account and its calendars; choosing a second calendar
-/// that blocks time is saved; Calendly connects with a personal access token and an event type
+/// that blocks time is saved; Office 365 connects the same way and shows the mailbox; Calendly connects with a personal access token and an event type
 /// picked from the list Calendly gives; disconnecting Google asks first, then says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calendar_panels_connect_to_the_providers() {
-    use provider_fakes::{google::ACCOUNT_EMAIL, FakeCalendly, FakeGoogle};
+    use provider_fakes::{google::ACCOUNT_EMAIL, FakeCalendly, FakeGoogle, FakeGraph};
     let Some(driver) = start_driver().await else {
         return;
     };
     let db = databases("the_calendar_panels_connect_to_the_providers").remove(0);
     let google = FakeGoogle::start().await;
     let calendly = FakeCalendly::start().await;
+    let graph = FakeGraph::start().await;
     let mut env = support::google_env(&google);
-    env.push(("CALENDLY_API_BASE", calendly.api_base()));
+    env.extend([
+        ("CALENDLY_API_BASE", calendly.api_base()),
+        ("MS_CLIENT_ID", graph.client_id()),
+        ("MS_CLIENT_SECRET", graph.client_secret()),
+        ("MS_AUTH_URL", graph.auth_url()),
+        ("MS_TOKEN_URL", graph.token_url()),
+        ("MS_GRAPH_BASE", graph.graph_base()),
+    ]);
     let server = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
     let api = &server.api;
     let base = api.base.clone();
@@ -563,6 +571,26 @@ async fn the_calendar_panels_connect_to_the_providers() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // Office 365: the same round trip through Microsoft's sign-in; the mailbox is shown.
+    click(&c, "#panel-office365_calendar .connect").await;
+    wait_for(
+        &c,
+        "the return from Microsoft",
+        &format!("{} === 'Connected'", status("office365_calendar")),
+    )
+    .await;
+    assert_eq!(path_of(&c).await, manage);
+    let mailbox = wait_for(
+        &c,
+        "the mailbox",
+        &format!(
+            "document.querySelector('#panel-office365_calendar').textContent.includes({:?})",
+            graph.user_address()
+        ),
+    )
+    .await;
+    assert_eq!(mailbox, json!(true));
 
     // Calendly: a personal access token, the event type picked from Calendly's list.
     let pat = calendly.personal_access_token(&[]);
