@@ -235,6 +235,36 @@ async fn open_day(c: &Client, base: &str, expert: &str, day: Date) -> Vec<String
     shown_slots(c).await
 }
 
+/// What every page must hold to, checked where the test stands: every form control has a name a
+/// screen reader can say (a label, aria-label or aria-labelledby), and at a phone's width (390 px)
+/// nothing is wider than the screen.
+async fn check_page(c: &Client, page: &str) {
+    let unlabelled = c
+        .execute(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+               .filter(e => e.offsetParent !== null)
+               .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                            && !e.getAttribute('aria-labelledby')
+                            && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+               .map(e => e.outerHTML.slice(0, 120));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, json!([]), "{page}: controls without an accessible name");
+    c.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    c.set_window_size(1280, 900).await.unwrap();
+    assert_eq!(overflow, json!(0), "{page}: wider than a phone's screen");
+}
+
 fn screenshots_wanted() -> bool {
     std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1")
 }
@@ -314,6 +344,7 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
         "document.querySelector('#token') !== null",
     )
     .await;
+    check_page(&expert_browser, "sign-in").await;
     screenshots(&expert_browser, "sign-in").await;
     sign_in(
         &expert_browser,
@@ -395,6 +426,7 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
             json!({"day_of_week": weekday, "start_time": "09:00", "end_time": "17:00", "is_available": true}),
         ]
     );
+    check_page(&expert_browser, "manage").await;
     screenshots(&expert_browser, "manage").await;
 
     // Bob looks first: 09:00 is offered.
@@ -409,6 +441,7 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
     sign_in(&ann_browser, &base, &ann, &format!("/book/{expert}")).await;
     let ann_sees = open_day(&ann_browser, &base, &expert, day).await;
     assert_eq!(ann_sees, bob_sees, "both clients see the same slots");
+    check_page(&ann_browser, "book").await;
     screenshots(&ann_browser, "book").await;
     click(&ann_browser, &format!("#slots button[data-slot-start=\"{nine}\"]")).await;
     click(&ann_browser, "#confirm-book").await;
@@ -435,6 +468,7 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
         (stored.body["start_time"].as_str(), stored.body["status"].as_str()),
         (Some(nine.as_str()), Some("confirmed"))
     );
+    check_page(&ann_browser, "appointment").await;
     screenshots(&ann_browser, "appointment").await;
 
     // Bob's page no longer offers it.
