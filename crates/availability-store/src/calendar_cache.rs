@@ -14,16 +14,29 @@ use diesel::prelude::*;
 use crate::db::{db_run, Conn};
 use crate::StoreError;
 
-/// More entries than this and the cache starts again empty: simple, and a popular expert's week
-/// is read again within one query.
-const MAX_ENTRIES: usize = 4096;
+/// The cache holds at most this many rows (an expert, a rule, an override or an appointment each
+/// count one; a few hundred bytes each, so some tens of MB at most). When a new entry would pass
+/// it, the cache starts again empty: simple, and a popular expert's week is read again within one
+/// query. One calendar bigger than a tenth of it is not kept at all.
+const MAX_ROWS: usize = 100_000;
 
 type Key = (ExpertId, i64, i64, Option<u32>);
 
 /// Expert calendars by (expert, window, duration), with the version they were read at.
 #[derive(Debug, Default)]
 pub(crate) struct CalendarCache {
-    entries: Mutex<HashMap<Key, (i64, ExpertCalendar)>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    by_key: HashMap<Key, (i64, ExpertCalendar)>,
+    /// Rows held, as [`rows`] counts them.
+    rows: usize,
+}
+
+fn rows(calendar: &ExpertCalendar) -> usize {
+    1 + calendar.schedule.rules.len() + calendar.schedule.overrides.len() + calendar.appointments.len()
 }
 
 fn key(id: ExpertId, window: Interval, duration_minutes: Option<u32>) -> Key {
@@ -72,7 +85,7 @@ impl CalendarCache {
         version: i64,
     ) -> Option<ExpertCalendar> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(&key(id, window, duration_minutes)) {
+        match entries.by_key.get(&key(id, window, duration_minutes)) {
             Some((v, calendar)) if *v == version => Some(calendar.clone()),
             _ => None,
         }
@@ -87,10 +100,92 @@ impl CalendarCache {
         version: i64,
         calendar: &ExpertCalendar,
     ) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+        let size = rows(calendar);
+        if size > MAX_ROWS / 10 {
+            return;
         }
-        entries.insert(key(id, window, duration_minutes), (version, calendar.clone()));
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.rows + size > MAX_ROWS {
+            *entries = Entries::default();
+        }
+        if let Some((_, old)) = entries
+            .by_key
+            .insert(key(id, window, duration_minutes), (version, calendar.clone()))
+        {
+            entries.rows -= rows(&old);
+        }
+        entries.rows += size;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use availability_domain::jiff::Timestamp;
+    use availability_domain::{
+        Appointment, AppointmentId, AppointmentStatus, BookingPolicy, ClientId, Expert, IntegrationType, Schedule,
+        SyncStatus, Zone,
+    };
+
+    fn calendar(appointments: usize) -> ExpertCalendar {
+        let expert = Expert {
+            id: ExpertId::new(),
+            name: "E".into(),
+            email: "e@example.com".into(),
+            timezone: Zone::utc(),
+            integration_type: IntegrationType::Manual,
+            booking_policy: BookingPolicy::default(),
+        };
+        let at = Timestamp::UNIX_EPOCH;
+        let one = Appointment {
+            id: AppointmentId::new(),
+            expert_id: expert.id,
+            client_id: ClientId::new(),
+            start_time: at,
+            end_time: at,
+            status: AppointmentStatus::Confirmed,
+            calendar_type: None,
+            external_calendar_event_id: None,
+            scheduling_url: None,
+            sync_status: SyncStatus::NotApplicable,
+            cancellation_reason: None,
+            sync_error: None,
+            created_at: at,
+            updated_at: at,
+        };
+        ExpertCalendar {
+            schedule: Schedule::new(Zone::utc(), vec![], vec![]).unwrap(),
+            appointments: vec![one; appointments],
+            expert,
+        }
+    }
+
+    fn window(day: i64) -> Interval {
+        let start = Timestamp::from_second(day * 86_400).unwrap();
+        Interval::new(start, Timestamp::from_second((day + 7) * 86_400).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_row_budget() {
+        let cache = CalendarCache::default();
+        let id = ExpertId::new();
+        let big = calendar(MAX_ROWS / 10 + 1);
+        cache.put(id, window(0), None, 1, &big);
+        assert!(cache.get(id, window(0), None, 1).is_none(), "too big to keep");
+        let small = calendar(999);
+        for day in 0..250 {
+            cache.put(id, window(day), None, 1, &small);
+            let rows = cache.entries.lock().unwrap().rows;
+            assert!(rows <= MAX_ROWS, "{rows} rows after {day}");
+        }
+        assert!(cache.get(id, window(249), None, 1).is_some(), "the newest is kept");
+        assert!(
+            cache.get(id, window(249), None, 2).is_none(),
+            "another version is a miss"
+        );
+        // Replacing an entry does not count it twice.
+        let before = cache.entries.lock().unwrap().rows;
+        cache.put(id, window(249), None, 2, &small);
+        assert_eq!(cache.entries.lock().unwrap().rows, before);
     }
 }
