@@ -1,7 +1,8 @@
 //! The pages in a real browser: headless Chromium driven over WebDriver (chromedriver) against the
 //! real server. An expert signs in, sets weekly hours and a break and sees the live preview change;
-//! a client books a slot in another browser session, a second client sees it vanish from their
-//! page (and come back when it is cancelled); a write without the CSRF header is refused.
+//! a client books a slot in another browser session, a second client who still sees it is told
+//! plainly that it was just booked, sees it vanish from their page (and come back when it is
+//! cancelled); a write without the CSRF header is refused.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them and sets
 //! REQUIRE_BROWSER=1, so CI never skips this). Elsewhere, without chromedriver, the test says so
@@ -471,7 +472,38 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
     check_page(&ann_browser, "appointment").await;
     screenshots(&ann_browser, "appointment").await;
 
-    // Bob's page no longer offers it.
+    // Bob's page still shows 09:00 from before. He picks it: the server refuses (409), and the
+    // page says so plainly and offers the times that are left.
+    click(&bob_browser, &format!("#slots button[data-slot-start=\"{nine}\"]")).await;
+    click(&bob_browser, "#confirm-book").await;
+    wait_for(
+        &bob_browser,
+        "the slot-taken message",
+        "(document.querySelector('#notice').textContent || '').includes('just booked')",
+    )
+    .await;
+    wait_for(
+        &bob_browser,
+        "the refreshed slots without 09:00",
+        &format!(
+            "document.querySelector('#slots').getAttribute('aria-busy') === 'false' \
+             && document.querySelector('#slots button[data-slot-start=\"{nine}\"]') === null"
+        ),
+    )
+    .await;
+    let bobs = api
+        .get(
+            &format!("/api/v1/experts/{expert}/appointments?from={}T00:00:00Z", day),
+            ADMIN_TOKEN,
+        )
+        .await;
+    assert_eq!(
+        bobs.body["appointments"].as_array().unwrap().len(),
+        1,
+        "only Ann's booking"
+    );
+
+    // After a reload too, Bob's page no longer offers it.
     let bob_sees = open_day(&bob_browser, &base, &expert, day).await;
     assert!(!bob_sees.contains(&nine), "a booked slot vanishes: {bob_sees:?}");
     assert!(bob_sees.contains(&expert_instant(day, 9, 30)), "{bob_sees:?}");
