@@ -9,61 +9,12 @@ mod support;
 use std::time::Duration;
 
 use provider_fakes::FakeGraph;
-use reqwest::redirect;
 use serde_json::{json, Value};
 use support::{databases, next_monday, Api, TestServer, ADMIN_TOKEN};
 
 async fn start(db: &support::TestDb, graph: &FakeGraph) -> TestServer {
-    let (id, secret, auth, token, base) = (
-        graph.client_id(),
-        graph.client_secret(),
-        graph.auth_url(),
-        graph.token_url(),
-        graph.graph_base(),
-    );
-    TestServer::start_with_env(
-        db,
-        &[
-            ("MS_CLIENT_ID", &id),
-            ("MS_CLIENT_SECRET", &secret),
-            ("MS_AUTH_URL", &auth),
-            ("MS_TOKEN_URL", &token),
-            ("MS_GRAPH_BASE", &base),
-        ],
-    )
-    .await
-}
-
-async fn connect(api: &Api, expert: &str, token: &str) {
-    let no_redirects = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap();
-    let connect = api
-        .post(
-            &format!("/api/v1/experts/{expert}/integrations/office365_calendar/connect"),
-            token,
-            json!({}),
-        )
-        .await;
-    assert_eq!(connect.status, 200, "{:?}", connect.body);
-    let url = connect.body["authorization_url"].as_str().unwrap();
-    assert!(
-        url.contains("response_mode=query") && url.contains("code_challenge_method=S256"),
-        "{url}"
-    );
-    let consent = no_redirects.get(url).send().await.unwrap();
-    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
-    let done = no_redirects.get(&callback).send().await.unwrap();
-    assert_eq!(done.status(), 303);
-    let set = api
-        .put(
-            &format!("/api/v1/experts/{expert}/integration"),
-            token,
-            json!({"integration_type": "office365_calendar"}),
-        )
-        .await;
-    assert_eq!(set.status, 200, "{:?}", set.body);
+    let env = support::graph_env(graph);
+    TestServer::start_with_env(db, &support::env_refs(&env)).await
 }
 
 async fn wait_synced(api: &Api, id: &str, token: &str) -> Value {
@@ -84,7 +35,8 @@ async fn outlook_experts_book_into_their_calendar() {
         let server = start(&db, &graph).await;
         let api = &server.api;
         let (expert, expert_token) = api.expert_with_hours().await;
-        connect(api, &expert, &expert_token).await;
+        let url = support::connect_oauth(api, &expert, &expert_token, "office365_calendar").await;
+        assert!(url.contains("response_mode=query"), "{url}");
         let list = api
             .get(&format!("/api/v1/experts/{expert}/integrations"), ADMIN_TOKEN)
             .await;
@@ -153,7 +105,7 @@ async fn a_burst_of_slot_queries_keeps_to_four_requests_per_mailbox() {
         let server = start(&db, &graph).await;
         let api = server.api.clone();
         let (expert, expert_token) = api.expert_with_hours().await;
-        connect(&api, &expert, &expert_token).await;
+        support::connect_oauth(&api, &expert, &expert_token, "office365_calendar").await;
         let (_, client_token) = api.client_with_token().await;
         graph.set_latency(Duration::from_millis(100));
         let monday: availability_core::domain::jiff::Timestamp =

@@ -6,7 +6,7 @@
 
 mod support;
 
-use provider_fakes::{FakeCalendly, FakeGoogle};
+use provider_fakes::{FakeCalendly, FakeGoogle, FakeGraph};
 use serde_json::json;
 use support::{databases, next_monday, TestServer};
 
@@ -172,6 +172,57 @@ async fn the_expert_picks_and_changes_the_calendly_event_type() {
             )
             .await;
         assert_eq!((unknown.status.as_u16(), unknown.code()), (422, "unknown_event_type"));
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlook_working_hours_are_offered_not_imposed() {
+    for db in databases("outlook_working_hours_are_offered_not_imposed") {
+        let graph = FakeGraph::start().await;
+        let env = support::graph_env(&graph);
+        let server = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
+        let api = &server.api;
+        let (expert, token) = api.expert_with_hours().await;
+        let path = format!("/api/v1/experts/{expert}/integrations/office365_calendar/working_hours");
+        let not_yet = api.get(&path, &token).await;
+        assert_eq!(
+            (not_yet.status.as_u16(), not_yet.code()),
+            (422, "integration_not_connected")
+        );
+        support::connect_oauth(api, &expert, &token, "office365_calendar").await;
+        let stored_before = api.get(&format!("/api/v1/experts/{expert}/availability"), &token).await;
+
+        // The fake's mailbox works Monday to Friday 08:00-17:00 Pacific time.
+        let hours = api.get(&path, &token).await;
+        assert_eq!(hours.status, 200, "{:?}", hours.body);
+        assert_eq!(hours.body["timezone"], "America/Los_Angeles");
+        let rules = hours.body["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 5, "{rules:?}");
+        assert!(rules
+            .iter()
+            .all(|r| r["start_time"] == "08:00" && r["end_time"] == "17:00" && r["is_available"] == true));
+        let days: Vec<i64> = rules.iter().map(|r| r["day_of_week"].as_i64().unwrap()).collect();
+        assert_eq!(days, [1, 2, 3, 4, 5]);
+        let stored_after = api.get(&format!("/api/v1/experts/{expert}/availability"), &token).await;
+        assert_eq!(
+            stored_after.body, stored_before.body,
+            "nothing is stored until the expert saves"
+        );
+
+        // Saved as they came, they become the expert's hours.
+        let saved = api
+            .put(
+                &format!("/api/v1/experts/{expert}/availability"),
+                &token,
+                hours.body.clone(),
+            )
+            .await;
+        assert_eq!(saved.status, 200, "{:?}", saved.body);
+        assert_eq!(saved.body["timezone"], "America/Los_Angeles");
+
+        let (_, other) = api.expert_with_hours().await;
+        assert_eq!(api.get(&path, &other).await.status, 403);
         server.stop().await;
     }
 }

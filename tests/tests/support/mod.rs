@@ -469,23 +469,38 @@ pub fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a
 
 /// The expert connects Google (the fake consents) and makes it their integration.
 pub async fn connect_google(api: &Api, expert: &str, token: &str) {
+    connect_oauth(api, expert, token, "google_calendar").await;
+}
+
+/// The settings that point a server at a Microsoft Graph fake.
+pub fn graph_env(graph: &provider_fakes::FakeGraph) -> Vec<(&'static str, String)> {
+    vec![
+        ("MS_CLIENT_ID", graph.client_id()),
+        ("MS_CLIENT_SECRET", graph.client_secret()),
+        ("MS_AUTH_URL", graph.auth_url()),
+        ("MS_TOKEN_URL", graph.token_url()),
+        ("MS_GRAPH_BASE", graph.graph_base()),
+    ]
+}
+
+/// The expert connects a calendar through its OAuth flow (the fake consents at once) and makes it
+/// their integration. Returns the authorization URL the server gave.
+pub async fn connect_oauth(api: &Api, expert: &str, token: &str, integration: &str) -> String {
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
     let connect = api
         .post(
-            &format!("/api/v1/experts/{expert}/integrations/google_calendar/connect"),
+            &format!("/api/v1/experts/{expert}/integrations/{integration}/connect"),
             token,
             json!({}),
         )
         .await;
     assert_eq!(connect.status, 200, "{:?}", connect.body);
-    let consent = no_redirects
-        .get(connect.body["authorization_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let url = connect.body["authorization_url"].as_str().unwrap().to_owned();
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    let consent = no_redirects.get(&url).send().await.unwrap();
     let callback = consent.headers()["location"].to_str().unwrap().to_owned();
     let done = no_redirects.get(&callback).send().await.unwrap();
     assert_eq!(done.status(), 303);
@@ -493,8 +508,9 @@ pub async fn connect_google(api: &Api, expert: &str, token: &str) {
         .put(
             &format!("/api/v1/experts/{expert}/integration"),
             token,
-            json!({"integration_type": "google_calendar"}),
+            json!({"integration_type": integration}),
         )
         .await;
     assert_eq!(set.status, 200, "{:?}", set.body);
+    url
 }

@@ -72,7 +72,7 @@ async fn patch_expert(
     Ok(HttpResponse::Ok().json(state.store.update_expert(id, patch).await?))
 }
 
-fn availability_json(schedule: &Schedule) -> serde_json::Value {
+pub(super) fn availability_json(schedule: &Schedule) -> serde_json::Value {
     json!({"timezone": schedule.zone, "rules": schedule.rules, "overrides": schedule.overrides})
 }
 

@@ -18,6 +18,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(google_calendars))
             .route(web::put().to(choose_google_calendars)),
     )
+    .route(
+        "/experts/{id}/integrations/office365_calendar/working_hours",
+        web::get().to(outlook_working_hours),
+    )
     .service(
         web::resource("/experts/{id}/integrations/calendly/event_types")
             .route(web::get().to(connected_event_types))
@@ -30,6 +34,23 @@ async fn owned_expert(caller: &Caller, state: &AppState, path: &str) -> Result<E
     state.store.expert(id).await?;
     caller.require_expert(id)?;
     Ok(id)
+}
+
+/// 422 `integration_not_connected` unless the expert has connected `integration`.
+async fn require_connected(state: &AppState, id: ExpertId, integration: IntegrationType) -> Result<(), ApiError> {
+    let connected = state
+        .store
+        .integrations(id)
+        .await?
+        .iter()
+        .any(|r| r.integration == integration);
+    if connected {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "integration_not_connected",
+        format!("{} is not connected: connect it first", integration.display_name()),
+    ))
 }
 
 fn google(state: &AppState) -> Result<&provider_google::GoogleCalendarStrategy, ApiError> {
@@ -77,6 +98,35 @@ async fn choose_google_calendars(
     Ok(HttpResponse::Ok().json(json!({ "calendars": calendars })))
 }
 
+/// GET .../office365_calendar/working_hours: Outlook's working hours of the expert's mailbox, in
+/// the shape of GET availability (zone, rules; the stored overrides when in the same zone), for
+/// the expert to review and save as their hours. Nothing is stored: bookings are validated against
+/// the stored hours, so Outlook's become the expert's only when saved. 422
+/// `working_hours_unavailable` where Microsoft reports none (personal accounts).
+async fn outlook_working_hours(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = owned_expert(&caller, &state, &path).await?;
+    let office365 = state.office365.as_deref().ok_or_else(|| {
+        ApiError::invalid(
+            "integration_unavailable",
+            "Office 365 is not set up on this server (its OAuth client id and secret are not configured)",
+        )
+    })?;
+    require_connected(&state, id, IntegrationType::Office365Calendar).await?;
+    let expert = state.store.expert(id).await?;
+    let typed = state.store.schedule(id).await?;
+    match office365.outlook_working_hours(&expert, &typed).await? {
+        Some(schedule) => Ok(HttpResponse::Ok().json(super::experts::availability_json(&schedule))),
+        None => Err(ApiError::invalid(
+            "working_hours_unavailable",
+            "Microsoft reports no working hours for this mailbox (personal Outlook accounts have none)",
+        )),
+    }
+}
+
 fn event_types_json(types: Vec<provider_calendly::EventType>) -> serde_json::Value {
     let types: Vec<_> = types
         .into_iter()
@@ -100,18 +150,7 @@ async fn connected_event_types(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = owned_expert(&caller, &state, &path).await?;
-    let connected = state
-        .store
-        .integrations(id)
-        .await?
-        .iter()
-        .any(|r| r.integration == IntegrationType::Calendly);
-    if !connected {
-        return Err(ApiError::invalid(
-            "integration_not_connected",
-            "Calendly is not connected: connect it with a personal access token or OAuth first",
-        ));
-    }
+    require_connected(&state, id, IntegrationType::Calendly).await?;
     let types = state.calendly.expert_event_types(id).await?;
     Ok(HttpResponse::Ok().json(event_types_json(types)))
 }
