@@ -552,7 +552,8 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
 
 /// The panels against the provider fakes: Google connects through the real OAuth redirects (the
 /// fake consents at once) and shows the account and its calendars; choosing a second calendar
-/// that blocks time is saved; Office 365 connects the same way and shows the mailbox; Calendly connects with a personal access token and an event type
+/// that blocks time is saved; Office 365 connects the same way, shows the mailbox and puts Outlook's
+/// working hours into the editor (unsaved); Calendly connects with a personal access token and an event type
 /// picked from the list Calendly gives; disconnecting Google asks first, then says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calendar_panels_connect_to_the_providers() {
@@ -657,6 +658,18 @@ async fn the_calendar_panels_connect_to_the_providers() {
     )
     .await;
     assert_eq!(mailbox, json!(true));
+    // Outlook's working hours (the fake: Mon-Fri 08:00-17:00 Pacific) go into the editor, unsaved.
+    click(&c, "#panel-office365_calendar .use-working-hours").await;
+    wait_for(
+        &c,
+        "Outlook's hours in the editor",
+        "document.querySelector('#timezone').value === 'America/Los_Angeles' \
+         && [1, 2, 3, 4, 5].every(d => (document.querySelector(`#day-${d} .window input.start`) || {}).value === '08:00') \
+         && !document.querySelector('#day-0 .window') && !document.querySelector('#day-6 .window')",
+    )
+    .await;
+    let stored = api.get(&format!("/api/v1/experts/{expert}/availability"), &token).await;
+    assert_eq!(stored.body["rules"], json!([]), "nothing is stored before Save");
 
     // Calendly: a personal access token, the event type picked from Calendly's list.
     let pat = calendly.personal_access_token(&[]);

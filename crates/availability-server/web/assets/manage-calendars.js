@@ -24,10 +24,11 @@ const notYet = (e) => e instanceof ApiError && e.status === 404 && e.code === "n
 
 export class Calendars {
   /** onActive(type) runs when the active integration changed (the preview depends on it). */
-  constructor(expertId, onActive) {
+  constructor(expertId, onActive, onWorkingHours) {
     this.expertId = expertId;
     this.base = `/api/v1/experts/${encodeURIComponent(expertId)}`;
     this.onActive = onActive;
+    this.onWorkingHours = onWorkingHours;
     this.list = [];
     this.active = "manual";
     this.selected = null;
@@ -164,6 +165,7 @@ export class Calendars {
     if (type === "google_calendar" && info.status === "connected") parts.push(this.googleCalendars());
     if (type === "office365_calendar" && info.status === "connected") {
       parts.push(el("p", { class: "small" }, "Busy times come from your default Outlook calendar, and new appointments are added to it."));
+      parts.push(this.workingHoursButton());
     }
     if (type === "calendly" && info.status !== "disconnected") parts.push(this.calendlyEventType(info));
     if (info.status === "disconnected") {
@@ -190,6 +192,25 @@ export class Calendars {
     if (info.last_synced_at) rows.push(["Last checked", when(info.last_synced_at)]);
     if (rows.length === 0) return null;
     return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  }
+
+  /** Copies Outlook's working hours into the weekly editor (nothing is saved until Save). */
+  workingHoursButton() {
+    const button = el("button", { class: "btn use-working-hours", type: "button" }, "Use my Outlook working hours");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const hours = await api("GET", `${this.base}/integrations/office365_calendar/working_hours`);
+        this.onWorkingHours(hours);
+      } catch (e) {
+        say("error", e.code === "working_hours_unavailable"
+          ? "Microsoft reports no working hours for this account (personal Outlook accounts have none). Type your hours below."
+          : explain(e, "Reading your Outlook working hours"));
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return el("p", {}, button);
   }
 
   connectButton(type, label, extra = "connect") {

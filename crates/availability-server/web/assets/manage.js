@@ -30,11 +30,26 @@ let savedPolicy = "";
 let lastCount = null;
 const weekly = new WeeklyEditor($("days"), changed);
 const overrides = new OverridesEditor($("overrides"), $("add-override"), weekly, changed);
-const calendars = new Calendars(expertId, (type) => {
-  if (expert) expert.integration_type = type;
-  calendlyNote();
-  schedulePreview(0);
-});
+const calendars = new Calendars(
+  expertId,
+  (type) => {
+    if (expert) expert.integration_type = type;
+    calendlyNote();
+    schedulePreview(0);
+  },
+  // Outlook's working hours go into the editor unsaved: the expert reviews them, then saves.
+  (hours) => {
+    if (hours.timezone && hours.timezone !== tz.value) {
+      if (![...tz.options].some((o) => o.value === hours.timezone)) fillZones(hours.timezone);
+      tz.value = hours.timezone;
+      showNow();
+    }
+    weekly.load(hours.rules);
+    changed();
+    say("ok", "Your Outlook working hours are in the weekly hours below. Review them, then save.");
+    $("days").scrollIntoView({ behavior: "smooth", block: "start" });
+  },
+);
 
 // ---- State: what the editors hold, and whether it differs from what is saved
 
