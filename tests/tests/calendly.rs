@@ -621,6 +621,32 @@ async fn a_pending_booking_calendly_makes_over_a_confirmed_appointment_is_kept_n
         assert_ne!(recorded[0]["client_id"], client.as_str(), "the walk-in's own client");
         assert_eq!(list.len(), 4);
 
+        // The expert resolves the 11:00 clash by cancelling the local appointment: the walk-in's
+        // Calendly booking, held until now, is confirmed at once.
+        let freed = api
+            .post(
+                &format!("/api/v1/appointments/{}/cancel", manual[1]["id"].as_str().unwrap()),
+                &expert_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(freed.status, 200, "{:?}", freed.body);
+        let walk_in_now = appointments(api, &expert, &day)
+            .await
+            .into_iter()
+            .find(|a| a["external_calendar_event_id"] == walk_in.as_str())
+            .unwrap();
+        assert_eq!(
+            (walk_in_now["status"].as_str(), walk_in_now["sync_status"].as_str()),
+            (Some("confirmed"), Some("synced")),
+            "{}: {walk_in_now}",
+            db.label
+        );
+        assert_eq!(walk_in_now["sync_error"], Value::Null);
+        // The 10:00 one still overlaps a confirmed appointment: still held.
+        let still = api.get(&format!("/api/v1/appointments/{id}"), &client_token).await.body;
+        assert_eq!(still["status"], "pending");
+
         // Cancelling it here cancels the booking on Calendly too.
         let cancelled = api
             .post(&format!("/api/v1/appointments/{id}/cancel"), &client_token, json!({}))

@@ -178,13 +178,39 @@ async fn calendly_webhook(
                     .cancellation_reason
                     .clone()
                     .or_else(|| Some("cancelled on Calendly".to_owned()));
-                state.service.cancel(a.id, reason).await?;
+                let cancelled = state.service.cancel(a.id, reason).await?;
                 state.sync_wake.notify_one();
+                confirm_held(&state, cancelled.expert_id).await;
             }
         }
     }
     state.service.invalidate_busy_time(expert_id);
     Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
+}
+
+/// Confirms the expert's held bookings (pending because their time overlapped a confirmed
+/// appointment when Calendly reported them) whose time is free again: called after an appointment
+/// of the expert was cancelled or moved. Best effort: the change that freed the time stands
+/// whatever happens here, and a booking still overlapping stays held.
+pub(crate) async fn confirm_held(state: &AppState, expert: ExpertId) {
+    let held = match state.store.held_bookings(expert).await {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!("calendly: reading the held bookings of expert {expert}: {e}");
+            return;
+        }
+    };
+    for booking in held {
+        let (Some(external), Some(time)) = (booking.external_calendar_event_id.clone(), booking.interval()) else {
+            continue;
+        };
+        let now = state.service.timestamp();
+        match AppointmentRepository::confirm_pending(&state.store, booking.id, external, time, now).await {
+            Ok(_) => tracing::info!("calendly: held booking {} confirmed: its time is free now", booking.id),
+            Err(CoreError::SlotTaken | CoreError::Conflict(_)) => {}
+            Err(e) => tracing::warn!("calendly: confirming held booking {}: {e}", booking.id),
+        }
+    }
 }
 
 /// Why a booking Calendly made is kept pending here instead of confirmed.

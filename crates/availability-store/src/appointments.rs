@@ -463,6 +463,22 @@ pub(crate) fn hold_unconfirmed(
     Ok(held)
 }
 
+/// An expert's held bookings: pending appointments that carry a provider's booking which could not
+/// be confirmed because it overlapped a confirmed appointment (see [`hold_unconfirmed`]).
+pub(crate) fn held(conn: &mut Conn, expert: ExpertId) -> Result<Vec<Appointment>, StoreError> {
+    let key = expert.to_string();
+    db_run!(conn, |c| appointments::table
+        .filter(appointments::expert_id.eq(&key))
+        .filter(appointments::status.eq(AppointmentStatus::Pending.as_str()))
+        .filter(appointments::external_calendar_event_id.is_not_null())
+        .order((appointments::start_time, appointments::id))
+        .select(AppointmentRow::as_select())
+        .load::<AppointmentRow>(c))?
+    .into_iter()
+    .map(AppointmentRow::into_domain)
+    .collect()
+}
+
 /// How long a pending appointment waits for its scheduling link to be used, in seconds.
 pub const PENDING_LINK_SECONDS: i64 = 24 * 60 * 60;
 

@@ -348,6 +348,12 @@ impl Store {
             .await
     }
 
+    /// The expert's held bookings: pending appointments holding a provider's booking that
+    /// overlapped a confirmed appointment when it arrived, earliest first.
+    pub async fn held_bookings(&self, expert: ExpertId) -> Result<Vec<Appointment>, StoreError> {
+        self.run(move |c| appointments::held(c, expert)).await
+    }
+
     /// A stored Idempotency-Key answer for this caller, if one younger than 24 hours exists.
     pub async fn idempotent_answer(&self, scope: String, key: String) -> Result<Option<StoredAnswer>, StoreError> {
         self.run(move |c| idempotency::find(c, &scope, &key, now())).await
