@@ -309,12 +309,11 @@ async fn preview_availability(
     };
     let schedule = Schedule::new(zone.unwrap_or(expert.timezone), rules, overrides)?;
     let slots = state.service.preview_slots(id, schedule, policy, from, to).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "expert_id": id,
-        "duration_minutes": policy.slot_duration_minutes(),
-        "slots": slots
-            .iter()
-            .map(|s| serde_json::json!({"start": super::format_instant(s.start, None), "end": super::format_instant(s.end, None)}))
-            .collect::<Vec<_>>(),
-    })))
+    // A scheduler's slots have its own length (Calendly's event type), as in GET slots.
+    let duration = slots.first().map_or(i64::from(policy.slot_duration_minutes()), |s| {
+        (s.end - s.start).as_mins()
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(super::slots::slots_json(id, duration, None, &slots)))
 }

@@ -116,25 +116,14 @@ pub(crate) fn parse_id<T: std::str::FromStr>(name: &str, value: &str) -> Result<
 /// RFC 3339 in UTC ("Z"), or with the zone's offset at that instant (the same instant). The
 /// offset is always "+HH:MM" (an offset's Display would write "-05" or "+00", which RFC 3339
 /// does not allow).
-pub(crate) fn format_instant(t: Timestamp, zone: Option<&Zone>) -> String {
-    let mut out = String::with_capacity(25);
-    write_instant(&mut out, t, zone);
-    out
-}
-
-/// [`format_instant`] into an existing buffer.
 pub(crate) fn write_instant(out: &mut String, t: Timestamp, zone: Option<&Zone>) {
     use std::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = match zone {
-        None => {
-            crate::rfc3339::write_utc(out, t);
-            Ok(())
+    match zone {
+        None => crate::rfc3339::write_utc(out, t),
+        Some(z) => {
+            let local = t.to_zoned_datetime(z.tz().clone());
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{}", local.strftime("%Y-%m-%dT%H:%M:%S%:z"));
         }
-        Some(z) => write!(
-            out,
-            "{}",
-            t.to_zoned_datetime(z.tz().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z")
-        ),
-    };
+    }
 }

@@ -47,7 +47,7 @@ async fn get_slots(
 /// The answer's JSON, written straight into one buffer: this is the busiest route, and a slot list
 /// is hundreds of timestamps that would otherwise each be a String, then escaped by serde. The
 /// shape is exactly `{expert_id, duration_minutes, timezone?, slots:[{start,end}]}`.
-fn slots_json(expert: ExpertId, duration_minutes: i64, zone: Option<&Zone>, slots: &[Slot]) -> String {
+pub(super) fn slots_json(expert: ExpertId, duration_minutes: i64, zone: Option<&Zone>, slots: &[Slot]) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(96 + slots.len() * 56);
     // Writing to a String cannot fail.
