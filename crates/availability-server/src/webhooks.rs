@@ -70,18 +70,12 @@ pub(crate) async fn connect_calendly(
             .select_event_type(id, &uri)
             .await
             .map_err(connect_error)?;
-        let settings = stored.settings_json();
         state
             .store
-            .set_integration_settings(id, IntegrationType::Calendly, settings.to_string())
+            .set_integration_settings(id, IntegrationType::Calendly, stored.settings_json().to_string())
             .await?;
         state.service.invalidate_busy_time(id);
-        return Ok(HttpResponse::Ok().json(json!({
-            "type": "calendly",
-            "status": "connected",
-            "account": stored.account,
-            "event_type_uri": settings.get("event_type_uri"),
-        })));
+        return Ok(connected(&stored));
     };
     let token = Secret::new(token.trim().to_owned());
     if token.expose().is_empty() {
@@ -104,12 +98,17 @@ pub(crate) async fn connect_calendly(
         )
         .await?;
     state.service.invalidate_busy_time(id);
-    Ok(HttpResponse::Ok().json(json!({
+    Ok(connected(&stored))
+}
+
+/// The answer to a Calendly connection or event-type choice.
+fn connected(stored: &provider_calendly::StoredCalendly) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
         "type": "calendly",
         "status": "connected",
         "account": stored.account,
-        "event_type_uri": settings.get("event_type_uri"),
-    })))
+        "event_type_uri": stored.event_type.as_ref().map(|t| &t.uri),
+    }))
 }
 
 fn invalid_signature(why: &WebhookError) -> ApiError {

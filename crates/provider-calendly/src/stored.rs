@@ -75,6 +75,19 @@ enum Kind {
     OAuth,
 }
 
+impl ChosenEventType {
+    /// The event type chosen in an integration's stored settings (what
+    /// [`StoredCalendly::settings_json`] wrote), if one is.
+    pub fn from_settings_json(settings: &str) -> Option<Self> {
+        let settings: Settings = serde_json::from_str(settings).ok()?;
+        Some(Self {
+            uri: settings.event_type_uri?,
+            duration_minutes: settings.event_type_duration?,
+            name: settings.event_type_name,
+        })
+    }
+}
+
 /// The settings part of the document; also what [`StoredCalendly::settings_json`] shows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Settings {

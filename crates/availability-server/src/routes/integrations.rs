@@ -59,14 +59,9 @@ struct IntegrationOut {
 /// Calendly's chosen event type from the integration's settings: {uri, name, duration_minutes},
 /// or null when none is chosen yet.
 fn calendly_event_type(settings: &str) -> serde_json::Value {
-    let settings: serde_json::Value = serde_json::from_str(settings).unwrap_or_default();
-    match settings.get("event_type_uri") {
-        Some(uri) if !uri.is_null() => serde_json::json!({
-            "uri": uri,
-            "name": settings.get("event_type_name"),
-            "duration_minutes": settings.get("event_type_duration"),
-        }),
-        _ => serde_json::Value::Null,
+    match provider_calendly::ChosenEventType::from_settings_json(settings) {
+        Some(t) => serde_json::json!({"uri": t.uri, "name": t.name, "duration_minutes": t.duration_minutes}),
+        None => serde_json::Value::Null,
     }
 }
 
