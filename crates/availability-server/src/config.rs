@@ -25,6 +25,17 @@ pub struct Config {
     pub encryption_old_keys: Secret<String>,
     /// The OAuth apps and API endpoints of the calendar providers.
     pub providers: ProviderSettings,
+    /// LOG_FORMAT: how log lines are written.
+    pub log_format: LogFormat,
+}
+
+/// How the server writes its log (to stderr; stdout keeps what the server prints for people).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One line of text per event, coloured only when stderr is a terminal (and NO_COLOR is unset).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 /// One provider's OAuth app and endpoints (the real ones unless overridden for tests or staging).
@@ -164,6 +175,16 @@ impl Config {
                 None => 7,
             },
         };
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "LOG_FORMAT",
+                    message: format!("expected text or json, got {other:?}"),
+                })
+            }
+        };
         let encryption_key = get("ENCRYPTION_KEY").map(Secret::new);
         let encryption_old_keys = Secret::new(get("ENCRYPTION_OLD_KEYS").unwrap_or_default());
         // Checked here so that a bad key stops the server at start, not at the first connect.
@@ -185,6 +206,7 @@ impl Config {
             admin_token,
             demo: false,
             workers,
+            log_format,
         })
     }
 }
@@ -204,6 +226,7 @@ mod tests {
         assert_eq!(c.bind, "127.0.0.1:8080");
         assert_eq!(c.public_base_url, "http://127.0.0.1:8080");
         assert!(c.admin_token.is_none());
+        assert_eq!(c.log_format, LogFormat::Text);
     }
 
     #[test]
@@ -212,6 +235,11 @@ mod tests {
         assert!(Config::from_vars(vars(&[("WORKERS", "zero")])).is_err());
         assert!(Config::from_vars(vars(&[("ENCRYPTION_KEY", "not-a-key")])).is_err());
         assert!(Config::from_vars(vars(&[("CALENDLY_MAX_SPAN_DAYS", "0")])).is_err());
+        assert!(Config::from_vars(vars(&[("LOG_FORMAT", "xml")])).is_err());
+        assert_eq!(
+            Config::from_vars(vars(&[("LOG_FORMAT", "json")])).unwrap().log_format,
+            LogFormat::Json
+        );
         let key = "ab".repeat(32);
         let c = Config::from_vars(vars(&[
             ("ENCRYPTION_KEY", &key),

@@ -1,6 +1,9 @@
 //! availability-server: the HTTP API over SQLite (default) or PostgreSQL.
 
 use availability_domain::jiff::{SignedDuration, Timestamp};
+use std::io::IsTerminal;
+
+use availability_server::config::LogFormat;
 use availability_server::{bind, demo, Config};
 
 // A request allocates many small, short-lived buffers (JSON, headers, rows) across worker threads;
@@ -10,10 +13,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let mut config = Config::from_env()?;
+    init_logging(config.log_format);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--demo" => config.demo = true,
@@ -70,6 +71,23 @@ async fn main() -> anyhow::Result<()> {
     }
     server.run().await?;
     Ok(())
+}
+
+/// Logs go to stderr, filtered by RUST_LOG (default info). Text is coloured only for a terminal,
+/// so a log written to a file or a pipe holds no escape codes; LOG_FORMAT=json writes one JSON
+/// object per line.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            builder.with_ansi(colour).init();
+        }
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
 
 /// `availability-server reencrypt`: rewrites every credential with ENCRYPTION_KEY. Credentials

@@ -96,3 +96,92 @@ async fn data_survive_a_restart_of_the_server_process() {
         second.stop();
     }
 }
+
+/// Starts the server binary on a new SQLite file as a newcomer does (`--demo`, RUST_LOG and
+/// LOG_FORMAT as given), waits for /readyz, stops it, and returns what it wrote to stdout and
+/// stderr (pipes, not a terminal).
+async fn first_start(log_format: Option<&str>) -> (String, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = Command::new(support::server_binary());
+    command
+        .arg("--demo")
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("new.db").display()),
+        )
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .env_remove("ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match log_format {
+        Some(f) => command.env("LOG_FORMAT", f),
+        None => command.env_remove("LOG_FORMAT"),
+    };
+    let mut child = command.spawn().unwrap();
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..400 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let (mut out, mut err) = (String::new(), String::new());
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(ready, "the server never became ready; it wrote:\n{out}\n{err}");
+    (out, err)
+}
+
+/// A newcomer's first `cargo run -p availability-server -- --demo` on a new database: nothing
+/// but INFO lines, and no colour escapes in a log that goes to a pipe. Several starts, because
+/// the old failure (the pool's connections setting up a new SQLite file together, "database is
+/// locked") came in about one start of ten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_on_a_new_sqlite_file_prints_no_error_or_warning() {
+    for _ in 0..8 {
+        let (out, err) = first_start(None).await;
+        assert!(out.contains("listening on http://127.0.0.1:"), "{out}");
+        for line in out.lines().chain(err.lines()) {
+            assert!(
+                !line.contains("ERROR") && !line.contains("WARN"),
+                "a first start printed: {line}\n{err}"
+            );
+            assert!(!line.contains('\u{1b}'), "colour escapes in a piped log: {line:?}");
+        }
+        assert!(err.contains("INFO"), "the log goes to stderr: {err}");
+    }
+}
+
+/// LOG_FORMAT=json: every log line is one JSON object with a level and a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line() {
+    let (out, err) = first_start(Some("json")).await;
+    assert!(out.contains("listening on"), "people's output stays on stdout: {out}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "the server logged nothing");
+    for line in lines {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+        assert!(event["level"].is_string() && event["timestamp"].is_string(), "{line}");
+        assert!(event["fields"]["message"].is_string(), "{line}");
+    }
+}

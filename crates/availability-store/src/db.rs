@@ -45,19 +45,32 @@ impl DatabaseUrl {
     }
 }
 
-/// Sets the pragmas every SQLite connection needs: WAL so readers never wait for the writer, a
-/// busy timeout so writers queue instead of failing, and foreign keys (off by default in SQLite).
+/// The pragmas every SQLite connection needs: a busy timeout so writers queue instead of failing,
+/// and foreign keys (off by default in SQLite). WAL (readers never wait for the writer) is a
+/// property of the file, set once by [`prepare_sqlite_file`] before any pooled connection opens.
+const SQLITE_CONNECTION_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
 #[derive(Debug, Clone, Copy)]
 struct SqlitePragmas;
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)
+            .map_err(diesel::r2d2::Error::QueryError)
     }
+}
+
+/// Creates the SQLite file if it is new, switches it to WAL and applies the migrations, all on
+/// one connection, before the pool opens its others. Done by the pool's connections at once, a
+/// new file saw several of them take its write lock together ("database is locked" on the very
+/// first start).
+fn prepare_sqlite_file(path: &str) -> Result<(), StoreError> {
+    let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Connect(e.to_string()))?;
+    conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")?;
+    conn.run_pending_migrations(SQLITE_MIGRATIONS)
+        .map(drop)
+        .map_err(|e| StoreError::Migration(e.to_string()))
 }
 
 /// A pool of connections to one database.
@@ -129,7 +142,18 @@ impl LockedTransaction for PgConnection {
 }
 
 impl DbPool {
-    pub(crate) fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Self, StoreError> {
+    /// Opens the database, applies pending migrations and pools connections to it.
+    pub(crate) fn open(url: &DatabaseUrl, max_size: u32) -> Result<Self, StoreError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            prepare_sqlite_file(path)?;
+            return Self::connect(url, max_size);
+        }
+        let pool = Self::connect(url, max_size)?;
+        pool.migrate_postgres()?;
+        Ok(pool)
+    }
+
+    fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Self, StoreError> {
         let pool = match url {
             DatabaseUrl::Sqlite(path) => DbPool::Sqlite(
                 Pool::builder()
@@ -170,25 +194,19 @@ impl DbPool {
         }
     }
 
-    /// Applies the embedded migrations that have not run yet.
-    pub(crate) fn migrate(&self) -> Result<(), StoreError> {
-        let migrate_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
-        match &mut self.get()? {
-            Conn::Sqlite(c) => c
-                .run_pending_migrations(SQLITE_MIGRATIONS)
-                .map(drop)
-                .map_err(migrate_err),
-            Conn::Postgres(c) => {
-                // Two processes starting at once must not both migrate.
-                c.batch_execute("SELECT pg_advisory_lock(726354)")?;
-                let result = c
-                    .run_pending_migrations(POSTGRES_MIGRATIONS)
-                    .map(drop)
-                    .map_err(migrate_err);
-                c.batch_execute("SELECT pg_advisory_unlock(726354)")?;
-                result
-            }
-        }
+    /// Applies the embedded PostgreSQL migrations that have not run yet.
+    fn migrate_postgres(&self) -> Result<(), StoreError> {
+        let Conn::Postgres(c) = &mut self.get()? else {
+            return Ok(());
+        };
+        // Two processes starting at once must not both migrate.
+        c.batch_execute("SELECT pg_advisory_lock(726354)")?;
+        let result = c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(drop)
+            .map_err(|e| StoreError::Migration(e.to_string()));
+        c.batch_execute("SELECT pg_advisory_unlock(726354)")?;
+        result
     }
 }
 

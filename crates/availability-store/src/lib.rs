@@ -92,13 +92,9 @@ impl Store {
         } else {
             u32::try_from(2 * cores).unwrap_or(16).clamp(4, 32)
         };
-        let pool = tokio::task::spawn_blocking(move || -> Result<DbPool, StoreError> {
-            let pool = DbPool::connect(&parsed, size)?;
-            pool.migrate()?;
-            Ok(pool)
-        })
-        .await
-        .map_err(|e| StoreError::Database(e.to_string()))??;
+        let pool = tokio::task::spawn_blocking(move || -> Result<DbPool, StoreError> { DbPool::open(&parsed, size) })
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))??;
         let write_gate = (backend == "sqlite").then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Self {
             pool: Arc::new(pool),

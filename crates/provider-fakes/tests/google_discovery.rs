@@ -1,4 +1,4 @@
-//! The Google fake against Google's own description of the API (shared/specs/
+//! The Google fake against Google's own description of the API (provider-fakes/specs/
 //! google-calendar-v3.discovery.json): its routes, scopes and query parameters, and the field names
 //! of what it answers and of the request bodies provider-apis.md documents.
 
@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use provider_fakes::google::{ROUTES, SCOPE_CALENDARLIST_READONLY, SCOPE_EVENTS, SCOPE_FREEBUSY};
 use provider_fakes::FakeGoogle;
@@ -16,16 +15,7 @@ use serde_json::{json, Value};
 use support::{get, post};
 
 fn discovery() -> Value {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs/google-calendar-v3.discovery.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Google discovery document is missing at {} ({e}); it lives in the shared/ folder next to \
-             the repository (shared/specs/google-calendar-v3.discovery.json)",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).expect("the discovery document is JSON")
+    serde_json::from_str(provider_fakes::google::DISCOVERY_DOCUMENT).expect("the discovery document is JSON")
 }
 
 /// The discovery method with this id, e.g. `calendar.events.insert`.

@@ -1,5 +1,5 @@
 //! What the strategy sends, checked against Google's own description of the API
-//! (shared/specs/google-calendar-v3.discovery.json): every request is a documented method, its
+//! (provider-fakes/specs/google-calendar-v3.discovery.json): every request is a documented method, its
 //! query parameters are the method's, its body fields are the request schema's, and the scopes of
 //! `oauth_config` allow it. The fake is checked against the same document in provider-fakes; this
 //! catches drift on the client side.
@@ -8,24 +8,13 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use availability_core::AvailabilityStrategy;
 use common::{interval, Setup};
 use provider_google::SCOPES;
 use serde_json::Value;
 
 fn discovery() -> Value {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs/google-calendar-v3.discovery.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Google discovery document is missing at {} ({e}); it lives in the shared/ folder next to \
-             the repository",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(provider_fakes::google::DISCOVERY_DOCUMENT).expect("the discovery document is JSON")
 }
 
 /// Every method of the document, nested resources included.

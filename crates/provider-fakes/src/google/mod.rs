@@ -28,6 +28,10 @@ pub const SCOPE_FREEBUSY: &str = "https://www.googleapis.com/auth/calendar.freeb
 /// The calendar list, read-only.
 pub const SCOPE_CALENDARLIST_READONLY: &str = "https://www.googleapis.com/auth/calendar.calendarlist.readonly";
 
+/// Google's own description of the Calendar API (its discovery document, revision 20261030, kept
+/// in this crate's `specs/` folder): the fake and the Google client are checked against it.
+pub const DISCOVERY_DOCUMENT: &str = include_str!("../../specs/google-calendar-v3.discovery.json");
+
 /// The account whose calendars the fake holds; its primary calendar has this id.
 pub const ACCOUNT_EMAIL: &str = "expert@example.com";
 
