@@ -6,7 +6,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::{AppointmentId, ClientId, ExpertId, Interval};
+use crate::{AppointmentId, CalendarType, ClientId, ExpertId, Interval};
 
 /// A bookable time: [start, end) in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -63,18 +63,6 @@ string_enum!(
 );
 
 string_enum!(
-    /// The external calendar an appointment is written to.
-    CalendarType {
-        /// Google Calendar.
-        Google = "google",
-        /// Microsoft 365 / Outlook.
-        Office365 = "office365",
-        /// Calendly.
-        Calendly = "calendly",
-    }
-);
-
-string_enum!(
     /// Whether the appointment's external calendar event is up to date.
     SyncStatus {
         /// A sync job is queued or running.
@@ -87,17 +75,6 @@ string_enum!(
         NotApplicable = "not_applicable",
     }
 );
-
-impl CalendarType {
-    /// The integration that writes to this calendar.
-    pub fn integration_type(self) -> crate::IntegrationType {
-        match self {
-            Self::Google => crate::IntegrationType::GoogleCalendar,
-            Self::Office365 => crate::IntegrationType::Office365Calendar,
-            Self::Calendly => crate::IntegrationType::Calendly,
-        }
-    }
-}
 
 /// A booking request, before it is validated and stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +138,39 @@ impl Appointment {
     pub fn is_pending(&self) -> bool {
         self.status == AppointmentStatus::Pending
     }
+
+    /// Where it stands, by name: what `status` and the provider's reference mean together.
+    pub fn state(&self) -> BookingState {
+        match (self.status, &self.external_calendar_event_id) {
+            (AppointmentStatus::Confirmed, _) => BookingState::Confirmed,
+            (AppointmentStatus::Cancelled, _) => BookingState::Cancelled,
+            (AppointmentStatus::Pending, None) => BookingState::AwaitingClient,
+            (AppointmentStatus::Pending, Some(_)) => BookingState::Held,
+        }
+    }
+
+    /// Whether a provider booked it but it is held here unconfirmed (see [`BookingState::Held`]).
+    pub fn is_held(&self) -> bool {
+        self.state() == BookingState::Held
+    }
+}
+
+/// An appointment's state by name. The API shows `status` (confirmed, cancelled, pending); the
+/// two kinds of pending appointment differ in what the expert must do about them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BookingState {
+    /// Holds the expert's time.
+    Confirmed,
+    /// Released; holds nothing.
+    Cancelled,
+    /// A scheduler could not book it through its API and gave a link instead: nothing is booked
+    /// until the client finishes the booking at `scheduling_url` and the provider reports it.
+    AwaitingClient,
+    /// The provider, the system of record for its bookings, booked it, but its time overlaps
+    /// another confirmed appointment here; it holds no time and waits, with the clash in
+    /// `sync_error`, until the other appointment is cancelled or moved (then it is confirmed) or
+    /// it is cancelled itself.
+    Held,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 mod appointment;
 mod error;
+mod ident;
 mod ids;
 mod party;
 mod policy;
@@ -9,10 +10,11 @@ mod schedule;
 mod secret;
 mod time;
 
-pub use appointment::{Appointment, AppointmentStatus, CalendarType, NewAppointment, Slot, SyncStatus};
+pub use appointment::{Appointment, AppointmentStatus, BookingState, NewAppointment, Slot, SyncStatus};
 pub use error::DomainError;
+pub use ident::{CalendarType, IntegrationType, InvalidIdentifier};
 pub use ids::{AppointmentId, ClientId, ExpertId};
-pub use party::{Client, Expert, IntegrationType, UnknownIntegrationType};
+pub use party::{Client, Expert};
 pub use policy::BookingPolicy;
 pub use schedule::{DateOverride, Schedule, TimeWindow, WeeklyRule};
 pub use secret::Secret;

@@ -103,7 +103,7 @@ impl TestServer {
         let bind = format!("127.0.0.1:{port}");
         let mut all = vec![("BIND", bind.as_str()), ("PUBLIC_BASE_URL", base.as_str())];
         all.extend_from_slice(env);
-        let server = availability_server::bind_with(config_with(db, &all), Vec::new())
+        let server = availability_server::bind_with(config_with(db, &all), &[], Vec::new())
             .await
             .unwrap();
         let handle = server.handle();
@@ -115,12 +115,9 @@ impl TestServer {
         }
     }
 
-    /// A server with extra strategies registered (e.g. a test calendar).
-    pub async fn start_with(
-        db: &TestDb,
-        extra: Vec<std::sync::Arc<dyn availability_core::AvailabilityStrategy>>,
-    ) -> Self {
-        let server = availability_server::bind_with(config(db), extra).await.unwrap();
+    /// A server with extra providers registered (e.g. a test calendar, see [`provider_of`]).
+    pub async fn start_with(db: &TestDb, extra: Vec<std::sync::Arc<dyn availability_core::Provider>>) -> Self {
+        let server = availability_server::bind_with(config(db), &[], extra).await.unwrap();
         let base = format!("http://{}", server.addr);
         let handle = server.handle();
         tokio::spawn(server.run());
@@ -135,6 +132,41 @@ impl TestServer {
     pub async fn stop(self) {
         self.handle.stop(true).await;
     }
+}
+
+/// A provider of a test's own strategy (its busy time and events in the test's memory):
+/// connected by storing a credential for it directly, nothing to connect in the API.
+pub fn provider_of(
+    strategy: std::sync::Arc<dyn availability_core::AvailabilityStrategy>,
+) -> std::sync::Arc<dyn availability_core::Provider> {
+    use availability_core::provider::{ConnectMethod, Features, ProviderDescriptor};
+
+    #[derive(Debug)]
+    struct OfStrategy(
+        ProviderDescriptor,
+        std::sync::Arc<dyn availability_core::AvailabilityStrategy>,
+    );
+
+    impl availability_core::Provider for OfStrategy {
+        fn descriptor(&self) -> &ProviderDescriptor {
+            &self.0
+        }
+        fn strategy(&self) -> Option<std::sync::Arc<dyn availability_core::AvailabilityStrategy>> {
+            Some(self.1.clone())
+        }
+    }
+
+    let descriptor = ProviderDescriptor {
+        integration_type: strategy.integration_type(),
+        display_name: strategy.display_name(),
+        description: "A calendar of the test's own.",
+        calendar_type: strategy.calendar_type(),
+        connect: ConnectMethod::Credentials,
+        credential_fields: Vec::new(),
+        features: Features::default(),
+        push: false,
+    };
+    std::sync::Arc::new(OfStrategy(descriptor, strategy))
 }
 
 /// The server binary. Tests of the server package get the one cargo built for them
