@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use provider_fakes::FakeGoogle;
-use reqwest::redirect;
 use serde_json::json;
 use support::{next_monday, TestDb, TestServer};
 
@@ -46,27 +45,9 @@ async fn main() {
     .await;
     let api = &server.api;
     let (expert, expert_token) = api.expert_with_hours().await;
-    let no_redirects = reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap();
-    let connect = api
-        .post(
-            &format!("/api/v1/experts/{expert}/integrations/google_calendar/connect"),
-            &expert_token,
-            json!({}),
-        )
-        .await;
-    let consent = no_redirects
-        .get(connect.body["authorization_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    no_redirects
-        .get(consent.headers()["location"].to_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let begun = support::begin_oauth(api, &expert, &expert_token, "google_calendar").await;
+    let callback = support::consent(&begun.authorization_url).await;
+    support::open_callback(&callback, Some(&begun.cookie)).await;
     api.put(
         &format!("/api/v1/experts/{expert}/integration"),
         &expert_token,

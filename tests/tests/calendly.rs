@@ -360,7 +360,7 @@ async fn without_direct_booking_bookings_are_pending_until_calendly_confirms_the
             .seed_available_times(&consult, &[&at(&day, "09:00"), &at(&day, "09:30"), &at(&day, "10:00")])
             .unwrap();
         calendly.set_direct_booking(false);
-        let (client, client_token) = api.client_with_token().await;
+        let (client, client_token) = api.client_with_email("ann@example.com").await;
         let booking = |start: &str, end: &str| json!({"expert_id": expert, "client_id": client, "start_time": at(&day, start), "end_time": at(&day, end)});
 
         // 202 with the link; nothing is booked on Calendly, and the time is still offered.
@@ -536,7 +536,7 @@ async fn a_pending_booking_calendly_makes_over_a_confirmed_appointment_is_kept_n
         calendly
             .seed_available_times(&consult, &[&at(&day, "09:00"), &at(&day, "10:00"), &at(&day, "11:00")])
             .unwrap();
-        let (client, client_token) = api.client_with_token().await;
+        let (client, client_token) = api.client_with_email("ann@example.com").await;
         // Confirmed appointments Calendly does not know: booked while the expert was on manual hours.
         set_integration(api, &expert, &expert_token, "manual").await;
         let mut manual = Vec::new();
@@ -702,15 +702,8 @@ async fn connecting_calendly_with_oauth_through_the_server() {
             .build()
             .unwrap();
 
-        let connect = api
-            .post(
-                &format!("/api/v1/experts/{expert}/integrations/calendly/connect"),
-                &expert_token,
-                json!({}),
-            )
-            .await;
-        assert_eq!(connect.status, 200, "{:?}", connect.body);
-        let url = reqwest::Url::parse(connect.body["authorization_url"].as_str().unwrap()).unwrap();
+        let begun = support::begin_oauth(api, &expert, &expert_token, "calendly").await;
+        let url = reqwest::Url::parse(&begun.authorization_url).unwrap();
         assert!(url.as_str().starts_with(&calendly.auth_url()), "{url}");
         let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
         assert_eq!(param("response_type").as_deref(), Some("code"));
@@ -730,7 +723,7 @@ async fn connecting_calendly_with_oauth_through_the_server() {
             callback.starts_with(&format!("{}/oauth/calendly/callback?", api.base)),
             "{callback}"
         );
-        let done = no_redirects.get(&callback).send().await.unwrap();
+        let done = support::open_callback(&callback, Some(&begun.cookie)).await;
         assert_eq!(done.status(), 303, "{}: {:?}", db.label, done.text().await);
         assert_eq!(
             done.headers()["location"],

@@ -12,15 +12,8 @@ use availability_core::CredentialRepository;
 use availability_store::crypto::Keyring;
 use availability_store::{testing, Store};
 use provider_fakes::FakeGoogle;
-use reqwest::{redirect, Method};
-use support::{databases, TestServer, ADMIN_TOKEN, ENCRYPTION_KEY};
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap()
-}
+use reqwest::Method;
+use support::{begin_oauth, consent, databases, open_callback, TestServer, ADMIN_TOKEN, ENCRYPTION_KEY};
 
 fn query_param(url: &str, name: &str) -> Option<String> {
     let parsed = reqwest::Url::parse(url).unwrap();
@@ -53,13 +46,6 @@ async fn start(db: &support::TestDb, google: &FakeGoogle) -> TestServer {
     .await
 }
 
-/// Asks the fake to consent (it redirects to our callback) and returns the callback URL.
-async fn consent(authorization_url: &str) -> String {
-    let res = no_redirects().get(authorization_url).send().await.unwrap();
-    assert_eq!(res.status(), 302, "the fake consents with a redirect");
-    res.headers()["location"].to_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connecting_google_stores_encrypted_tokens_and_refuses_replayed_states() {
     for db in databases("connecting_google_stores_encrypted_tokens_and_refuses_replayed_states") {
@@ -68,15 +54,8 @@ async fn connecting_google_stores_encrypted_tokens_and_refuses_replayed_states()
         let api = &server.api;
         let (expert, expert_token) = api.expert_with_hours().await;
 
-        let connect = api
-            .post(
-                &format!("/api/v1/experts/{expert}/integrations/google_calendar/connect"),
-                &expert_token,
-                serde_json::json!({}),
-            )
-            .await;
-        assert_eq!(connect.status, 200, "{:?}", connect.body);
-        let url = connect.body["authorization_url"].as_str().unwrap().to_owned();
+        let begun = begin_oauth(api, &expert, &expert_token, "google_calendar").await;
+        let url = begun.authorization_url.clone();
         assert!(url.starts_with(&google.auth_url()));
         let scope = query_param(&url, "scope").unwrap();
         for s in ["calendar.events", "calendar.freebusy", "calendar.calendarlist.readonly"] {
@@ -96,7 +75,7 @@ async fn connecting_google_stores_encrypted_tokens_and_refuses_replayed_states()
         assert!(query_param(&url, "state").unwrap().len() >= 22, "at least 128 bits");
 
         let callback = consent(&url).await;
-        let res = no_redirects().get(&callback).send().await.unwrap();
+        let res = open_callback(&callback, Some(&begun.cookie)).await;
         assert_eq!(res.status(), 303, "{}", db.label);
         assert_eq!(
             res.headers()["location"],
@@ -138,7 +117,7 @@ async fn connecting_google_stores_encrypted_tokens_and_refuses_replayed_states()
 
         // The same callback again: the state is used up, nothing is exchanged.
         let exchanges = google.token_requests().len();
-        let again = api.client.get(&callback).send().await.unwrap();
+        let again = open_callback(&callback, Some(&begun.cookie)).await;
         assert_eq!(again.status(), 400);
         assert_eq!(
             again.json::<serde_json::Value>().await.unwrap()["error"]["code"],
@@ -150,23 +129,15 @@ async fn connecting_google_stores_encrypted_tokens_and_refuses_replayed_states()
             .call(Method::GET, "/oauth/google_calendar/callback?code=abc", None, None)
             .await;
         assert_eq!((none.status.as_u16(), none.code()), (400, "invalid_state"));
-        let connect = api
-            .post(
-                &format!("/api/v1/experts/{expert}/integrations/google_calendar/connect"),
-                ADMIN_TOKEN,
-                serde_json::json!({}),
-            )
-            .await;
-        let state = query_param(connect.body["authorization_url"].as_str().unwrap(), "state").unwrap();
-        let other = api
-            .call(
-                Method::GET,
-                &format!("/oauth/office365_calendar/callback?code=abc&state={state}"),
-                None,
-                None,
-            )
-            .await;
-        assert_eq!((other.status.as_u16(), other.code()), (400, "invalid_state"));
+        let begun = begin_oauth(api, &expert, ADMIN_TOKEN, "google_calendar").await;
+        let state = query_param(&begun.authorization_url, "state").unwrap();
+        let office_cookie = begun.cookie.replace("google_calendar", "office365_calendar");
+        let other = open_callback(
+            &format!("{}/oauth/office365_calendar/callback?code=abc&state={state}", api.base),
+            Some(&office_cookie),
+        )
+        .await;
+        assert_eq!(other.status(), 400);
 
         // Disconnect revokes at the provider and wipes the credential.
         let revokes = google.request_count("/revoke");
@@ -203,12 +174,9 @@ async fn denied_consent_expired_states_and_failing_exchanges_store_nothing() {
             .with_keyring(Keyring::new(Some(ENCRYPTION_KEY), "").unwrap());
 
         google.deny_next_consent();
-        let url = api.post(&path, &token, serde_json::json!({})).await.body["authorization_url"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let callback = consent(&url).await;
-        let res = no_redirects().get(&callback).send().await.unwrap();
+        let begun = begin_oauth(api, &expert, &token, "google_calendar").await;
+        let callback = consent(&begun.authorization_url).await;
+        let res = open_callback(&callback, Some(&begun.cookie)).await;
         assert_eq!(res.status(), 303);
         assert_eq!(
             res.headers()["location"],
@@ -217,23 +185,17 @@ async fn denied_consent_expired_states_and_failing_exchanges_store_nothing() {
         assert!(testing::dump_credentials(&store).await.unwrap().is_empty());
 
         // An expired state (older than 10 minutes) is refused.
-        let url = api.post(&path, &token, serde_json::json!({})).await.body["authorization_url"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let callback = consent(&url).await;
+        let begun = begin_oauth(api, &expert, &token, "google_calendar").await;
+        let callback = consent(&begun.authorization_url).await;
         testing::expire_oauth_states(&store).await.unwrap();
-        let res = api.client.get(&callback).send().await.unwrap();
+        let res = open_callback(&callback, Some(&begun.cookie)).await;
         assert_eq!(res.status(), 400);
 
         // A token endpoint that fails (here: answers with a redirect, which is never followed).
-        let url = api.post(&path, &token, serde_json::json!({})).await.body["authorization_url"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let callback = consent(&url).await;
+        let begun = begin_oauth(api, &expert, &token, "google_calendar").await;
+        let callback = consent(&begun.authorization_url).await;
         google.set_token_endpoint_redirect(Some("http://127.0.0.1:9/steal"));
-        let res = no_redirects().get(&callback).send().await.unwrap();
+        let res = open_callback(&callback, Some(&begun.cookie)).await;
         assert_eq!(res.status(), 502, "{}", db.label);
         assert_eq!(
             res.json::<serde_json::Value>().await.unwrap()["error"]["code"],

@@ -1,4 +1,5 @@
-//! Bearer-token authentication and the ownership rules of api.md.
+//! Bearer-token authentication and the ownership rules of api.md. A token is looked up on every
+//! request (unknown, revoked or expired: 401, counted by the throttle of `throttle.rs`).
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -96,9 +97,12 @@ impl FromRequest for Caller {
             if state.is_admin_token(&token) {
                 return Ok(Caller(Principal::Admin));
             }
-            match state.principal(&token).await? {
-                Some(p) => Ok(Caller(p)),
-                None => Err(ApiError::unauthorized()),
+            match state.token(&token).await? {
+                Some(t) => Ok(Caller(t.principal)),
+                None => {
+                    state.authentication_failed(&req);
+                    Err(ApiError::unauthorized())
+                }
             }
         })
     }

@@ -1,6 +1,8 @@
 //! Typed configuration from the environment variables of api.md, passed explicitly.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
 
 use availability_domain::Secret;
 
@@ -27,7 +29,35 @@ pub struct Config {
     pub providers: ProviderVars,
     /// LOG_FORMAT: how log lines are written.
     pub log_format: LogFormat,
+    /// TRUSTED_PROXIES: the addresses of reverse proxies whose X-Forwarded-For names the client.
+    /// Empty (the default): the client is the peer of the connection, whatever headers say.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// How failed authentication is throttled per client address. Not read from the
+    /// environment: the contract's 20 per 60 s; tests shorten the window.
+    pub auth_throttle: AuthThrottleSettings,
 }
+
+/// Failed authentications allowed per client address within a window, before that address's
+/// requests with a credential are answered 429 until the window has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthThrottleSettings {
+    /// Failed attempts allowed within `window` (api.md: 20).
+    pub max_failures: usize,
+    /// The window (api.md: 60 s).
+    pub window: Duration,
+}
+
+impl Default for AuthThrottleSettings {
+    fn default() -> Self {
+        Self {
+            max_failures: 20,
+            window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The shortest ADMIN_TOKEN accepted (api.md: 32 characters).
+pub const ADMIN_TOKEN_MIN_LEN: usize = 32;
 
 /// How the server writes its log (to stderr; stdout keeps what the server prints for people).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +114,10 @@ impl Config {
         let bind = get("BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let admin_token = get("ADMIN_TOKEN").map(Secret::new);
         if let Some(t) = &admin_token {
-            if t.expose().len() < 16 {
+            if t.expose().chars().count() < ADMIN_TOKEN_MIN_LEN {
                 return Err(ConfigError {
                     name: "ADMIN_TOKEN",
-                    message: "use at least 16 characters (e.g. `openssl rand -hex 32`)".into(),
+                    message: format!("use at least {ADMIN_TOKEN_MIN_LEN} characters (e.g. `openssl rand -hex 32`)"),
                 });
             }
         }
@@ -108,6 +138,21 @@ impl Config {
                 })
             }
         };
+        let trusted_proxies = get("TRUSTED_PROXIES")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| {
+                        a.parse::<IpAddr>().map_err(|_| ConfigError {
+                            name: "TRUSTED_PROXIES",
+                            message: format!("expected comma-separated IP addresses, got {a:?}"),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         let encryption_key = get("ENCRYPTION_KEY").map(Secret::new);
         let encryption_old_keys = Secret::new(get("ENCRYPTION_OLD_KEYS").unwrap_or_default());
         // Checked here so that a bad key stops the server at start, not at the first connect.
@@ -130,6 +175,8 @@ impl Config {
             demo: false,
             workers,
             log_format,
+            trusted_proxies,
+            auth_throttle: AuthThrottleSettings::default(),
         })
     }
 }
@@ -150,11 +197,30 @@ mod tests {
         assert_eq!(c.public_base_url, "http://127.0.0.1:8080");
         assert!(c.admin_token.is_none());
         assert_eq!(c.log_format, LogFormat::Text);
+        assert!(
+            c.trusted_proxies.is_empty(),
+            "X-Forwarded-For is not trusted by default"
+        );
+        assert_eq!(
+            (c.auth_throttle.max_failures, c.auth_throttle.window),
+            (20, Duration::from_secs(60))
+        );
     }
 
     #[test]
     fn bad_settings_are_refused() {
         assert!(Config::from_vars(vars(&[("ADMIN_TOKEN", "short")])).is_err());
+        // 31 characters: refused; 32: taken.
+        assert!(Config::from_vars(vars(&[("ADMIN_TOKEN", &"a".repeat(31))])).is_err());
+        assert!(Config::from_vars(vars(&[("ADMIN_TOKEN", &"a".repeat(32))])).is_ok());
+        assert!(Config::from_vars(vars(&[("TRUSTED_PROXIES", "10.0.0.1, nope")])).is_err());
+        assert_eq!(
+            Config::from_vars(vars(&[("TRUSTED_PROXIES", "10.0.0.1, ::1")]))
+                .unwrap()
+                .trusted_proxies
+                .len(),
+            2
+        );
         assert!(Config::from_vars(vars(&[("WORKERS", "zero")])).is_err());
         assert!(Config::from_vars(vars(&[("ENCRYPTION_KEY", "not-a-key")])).is_err());
         assert!(Config::from_vars(vars(&[("LOG_FORMAT", "xml")])).is_err());
@@ -174,7 +240,7 @@ mod tests {
             !printed.contains(&key) && !printed.contains("gsecret-value"),
             "secrets never print"
         );
-        let c = Config::from_vars(vars(&[("ADMIN_TOKEN", "0123456789abcdef0123")])).unwrap();
+        let c = Config::from_vars(vars(&[("ADMIN_TOKEN", "0123456789abcdef0123456789abcdef")])).unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef"), "the token never prints");
     }
 }

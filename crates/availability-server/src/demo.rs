@@ -32,13 +32,19 @@ pub async fn seed(store: &Store, admin_token: Option<&str>) -> anyhow::Result<De
         rules.push(WeeklyRule::new(day, "12:00".parse()?, "13:00".parse()?, false)?);
     }
     store.replace_schedule(expert.id, rules, vec![], None).await?;
-    let client = store
-        .create_client(
-            "Ann Client".into(),
-            "ann@example.com".into(),
-            Zone::new("America/New_York")?,
-        )
-        .await?;
+    // Client emails are unique: an earlier run's client is the demo's client.
+    let client = match store.client_by_email("ann@example.com".into()).await? {
+        Some(client) => client,
+        None => {
+            store
+                .create_client(
+                    "Ann Client".into(),
+                    "ann@example.com".into(),
+                    Zone::new("America/New_York")?,
+                )
+                .await?
+        }
+    };
     let admin_token = match admin_token {
         Some(t) => t.to_owned(),
         None => {

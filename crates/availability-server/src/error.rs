@@ -6,9 +6,11 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use availability_core::CoreError;
-use availability_domain::DomainError;
+use availability_domain::{DomainError, IntegrationType};
 use availability_store::StoreError;
 use serde_json::json;
+
+use crate::provider_words::ProviderTrouble;
 
 /// An error answer.
 #[derive(Debug, Clone)]
@@ -17,8 +19,14 @@ pub struct ApiError {
     pub status: StatusCode,
     /// snake_case code.
     pub code: &'static str,
-    /// For a person; never a secret.
+    /// For a person, in the server's own words; never a secret, a provider's answer or an
+    /// upstream host.
     pub message: String,
+    /// Seconds for a Retry-After header (429).
+    pub retry_after: Option<u64>,
+    /// A provider's failure: the message is rewritten with the provider's display name from the
+    /// registry (see [`ApiError::naming`]) before it is answered.
+    pub provider: Option<(IntegrationType, ProviderTrouble)>,
 }
 
 impl ApiError {
@@ -28,7 +36,41 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+            provider: None,
         }
+    }
+    /// 429 `too_many_attempts`: too many failed authentications from the caller's address.
+    pub fn too_many_attempts(retry_after: std::time::Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many failed sign-in attempts from this address; wait and try again",
+            )
+        }
+    }
+    /// A provider's failure, in the server's words (the detail is logged by the caller).
+    fn provider(
+        status: StatusCode,
+        code: &'static str,
+        integration: IntegrationType,
+        trouble: ProviderTrouble,
+    ) -> Self {
+        Self {
+            provider: Some((integration, trouble)),
+            ..Self::new(status, code, trouble.words(integration.as_str()))
+        }
+    }
+    /// The provider's failure named as people know the provider (`display_name` from the
+    /// registry); other errors as they are.
+    pub fn naming(mut self, display_name: &str) -> Self {
+        if let Some((_, trouble)) = self.provider {
+            self.message = trouble.words(display_name);
+        }
+        self
     }
     /// 400 for malformed input.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -81,7 +123,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(json!({"error": {"code": self.code, "message": self.message}}))
+        let mut answer = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            answer.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
+        }
+        answer.json(json!({"error": {"code": self.code, "message": self.message}}))
     }
 }
 
@@ -117,9 +163,34 @@ impl From<CoreError> for ApiError {
             | CoreError::PendingNotReschedulable(_)
             | CoreError::AlreadyRecorded { .. } => (S::CONFLICT, "conflict"),
             CoreError::ProviderRefused { .. } => (S::CONFLICT, "provider_refused"),
-            CoreError::ProviderUnavailable { .. } => (S::SERVICE_UNAVAILABLE, "provider_unavailable"),
-            CoreError::NeedsReauth { .. } => (S::SERVICE_UNAVAILABLE, "needs_reauth"),
-            CoreError::ProviderResponse { .. } => (S::BAD_GATEWAY, "provider_error"),
+            // What the provider said (a body, an upstream URL) goes to the log, not to the caller.
+            CoreError::ProviderUnavailable { integration, message } => {
+                tracing::warn!(%integration, "provider unavailable: {message}");
+                return ApiError::provider(
+                    S::SERVICE_UNAVAILABLE,
+                    "provider_unavailable",
+                    *integration,
+                    ProviderTrouble::Unavailable,
+                );
+            }
+            CoreError::NeedsReauth { integration, message } => {
+                tracing::warn!(%integration, "needs reauthorization: {message}");
+                return ApiError::provider(
+                    S::SERVICE_UNAVAILABLE,
+                    "needs_reauth",
+                    *integration,
+                    ProviderTrouble::NeedsReauth,
+                );
+            }
+            CoreError::ProviderResponse { integration, message } => {
+                tracing::warn!(%integration, "unusable provider answer: {message}");
+                return ApiError::provider(
+                    S::BAD_GATEWAY,
+                    "provider_error",
+                    *integration,
+                    ProviderTrouble::Unusable,
+                );
+            }
             CoreError::StrategyMissing(integration) => {
                 return ApiError::new(
                     S::SERVICE_UNAVAILABLE,
@@ -167,6 +238,11 @@ impl From<StoreError> for ApiError {
                     "the database cannot be reached",
                 )
             }
+            StoreError::EmailTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "another client has this email address (emails are compared case-insensitively)",
+            ),
             StoreError::NotFound { .. }
             | StoreError::SlotTaken
             | StoreError::SlotUnavailable(_)

@@ -5,17 +5,20 @@ pub mod config;
 pub mod demo;
 pub mod error;
 mod pages;
+mod policy;
+pub mod provider_words;
 mod rfc3339;
 mod routes;
 mod session;
 pub mod state;
 pub mod sync_worker;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Compress, Logger};
+use actix_web::middleware::{from_fn, Compress, Logger};
 use actix_web::{web, App, HttpServer};
 use availability_core::{
     AvailabilityService, CredentialRepository, IntegrationRepository, Provider, ProviderContext, ProviderFactory,
@@ -65,7 +68,9 @@ pub fn providers(
     built: Vec<Arc<dyn Provider>>,
 ) -> anyhow::Result<ProviderRegistry> {
     let credentials: Arc<dyn CredentialRepository> = Arc::new(store.clone());
-    let integrations: Arc<dyn IntegrationRepository> = Arc::new(store.clone());
+    // What providers report about an integration is shown by GET integrations: in our words.
+    let integrations: Arc<dyn IntegrationRepository> =
+        Arc::new(provider_words::WordedIntegrations(Arc::new(store.clone())));
     let context = ProviderContext::new(
         config.providers.0.clone(),
         config.public_base_url.clone(),
@@ -111,6 +116,7 @@ pub async fn bind_with(
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(policy::answer_policy))
             // The path only: query strings (OAuth codes, states) never reach the log.
             .wrap(Logger::new("%s %U %Dms").log_target("availability_server::http"))
             .wrap(Compress::default())
@@ -141,8 +147,8 @@ pub async fn bind_with(
     Ok(BoundServer { addr, store, server })
 }
 
-/// Once an hour: forgets expired Idempotency-Key answers and sessions, and cancels pending
-/// appointments whose scheduling link went unused for 24 hours.
+/// Once an hour: forgets expired Idempotency-Key answers, sessions and tokens, and cancels
+/// pending appointments whose scheduling link went unused for 24 hours.
 fn spawn_housekeeping(store: Store) {
     tokio::spawn(async move {
         loop {
@@ -151,6 +157,9 @@ fn spawn_housekeeping(store: Store) {
             }
             if let Err(e) = store.purge_sessions().await {
                 tracing::warn!("purging sessions: {e}");
+            }
+            if let Err(e) = store.purge_expired_tokens().await {
+                tracing::warn!("purging expired tokens: {e}");
             }
             match store.expire_pending_appointments().await {
                 Ok(0) => {}

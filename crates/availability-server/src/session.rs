@@ -36,6 +36,8 @@ pub(crate) async fn from_cookie(req: &HttpRequest, state: &AppState) -> Result<O
         return Ok(None);
     };
     let Some(session) = state.store.session(cookie.value().to_owned()).await? else {
+        // A cookie that names no session (ended, revoked with its token, or made up).
+        state.authentication_failed(req);
         return Ok(None);
     };
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -100,14 +102,15 @@ async fn sign_in(
 ) -> Result<HttpResponse, ApiError> {
     let token = body.into_inner().token;
     let token = token.trim();
-    let principal = if token.is_empty() {
+    let signed_in = if token.is_empty() {
         None
     } else if state.is_admin_token(token) {
-        Some(Principal::Admin)
+        Some((Principal::Admin, None))
     } else {
-        state.principal(token).await?
+        state.token(token).await?.map(|t| (t.principal, Some(t)))
     };
-    let Some(principal) = principal else {
+    let Some((principal, stored)) = signed_in else {
+        state.authentication_failed(&req);
         return Err(ApiError::new(
             actix_web::http::StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -118,7 +121,7 @@ async fn sign_in(
     if let Some(old) = req.cookie(SESSION_COOKIE) {
         state.store.end_session(old.value().to_owned()).await?;
     }
-    let new = state.store.create_session(principal).await?;
+    let new = state.store.create_session(principal, stored).await?;
     let body = describe(&state, &new.session).await?;
     Ok(HttpResponse::Ok()
         .cookie(cookie(&state, new.id, CookieDuration::seconds(SESSION_SECONDS)))
@@ -129,11 +132,22 @@ async fn sign_in(
 async fn current(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     match from_cookie(&req, &state).await? {
         Some(session) => Ok(HttpResponse::Ok().json(describe(&state, &session).await?)),
-        None => Err(ApiError::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "not signed in",
-        )),
+        None => {
+            let not_signed_in = ApiError::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "not signed in",
+            );
+            let mut answer = actix_web::ResponseError::error_response(&not_signed_in);
+            if req.cookie(SESSION_COOKIE).is_some() {
+                // A cookie of a session that ended: forgotten, so that the pages do not present it
+                // again (each time would count as a failed attempt).
+                answer
+                    .add_cookie(&cookie(&state, String::new(), CookieDuration::ZERO))
+                    .map_err(|_| not_signed_in.clone())?;
+            }
+            Ok(answer)
+        }
     }
 }
 

@@ -1,14 +1,14 @@
 //! What every handler shares.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
+use actix_web::HttpRequest;
 use availability_core::{AvailabilityService, ProviderRegistry};
-use availability_store::{tokens, Principal, Store, StoreError};
+use availability_store::{tokens, Store, StoreError, TokenRecord};
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::throttle::{client_address, AuthThrottle};
 
 /// Shared by all workers.
 pub struct AppState {
@@ -22,16 +22,11 @@ pub struct AppState {
     pub providers: ProviderRegistry,
     /// Wakes the outbox worker after a booking change.
     pub sync_wake: Arc<Notify>,
+    /// Failed authentications per client address.
+    pub throttle: AuthThrottle,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
     admin_token_hash: Option<Vec<u8>>,
-    /// Token hash -> principal, for a short while: tokens never change their principal, and
-    /// this saves a database round trip on every request.
-    principals: Mutex<HashMap<String, (Principal, Instant)>>,
 }
-
-/// How long a looked-up token is trusted without asking the database again.
-const PRINCIPAL_TTL: Duration = Duration::from_secs(60);
-const PRINCIPAL_CACHE_MAX: usize = 10_000;
 
 impl AppState {
     /// Builds the shared state.
@@ -47,39 +42,28 @@ impl AppState {
             .as_ref()
             .and_then(|t| hex::decode(tokens::token_hash(t.expose())).ok());
         Self {
+            throttle: AuthThrottle::new(config.auth_throttle),
             store,
             service,
             config,
             providers,
             sync_wake,
             admin_token_hash,
-            principals: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Who a presented (non-admin) token speaks for, if anyone.
-    pub async fn principal(&self, token: &str) -> Result<Option<Principal>, StoreError> {
-        let hash = tokens::token_hash(token);
-        let cached = self
-            .principals
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&hash)
-            .copied();
-        if let Some((principal, at)) = cached {
-            if at.elapsed() < PRINCIPAL_TTL {
-                return Ok(Some(principal));
-            }
+    /// The stored token a caller presented (not ADMIN_TOKEN), if it is known and unexpired. Asked
+    /// of the database on every request (one primary-key read), never cached: a revoked token is
+    /// refused by every server process from the next request on.
+    pub async fn token(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.store.token(token.to_owned()).await
+    }
+
+    /// Counts a failed authentication of the request's client address.
+    pub fn authentication_failed(&self, req: &HttpRequest) {
+        if let Some(address) = client_address(req, &self.config.trusted_proxies) {
+            self.throttle.failed(address);
         }
-        let found = self.store.principal(token.to_owned()).await?;
-        if let Some(p) = found {
-            let mut cache = self.principals.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.len() >= PRINCIPAL_CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(hash, (p, Instant::now()));
-        }
-        Ok(found)
     }
 
     /// Whether a presented token is ADMIN_TOKEN (compared in constant time, on hashes).

@@ -60,13 +60,16 @@ impl SyncWorker {
                 }
             }
             Err(e) => {
-                let reason = e.to_string();
+                // The appointment's sync_error is shown by the API: in the server's words (the
+                // provider's are logged here and where the error was mapped).
+                let detail = e.to_string();
+                let reason = public_reason(&self.strategies, e);
                 let delay = retry_delay_seconds(job.attempts);
                 let id = job.appointment_id;
                 match self.store.sync_failed(job, reason.clone(), delay).await {
-                    Ok(true) => tracing::warn!("appointment {id}: calendar sync failed for good: {reason}"),
+                    Ok(true) => tracing::warn!("appointment {id}: calendar sync failed for good: {detail}"),
                     Ok(false) => {
-                        tracing::info!("appointment {id}: calendar sync failed, retrying in {delay} s: {reason}")
+                        tracing::info!("appointment {id}: calendar sync failed, retrying in {delay} s: {detail}")
                     }
                     Err(e) => tracing::warn!("sync worker: cannot record failure: {e}"),
                 }
@@ -123,9 +126,53 @@ impl SyncWorker {
     }
 }
 
+/// What an appointment's sync_error says about a failure: what an API answer would say (the
+/// provider's own words are logged, never stored where the API shows them).
+fn public_reason(strategies: &StrategyRegistry, error: CoreError) -> String {
+    let answer = crate::error::ApiError::from(error);
+    match answer.provider {
+        Some((integration, _)) => {
+            let name = strategies
+                .get(integration)
+                .map(|s| s.display_name().to_owned())
+                .unwrap_or_else(|_| integration.to_string());
+            answer.naming(&name).message
+        }
+        None => answer.message,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use availability_domain::IntegrationType;
+
+    #[test]
+    fn a_sync_error_is_in_the_servers_words() {
+        let leak = "<html>LEAK-MARKER at db-7.corp.internal.example</html>";
+        let integration = IntegrationType::from_static("google_calendar");
+        for error in [
+            CoreError::ProviderUnavailable {
+                integration,
+                message: leak.into(),
+            },
+            CoreError::ProviderResponse {
+                integration,
+                message: leak.into(),
+            },
+            CoreError::NeedsReauth {
+                integration,
+                message: leak.into(),
+            },
+        ] {
+            let reason = public_reason(&StrategyRegistry::new(), error);
+            assert!(
+                !reason.contains("LEAK-MARKER") && !reason.contains("internal.example"),
+                "{reason}"
+            );
+            assert!(reason.starts_with("google_calendar "), "{reason}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_from_one_second_to_thirty() {

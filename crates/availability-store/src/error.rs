@@ -37,6 +37,9 @@ pub enum StoreError {
     /// provider booking recorded already), as the core's variant of it.
     #[error(transparent)]
     Refused(CoreError),
+    /// Another client has this email address (compared case-insensitively).
+    #[error("another client has this email address")]
+    EmailTaken,
     /// A row that breaks a uniqueness rule.
     #[error("duplicate: {0}")]
     Duplicate(String),

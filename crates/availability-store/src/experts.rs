@@ -142,6 +142,14 @@ pub(crate) fn set_integration(
     expert(conn, id)
 }
 
+/// How a client's email is compared: trimmed, ASCII letters lower-cased (what the migration's
+/// `lower(trim(email))` computes in both databases; the unique index is on it).
+pub(crate) fn email_key(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+/// Stores a client; another client with the same email (compared case-insensitively) is
+/// [`StoreError::EmailTaken`].
 pub(crate) fn insert_client(conn: &mut Conn, client: &Client, now: i64) -> Result<(), StoreError> {
     let row = ClientRow {
         id: client.id.to_string(),
@@ -149,9 +157,16 @@ pub(crate) fn insert_client(conn: &mut Conn, client: &Client, now: i64) -> Resul
         email: client.email.clone(),
         timezone: client.timezone.name().to_owned(),
         created_at: now,
+        email_key: Some(email_key(&client.email)),
     };
-    db_run!(conn, |c| diesel::insert_into(clients::table).values(&row).execute(c))?;
-    Ok(())
+    match db_run!(conn, |c| diesel::insert_into(clients::table).values(&row).execute(c)) {
+        Ok(_) => Ok(()),
+        // The id is a fresh UUID: the one unique rule an insert can break is the email's.
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            Err(StoreError::EmailTaken)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(crate) fn client(conn: &mut Conn, id: ClientId) -> Result<Client, StoreError> {
@@ -303,10 +318,12 @@ pub(crate) fn replace_schedule(
     }
 }
 
+/// The client with this email, compared case-insensitively (the unique key; a duplicate older
+/// than the rule has none and is never found here).
 pub(crate) fn client_by_email(conn: &mut Conn, email: &str) -> Result<Option<Client>, StoreError> {
+    let key = email_key(email);
     let row = db_run!(conn, |c| clients::table
-        .filter(clients::email.eq(email))
-        .order(clients::created_at)
+        .filter(clients::email_key.eq(&key))
         .select(ClientRow::as_select())
         .load(c)
         .map(|rows| rows.into_iter().next()))?;

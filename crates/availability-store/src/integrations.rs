@@ -280,52 +280,120 @@ pub(crate) fn mark(
     Ok(())
 }
 
-/// Stores a new OAuth state (hashed) with its PKCE verifier (encrypted).
-pub(crate) fn save_state(
-    conn: &mut Conn,
-    keyring: &Keyring,
-    state: &str,
-    expert: ExpertId,
-    integration: IntegrationType,
-    verifier: &Secret<String>,
-    now: i64,
-) -> Result<(), StoreError> {
-    let hash = token_hash(state);
-    let sealed = keyring.encrypt(verifier.expose().as_bytes(), &format!("oauth_state:{hash}"))?;
+/// A new OAuth connect as the server begins it. The state, the binding and the ticket are stored
+/// only as hashes; the PKCE verifier and the authorization URL (it carries the state) encrypted.
+#[derive(Debug)]
+pub struct OAuthStart {
+    /// The OAuth `state` parameter.
+    pub state: Secret<String>,
+    /// The expert the grant will be stored for.
+    pub expert: ExpertId,
+    /// The provider.
+    pub integration: IntegrationType,
+    /// The PKCE code verifier.
+    pub verifier: Secret<String>,
+    /// The random value the beginning browser holds in its binding cookie.
+    pub binding: Secret<String>,
+    /// The single-use ticket of the start link.
+    pub ticket: Secret<String>,
+    /// The provider's authorization URL the start link redirects to.
+    pub authorization_url: Secret<String>,
+}
+
+/// Stores a new OAuth state: hashes of the state, binding and ticket; the verifier and the
+/// authorization URL encrypted.
+pub(crate) fn save_state(conn: &mut Conn, keyring: &Keyring, start: &OAuthStart, now: i64) -> Result<(), StoreError> {
+    let hash = token_hash(start.state.expose());
+    let sealed = keyring.encrypt(start.verifier.expose().as_bytes(), &format!("oauth_state:{hash}"))?;
+    let url = keyring.encrypt(
+        start.authorization_url.expose().as_bytes(),
+        &format!("oauth_start:{hash}"),
+    )?;
+    let binding = token_hash(start.binding.expose());
+    let ticket = token_hash(start.ticket.expose());
     db_run!(conn, |c| {
         // Old states are useless; forget them while we are here.
         diesel::delete(os::table.filter(os::expires_at.lt(now - STATE_TTL_SECONDS))).execute(c)?;
         diesel::insert_into(os::table)
             .values((
                 os::state_hash.eq(&hash),
-                os::expert_id.eq(expert.to_string()),
-                os::integration_type.eq(integration.as_str()),
+                os::expert_id.eq(start.expert.to_string()),
+                os::integration_type.eq(start.integration.as_str()),
                 os::pkce_verifier.eq(&sealed),
                 os::created_at.eq(now),
                 os::expires_at.eq(now + STATE_TTL_SECONDS),
+                os::binding_hash.eq(&binding),
+                os::ticket_hash.eq(&ticket),
+                os::authorization_url.eq(&url),
             ))
             .execute(c)
     })?;
     Ok(())
 }
 
-/// Uses a state once: unknown, used or expired states give None, and a state can never be
-/// used twice (the update that marks it used is the check).
+/// Uses a start ticket once: the state it belongs to is bound to `binding` from now on (the
+/// browser that opened the link) and its authorization URL is returned. None when the ticket is
+/// unknown, used, expired, for another integration, or its state was used.
+pub(crate) fn take_ticket(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    ticket: &str,
+    integration: IntegrationType,
+    binding: &Secret<String>,
+    now: i64,
+) -> Result<Option<Secret<String>>, StoreError> {
+    let ticket = token_hash(ticket);
+    let binding = token_hash(binding.expose());
+    let row: Option<(String, Option<String>)> = db_run!(conn, |c| c.transaction(|c| {
+        let won = diesel::update(
+            os::table
+                .filter(os::ticket_hash.eq(&ticket))
+                .filter(os::ticket_used_at.is_null())
+                .filter(os::used_at.is_null())
+                .filter(os::expires_at.gt(now))
+                .filter(os::integration_type.eq(integration.as_str())),
+        )
+        .set((os::ticket_used_at.eq(now), os::binding_hash.eq(&binding)))
+        .execute(c)?;
+        if won != 1 {
+            return Ok(None);
+        }
+        os::table
+            .filter(os::ticket_hash.eq(&ticket))
+            .select((os::state_hash, os::authorization_url))
+            .first(c)
+            .optional()
+    }))?;
+    let Some((hash, Some(sealed))) = row else {
+        return Ok(None);
+    };
+    let url = keyring.decrypt(&sealed, &format!("oauth_start:{hash}"))?;
+    let url = String::from_utf8(url.into_inner()).map_err(|_| StoreError::Credential(CryptoError::Corrupt))?;
+    Ok(Some(Secret::new(url)))
+}
+
+/// Uses a state once, only from the browser it is bound to: unknown, used or expired states, and
+/// a binding that is missing or another browser's, give None, and a state can never be used
+/// twice (the update that marks it used is the check). A wrong binding leaves the state as it
+/// is, so whoever holds someone's authorization URL cannot spend that person's connect.
 pub(crate) fn consume_state(
     conn: &mut Conn,
     keyring: &Keyring,
     state: &str,
     integration: IntegrationType,
+    binding: &str,
     now: i64,
 ) -> Result<Option<(ExpertId, Secret<String>)>, StoreError> {
     let hash = token_hash(state);
+    let binding = token_hash(binding);
     let row: Option<(String, String)> = db_run!(conn, |c| c.transaction(|c| {
         let won = diesel::update(
             os::table
                 .find(&hash)
                 .filter(os::used_at.is_null())
                 .filter(os::expires_at.gt(now))
-                .filter(os::integration_type.eq(integration.as_str())),
+                .filter(os::integration_type.eq(integration.as_str()))
+                .filter(os::binding_hash.eq(&binding)),
         )
         .set(os::used_at.eq(now))
         .execute(c)?;

@@ -29,12 +29,12 @@ pub use db::DatabaseUrl;
 pub use error::StoreError;
 pub use experts::ExpertPatch;
 pub use idempotency::StoredAnswer;
-pub use integrations::IntegrationRecord;
+pub use integrations::{IntegrationRecord, OAuthStart, STATE_TTL_SECONDS as OAUTH_STATE_SECONDS};
 pub use outbox::ClaimedJob;
 
 use crypto::Keyring;
 pub use sessions::{NewSession, Session};
-pub use tokens::Principal;
+pub use tokens::{Principal, TokenRecord};
 
 use db::{Conn, DbPool};
 
@@ -251,7 +251,8 @@ impl Store {
         .await
     }
 
-    /// Creates a client.
+    /// Creates a client; [`StoreError::EmailTaken`] if another client has this email (compared
+    /// case-insensitively).
     pub async fn create_client(&self, name: String, email: String, timezone: Zone) -> Result<Client, StoreError> {
         let client = Client {
             id: ClientId::new(),
@@ -270,20 +271,68 @@ impl Store {
         self.run(move |c| experts::client(c, id)).await
     }
 
-    /// Stores a token's hash for a principal (an existing hash is left as it is).
+    /// Stores a token's hash for a principal, never expiring (an existing hash is left as it is).
     pub async fn add_token(&self, token: String, principal: Principal) -> Result<(), StoreError> {
-        self.run_write(move |c| tokens::insert(c, &token, principal, now()))
+        self.run_write(move |c| tokens::insert(c, &token, principal, None, now()))
             .await
+            .map(drop)
     }
 
-    /// Who a presented token speaks for.
+    /// Makes a new token for a principal, expiring at `expires_at` (Unix seconds) if given:
+    /// the secret (shown once, stored only as its hash) and its record.
+    pub async fn issue_token(
+        &self,
+        principal: Principal,
+        expires_at: Option<i64>,
+    ) -> Result<(String, TokenRecord), StoreError> {
+        let token = tokens::new_token()?;
+        let stored = token.clone();
+        let record = self
+            .run_write(move |c| tokens::insert(c, &stored, principal, expires_at, now()))
+            .await?;
+        Ok((token, record))
+    }
+
+    /// Who a presented token speaks for (an unknown, revoked or expired token: None).
     pub async fn principal(&self, token: String) -> Result<Option<Principal>, StoreError> {
-        self.run(move |c| tokens::principal(c, &token)).await
+        self.run_read(move |c| tokens::principal(c, &token, now())).await
     }
 
-    /// Opens a browser session for a principal.
-    pub async fn create_session(&self, principal: Principal) -> Result<NewSession, StoreError> {
-        self.run_write(move |c| sessions::create(c, principal, now())).await
+    /// The stored, unexpired token a caller presented: one primary-key read, on every request
+    /// (nothing is cached, so a revocation holds in every process at once).
+    pub async fn token(&self, token: String) -> Result<Option<TokenRecord>, StoreError> {
+        self.run_read(move |c| tokens::lookup(c, &token, now())).await
+    }
+
+    /// The stored tokens, of one subject (an expert or client id) if given, without secrets.
+    pub async fn tokens(&self, subject: Option<String>) -> Result<Vec<TokenRecord>, StoreError> {
+        self.run(move |c| tokens::list(c, subject.as_deref())).await
+    }
+
+    /// One stored token by its id.
+    pub async fn token_by_id(&self, id: String) -> Result<Option<TokenRecord>, StoreError> {
+        self.run(move |c| tokens::by_id(c, &id)).await
+    }
+
+    /// Revokes a token: it and the sessions opened with it are deleted. Returns whether it existed.
+    pub async fn revoke_token(&self, id: String) -> Result<bool, StoreError> {
+        self.run_write(move |c| tokens::revoke(c, &id)).await
+    }
+
+    /// Forgets expired tokens and their sessions.
+    pub async fn purge_expired_tokens(&self) -> Result<usize, StoreError> {
+        self.run_write(move |c| tokens::purge_expired(c, now())).await
+    }
+
+    /// Opens a browser session for a principal; `token` is the stored token signed in with (None
+    /// for ADMIN_TOKEN): revoking it ends the session, and the session ends when it expires.
+    pub async fn create_session(
+        &self,
+        principal: Principal,
+        token: Option<TokenRecord>,
+    ) -> Result<NewSession, StoreError> {
+        self.run_write(move |c| sessions::create(c, principal, token.as_ref(), now()))
+            .await
     }
 
     /// The unexpired session with this cookie value, if any.
@@ -409,7 +458,7 @@ impl Store {
             .await
     }
 
-    /// The oldest client with this email address.
+    /// The client with this email address (compared case-insensitively).
     pub async fn client_by_email(&self, email: String) -> Result<Option<Client>, StoreError> {
         self.run(move |c| experts::client_by_email(c, &email)).await
     }
@@ -437,29 +486,37 @@ impl Store {
             .await
     }
 
-    /// Starts an OAuth connect: keeps the state (hashed) and the PKCE verifier (encrypted).
-    pub async fn save_oauth_state(
-        &self,
-        state: availability_domain::Secret<String>,
-        expert: ExpertId,
-        integration: IntegrationType,
-        verifier: availability_domain::Secret<String>,
-    ) -> Result<(), StoreError> {
+    /// Starts an OAuth connect: keeps the state, binding and ticket (hashed), the PKCE verifier
+    /// and the authorization URL (encrypted).
+    pub async fn save_oauth_state(&self, start: OAuthStart) -> Result<(), StoreError> {
         let keyring = self.keyring.clone();
-        self.run_write(move |c| {
-            integrations::save_state(c, &keyring, state.expose(), expert, integration, &verifier, now())
-        })
-        .await
+        self.run_write(move |c| integrations::save_state(c, &keyring, &start, now()))
+            .await
     }
 
-    /// Uses an OAuth state once; None when unknown, used, expired or for another integration.
+    /// Uses a start ticket once: binds its state to `binding` and returns the authorization URL;
+    /// None when the ticket is unknown, used, expired or for another integration.
+    pub async fn take_oauth_ticket(
+        &self,
+        ticket: String,
+        integration: IntegrationType,
+        binding: availability_domain::Secret<String>,
+    ) -> Result<Option<availability_domain::Secret<String>>, StoreError> {
+        let keyring = self.keyring.clone();
+        self.run_write(move |c| integrations::take_ticket(c, &keyring, &ticket, integration, &binding, now()))
+            .await
+    }
+
+    /// Uses an OAuth state once, from the browser it is bound to (`binding`: its cookie's
+    /// value); None when unknown, used, expired, for another integration or another browser.
     pub async fn consume_oauth_state(
         &self,
         state: String,
         integration: IntegrationType,
+        binding: String,
     ) -> Result<Option<(ExpertId, availability_domain::Secret<String>)>, StoreError> {
         let keyring = self.keyring.clone();
-        self.run_write(move |c| integrations::consume_state(c, &keyring, &state, integration, now()))
+        self.run_write(move |c| integrations::consume_state(c, &keyring, &state, integration, &binding, now()))
             .await
     }
 

@@ -32,8 +32,15 @@ impl ExpertRepository for Store {
         Ok(Store::client_by_email(self, email.to_owned()).await?)
     }
 
+    /// A provider's booking for someone new. Emails are unique: if another request (or server
+    /// process) stored a client with this email since the service looked, that client is the one.
     async fn create_client(&self, name: String, email: String, timezone: Zone) -> Result<Client, CoreError> {
-        Ok(Store::create_client(self, name, email, timezone).await?)
+        match Store::create_client(self, name, email.clone(), timezone).await {
+            Err(StoreError::EmailTaken) => Store::client_by_email(self, email)
+                .await?
+                .ok_or_else(|| CoreError::Storage("a client with this email exists but cannot be read".into())),
+            other => Ok(other?),
+        }
     }
 
     async fn expert_calendar(

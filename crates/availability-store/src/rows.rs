@@ -87,6 +87,8 @@ pub(crate) struct ClientRow {
     pub email: String,
     pub timezone: String,
     pub created_at: i64,
+    /// [`crate::experts::email_key`] of `email`; NULL only for a duplicate older than the rule.
+    pub email_key: Option<String>,
 }
 
 impl ClientRow {

@@ -26,6 +26,7 @@ diesel::table! {
         email -> Text,
         timezone -> Text,
         created_at -> BigInt,
+        email_key -> Nullable<Text>,
     }
 }
 
@@ -70,9 +71,11 @@ diesel::table! {
 diesel::table! {
     api_tokens (token_hash) {
         token_hash -> Text,
+        id -> Text,
         role -> Text,
         subject_id -> Nullable<Text>,
         created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
     }
 }
 
@@ -95,6 +98,7 @@ diesel::table! {
         csrf_token -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+        token_id -> Nullable<Text>,
     }
 }
 
@@ -149,6 +153,10 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+        binding_hash -> Nullable<Text>,
+        ticket_hash -> Nullable<Text>,
+        ticket_used_at -> Nullable<BigInt>,
+        authorization_url -> Nullable<Text>,
     }
 }
 

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use crate::db::{db_run, Conn};
 use crate::schema::sessions;
-use crate::tokens::{new_token, token_hash, Principal};
+use crate::tokens::{new_token, token_hash, Principal, TokenRecord};
 use crate::StoreError;
 
 /// How long a session lasts from sign-in, in seconds (12 hours): a working day, then sign in again.
@@ -34,10 +34,20 @@ pub struct NewSession {
     pub session: Session,
 }
 
-pub(crate) fn create(conn: &mut Conn, principal: Principal, now: i64) -> Result<NewSession, StoreError> {
+/// Opens a session for a principal. One opened with a stored token names it (revoking the token
+/// ends the session) and ends when the token expires, if that is sooner than 12 hours.
+pub(crate) fn create(
+    conn: &mut Conn,
+    principal: Principal,
+    token: Option<&TokenRecord>,
+    now: i64,
+) -> Result<NewSession, StoreError> {
     let id = new_token()?;
     let csrf_token = new_token()?;
-    let expires_at = now + SESSION_SECONDS;
+    let expires_at = token
+        .and_then(|t| t.expires_at)
+        .map_or(now + SESSION_SECONDS, |t| t.min(now + SESSION_SECONDS));
+    let token_id = token.map(|t| t.id.clone());
     let (role, subject) = principal.columns();
     let hash = token_hash(&id);
     db_run!(conn, |c| diesel::insert_into(sessions::table)
@@ -48,6 +58,7 @@ pub(crate) fn create(conn: &mut Conn, principal: Principal, now: i64) -> Result<
             sessions::csrf_token.eq(&csrf_token),
             sessions::created_at.eq(now),
             sessions::expires_at.eq(expires_at),
+            sessions::token_id.eq(&token_id),
         ))
         .execute(c))?;
     Ok(NewSession {

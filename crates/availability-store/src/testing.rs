@@ -78,9 +78,20 @@ pub async fn dump_oauth_states(store: &crate::Store) -> Result<Vec<String>, Stor
     use diesel::prelude::*;
     store
         .run(|conn| {
-            let rows: Vec<(String, String)> =
-                crate::db::db_run!(conn, |c| os::table.select((os::state_hash, os::pkce_verifier)).load(c))?;
-            Ok(rows.into_iter().map(|(h, v)| format!("{h} {v}")).collect())
+            type Row = (String, String, Option<String>, Option<String>, Option<String>);
+            let rows: Vec<Row> = crate::db::db_run!(conn, |c| os::table
+                .select((
+                    os::state_hash,
+                    os::pkce_verifier,
+                    os::binding_hash,
+                    os::ticket_hash,
+                    os::authorization_url
+                ))
+                .load(c))?;
+            Ok(rows
+                .into_iter()
+                .map(|(h, v, b, t, u)| format!("{h} {v} {b:?} {t:?} {u:?}"))
+                .collect())
         })
         .await
 }
@@ -129,4 +140,59 @@ pub async fn expire_oauth_states(store: &crate::Store) -> Result<(), StoreError>
             Ok(())
         })
         .await
+}
+
+/// Makes a stored token expired, as if its time had passed.
+pub async fn expire_token(store: &crate::Store, id: String) -> Result<(), StoreError> {
+    use crate::schema::api_tokens;
+    use diesel::prelude::*;
+    store
+        .run(move |conn| {
+            crate::db::db_run!(conn, |c| diesel::update(
+                api_tokens::table.filter(api_tokens::id.eq(&id))
+            )
+            .set(api_tokens::expires_at.eq(Some(1i64)))
+            .execute(c))?;
+            Ok(())
+        })
+        .await
+}
+
+/// Sets up a new database as an earlier release left it: applies only the migrations before
+/// `version` (a migration folder's prefix, e.g. "2026-12-03-000007"), then runs `sql` on it. For
+/// tests of what a migration does with existing rows; [`crate::Store::open`] applies the rest.
+pub fn database_before(url: &str, version: &str, sql: &str) -> Result<(), StoreError> {
+    use diesel::migration::MigrationSource;
+    use diesel::SqliteConnection;
+    use diesel_migrations::MigrationHarness;
+
+    fn apply<C, S>(conn: &mut C, source: impl Fn() -> S, version: &str, sql: &str) -> Result<(), StoreError>
+    where
+        C: MigrationHarness<C::Backend> + Connection + SimpleConnection,
+        S: MigrationSource<C::Backend>,
+    {
+        let migrate = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        loop {
+            let pending = conn.pending_migrations(source()).map_err(migrate)?;
+            match pending.first() {
+                Some(next) if next.name().to_string().as_str() < version => {
+                    conn.run_next_migration(source()).map_err(migrate)?;
+                }
+                _ => break,
+            }
+        }
+        conn.batch_execute(sql)?;
+        Ok(())
+    }
+
+    match crate::DatabaseUrl::parse(url)? {
+        crate::DatabaseUrl::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path).map_err(|e| StoreError::Connect(e.to_string()))?;
+            apply(&mut conn, || crate::db::SQLITE_MIGRATIONS, version, sql)
+        }
+        crate::DatabaseUrl::Postgres(url) => {
+            let mut conn = PgConnection::establish(&url).map_err(|e| StoreError::Connect(e.to_string()))?;
+            apply(&mut conn, || crate::db::POSTGRES_MIGRATIONS, version, sql)
+        }
+    }
 }

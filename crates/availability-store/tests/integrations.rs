@@ -195,37 +195,108 @@ async fn oauth_states_are_single_use_bound_and_hashed() {
             .unwrap();
         let google = IntegrationType::from_static("google_calendar");
         let state = "state-with-128-bits-of-randomness-abcdef";
+        let start = |state: &str, binding: &str, ticket: &str| availability_store::OAuthStart {
+            state: Secret::new(state.into()),
+            expert: expert.id,
+            integration: google,
+            verifier: Secret::new("verifier".into()),
+            binding: Secret::new(binding.into()),
+            ticket: Secret::new(ticket.into()),
+            authorization_url: Secret::new(format!("https://auth.example/?state={state}")),
+        };
         store
-            .save_oauth_state(
-                Secret::new(state.into()),
-                expert.id,
-                google,
-                Secret::new("verifier".into()),
-            )
+            .save_oauth_state(start(state, "binding-of-browser-a", "ticket-one"))
             .await
             .unwrap();
         assert!(
             store
-                .consume_oauth_state(state.into(), IntegrationType::from_static("office365_calendar"))
+                .consume_oauth_state(
+                    state.into(),
+                    IntegrationType::from_static("office365_calendar"),
+                    "binding-of-browser-a".into()
+                )
                 .await
                 .unwrap()
                 .is_none(),
             "another integration's callback"
         );
-        let (who, verifier) = store.consume_oauth_state(state.into(), google).await.unwrap().unwrap();
+        assert!(
+            store
+                .consume_oauth_state(state.into(), google, "binding-of-browser-b".into())
+                .await
+                .unwrap()
+                .is_none(),
+            "another browser's callback"
+        );
+        assert!(
+            store
+                .consume_oauth_state(state.into(), google, String::new())
+                .await
+                .unwrap()
+                .is_none(),
+            "a callback without the binding"
+        );
+        let (who, verifier) = store
+            .consume_oauth_state(state.into(), google, "binding-of-browser-a".into())
+            .await
+            .unwrap()
+            .expect("the browser that began it, after the refusals above");
         assert_eq!((who, verifier.expose().as_str()), (expert.id, "verifier"));
         assert!(
-            store.consume_oauth_state(state.into(), google).await.unwrap().is_none(),
+            store
+                .consume_oauth_state(state.into(), google, "binding-of-browser-a".into())
+                .await
+                .unwrap()
+                .is_none(),
             "used twice"
         );
         assert!(store
-            .consume_oauth_state("unknown".into(), google)
+            .consume_oauth_state("unknown".into(), google, "binding-of-browser-a".into())
             .await
             .unwrap()
             .is_none());
+
+        // A start ticket moves the binding to the browser that opens it, once.
+        let second = "second-state-with-128-bits-of-randomness";
+        store
+            .save_oauth_state(start(second, "binding-of-the-backend", "ticket-two"))
+            .await
+            .unwrap();
+        let office = IntegrationType::from_static("office365_calendar");
+        assert!(store
+            .take_oauth_ticket("ticket-two".into(), office, Secret::new("x".into()))
+            .await
+            .unwrap()
+            .is_none());
+        let url = store
+            .take_oauth_ticket("ticket-two".into(), google, Secret::new("binding-of-browser-c".into()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(url.expose(), &format!("https://auth.example/?state={second}"));
+        assert!(
+            store
+                .take_oauth_ticket("ticket-two".into(), google, Secret::new("binding-of-browser-d".into()))
+                .await
+                .unwrap()
+                .is_none(),
+            "a ticket works once"
+        );
+        assert!(store
+            .consume_oauth_state(second.into(), google, "binding-of-the-backend".into())
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .consume_oauth_state(second.into(), google, "binding-of-browser-c".into())
+            .await
+            .unwrap()
+            .is_some());
         let stored = testing::dump_oauth_states(&store).await.unwrap();
         assert!(
-            stored.iter().all(|s| !s.contains(state) && !s.contains("verifier")),
+            stored
+                .iter()
+                .all(|s| !s.contains(state) && !s.contains(second) && !s.contains("verifier")),
             "{stored:?}"
         );
     }

@@ -82,18 +82,24 @@ impl From<ConnectError> for CoreError {
     }
 }
 
-/// A refused token (401, 403) is the token's fault; anything else is Calendly's or ours.
+/// A refused token (401, 403) is the token's fault; anything else is Calendly's or ours. What
+/// Calendly said is logged, not passed on: the message reaches API answers, and Calendly's text
+/// is not ours to show.
 fn token_error(error: ProviderHttpError) -> ConnectError {
     match &error {
         ProviderHttpError::Status { status, body, .. }
             if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
         {
-            let said = ErrorBody::parse(body).reason();
+            tracing::info!(
+                status = status.as_u16(),
+                "Calendly refused a token: {}",
+                ErrorBody::parse(body).reason()
+            );
             ConnectError::InvalidToken {
-                reason: if said.is_empty() {
-                    format!("HTTP {}", status.as_u16())
+                reason: if *status == StatusCode::UNAUTHORIZED {
+                    "it is not valid (HTTP 401)".to_owned()
                 } else {
-                    format!("HTTP {}: {said}", status.as_u16())
+                    "it lacks a permission connecting needs (HTTP 403)".to_owned()
                 },
             }
         }

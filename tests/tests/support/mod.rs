@@ -98,14 +98,20 @@ impl TestServer {
     /// A server with more settings, on a port chosen beforehand so that PUBLIC_BASE_URL (OAuth
     /// redirect URIs) can name it.
     pub async fn start_with_env(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        Self::start_configured(db, env, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_with_env`], with settings the environment does not hold (e.g. a
+    /// shorter authentication-throttle window).
+    pub async fn start_configured(db: &TestDb, env: &[(&str, &str)], adjust: impl FnOnce(&mut Config)) -> Self {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let bind = format!("127.0.0.1:{port}");
         let mut all = vec![("BIND", bind.as_str()), ("PUBLIC_BASE_URL", base.as_str())];
         all.extend_from_slice(env);
-        let server = availability_server::bind_with(config_with(db, &all), &[], Vec::new())
-            .await
-            .unwrap();
+        let mut config = config_with(db, &all);
+        adjust(&mut config);
+        let server = availability_server::bind_with(config, &[], Vec::new()).await.unwrap();
         let handle = server.handle();
         tokio::spawn(server.run());
         Self {
@@ -275,6 +281,20 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// Every answer of the API and of /session may not be kept by a cache (it holds personal data, or
+/// the CSRF token) and may not be sniffed into another type: checked on every call these helpers
+/// make, so every test that walks the API walks this rule too.
+#[track_caller]
+pub fn assert_api_answer_headers(path: &str, status: StatusCode, headers: &reqwest::header::HeaderMap) {
+    let path = path.split('?').next().unwrap_or(path);
+    if !(path.starts_with("/api/") || path == "/session") {
+        return;
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert_eq!(header("cache-control"), "no-store", "{status} {path}");
+    assert_eq!(header("x-content-type-options"), "nosniff", "{status} {path}");
+}
+
 impl Answer {
     /// The error code of an error answer.
     pub fn code(&self) -> &str {
@@ -314,6 +334,7 @@ impl Api {
         }
         let res = req.send().await.unwrap();
         let status = res.status();
+        assert_api_answer_headers(path, status, res.headers());
         let text = res.text().await.unwrap();
         Answer {
             status,
@@ -332,6 +353,7 @@ impl Api {
         }
         let res = req.send().await.unwrap();
         let status = res.status();
+        assert_api_answer_headers(path, status, res.headers());
         let text = res.text().await.unwrap();
         Answer {
             status,
@@ -381,14 +403,16 @@ impl Api {
         (id, token)
     }
 
-    /// A client and a token of theirs.
+    /// A client and a token of theirs (client emails are unique: each one gets its own).
     pub async fn client_with_token(&self) -> (String, String) {
+        self.client_with_email(&format!("ann-{}@example.com", uuid::Uuid::new_v4().simple()))
+            .await
+    }
+
+    /// A client with this email address and a token of theirs.
+    pub async fn client_with_email(&self, email: &str) -> (String, String) {
         let c = self
-            .post(
-                "/api/v1/clients",
-                ADMIN_TOKEN,
-                json!({"name": "Ann", "email": "ann@example.com"}),
-            )
+            .post("/api/v1/clients", ADMIN_TOKEN, json!({"name": "Ann", "email": email}))
             .await;
         assert_eq!(c.status, 201, "{:?}", c.body);
         let id = c.body["id"].as_str().unwrap().to_owned();
@@ -515,26 +539,80 @@ pub fn graph_env(graph: &provider_fakes::FakeGraph) -> Vec<(&'static str, String
     ]
 }
 
+/// A connect begun through the API: the answer's URLs and the binding cookie it set (what a
+/// browser would keep and send back to /oauth).
+pub struct OAuthBegun {
+    pub authorization_url: String,
+    pub start_url: String,
+    /// `name=value` of the binding cookie.
+    pub cookie: String,
+}
+
+/// A client that follows no redirects (to see each hop of the OAuth flow).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// `name=value` of the Set-Cookie of an answer that sets `name`.
+pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|c| c.split(';').next().unwrap_or("").trim().to_owned())
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+}
+
+/// POST .../connect with `token`, as a page or a platform's backend calls it.
+pub async fn begin_oauth(api: &Api, expert: &str, token: &str, integration: &str) -> OAuthBegun {
+    let res = api
+        .client
+        .post(format!(
+            "{}/api/v1/experts/{expert}/integrations/{integration}/connect",
+            api.base
+        ))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = set_cookie(&res, &format!("availability_oauth_{integration}")).expect("the binding cookie");
+    let body: Value = res.json().await.unwrap();
+    OAuthBegun {
+        authorization_url: body["authorization_url"].as_str().unwrap().to_owned(),
+        start_url: body["start_url"].as_str().unwrap().to_owned(),
+        cookie,
+    }
+}
+
+/// The provider's consent (a fake consents at once): the callback URL it sends the browser to.
+pub async fn consent(authorization_url: &str) -> String {
+    let res = no_redirects().get(authorization_url).send().await.unwrap();
+    assert_eq!(res.status(), 302, "the fake consents with a redirect");
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The browser arriving at our callback, with the binding cookie if it has one.
+pub async fn open_callback(callback: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = no_redirects().get(callback);
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    req.send().await.unwrap()
+}
+
 /// The expert connects a calendar through its OAuth flow (the fake consents at once) and makes it
 /// their integration. Returns the authorization URL the server gave.
 pub async fn connect_oauth(api: &Api, expert: &str, token: &str, integration: &str) -> String {
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let connect = api
-        .post(
-            &format!("/api/v1/experts/{expert}/integrations/{integration}/connect"),
-            token,
-            json!({}),
-        )
-        .await;
-    assert_eq!(connect.status, 200, "{:?}", connect.body);
-    let url = connect.body["authorization_url"].as_str().unwrap().to_owned();
+    let begun = begin_oauth(api, expert, token, integration).await;
+    let url = begun.authorization_url.clone();
     assert!(url.contains("code_challenge_method=S256"), "{url}");
-    let consent = no_redirects.get(&url).send().await.unwrap();
-    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
-    let done = no_redirects.get(&callback).send().await.unwrap();
+    let callback = consent(&url).await;
+    let done = open_callback(&callback, Some(&begun.cookie)).await;
     assert_eq!(done.status(), 303);
     let set = api
         .put(

@@ -132,16 +132,21 @@ async fn put_integration(
     Ok(HttpResponse::Ok().json(entry(provider.as_ref(), record, expert.integration_type == integration)))
 }
 
-/// 422 `integration_not_connected` unless the expert has connected this provider.
-pub(super) async fn require_connected(state: &AppState, provider: &dyn Provider, id: ExpertId) -> Result<(), ApiError> {
+/// Whether the expert has connected this provider (connected or needs_reauth).
+pub(super) async fn is_connected(state: &AppState, provider: &dyn Provider, id: ExpertId) -> Result<bool, ApiError> {
     let integration = provider.descriptor().integration_type;
-    let connected = state
+    Ok(state
         .store
         .integrations(id)
         .await?
         .iter()
-        .any(|r| r.integration == integration);
-    if connected {
+        .any(|r| r.integration == integration))
+}
+
+/// 422 `integration_not_connected` unless the expert has connected this provider (changing the
+/// settings of a connection, as PUT .../integration answers for a calendar not connected).
+pub(super) async fn require_connected(state: &AppState, provider: &dyn Provider, id: ExpertId) -> Result<(), ApiError> {
+    if is_connected(state, provider, id).await? {
         return Ok(());
     }
     Err(CoreError::IntegrationNotConnected(format!(

@@ -1,12 +1,18 @@
 //! The OAuth 2.0 connect flow of every provider that has one: connect gives the provider's
-//! authorization URL (single-use state bound to the expert, PKCE S256); the callback checks the
-//! state, lets the provider exchange the code and build what to store, stores it encrypted and
-//! redirects (303) to the expert's page.
+//! authorization URL (single-use state bound to the expert, PKCE S256) and binds the state to the
+//! browser that asked, with a cookie; the start link binds it to the browser that opens it
+//! instead (for a platform's backend that called connect); the callback checks the state and the
+//! binding, lets the provider exchange the code and build what to store, stores it encrypted and
+//! redirects (303) to the expert's page. Without the binding, whoever got hold of an expert's
+//! authorization URL could consent with their own account and attach their calendar to that
+//! expert.
 
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use availability_core::{CoreError, Provider};
-use availability_domain::ExpertId;
+use availability_domain::{ExpertId, IntegrationType, Secret};
+use availability_store::{tokens, OAuthStart, OAUTH_STATE_SECONDS};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -16,7 +22,25 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/oauth/{type}/callback", web::get().to(callback));
+    cfg.route("/oauth/{type}/callback", web::get().to(callback))
+        .route("/oauth/{type}/start", web::get().to(start));
+}
+
+/// The cookie that binds a connect of this integration to one browser. Its path is /oauth, so it
+/// goes nowhere but the start link and the callback; SameSite=Lax, so it comes along when the
+/// provider sends the browser back (a top-level GET from another site).
+fn binding_cookie_name(integration: IntegrationType) -> String {
+    format!("availability_oauth_{integration}")
+}
+
+fn binding_cookie(state: &AppState, integration: IntegrationType, value: String, max_age: i64) -> Cookie<'static> {
+    Cookie::build(binding_cookie_name(integration), value)
+        .path("/oauth")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.public_base_url.starts_with("https://"))
+        .max_age(CookieDuration::seconds(max_age))
+        .finish()
 }
 
 pub(super) fn configure_api(cfg: &mut web::ServiceConfig) {
@@ -58,17 +82,68 @@ async fn connect(
     if !state.store.can_store_credentials() {
         return Err(CoreError::EncryptionKeyMissing.into());
     }
+    let integration = provider.descriptor().integration_type;
     let request = oauth.authorize(&redirect_uri(&state, provider.as_ref()))?;
+    let binding = tokens::new_token()?;
+    let ticket = tokens::new_token()?;
     state
         .store
-        .save_oauth_state(
-            request.state,
-            id,
-            provider.descriptor().integration_type,
-            request.pkce_verifier,
-        )
+        .save_oauth_state(OAuthStart {
+            state: request.state,
+            expert: id,
+            integration,
+            verifier: request.pkce_verifier,
+            binding: Secret::new(binding.clone()),
+            ticket: Secret::new(ticket.clone()),
+            authorization_url: Secret::new(request.url.clone()),
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"authorization_url": request.url})))
+    let start_url = format!(
+        "{}/oauth/{integration}/start?ticket={ticket}",
+        state.config.public_base_url.trim_end_matches('/')
+    );
+    Ok(HttpResponse::Ok()
+        .cookie(binding_cookie(&state, integration, binding, OAUTH_STATE_SECONDS))
+        .json(json!({"authorization_url": request.url, "start_url": start_url})))
+}
+
+#[derive(Deserialize)]
+struct StartParams {
+    ticket: Option<String>,
+}
+
+/// GET /oauth/{type}/start?ticket=...: unauthenticated (the single-use ticket says which
+/// connect). Binds the state to this browser (a new cookie; the binding of whoever called connect
+/// no longer counts) and sends it to the provider.
+async fn start(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: web::Query<StartParams>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider_from_path(&state.providers, &path)?;
+    let integration = provider.descriptor().integration_type;
+    let ticket = params
+        .into_inner()
+        .ticket
+        .filter(|t| !t.is_empty() && t.len() <= 512)
+        .ok_or_else(invalid_ticket)?;
+    let binding = tokens::new_token()?;
+    let url = state
+        .store
+        .take_oauth_ticket(ticket, integration, Secret::new(binding.clone()))
+        .await?
+        .ok_or_else(invalid_ticket)?;
+    Ok(HttpResponse::SeeOther()
+        .cookie(binding_cookie(&state, integration, binding, OAUTH_STATE_SECONDS))
+        .insert_header((header::LOCATION, url.expose().as_str()))
+        .finish())
+}
+
+fn invalid_ticket() -> ApiError {
+    ApiError::bad_request(
+        "invalid_state",
+        "this connect link is unknown, expired or already used; connect again",
+    )
 }
 
 #[derive(Deserialize)]
@@ -78,8 +153,9 @@ struct CallbackParams {
     error: Option<String>,
 }
 
-fn see_other(location: String) -> HttpResponse {
+fn see_other(location: String, cookie: Cookie<'static>) -> HttpResponse {
     HttpResponse::SeeOther()
+        .cookie(cookie)
         .insert_header((header::LOCATION, location))
         .finish()
 }
@@ -87,13 +163,17 @@ fn see_other(location: String) -> HttpResponse {
 fn invalid_state() -> ApiError {
     ApiError::bad_request(
         "invalid_state",
-        "the OAuth state is missing, unknown, expired or already used; connect again",
+        "the OAuth state is missing, unknown, expired or already used, or this browser did not begin \
+         the connect; connect again",
     )
 }
 
-/// Unauthenticated: the single-use state identifies the expert.
+/// Unauthenticated: the single-use state identifies the expert, and the binding cookie the
+/// browser that began the connect. A callback without that cookie, or with another browser's,
+/// exchanges nothing and leaves the state as it is.
 async fn callback(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     params: web::Query<CallbackParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -104,11 +184,19 @@ async fn callback(
         .state
         .filter(|s| !s.is_empty() && s.len() <= 512)
         .ok_or_else(invalid_state)?;
+    let binding = req
+        .cookie(&binding_cookie_name(integration))
+        .map(|c| c.value().to_owned())
+        .filter(|b| !b.is_empty() && b.len() <= 512)
+        .ok_or_else(invalid_state)?;
     let (expert, verifier) = state
         .store
-        .consume_oauth_state(presented, integration)
+        .consume_oauth_state(presented, integration, binding)
         .await?
         .ok_or_else(invalid_state)?;
+    // The binding has done its job; the browser forgets it whatever happens next.
+    let spent = binding_cookie(&state, integration, String::new(), 0);
+    // Our own page, built from the state's expert: never a target the request chose.
     let page = format!("/experts/{expert}/manage");
     if let Some(error) = params.error {
         // The expert said no (or the provider failed): nothing is stored.
@@ -117,10 +205,10 @@ async fn callback(
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
             .take(64)
             .collect();
-        return Ok(see_other(format!("{page}?error={error}")));
+        return Ok(see_other(format!("{page}?error={error}"), spent));
     }
     let Some(code) = params.code.filter(|c| !c.is_empty()) else {
-        return Ok(see_other(format!("{page}?error=missing_code")));
+        return Ok(see_other(format!("{page}?error=missing_code"), spent));
     };
     let Some(oauth) = provider.oauth() else {
         return Err(no_oauth(provider.as_ref()));
@@ -160,7 +248,7 @@ async fn callback(
         remember_account(&state, provider.as_ref(), expert).await?;
     }
     state.service.invalidate_busy_time(expert);
-    Ok(see_other(format!("{page}?connected={integration}")))
+    Ok(see_other(format!("{page}?connected={integration}"), spent))
 }
 
 /// Shows the account the grant did not name; failing to read it only hides it.

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use super::extract::{Authed, JsonObject};
-use super::integrations::require_connected;
+use super::integrations::is_connected;
 use super::params::{expert_id, provider_from_path};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -31,6 +31,22 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(connected_event_types))
             .route(web::post().to(event_types_for_fields)),
     );
+}
+
+/// 409 `integration_not_connected` unless the expert has connected this provider: what is inside
+/// a calendar cannot be asked of one that is not there (never a 5xx).
+async fn require_connected(state: &AppState, provider: &dyn Provider, id: ExpertId) -> Result<(), ApiError> {
+    if is_connected(state, provider, id).await? {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        actix_web::http::StatusCode::CONFLICT,
+        "integration_not_connected",
+        format!(
+            "{} is not connected: connect it first",
+            provider.descriptor().display_name
+        ),
+    ))
 }
 
 /// The expert (owned by the caller) and the provider the path names.

@@ -17,20 +17,42 @@ use crate::state::AppState;
 const MAX_BODY: usize = 256 * 1024;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/webhooks/{type}")
-            .app_data(web::PayloadConfig::new(MAX_BODY))
-            .route(web::post().to(deliver)),
-    );
+    cfg.service(web::resource("/webhooks/{type}").route(web::post().to(deliver)));
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("a delivery may be at most {} KB", MAX_BODY / 1024),
+    )
+}
+
+/// The raw body, at most MAX_BODY bytes (413 in the JSON shape, not actix's plain text).
+async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return Err(too_large());
+    }
+    match payload.to_bytes_limited(MAX_BODY).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_)) => Err(ApiError::bad_request("invalid_json", "the body could not be read")),
+        Err(_) => Err(too_large()),
+    }
 }
 
 async fn deliver(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider_from_path(&state.providers, &path)?;
+    let body = read_body(&req, payload).await?;
     let Some(handler) = provider.webhook() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
