@@ -7,10 +7,23 @@ const notice = document.getElementById("notice");
 const signedIn = document.getElementById("signed-in");
 const who = document.getElementById("who");
 
-/** Only a path on this site: never an open redirect to somewhere else. */
+/**
+ * Only a path on this site: never an open redirect to somewhere else. Control characters and
+ * backslashes are refused outright (browsers drop a tab, LF or CR and read "\\" as "/", which
+ * turns "/<tab>/host" or "/\\host" into another host); what is left is resolved against this page's
+ * origin and followed only if it stays there. Anything else: null (the default page).
+ */
 function nextPath() {
   const next = new URLSearchParams(location.search).get("next");
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : null;
+  if (!next || /[\u0000-\u001f\u007f-\u009f\\]/.test(next)) return null;
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return null;
+  }
+  if (url.origin !== location.origin) return null;
+  return url.pathname + url.search + url.hash;
 }
 
 function startPage(session) {
