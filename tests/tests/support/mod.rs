@@ -128,6 +128,22 @@ impl TestServer {
         }
     }
 
+    /// A server with more provider crates registered, as the server's own registration line
+    /// does (`provider_x::register`).
+    pub async fn start_with_providers(db: &TestDb, factories: &[availability_core::ProviderFactory]) -> Self {
+        let server = availability_server::bind_with(config(db), factories, Vec::new())
+            .await
+            .unwrap();
+        let base = format!("http://{}", server.addr);
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        Self {
+            api: Api::new(base),
+            db: db.clone(),
+            handle,
+        }
+    }
+
     /// Stops gracefully (in-flight requests finish).
     pub async fn stop(self) {
         self.handle.stop(true).await;
