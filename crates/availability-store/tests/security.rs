@@ -102,9 +102,9 @@ async fn the_migration_keeps_duplicate_emails_and_existing_tokens() {
         let (oldest, newer, other) = (ClientId::new(), ClientId::new(), ClientId::new());
         let token = tokens::new_token().unwrap();
         // A database of the release before: two clients whose emails differ only in case.
-        testing::database_before(
+        testing::migrate_until(&url, "2026-12-03-000006").unwrap();
+        testing::execute_sql(
             &url,
-            "2026-12-03-000007",
             &format!(
                 "INSERT INTO clients (id, name, email, timezone, created_at) VALUES
                    ('{oldest}', 'First', 'dup@x.example', 'UTC', 100),
