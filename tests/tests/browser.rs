@@ -2,7 +2,9 @@
 //! real server. An expert signs in, sets weekly hours and a break and sees the live preview change;
 //! a client books a slot in another browser session, a second client who still sees it is told
 //! plainly that it was just booked, sees it vanish from their page (and come back when it is
-//! cancelled); a write without the CSRF header is refused.
+//! cancelled); a write without the CSRF header is refused. The sign-in page's `?next=` goes only to
+//! paths of its own origin (every open-redirect form the security review found lands on the default
+//! page).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them and sets
 //! REQUIRE_BROWSER=1, so CI never skips this). Elsewhere, without chromedriver, the test says so
@@ -964,6 +966,99 @@ async fn a_new_provider_gets_a_working_panel_with_no_page_edit() {
     assert_eq!(integration().await["status"], "disconnected");
     let stored = api.get(&format!("/api/v1/experts/{expert}"), &token).await;
     assert_eq!(stored.body["integration_type"], "manual");
+    c.close().await.unwrap();
+    server.stop().await;
+}
+
+/// Types the token into the sign-in form of the page shown and sends it.
+async fn submit_token(c: &Client, token: &str) {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    click(c, "#sign-in button[type=submit]").await;
+}
+
+/// The sign-in page follows `?next=` only to a path of its own origin: every form of the open
+/// redirect the review found (a tab, LF or CR that browsers drop, backslashes they read as "/",
+/// `//host`, absolute URLs, percent-encoded and double-encoded forms) lands on the default page,
+/// both after signing in with the form and when already signed in; a plain path is followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_follows_next_only_to_its_own_paths() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("the_sign_in_page_follows_next_only_to_its_own_paths").remove(0);
+    let server = TestServer::start(&db).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, token) = new_expert(api).await;
+    // An expert's default page after sign-in.
+    let default_page = format!("/experts/{expert}/manage");
+    // As they would appear in a link's query string.
+    let hostile = [
+        "%2F%09%2Fevil.example%2Fpath",
+        "/%09/evil.example/path",
+        "%2F%0A%2Fevil.example%2Fpath",
+        "%2F%0D%2Fevil.example%2Fpath",
+        "%2F%5Cevil.example%2Fpath",
+        "%5C%5Cevil.example%2Fpath",
+        "/%5C/evil.example/path",
+        "//evil.example/path",
+        "%2F%2Fevil.example%2Fpath",
+        "https://evil.example/path",
+        "https%3A%2F%2Fevil.example%2Fpath",
+        "%252F%252Fevil.example%252Fpath",
+        "javascript%3Aalert(1)",
+        "evil.example/path",
+    ];
+
+    let c = browser(&driver).await;
+    let signed_in_here = "!document.getElementById('signed-in').hidden";
+    for next in hostile {
+        // Signed out: the form, then the default page.
+        c.goto(&format!("{base}/")).await.unwrap();
+        c.delete_all_cookies().await.unwrap();
+        c.goto(&format!("{base}/?next={next}")).await.unwrap();
+        submit_token(&c, &token).await;
+        wait_for(
+            &c,
+            &format!("the default page after next={next}"),
+            &format!("location.origin === {base:?} && location.pathname === {default_page:?}"),
+        )
+        .await;
+        // Signed in already: the page says so and goes nowhere.
+        c.goto(&format!("{base}/?next={next}")).await.unwrap();
+        wait_for(&c, &format!("the signed-in view with next={next}"), signed_in_here).await;
+        assert_eq!(path_of(&c).await, "/", "next={next}");
+    }
+
+    // A plain path of the site (with its query) is followed, both ways.
+    let plain = format!("/book/{expert}?from=sign-in");
+    let encoded = format!("%2Fbook%2F{expert}%3Ffrom%3Dsign-in");
+    for next in [plain.as_str(), encoded.as_str()] {
+        c.goto(&format!("{base}/")).await.unwrap();
+        c.delete_all_cookies().await.unwrap();
+        c.goto(&format!("{base}/?next={next}")).await.unwrap();
+        submit_token(&c, &token).await;
+        wait_for(
+            &c,
+            &format!("the page next={next} names"),
+            &format!("location.pathname + location.search === {plain:?}"),
+        )
+        .await;
+        c.goto(&format!("{base}/?next={next}")).await.unwrap();
+        wait_for(
+            &c,
+            &format!("the page next={next} names, signed in"),
+            &format!("location.pathname + location.search === {plain:?}"),
+        )
+        .await;
+    }
     c.close().await.unwrap();
     server.stop().await;
 }

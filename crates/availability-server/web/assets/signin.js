@@ -8,14 +8,15 @@ const signedIn = document.getElementById("signed-in");
 const who = document.getElementById("who");
 
 /**
- * Only a path on this site: never an open redirect to somewhere else. Control characters and
- * backslashes are refused outright (browsers drop a tab, LF or CR and read "\\" as "/", which
- * turns "/<tab>/host" or "/\\host" into another host); what is left is resolved against this page's
- * origin and followed only if it stays there. Anything else: null (the default page).
+ * Only a path on this site: never an open redirect to somewhere else. It must be a path ("/...");
+ * control characters and backslashes are refused outright (browsers drop a tab, LF or CR and read
+ * a backslash as "/", which turns "/<tab>/host" or "/\host" into another host); what is left is resolved
+ * against this page's origin and followed only if it stays there. Anything else: null (the
+ * default page).
  */
 function nextPath() {
   const next = new URLSearchParams(location.search).get("next");
-  if (!next || /[\u0000-\u001f\u007f-\u009f\\]/.test(next)) return null;
+  if (!next || !next.startsWith("/") || /[\u0000-\u001f\u007f-\u009f\\]/.test(next)) return null;
   let url;
   try {
     url = new URL(next, location.origin);
