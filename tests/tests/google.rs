@@ -59,7 +59,7 @@ async fn google_experts_book_into_their_calendar() {
         google
             .seed_busy("primary", &[(&format!("{day}T10:00:00Z"), &format!("{day}T11:00:00Z"))])
             .unwrap();
-        let (client, client_token) = api.client_with_token().await;
+        let (client, client_token) = api.client_with_email("ann@example.com").await;
         let slots = api.slots(&expert, &client_token, &from, &to).await;
         let starts: Vec<&str> = slots.iter().map(|(s, _)| s.as_str()).collect();
         assert!(starts.contains(&format!("{day}T09:30:00Z").as_str()));

@@ -88,10 +88,11 @@ async fn the_expert_picks_and_changes_the_calendly_event_type() {
         let types_path = format!("/api/v1/experts/{expert}/integrations/calendly/event_types");
         let connect_path = format!("/api/v1/experts/{expert}/integrations/calendly");
 
+        // A calendar route of an integration that is not connected: 409, never a 5xx.
         let not_yet = api.get(&types_path, &token).await;
         assert_eq!(
             (not_yet.status.as_u16(), not_yet.code()),
-            (422, "integration_not_connected")
+            (409, "integration_not_connected")
         );
         let refused = api
             .post(&types_path, &token, json!({"personal_access_token": "nope"}))
@@ -188,7 +189,7 @@ async fn outlook_working_hours_are_offered_not_imposed() {
         let not_yet = api.get(&path, &token).await;
         assert_eq!(
             (not_yet.status.as_u16(), not_yet.code()),
-            (422, "integration_not_connected")
+            (409, "integration_not_connected")
         );
         support::connect_oauth(api, &expert, &token, "office365_calendar").await;
         let stored_before = api.get(&format!("/api/v1/experts/{expert}/availability"), &token).await;
