@@ -1,5 +1,6 @@
 //! Real server processes (the binary cargo built for these tests): two processes on one
-//! PostgreSQL never double-book, and data survive a restart of the process.
+//! PostgreSQL never double-book, refuse a revoked or expired token at once, and data survive a
+//! restart of the process.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -37,6 +38,108 @@ async fn two_server_processes_on_one_postgres_never_double_book() {
         )
         .await;
     assert_eq!(list.body["appointments"].as_array().unwrap().len(), 3);
+    a.stop();
+    b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_postgres_refuse_a_revoked_or_expired_token_at_once() {
+    let Some(db) = postgres("two_server_processes_on_one_postgres_refuse_a_revoked_or_expired_token_at_once") else {
+        return;
+    };
+    let a = ProcessServer::spawn(&db).await;
+    let b = ProcessServer::spawn(&db).await;
+    let (expert, _) = a.api.expert_with_hours().await;
+    let expert_path = format!("/api/v1/experts/{expert}");
+    let issue = |expires_in_days: Option<i64>| {
+        let api = a.api.clone();
+        let expert = expert.clone();
+        async move {
+            let mut body = json!({"role": "expert", "subject_id": expert});
+            if let Some(days) = expires_in_days {
+                body["expires_in_days"] = json!(days);
+            }
+            let made = api.post("/api/v1/tokens", ADMIN_TOKEN, body).await;
+            assert_eq!(made.status, 201, "{:?}", made.body);
+            (
+                made.body["token"].as_str().unwrap().to_owned(),
+                made.body["id"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (revoked, revoked_id) = issue(None).await;
+    let (expiring, expiring_id) = issue(Some(1)).await;
+
+    // Both processes serve both tokens (and so have looked them up once already).
+    for server in [&a, &b] {
+        for token in [&revoked, &expiring] {
+            assert_eq!(server.api.get(&expert_path, token).await.status, 200);
+        }
+    }
+    // A browser session on B, opened with the token about to be revoked.
+    let signed_in = b
+        .api
+        .client
+        .post(format!("{}/session", b.api.base))
+        .json(&json!({"token": revoked}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = support::set_cookie(&signed_in, "availability_session").unwrap();
+    let session = || {
+        b.api
+            .client
+            .get(format!("{}/session", b.api.base))
+            .header("cookie", &cookie)
+            .send()
+    };
+    assert_eq!(session().await.unwrap().status(), 200);
+
+    // Listed by B without the secrets.
+    let list = b
+        .api
+        .get(&format!("/api/v1/tokens?subject_id={expert}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    let text = list.body.to_string();
+    assert!(text.contains(&revoked_id) && text.contains(&expiring_id), "{text}");
+    assert!(
+        !text.contains(&revoked) && !text.contains(&expiring),
+        "a secret in the list: {text}"
+    );
+
+    // Revoked through A: refused by B (and A) from the very next request, its session too.
+    let gone = a
+        .api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/tokens/{revoked_id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 204, "{:?}", gone.body);
+    for server in [&b, &a] {
+        let answer = server.api.get(&expert_path, &revoked).await;
+        assert_eq!((answer.status.as_u16(), answer.code()), (401, "unauthorized"));
+    }
+    assert_eq!(
+        session().await.unwrap().status(),
+        401,
+        "the session ended with its token"
+    );
+
+    // Expired (its time passed): refused by both at once; the other token was not touched.
+    let store = availability_store::Store::open(&db.url).await.unwrap();
+    availability_store::testing::expire_token(&store, expiring_id)
+        .await
+        .unwrap();
+    for server in [&a, &b] {
+        let answer = server.api.get(&expert_path, &expiring).await;
+        assert_eq!((answer.status.as_u16(), answer.code()), (401, "unauthorized"));
+        assert_eq!(server.api.get(&expert_path, ADMIN_TOKEN).await.status, 200);
+    }
     a.stop();
     b.stop();
 }
