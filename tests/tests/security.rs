@@ -657,6 +657,27 @@ async fn integrations_are_clean(api: &Api, proxy: &FailingProxy, expert: &str, c
     }
 }
 
+/// A code exchange the token endpoint fails (a server error, an OAuth error answer) with the
+/// provider's words: 502 in the server's words.
+async fn failing_exchanges_are_clean(api: &Api, proxy: &FailingProxy, integration: &str) {
+    for status in [500, 400] {
+        proxy.fail_with(None);
+        let (expert, token) = api.expert_with_hours().await;
+        let begun = begin_oauth(api, &expert, &token, integration).await;
+        let callback = consent(&begun.authorization_url).await;
+        proxy.fail_with(Some(status));
+        let res = open_callback(&callback, Some(&begun.cookie)).await;
+        let code = res.status();
+        let text = res.text().await.unwrap();
+        assert_eq!(code, 502, "{integration} {status}: {text}");
+        if let Some(what) = proxy.leaks(&text) {
+            panic!("{integration} {status}: {what} reached the answer: {text}");
+        }
+        integrations_are_clean(api, proxy, &expert, integration).await;
+    }
+    proxy.fail_with(None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_failures_are_answered_in_the_servers_own_words() {
     for db in databases("provider_failures_are_answered_in_the_servers_own_words") {
@@ -682,6 +703,10 @@ async fn provider_failures_are_answered_in_the_servers_own_words() {
             ("MS_TOKEN_URL", mp.via(&graph.token_url())),
             ("MS_GRAPH_BASE", mp.via(&graph.graph_base())),
             ("CALENDLY_API_BASE", cp.via(&calendly.api_base())),
+            ("CALENDLY_CLIENT_ID", calendly.client_id()),
+            ("CALENDLY_CLIENT_SECRET", calendly.client_secret()),
+            ("CALENDLY_AUTH_URL", calendly.auth_url()),
+            ("CALENDLY_TOKEN_URL", cp.via(&calendly.token_url())),
         ];
         let server = TestServer::start_with_env(&db, &env_refs(&env)).await;
         let api = &server.api;
@@ -718,19 +743,9 @@ async fn provider_failures_are_answered_in_the_servers_own_words() {
             }
             integrations_are_clean(api, proxy, &expert, integration).await;
 
-            // A failing code exchange.
-            proxy.fail_with(None);
-            let (other, other_token) = api.expert_with_hours().await;
-            let begun = begin_oauth(api, &other, &other_token, integration).await;
-            let callback = consent(&begun.authorization_url).await;
-            proxy.fail_with(Some(500));
-            let res = open_callback(&callback, Some(&begun.cookie)).await;
-            let status = res.status();
-            let text = res.text().await.unwrap();
-            assert_eq!(status, 502, "{integration}: {text}");
-            assert!(proxy.leaks(&text).is_none(), "{integration}: {text}");
-            proxy.fail_with(None);
+            failing_exchanges_are_clean(api, proxy, integration).await;
         }
+        failing_exchanges_are_clean(api, &cp, "calendly").await;
 
         // Calendly: a personal access token refused with a body, event types, slots.
         let (expert, token) = api.expert_with_hours().await;
