@@ -136,36 +136,38 @@ fn from_context_error(error: ResolveContextPathError<ProviderHttpError>) -> DavE
     }
 }
 
-/// The principal, looked for at the URL given and, failing that (or first, for a bare host),
-/// through the RFC 6764 well-known URL, whose redirects libdav follows.
+/// The principal, looked for at the URL given and at the context the RFC 6764 well-known URL
+/// redirects to (libdav follows the redirects); for a bare host the well-known context first.
+///
+/// A 401 anywhere means the password was refused, a server that cannot answer ends discovery;
+/// any other failure at one candidate only means the principal is not there (libdav follows
+/// GET redirects to their end, which on Radicale is its web interface, answering 403 to
+/// PROPFIND). A 403 everywhere is taken as refused credentials.
 async fn find_principal(http: &PolicyClient, start: &Uri) -> Result<(Uri, Uri), ConnectError> {
+    let well_known = well_known_context(http, start).await?;
     let bare_host = matches!(start.path(), "" | "/");
-    if !bare_host {
-        match principal_at(http, start).await {
-            Ok(Some(principal)) => return Ok((start.clone(), principal)),
+    let mut candidates = vec![start.clone()];
+    if let Some(context) = well_known {
+        if bare_host {
+            candidates.insert(0, context);
+        } else {
+            candidates.push(context);
+        }
+    }
+    let mut forbidden = None;
+    for candidate in candidates {
+        match principal_at(http, &candidate).await {
+            Ok(Some(principal)) => return Ok((candidate, principal)),
             Ok(None) => {}
-            // A refused password, or a server that cannot answer, ends discovery; any other
-            // answer (404, 405, not XML) only means the principal is not found here.
-            Err(e) if e.is_auth() || e.is_unavailable() => return Err(e.into_connect("finding the principal")),
+            Err(e) if e.status() == Some(http::StatusCode::UNAUTHORIZED) || e.is_unavailable() => {
+                return Err(e.into_connect("finding the principal"))
+            }
+            Err(e) if e.status() == Some(http::StatusCode::FORBIDDEN) => forbidden = Some(e),
             Err(_) => {}
         }
     }
-    let context = well_known_context(http, start).await?;
-    if let Some(context) = context {
-        if let Some(principal) = principal_at(http, &context)
-            .await
-            .map_err(|e| e.into_connect("finding the principal"))?
-        {
-            return Ok((context, principal));
-        }
-    }
-    if bare_host {
-        if let Some(principal) = principal_at(http, start)
-            .await
-            .map_err(|e| e.into_connect("finding the principal"))?
-        {
-            return Ok((start.clone(), principal));
-        }
+    if let Some(e) = forbidden {
+        return Err(e.into_connect("finding the principal"));
     }
     Err(ConnectError::DiscoveryFailed(format!(
         "neither {start} nor its /.well-known/caldav names a current-user-principal"
@@ -184,7 +186,9 @@ async fn well_known_context(http: &PolicyClient, start: &Uri) -> Result<Option<U
         Ok(found) => Ok(found),
         Err(e) => {
             let e = from_context_error(e);
-            if e.is_auth() || e.is_unavailable() {
+            // libdav GETs the redirect target to confirm it; a 403 there (Radicale's web UI is
+            // off) says nothing about the password, which the PROPFINDs that follow check.
+            if e.status() == Some(http::StatusCode::UNAUTHORIZED) || e.is_unavailable() {
                 Err(e.into_connect("following /.well-known/caldav"))
             } else {
                 Ok(None)

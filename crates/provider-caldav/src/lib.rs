@@ -18,9 +18,9 @@ use availability_domain::{AppointmentId, IntegrationType};
 
 pub use discovery::{connect, CalendarInfo, ConnectedAccount};
 pub use error::ConnectError;
-pub use expand::{busy_intervals_in, ExpansionLimits};
-pub use stored::{CalendarChoice, StoredCaldav, StoredCalendar};
-pub use strategy::{CaldavBuilder, CaldavStrategy};
+pub use expand::{busy_intervals_in, expand_occurrences, ExpansionContext, ExpansionLimits, IcalError, Occurrence};
+pub use stored::{CalendarChoice, ChoiceError, StoredCaldav, StoredCalendar};
+pub use strategy::{CaldavBuilder, CaldavStrategy, ChooseCalendarsError};
 
 /// The integration type string of this provider (api.md: `caldav`), the identifier the server
 /// registers the strategy under once `IntegrationType` is an open identifier.
