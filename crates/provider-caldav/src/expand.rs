@@ -182,6 +182,9 @@ impl When {
 enum EndSpec {
     End(When),
     Duration(ICalendarDuration),
+    /// A wall-clock length (DTEND - DTSTART in one zone): the end is the start's wall time plus
+    /// this, read in the same zone.
+    WallLength(SignedDuration),
     None,
 }
 
@@ -357,6 +360,15 @@ fn expand_series(
                 blocks: master.blocks,
             });
         }
+        // RFC 5545 3.8.5.3: DTSTART always counts as an occurrence, even when it does not
+        // match the rule (its own calendar app shows it too); the set has no duplicates.
+        instances.push(Instance {
+            start: master.start.clone(),
+            end: master.end.clone(),
+            blocks: master.blocks,
+        });
+        let mut seen = std::collections::BTreeSet::new();
+        instances.retain(|i| i.start.key(floating).is_some_and(|k| seen.insert(k)));
         let excluded: Vec<InstanceKey> = master.exdates.iter().filter_map(|w| w.key(floating)).collect();
         instances.retain(|i| i.start.key(floating).is_none_or(|k| !excluded.contains(&k)));
         // Anchor-relative durations come from the master's own DTSTART.
@@ -448,8 +460,7 @@ fn absolute_end(series_start: &When, end: &EndSpec, floating: &TimeZone) -> EndS
         (When::Time { local: s, zone: sz }, EndSpec::End(When::Time { local: e, zone: ez })) => {
             if sz.same_as(ez) {
                 // Same zone: the wall-clock length, kept by every instance.
-                let length = e.duration_since(*s);
-                EndSpec::Duration(wall_duration(length))
+                EndSpec::WallLength(e.duration_since(*s))
             } else {
                 let exact = match (sz.instant(*s, floating), ez.instant(*e, floating)) {
                     (Some(a), Some(b)) => b.duration_since(a),
@@ -464,9 +475,8 @@ fn absolute_end(series_start: &When, end: &EndSpec, floating: &TimeZone) -> EndS
         }
         (When::Time { local, zone }, EndSpec::End(When::Date(d))) => {
             // A DATE end on a timed start: read as midnight in the start's zone.
-            let length = d.to_datetime(civil::Time::midnight()).duration_since(*local);
             let _ = zone;
-            EndSpec::Duration(wall_duration(length))
+            EndSpec::WallLength(d.to_datetime(civil::Time::midnight()).duration_since(*local))
         }
         (When::Date(start), EndSpec::End(When::Time { local, .. })) => {
             let days = start.until(local.date()).map(|s| s.get_days()).unwrap_or(1).max(1);
@@ -476,19 +486,6 @@ fn absolute_end(series_start: &When, end: &EndSpec, floating: &TimeZone) -> EndS
             })
         }
         (_, other) => other.clone(),
-    }
-}
-
-/// A wall-clock length as whole days plus seconds (days are added in wall time).
-fn wall_duration(length: SignedDuration) -> ICalendarDuration {
-    let seconds = length.as_secs();
-    let neg = seconds < 0;
-    let seconds = seconds.unsigned_abs();
-    ICalendarDuration {
-        neg,
-        days: u32::try_from(seconds / 86_400).unwrap_or(u32::MAX),
-        seconds: u32::try_from(seconds % 86_400).unwrap_or(u32::MAX),
-        ..Default::default()
     }
 }
 
@@ -502,6 +499,7 @@ fn occurrence_span(start: &When, end: &EndSpec, floating: &TimeZone) -> Option<(
                     i64::from(d.weeks) * 7 + i64::from(d.days) + i64::from(d.hours + d.minutes + d.seconds > 0)
                 }
                 EndSpec::End(When::Date(e)) => day.until(*e).map(|s| i64::from(s.get_days())).unwrap_or(1),
+                EndSpec::WallLength(length) => length.as_hours().div_euclid(24),
                 _ => 1,
             }
             .max(1);
@@ -531,6 +529,7 @@ fn occurrence_span(start: &When, end: &EndSpec, floating: &TimeZone) -> Option<(
                     };
                     base.and_then(|b| b.checked_add(SignedDuration::from_secs(exact)).ok())
                 }
+                EndSpec::WallLength(length) => local.checked_add(*length).ok().and_then(|l| zone.instant(l, floating)),
                 EndSpec::End(w) => w.key(floating).and_then(|k| key_instant(k, floating)),
                 // A DATE-TIME start without an end is an instant: it blocks nothing.
                 EndSpec::None => Some(s),
@@ -564,6 +563,7 @@ fn push_span(
 fn reach(event: &Vevent, floating: &TimeZone) -> SignedDuration {
     let day = SignedDuration::from_hours(24);
     match absolute_end(&event.start, &event.end, floating) {
+        EndSpec::WallLength(length) => length.abs() + day,
         EndSpec::Duration(d) => {
             let secs = i64::from(d.weeks) * 7 * 86_400
                 + i64::from(d.days) * 86_400
