@@ -476,14 +476,10 @@ impl AvailabilityStrategy for CaldavStrategy {
         let result = inner
             .within_budget(async {
                 let stored = inner.load(expert.id).await?;
-                let url = match Inner::event_url(&stored, appointment)? {
-                    Some(url) => url,
-                    None => {
-                        return Err(Inner::event_calendar(&stored)
-                            .map(|_| ())
-                            .err()
-                            .unwrap_or(CoreError::Conflict("no event".into())))
-                    }
+                // No stored event and no event calendar: there is nowhere to write it.
+                let Some(url) = Inner::event_url(&stored, appointment)? else {
+                    Inner::event_calendar(&stored)?;
+                    return Ok(None);
                 };
                 booking::write(&inner.http(&stored), &url, client, appointment, &inner.text, false)
                     .await
