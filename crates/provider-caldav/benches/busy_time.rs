@@ -13,8 +13,8 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use availability_core::domain::{BookingPolicy, Expert, ExpertId, IntegrationType, Interval, Secret, Zone};
-use availability_core::{AvailabilityStrategy, InMemoryStore};
+use availability_core::domain::{BookingPolicy, Expert, ExpertId, Interval, Secret, Zone};
+use availability_core::{AvailabilityStrategy, BusyTimeSource, CredentialRepository, InMemoryStore};
 use criterion::{criterion_group, criterion_main, Criterion};
 use provider_caldav::testing::{peers_or_skip, radicale, Proxy};
 use provider_caldav::{CaldavBuilder, StoredCaldav, StoredCalendar};
@@ -95,7 +95,7 @@ fn expert() -> Expert {
         name: "Bench".into(),
         email: "bench@example.com".into(),
         timezone: Zone::new("Europe/Berlin").unwrap(),
-        integration_type: IntegrationType::Manual,
+        integration_type: provider_caldav::INTEGRATION,
         booking_policy: BookingPolicy::default(),
     }
 }
@@ -130,7 +130,7 @@ fn canned(c: &mut Criterion) {
         calendars,
     };
     runtime
-        .block_on(availability_core::CredentialRepository::save(
+        .block_on(CredentialRepository::save(
             &*store,
             expert.id,
             strategy.integration_type(),
@@ -211,6 +211,13 @@ fn busy_time(c: &mut Criterion) {
             &format!("{}bench/", proxy.url),
             "bench",
             Secret::new("bench-password".into()),
+        ))
+        .unwrap();
+    runtime
+        .block_on(store.save(
+            expert.id,
+            strategy.integration_type(),
+            account.credential.to_credential(),
         ))
         .unwrap();
     assert_eq!(account.calendars.len(), CALENDARS);

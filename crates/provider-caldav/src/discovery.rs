@@ -41,16 +41,17 @@ pub struct ConnectedAccount {
     pub account: String,
     /// The calendars that hold events, with the default choice applied.
     pub calendars: Vec<CalendarInfo>,
-    /// What to store (`credential.to_credential()` for `CredentialRepository::save`).
+    /// What to store (`credential.to_credential()`, encrypted by the store).
     pub credential: StoredCaldav,
 }
 
 /// Checks the credentials against the server and discovers the account's calendars. Nothing is
-/// stored here: the caller stores `credential` only on success.
+/// stored here: the server stores `credential` (through the provider's `Connection`) only on
+/// success.
 ///
 /// `server_url` may be a bare host (`caldav.icloud.com`, taken as https), a service root
 /// (`https://HOST/remote.php/dav`) or a principal or calendar-home URL.
-pub async fn connect(
+pub async fn discover(
     client: &reqwest::Client,
     policy: &HttpPolicy,
     server_url: &str,

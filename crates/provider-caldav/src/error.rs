@@ -6,7 +6,7 @@ use availability_core::CoreError;
 use http::StatusCode;
 use provider_http::ProviderHttpError;
 
-use crate::integration;
+use crate::INTEGRATION;
 
 /// Why connecting a CalDAV account failed. Nothing is stored in any of these cases.
 /// Messages never contain the password.
@@ -29,6 +29,25 @@ pub enum ConnectError {
     /// The server URL is not an http(s) URL.
     #[error("the server URL is not usable: {0}")]
     InvalidUrl(String),
+}
+
+impl From<ConnectError> for CoreError {
+    /// The typed answer of a connect (api.md): 422 `invalid_credentials`, 422
+    /// `discovery_failed`, 503 `provider_unavailable`, 422 `invalid_settings`.
+    fn from(error: ConnectError) -> Self {
+        let message = error.to_string();
+        match error {
+            ConnectError::InvalidCredentials { .. } => CoreError::InvalidCredentials(format!(
+                "{message}; iCloud, Yahoo and Fastmail accept only an app-specific password"
+            )),
+            ConnectError::DiscoveryFailed(_) => CoreError::DiscoveryFailed(message),
+            ConnectError::Unavailable(_) => CoreError::ProviderUnavailable {
+                integration: INTEGRATION,
+                message,
+            },
+            ConnectError::InvalidUrl(_) => CoreError::InvalidSettings(message),
+        }
+    }
 }
 
 /// One DAV exchange that did not give what was asked for.
@@ -81,7 +100,7 @@ impl DavError {
     /// The core's variant. A 401/403 becomes `NeedsReauth` (the strategy also marks the
     /// integration); anything the server could not answer is `ProviderUnavailable`.
     pub(crate) fn into_core(self) -> CoreError {
-        let integration = integration();
+        let integration = INTEGRATION;
         let message = self.to_string();
         if self.is_auth() {
             return CoreError::NeedsReauth {
@@ -144,6 +163,26 @@ mod tests {
         assert!(matches!(
             DavError::Parse("x".into()).into_core(),
             CoreError::ProviderResponse { .. }
+        ));
+    }
+
+    #[test]
+    fn connect_errors_are_the_core_variants_of_the_api_codes() {
+        assert!(matches!(
+            CoreError::from(ConnectError::InvalidCredentials { status: 401 }),
+            CoreError::InvalidCredentials(m) if m.contains("app-specific")
+        ));
+        assert!(matches!(
+            CoreError::from(ConnectError::DiscoveryFailed("no principal".into())),
+            CoreError::DiscoveryFailed(_)
+        ));
+        assert!(matches!(
+            CoreError::from(ConnectError::Unavailable("refused".into())),
+            CoreError::ProviderUnavailable { integration, .. } if integration == INTEGRATION
+        ));
+        assert!(matches!(
+            CoreError::from(ConnectError::InvalidUrl("ftp://x".into())),
+            CoreError::InvalidSettings(_)
         ));
     }
 }

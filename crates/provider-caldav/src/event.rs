@@ -112,7 +112,7 @@ mod tests {
             start_time: start,
             end_time: start + jiff::SignedDuration::from_mins(45),
             status: AppointmentStatus::Confirmed,
-            calendar_type: availability_domain::IntegrationType::Manual.calendar_type(),
+            calendar_type: Some(crate::CALENDAR_TYPE),
             external_calendar_event_id: None,
             scheduling_url: None,
             sync_status: SyncStatus::Pending,

@@ -19,7 +19,7 @@ use availability_core::{CoreError, Credential};
 use availability_domain::Secret;
 use serde::{Deserialize, Serialize};
 
-use crate::integration;
+use crate::INTEGRATION;
 
 /// One calendar of the account, as discovered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +57,13 @@ pub enum ChoiceError {
     /// The event calendar cannot be written.
     #[error("appointments cannot be written to {0}: the calendar is read-only")]
     ReadOnly(String),
+}
+
+impl From<ChoiceError> for CoreError {
+    /// api.md: 422 `invalid_calendar_choice`.
+    fn from(error: ChoiceError) -> Self {
+        CoreError::InvalidCalendarChoice(error.to_string())
+    }
 }
 
 /// What is stored for an expert's CalDAV connection. `Debug` never shows the password.
@@ -141,7 +148,7 @@ impl StoredCaldav {
     /// Reads a stored document. An unreadable one means the expert must reconnect.
     pub fn from_credential(credential: &Credential) -> Result<Self, CoreError> {
         let unreadable = |why: String| CoreError::NeedsReauth {
-            integration: integration(),
+            integration: INTEGRATION,
             message: format!("the stored CalDAV credential is unreadable ({why}); reconnect the calendar"),
         };
         let d: Document =
@@ -215,6 +222,25 @@ impl StoredCaldav {
             self.event_calendar_id = default_event;
         }
         self.calendars = calendars;
+    }
+
+    /// A reconnect of the same account (a new app-specific password, say) keeps the expert's
+    /// choice of `previous` where its calendars still exist, instead of the default choice.
+    pub fn keep_choice_of(&mut self, previous: &StoredCaldav) {
+        if previous.principal_url != self.principal_url {
+            return;
+        }
+        let calendars = std::mem::take(&mut self.calendars);
+        self.busy_calendar_ids = previous.busy_calendar_ids.clone();
+        self.event_calendar_id = previous.event_calendar_id.clone();
+        self.replace_calendars(calendars);
+    }
+
+    /// The integration's settings, kept beside the credential and shown in GET integrations:
+    /// `{"server_url": ...}` (where discovery found the account). Nothing in it is secret, and
+    /// nothing in it changes without a reconnect (the calendar choice is in the credential).
+    pub fn settings_json(&self) -> serde_json::Value {
+        serde_json::json!({ "server_url": self.server_url })
     }
 
     /// The calendars in the shape of the calendars route (Google's shape).
@@ -316,5 +342,35 @@ mod tests {
         s.replace_calendars(vec![calendar("https://h/c/", true, true)]);
         assert_eq!(s.busy_calendar_ids, vec!["https://h/c/".to_owned()]);
         assert_eq!(s.event_calendar_id.as_deref(), Some("https://h/c/"));
+    }
+
+    #[test]
+    fn a_reconnect_keeps_the_choice_of_the_same_account_only() {
+        let mut before = stored();
+        before
+            .choose(&CalendarChoice {
+                busy_calendar_ids: vec!["https://h/a/".into()],
+                event_calendar_id: "https://h/b/".into(),
+            })
+            .unwrap();
+        let mut again = stored();
+        again.password = Secret::new("new-app-password".into());
+        again.keep_choice_of(&before);
+        assert_eq!(again.busy_calendar_ids, vec!["https://h/a/".to_owned()]);
+        assert_eq!(again.event_calendar_id.as_deref(), Some("https://h/b/"));
+        assert_eq!(again.password.expose(), "new-app-password");
+
+        let mut other = stored();
+        other.principal_url = "https://h/someone-else/".into();
+        other.keep_choice_of(&before);
+        assert_eq!(
+            other.busy_calendar_ids.len(),
+            3,
+            "another account starts from the default"
+        );
+        assert!(matches!(
+            CoreError::from(ChoiceError::NoBusyCalendar),
+            CoreError::InvalidCalendarChoice(_)
+        ));
     }
 }

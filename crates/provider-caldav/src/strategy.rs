@@ -1,8 +1,9 @@
-//! CaldavStrategy: the behaviour of the integration. Busy time is one calendar-query REPORT
-//! per blocking calendar, all in parallel, expanded locally; appointments are written through
-//! [`crate::booking`]; connecting and choosing calendars go through [`crate::discovery`] and
-//! [`crate::stored`]. Every outcome is reported where the expert sees it: a refused password
-//! marks the integration needs_reauth, other failures are recorded, successes clear them.
+//! CaldavStrategy: the behaviour of the integration, made of the two parts a CalDAV calendar has.
+//! Its [`BusyTimeSource`] is one calendar-query REPORT per blocking calendar, all in parallel,
+//! expanded locally; its [`EventWriter`] writes appointments through [`crate::booking`].
+//! Connecting and choosing calendars go through [`crate::discovery`] and [`crate::stored`]. Every
+//! outcome is reported where the expert sees it: a refused password marks the integration
+//! needs_reauth, other failures are recorded, successes clear them.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -11,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use availability_core::ports::{CredentialRepository, IntegrationRepository};
-use availability_core::strategy::{AvailabilityStrategy, Capabilities, ExternalEvent};
+use availability_core::strategy::{AvailabilityStrategy, BusyTimeSource, EventWriter, ExternalEvent};
 use availability_core::CoreError;
-use availability_domain::{Appointment, Client, Expert, ExpertId, IntegrationType, Interval, Secret};
+use availability_domain::{Appointment, CalendarType, Client, Expert, ExpertId, IntegrationType, Interval, Secret};
 use http::Uri;
 use provider_http::{HttpPolicy, ProviderHttpError};
 
@@ -22,10 +23,10 @@ use crate::discovery::{self, CalendarInfo, ConnectedAccount};
 use crate::error::{ConnectError, DavError};
 use crate::event::EventText;
 use crate::expand::{busy_intervals_in, merge, ExpansionContext, ExpansionLimits};
-use crate::integration;
 use crate::stored::{CalendarChoice, ChoiceError, StoredCaldav, StoredCalendar};
 use crate::transport::{origin, resolve, BasicAuth, PolicyClient};
 use crate::wire::EventsInWindow;
+use crate::{CALENDAR_TYPE, DISPLAY_NAME, INTEGRATION};
 
 /// A success is recorded at most this often per expert (unless it clears a failure): busy time
 /// is read on every slot query, and each record is a database write.
@@ -116,18 +117,6 @@ impl CaldavBuilder {
     }
 }
 
-/// Why a calendar choice was not applied.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ChooseCalendarsError {
-    /// The choice itself is invalid (api.md: 422).
-    #[error(transparent)]
-    Refused(#[from] ChoiceError),
-    /// Loading or saving the credential failed, or the expert is not connected.
-    #[error(transparent)]
-    Core(#[from] CoreError),
-}
-
 /// Busy time and appointments of experts whose calendar is on a CalDAV server.
 #[derive(Clone)]
 pub struct CaldavStrategy {
@@ -160,8 +149,10 @@ impl CaldavStrategy {
         &self.inner.policy
     }
 
-    /// Checks the credentials against the server, discovers the calendars, and only then stores
-    /// the credential (with the default calendar choice) for `expert`.
+    /// Checks the credentials against the server and discovers the calendars. Nothing is stored
+    /// here: the server stores the answer's credential (through `Provider::connect`) only when
+    /// this succeeds. Reconnecting the same account (a new app-specific password) keeps the
+    /// expert's calendar choice where its calendars still exist.
     pub async fn connect(
         &self,
         expert: ExpertId,
@@ -169,13 +160,19 @@ impl CaldavStrategy {
         username: &str,
         password: Secret<String>,
     ) -> Result<ConnectedAccount, ConnectError> {
-        let account =
-            discovery::connect(&self.inner.client, &self.inner.policy, server_url, username, password).await?;
-        self.inner
-            .credentials
-            .save(expert, integration(), account.credential.to_credential())
-            .await
-            .map_err(|e| ConnectError::Unavailable(format!("storing the credential failed: {e}")))?;
+        let mut account =
+            discovery::discover(&self.inner.client, &self.inner.policy, server_url, username, password).await?;
+        match self.inner.credentials.load(expert, INTEGRATION).await {
+            Ok(Some(previous)) => {
+                if let Ok(previous) = StoredCaldav::from_credential(&previous) {
+                    account.credential.keep_choice_of(&previous);
+                    account.calendars = account.credential.calendar_infos();
+                }
+            }
+            Ok(None) => {}
+            // Only the earlier choice is lost: the new connection starts from the default.
+            Err(error) => tracing::warn!(%expert, %error, "the earlier CalDAV connection could not be read"),
+        }
         self.inner.forget_failures(expert);
         Ok(account)
     }
@@ -214,7 +211,7 @@ impl CaldavStrategy {
                 stored.replace_calendars(calendars);
                 inner
                     .credentials
-                    .save(expert, integration(), stored.to_credential())
+                    .save(expert, INTEGRATION, stored.to_credential())
                     .await?;
             }
             Ok(stored.calendar_infos())
@@ -224,24 +221,29 @@ impl CaldavStrategy {
     }
 
     /// Applies the expert's calendar choice (at least one busy calendar, a writable event
-    /// calendar) and stores it.
+    /// calendar; else `CoreError::InvalidCalendarChoice`) and stores it in the credential. An id
+    /// not in the stored list is looked for in a fresh listing (a calendar made since).
     pub async fn choose_calendars(
         &self,
         expert: ExpertId,
         choice: &CalendarChoice,
-    ) -> Result<Vec<CalendarInfo>, ChooseCalendarsError> {
+    ) -> Result<Vec<CalendarInfo>, CoreError> {
         let mut stored = self.inner.load(expert).await?;
+        if let Err(ChoiceError::UnknownCalendar(_)) = stored.clone().choose(choice) {
+            self.calendars(expert).await?;
+            stored = self.inner.load(expert).await?;
+        }
         stored.choose(choice)?;
         self.inner
             .credentials
-            .save(expert, integration(), stored.to_credential())
+            .save(expert, INTEGRATION, stored.to_credential())
             .await?;
         Ok(stored.calendar_infos())
     }
 
     /// The connected account (the username), if any.
     pub async fn account(&self, expert: ExpertId) -> Result<Option<String>, CoreError> {
-        match self.inner.credentials.load(expert, integration()).await? {
+        match self.inner.credentials.load(expert, INTEGRATION).await? {
             Some(credential) => Ok(Some(StoredCaldav::from_credential(&credential)?.username)),
             None => Ok(None),
         }
@@ -252,10 +254,10 @@ impl Inner {
     async fn load(&self, expert: ExpertId) -> Result<StoredCaldav, CoreError> {
         let credential = self
             .credentials
-            .load(expert, integration())
+            .load(expert, INTEGRATION)
             .await?
             .ok_or_else(|| CoreError::NeedsReauth {
-                integration: integration(),
+                integration: INTEGRATION,
                 message: "no CalDAV account is connected".to_owned(),
             })?;
         StoredCaldav::from_credential(&credential)
@@ -280,7 +282,7 @@ impl Inner {
         match tokio::time::timeout(self.policy.total_timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(CoreError::ProviderUnavailable {
-                integration: integration(),
+                integration: INTEGRATION,
                 message: format!("no answer within {} ms", self.policy.total_timeout.as_millis()),
             }),
         }
@@ -309,7 +311,7 @@ impl Inner {
                     }
                 };
                 if news {
-                    self.integrations.record_success(expert, integration()).await
+                    self.integrations.record_success(expert, INTEGRATION).await
                 } else {
                     Ok(())
                 }
@@ -321,13 +323,11 @@ impl Inner {
                     .insert(expert, (Instant::now(), false));
                 match error {
                     CoreError::NeedsReauth { message, .. } => {
-                        self.integrations
-                            .mark_needs_reauth(expert, integration(), message)
-                            .await
+                        self.integrations.mark_needs_reauth(expert, INTEGRATION, message).await
                     }
                     other => {
                         self.integrations
-                            .record_failure(expert, integration(), &other.to_string())
+                            .record_failure(expert, INTEGRATION, &other.to_string())
                             .await
                     }
                 }
@@ -402,13 +402,7 @@ impl Inner {
     }
 
     fn event_calendar(stored: &StoredCaldav) -> Result<&str, CoreError> {
-        stored
-            .event_calendar_id
-            .as_deref()
-            .ok_or_else(|| CoreError::ProviderResponse {
-                integration: integration(),
-                message: "the CalDAV account has no writable calendar to receive appointments".to_owned(),
-            })
+        stored.event_calendar_id.as_deref().ok_or_else(nowhere)
     }
 
     /// The event's URL: the one stored with the appointment, or the one its create would use.
@@ -429,28 +423,47 @@ impl Inner {
     }
 }
 
-#[async_trait]
 impl AvailabilityStrategy for CaldavStrategy {
     fn integration_type(&self) -> IntegrationType {
-        integration()
+        INTEGRATION
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::CALENDAR
+    fn display_name(&self) -> &'static str {
+        DISPLAY_NAME
     }
 
+    fn calendar_type(&self) -> Option<CalendarType> {
+        Some(CALENDAR_TYPE)
+    }
+
+    fn busy_time(&self) -> Option<&dyn BusyTimeSource> {
+        Some(self)
+    }
+
+    fn event_writer(&self) -> Option<&dyn EventWriter> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl BusyTimeSource for CaldavStrategy {
     async fn busy_intervals(&self, expert: &Expert, window: Interval) -> Result<Vec<Interval>, CoreError> {
         let inner = &self.inner;
         let result = inner.within_budget(inner.busy(expert, window)).await;
         inner.report(expert.id, result).await
     }
+}
 
-    async fn create_appointment(
+#[async_trait]
+impl EventWriter for CaldavStrategy {
+    /// PUT `{event calendar}/{uid}.ics` with `If-None-Match: *`; a retried create finds its own
+    /// event (and brings it to the appointment's current time).
+    async fn create_event(
         &self,
         expert: &Expert,
         client: &Client,
         appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
+    ) -> Result<ExternalEvent, CoreError> {
         let inner = &self.inner;
         let result = inner
             .within_budget(async {
@@ -460,37 +473,40 @@ impl AvailabilityStrategy for CaldavStrategy {
                 booking::write(&inner.http(&stored), &url, client, appointment, &inner.text, true)
                     .await
                     .map_err(DavError::into_core)?;
-                Ok(Some(ExternalEvent { id: url.to_string() }))
+                Ok(ExternalEvent { id: url.to_string() })
             })
             .await;
         inner.report(expert.id, result).await
     }
 
-    async fn update_appointment(
+    /// The event at its stored URL (or where its create would have put it) moves to the
+    /// appointment's time, with `If-Match`; one that is gone is written anew.
+    async fn update_event(
         &self,
         expert: &Expert,
         client: &Client,
         appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
+    ) -> Result<ExternalEvent, CoreError> {
         let inner = &self.inner;
         let result = inner
             .within_budget(async {
                 let stored = inner.load(expert.id).await?;
-                // No stored event and no event calendar: there is nowhere to write it.
-                let Some(url) = Inner::event_url(&stored, appointment)? else {
-                    Inner::event_calendar(&stored)?;
-                    return Ok(None);
+                let url = match Inner::event_url(&stored, appointment)? {
+                    Some(url) => url,
+                    // No stored event and no event calendar: there is nowhere to write it.
+                    None => return Err(nowhere()),
                 };
                 booking::write(&inner.http(&stored), &url, client, appointment, &inner.text, false)
                     .await
                     .map_err(DavError::into_core)?;
-                Ok(Some(ExternalEvent { id: url.to_string() }))
+                Ok(ExternalEvent { id: url.to_string() })
             })
             .await;
         inner.report(expert.id, result).await
     }
 
-    async fn cancel_appointment(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
+    /// DELETE with `If-Match`; an event already gone (or never written) is success.
+    async fn delete_event(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
         let inner = &self.inner;
         let result = inner
             .within_budget(async {
@@ -505,5 +521,12 @@ impl AvailabilityStrategy for CaldavStrategy {
             })
             .await;
         inner.report(expert.id, result).await
+    }
+}
+
+fn nowhere() -> CoreError {
+    CoreError::ProviderResponse {
+        integration: INTEGRATION,
+        message: "the CalDAV account has no writable calendar to receive appointments".to_owned(),
     }
 }

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use availability_core::conformance::{self, ConformanceHarness, InjectedFailure};
-use availability_core::domain::{Client, Expert, Interval, Secret};
+use availability_core::domain::{Client, Expert, Interval};
 use availability_core::{AvailabilityStrategy, InMemoryStore};
 use provider_caldav::testing::{peers_or_skip, radicale, Proxy, ProxyFailure};
 use provider_caldav::CaldavStrategy;
-use support::{client, event_time, expert, quick_policy, strategy, Raw};
+use support::{client, connect, event_time, expert, quick_policy, strategy, Raw};
 
 struct Harness {
     strategy: Arc<CaldavStrategy>,
@@ -90,15 +90,16 @@ async fn conforms_over_radicale() {
         .create_calendar("carol", "app-password", "main", "Main")
         .await
         .unwrap();
-    let account = strategy
-        .connect(
-            expert.id,
-            &format!("{}carol/", proxy.url),
-            "carol",
-            Secret::new("app-password".into()),
-        )
-        .await
-        .unwrap();
+    let account = connect(
+        &store,
+        &strategy,
+        expert.id,
+        &format!("{}carol/", proxy.url),
+        "carol",
+        "app-password",
+    )
+    .await
+    .unwrap();
     let calendar = account.calendars[0].id.clone();
     assert!(calendar.starts_with(&proxy.url), "{calendar}");
     let harness = Harness {

@@ -9,11 +9,13 @@ mod support;
 
 use std::sync::Arc;
 
-use availability_core::domain::{Expert, Interval, Secret};
-use availability_core::{AvailabilityStrategy, CoreError, CredentialRepository, InMemoryStore};
+use availability_core::domain::{Expert, Interval};
+use availability_core::{
+    AvailabilityStrategy, BusyTimeSource, CoreError, CredentialRepository, EventWriter, InMemoryStore,
+};
 use provider_caldav::testing::{peers_or_skip, radicale, xandikos};
 use provider_caldav::{CaldavStrategy, CalendarChoice, ConnectError};
-use support::{appointment, client, event_time, expert, interval, quick_policy, strategy, Raw};
+use support::{appointment, client, connect, event_time, expert, interval, quick_policy, strategy, Raw};
 
 const EXPERT_EMAIL: &str = "ada@example.com";
 
@@ -179,15 +181,16 @@ async fn connected(peer: &Peer, from: &str) -> (Arc<InMemoryStore>, Arc<CaldavSt
     let store = Arc::new(InMemoryStore::new());
     let strategy = strategy(&store, quick_policy());
     let expert = expert("Europe/Berlin", EXPERT_EMAIL);
-    let account = strategy
-        .connect(
-            expert.id,
-            from,
-            &peer.raw.username,
-            Secret::new(peer.raw.password.clone()),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{}: connecting from {from}: {e}", peer.name));
+    let account = connect(
+        &store,
+        &strategy,
+        expert.id,
+        from,
+        &peer.raw.username,
+        &peer.raw.password,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}: connecting from {from}: {e}", peer.name));
     let ids: Vec<&str> = account.calendars.iter().map(|c| c.id.as_str()).collect();
     for calendar in [&peer.calendar_a, &peer.calendar_b] {
         assert!(
@@ -316,11 +319,7 @@ async fn run_cases(peer: &Peer) {
     // Appointments go to calendar B: written, retried, moved, retried, cancelled, retried.
     let client = client();
     let mut booked = appointment(&expert, &client, "2027-03-17T10:00:00Z", 45);
-    let created = strategy
-        .create_appointment(&expert, &client, &booked)
-        .await
-        .unwrap()
-        .unwrap();
+    let created = strategy.create_event(&expert, &client, &booked).await.unwrap();
     assert!(
         created.id.starts_with(&peer.calendar_b),
         "{}: {} is in calendar B",
@@ -334,11 +333,7 @@ async fn run_cases(peer: &Peer) {
         event_time(&stored),
         Some(interval("2027-03-17T10:00:00Z", "2027-03-17T10:45:00Z"))
     );
-    let again = strategy
-        .create_appointment(&expert, &client, &booked)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = strategy.create_event(&expert, &client, &booked).await.unwrap();
     assert_eq!(
         again.id, created.id,
         "{}: a retried create finds its own event",
@@ -356,11 +351,7 @@ async fn run_cases(peer: &Peer) {
     booked.start_time = "2027-03-18T13:00:00Z".parse().unwrap();
     booked.end_time = "2027-03-18T14:00:00Z".parse().unwrap();
     for attempt in 0..2 {
-        let moved = strategy
-            .update_appointment(&expert, &client, &booked)
-            .await
-            .unwrap()
-            .unwrap();
+        let moved = strategy.update_event(&expert, &client, &booked).await.unwrap();
         assert_eq!(
             moved.id, created.id,
             "{}: a move keeps the href (attempt {attempt})",
@@ -387,14 +378,14 @@ async fn run_cases(peer: &Peer) {
         vec![("2027-03-18T13:00:00Z".to_owned(), "2027-03-18T14:00:00Z".to_owned())]
     );
 
-    strategy.cancel_appointment(&expert, &booked).await.unwrap();
+    strategy.delete_event(&expert, &booked).await.unwrap();
     assert_eq!(
         raw.get(&created.id).await,
         None,
         "{}: the cancelled event is gone",
         peer.name
     );
-    strategy.cancel_appointment(&expert, &booked).await.unwrap();
+    strategy.delete_event(&expert, &booked).await.unwrap();
     assert_eq!(
         raw.objects(&peer.calendar_b).await.len(),
         1,
@@ -469,14 +460,15 @@ async fn a_wrong_password_stores_nothing_and_a_changed_one_needs_reauth() {
     let strategy = strategy(&store, quick_policy());
     let expert = expert("Europe/Berlin", "bob@example.com");
 
-    let refused = strategy
-        .connect(
-            expert.id,
-            &server.principal_url("bob"),
-            "bob",
-            Secret::new("wrong-password".into()),
-        )
-        .await;
+    let refused = connect(
+        &store,
+        &strategy,
+        expert.id,
+        &server.principal_url("bob"),
+        "bob",
+        "wrong-password",
+    )
+    .await;
     assert!(
         matches!(refused, Err(ConnectError::InvalidCredentials { status: 401 })),
         "{refused:?}"
@@ -490,18 +482,18 @@ async fn a_wrong_password_stores_nothing_and_a_changed_one_needs_reauth() {
         "nothing stored"
     );
 
-    let nowhere = strategy
-        .connect(
-            expert.id,
-            "http://127.0.0.1:9/",
-            "bob",
-            Secret::new("right-password".into()),
-        )
-        .await;
+    let nowhere = connect(
+        &store,
+        &strategy,
+        expert.id,
+        "http://127.0.0.1:9/",
+        "bob",
+        "right-password",
+    )
+    .await;
     assert!(matches!(nowhere, Err(ConnectError::Unavailable(_))), "{nowhere:?}");
 
-    strategy
-        .connect(expert.id, &server.base_url, "bob", Secret::new("right-password".into()))
+    connect(&store, &strategy, expert.id, &server.base_url, "bob", "right-password")
         .await
         .unwrap();
     let window = interval("2027-03-01T00:00:00Z", "2027-03-02T00:00:00Z");
@@ -539,7 +531,7 @@ async fn an_address_without_caldav_is_a_discovery_failure() {
     let expert = expert("Europe/Berlin", EXPERT_EMAIL);
     let site = plain_web_server();
     for url in [site.clone(), format!("{site}remote.php/dav")] {
-        let found = strategy.connect(expert.id, &url, "ada", Secret::new("x".into())).await;
+        let found = connect(&store, &strategy, expert.id, &url, "ada", "x").await;
         assert!(
             matches!(found, Err(ConnectError::DiscoveryFailed(_))),
             "{url}: {found:?}"

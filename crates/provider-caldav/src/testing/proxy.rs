@@ -27,6 +27,7 @@ pub enum ProxyFailure {
 struct State {
     upstream: String,
     delay_ms: AtomicU64,
+    requests: AtomicU64,
     failure: Mutex<Option<ProxyFailure>>,
     client: reqwest::Client,
 }
@@ -52,6 +53,7 @@ impl Proxy {
         let state = Arc::new(State {
             upstream: upstream.trim_end_matches('/').to_owned(),
             delay_ms: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
             failure: Mutex::new(None),
             client,
         });
@@ -76,6 +78,12 @@ impl Proxy {
         self.state
             .delay_ms
             .store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    /// How many requests the proxy has received so far (forwarded or failed): a test can tell
+    /// when a client has stopped calling.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::SeqCst)
     }
 
     /// Answers every request with `failure` from now on (`None`: forward again).
@@ -112,6 +120,7 @@ async fn forward(
     state: Arc<State>,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    state.requests.fetch_add(1, Ordering::SeqCst);
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;

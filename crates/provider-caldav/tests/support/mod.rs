@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use availability_core::domain::jiff::Timestamp;
 use availability_core::domain::{
-    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, Client, ClientId, Expert, ExpertId, IntegrationType,
-    Interval, SyncStatus, Zone,
+    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, Client, ClientId, Expert, ExpertId, Interval, Secret,
+    SyncStatus, Zone,
 };
-use availability_core::InMemoryStore;
-use provider_caldav::{CaldavBuilder, CaldavStrategy};
+use availability_core::{CredentialRepository, InMemoryStore};
+use provider_caldav::{CaldavBuilder, CaldavStrategy, ConnectError, ConnectedAccount, CALENDAR_TYPE, INTEGRATION};
 use provider_http::HttpPolicy;
 
 /// The default policy with short backoffs and a budget a loopback server meets easily.
@@ -29,8 +29,7 @@ pub fn expert(zone: &str, email: &str) -> Expert {
         name: "Dr. Ada Example".into(),
         email: email.into(),
         timezone: Zone::new(zone).unwrap(),
-        // Not read by the CalDAV strategy; the server sets the expert's real type.
-        integration_type: IntegrationType::Manual,
+        integration_type: INTEGRATION,
         booking_policy: BookingPolicy::default(),
     }
 }
@@ -53,7 +52,7 @@ pub fn appointment(expert: &Expert, client: &Client, start: &str, minutes: i64) 
         start_time: start,
         end_time: start + availability_core::domain::jiff::SignedDuration::from_mins(minutes),
         status: AppointmentStatus::Confirmed,
-        calendar_type: expert.integration_type.calendar_type(),
+        calendar_type: Some(CALENDAR_TYPE),
         external_calendar_event_id: None,
         scheduling_url: None,
         sync_status: SyncStatus::Pending,
@@ -77,6 +76,26 @@ pub fn strategy(store: &Arc<InMemoryStore>, policy: HttpPolicy) -> Arc<CaldavStr
             .build()
             .unwrap(),
     )
+}
+
+/// Connects as the server does: the strategy checks the credentials and discovers the
+/// calendars, and only a success is stored (here in the in-memory store).
+pub async fn connect(
+    store: &InMemoryStore,
+    strategy: &CaldavStrategy,
+    expert: ExpertId,
+    server_url: &str,
+    username: &str,
+    password: &str,
+) -> Result<ConnectedAccount, ConnectError> {
+    let account = strategy
+        .connect(expert, server_url, username, Secret::new(password.to_owned()))
+        .await?;
+    store
+        .save(expert, INTEGRATION, account.credential.to_credential())
+        .await
+        .unwrap();
+    Ok(account)
 }
 
 /// Raw CalDAV access with Basic credentials (Xandikos ignores them).
