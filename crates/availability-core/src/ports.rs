@@ -136,7 +136,7 @@ pub trait AppointmentRepository: Send + Sync {
         status: SyncStatus,
     ) -> Result<Appointment, CoreError>;
 
-    /// Stores an appointment that a scheduling provider (Calendly, the system of record) has
+    /// Stores an appointment that a scheduling provider (the system of record for its bookings) has
     /// already accepted, exactly as given, if no confirmed appointment of the expert overlaps it
     /// (checked under the expert's lock; else `CoreError::SlotTaken`). The weekly rules are not
     /// consulted: the provider applied its own.
@@ -162,7 +162,7 @@ pub trait AppointmentRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<Appointment, CoreError>;
 
-    /// The appointment the provider knows by this external id (e.g. a Calendly invitee URI).
+    /// The appointment the provider knows by this external id (e.g. a scheduler's invitee URI).
     async fn by_external_id(&self, external_id: &str) -> Result<Option<Appointment>, CoreError>;
 
     /// The expert's appointments awaiting their client at a scheduling link (pending, no
@@ -210,7 +210,7 @@ pub trait CredentialRepository: Send + Sync {
 #[async_trait]
 pub trait IntegrationRepository: Send + Sync {
     /// The expert whose connected integration has `key` = `value` in its settings (a provider's
-    /// webhook names its account, e.g. a Calendly user URI).
+    /// webhook names its account, e.g. a user URI).
     async fn expert_by_setting(
         &self,
         integration: IntegrationType,

@@ -80,7 +80,7 @@ pub struct Features {
 pub struct ProviderDescriptor {
     /// Its integration type, owned by its crate.
     pub integration_type: IntegrationType,
-    /// The name people know it by ("Google Calendar").
+    /// The name people know it by.
     pub display_name: &'static str,
     /// One sentence on what choosing it means for the expert's slots.
     pub description: &'static str,
@@ -162,7 +162,7 @@ pub struct CalendarEntry {
     pub receives_events: bool,
     /// Whether appointments cannot be written to it.
     pub read_only: bool,
-    /// The account's role on it, where the provider says (Google: owner, writer, reader, ...).
+    /// The account's role on it, where the provider says (e.g. owner, writer, reader).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_role: Option<String>,
     /// The calendar's zone, where the provider says.

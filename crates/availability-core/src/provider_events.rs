@@ -22,7 +22,7 @@ pub enum ProviderEvent {
     /// The provider booked `time` for `invitee`: a booking made on the provider's own pages, or
     /// the client finishing a pending booking at its link.
     Booked {
-        /// The provider's reference to the booking (e.g. a Calendly invitee URI).
+        /// The provider's reference to the booking (e.g. an invitee URI).
         external_id: String,
         /// The time the provider booked.
         time: Interval,

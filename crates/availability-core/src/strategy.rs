@@ -2,7 +2,7 @@
 //! by the expert's `integration_type`. A strategy is made of the small parts its provider really
 //! has, each implemented fully: a [`BusyTimeSource`] (a calendar that blocks time), an
 //! [`EventWriter`] (a calendar that receives appointments), a [`Scheduler`] (a provider that
-//! computes the slots and takes the bookings itself, such as Calendly). Hours typed in have none
+//! computes the slots and takes the bookings itself). Hours typed in have none
 //! of them. The service composes the parts with the engine and a busy-time cache, so no provider
 //! re-implements (or stubs out) what another part does.
 
@@ -52,7 +52,7 @@ pub struct Capabilities {
     pub reads_busy_time: bool,
     /// Writes appointments to the provider (events in a calendar, or bookings in a scheduler).
     pub writes_events: bool,
-    /// The provider computes the slots itself (Calendly); the weekly rules are not used.
+    /// The provider computes the slots itself (a scheduler); the weekly rules are not used.
     pub provider_slots: bool,
     /// The provider tells the server when a calendar changes (push notifications).
     pub push: bool,
@@ -79,7 +79,7 @@ impl Capabilities {
 /// The provider's reference to an appointment written to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalEvent {
-    /// Google event id, Graph event id, Calendly invitee URI, CalDAV event URL.
+    /// The provider's own reference: an event id, an invitee URI, an event URL.
     pub id: String,
 }
 
@@ -134,7 +134,7 @@ pub trait EventWriter: Send + Sync {
 }
 
 /// A provider that is the system of record for its bookings: it computes the slots from its own
-/// rules and books them itself (Calendly). It has no reschedule: a move is the provider's own
+/// rules and books them itself (an event-type scheduler). It has no reschedule: a move is the provider's own
 /// (its reschedule link), reported back like any booking.
 #[async_trait]
 pub trait Scheduler: Send + Sync {
@@ -163,7 +163,7 @@ pub trait AvailabilityStrategy: Send + Sync + Debug {
     /// The integration type this strategy serves.
     fn integration_type(&self) -> IntegrationType;
 
-    /// The name people know the provider by, for messages ("Google Calendar").
+    /// The name people know the provider by, for messages.
     fn display_name(&self) -> &'static str;
 
     /// The `calendar_type` of the appointments it writes; None if it writes none.

@@ -57,7 +57,7 @@ string_enum!(
         Confirmed = "confirmed",
         /// Released; does not block time.
         Cancelled = "cancelled",
-        /// Waiting for the provider to confirm (e.g. a Calendly scheduling link); does not block time.
+        /// Waiting for the provider to confirm (e.g. a scheduler's link); does not block time.
         Pending = "pending",
     }
 );
@@ -104,9 +104,9 @@ pub struct Appointment {
     pub status: AppointmentStatus,
     /// The calendar the appointment was written to, if any.
     pub calendar_type: Option<CalendarType>,
-    /// The provider's id for the event (Google event id, Graph event id, Calendly invitee URI).
+    /// The provider's id for the event (an event id, an invitee URI, an event URL).
     pub external_calendar_event_id: Option<String>,
-    /// Where the client finishes a pending booking (a Calendly single-use scheduling link); None
+    /// Where the client finishes a pending booking (a scheduler's single-use link); None
     /// unless the appointment is pending.
     #[serde(default)]
     pub scheduling_url: Option<String>,
@@ -196,7 +196,7 @@ mod tests {
         let json = serde_json::json!({
             "id": AppointmentId::new(), "expert_id": ExpertId::new(), "client_id": ClientId::new(),
             "start_time": "2026-03-02T09:00:00Z", "end_time": "2026-03-02T09:30:00Z",
-            "status": "pending", "calendar_type": "calendly", "external_calendar_event_id": null,
+            "status": "pending", "calendar_type": "scheduler", "external_calendar_event_id": null,
             "sync_status": "not_applicable", "cancellation_reason": null,
             "created_at": "2026-03-01T00:00:00Z", "updated_at": "2026-03-01T00:00:00Z",
         });
@@ -207,10 +207,10 @@ mod tests {
             serde_json::to_value(&appointment).unwrap()["scheduling_url"],
             serde_json::Value::Null
         );
-        appointment.scheduling_url = Some("https://calendly.com/d/abc/consult".into());
+        appointment.scheduling_url = Some("https://scheduler.example/d/abc/consult".into());
         assert_eq!(
             serde_json::to_value(&appointment).unwrap()["scheduling_url"],
-            "https://calendly.com/d/abc/consult"
+            "https://scheduler.example/d/abc/consult"
         );
     }
 }

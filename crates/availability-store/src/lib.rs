@@ -323,7 +323,7 @@ impl Store {
 
     /// An expert's pending appointments that no provider booking has reached yet, of clients
     /// with this email address (compared case-insensitively), oldest first: where a booking the
-    /// provider reports (a Calendly invitee) may belong.
+    /// provider reports (an invitee of a scheduler) may belong.
     pub async fn pending_for_email(&self, expert: ExpertId, email: String) -> Result<Vec<Appointment>, StoreError> {
         self.run(move |c| appointments::pending_for_email(c, expert, &email))
             .await

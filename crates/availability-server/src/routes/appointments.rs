@@ -95,7 +95,7 @@ async fn book(
     replay(kept, &request_hash)
 }
 
-/// 201 for a booking that is made; 202 for one that is pending: the provider (Calendly) gave a
+/// 201 for a booking that is made; 202 for one that is pending: the provider (a scheduler) gave a
 /// scheduling link where the client finishes it, and its webhook confirms it later.
 fn booked_status(appointment: &Appointment) -> StatusCode {
     if appointment.is_pending() {

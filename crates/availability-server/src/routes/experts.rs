@@ -296,7 +296,7 @@ async fn preview_availability(
     };
     let schedule = Schedule::new(zone.unwrap_or(expert.timezone), rules, overrides)?;
     let slots = state.service.preview_slots(id, schedule, policy, from, to).await?;
-    // A scheduler's slots have its own length (Calendly's event type), as in GET slots.
+    // A scheduler's slots have its own length (its event type's), as in GET slots.
     let duration = slots.first().map_or(i64::from(policy.slot_duration_minutes()), |s| {
         (s.end - s.start).as_mins()
     });

@@ -13,7 +13,7 @@ use super::params::provider_from_path;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The largest delivery read (Calendly's are a few KB).
+/// The largest delivery read (providers send a few KB).
 const MAX_BODY: usize = 256 * 1024;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
