@@ -230,9 +230,14 @@ impl Radicale {
         })
     }
 
+    /// Replaces the users file in one step: Radicale reads it on every request, and a file
+    /// truncated and then written would, for a moment, let nobody in (a test adding a user
+    /// would refuse another test's requests).
     fn write_users(&self, users: &[(String, String)]) -> Result<(), String> {
         let text: String = users.iter().map(|(u, p)| format!("{u}:{p}\n")).collect();
-        fs::write(&self.htpasswd, text).map_err(|e| e.to_string())
+        let next = self.htpasswd.with_extension("next");
+        fs::write(&next, text).map_err(|e| e.to_string())?;
+        fs::rename(&next, &self.htpasswd).map_err(|e| e.to_string())
     }
 
     /// Adds a user (tests use one user each, so they never see each other's calendars).
