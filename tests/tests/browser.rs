@@ -1062,3 +1062,183 @@ async fn the_sign_in_page_follows_next_only_to_its_own_paths() {
     c.close().await.unwrap();
     server.stop().await;
 }
+
+/// CalDAV from the manage page against a real Radicale: the preset picker fills the server
+/// address, a wrong password is refused with nothing stored, the right one connects and lists
+/// the account's calendars, and the calendar choice made on the page is what the API keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expert_connects_a_caldav_calendar_with_the_preset_picker() {
+    use provider_caldav::testing::{peers_or_skip, radicale};
+    let test = "an_expert_connects_a_caldav_calendar_with_the_preset_picker";
+    let Some(dav_server) = peers_or_skip(test, radicale()) else {
+        return;
+    };
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let user = format!("browser-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    dav_server.add_user(&user, "app-password").unwrap();
+    let work = dav_server
+        .create_calendar(&user, "app-password", "work", "Work")
+        .await
+        .unwrap();
+    let appointments = dav_server
+        .create_calendar(&user, "app-password", "appointments", "Appointments")
+        .await
+        .unwrap();
+
+    let db = databases(test).remove(0);
+    let server = TestServer::start(&db).await;
+    let api = &server.api;
+    let (expert, token) = new_expert(api).await;
+    let c = browser(&driver).await;
+    sign_in(&c, &api.base, &token, &format!("/experts/{expert}/manage")).await;
+    let panel = "#panel-caldav";
+    let status = format!("(document.querySelector('{panel} .status') || {{}}).textContent");
+    wait_for(&c, "the CalDAV panel", &format!("{status} === 'Not connected'")).await;
+
+    // The picker offers every preset of the provider; choosing iCloud fills in its address, and
+    // the password's help links to the page where iCloud makes app-specific passwords.
+    let offered = c
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(o => o.textContent);",
+            vec![json!(format!("{panel} select.preset option"))],
+        )
+        .await
+        .unwrap();
+    for preset in provider_caldav::PRESETS {
+        assert!(
+            offered.as_array().unwrap().iter().any(|o| o == preset.label),
+            "{} offered: {offered}",
+            preset.label
+        );
+    }
+    let icloud = provider_caldav::PRESETS
+        .iter()
+        .position(|p| p.label == "Apple iCloud")
+        .unwrap();
+    set_value(&c, &format!("{panel} select.preset"), &icloud.to_string()).await;
+    let server_url = format!("{panel} input[name=server_url]");
+    let filled = c
+        .execute(
+            "return [document.querySelector(arguments[0]).value,
+                     document.querySelector(arguments[1]) !== null];",
+            vec![
+                json!(server_url),
+                json!(format!("{panel} a[href^=\"https://support.apple.com/\"]")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(filled, json!(["https://caldav.icloud.com", true]));
+
+    // The expert's own server instead (here: the Radicale), with a wrong password first.
+    set_value(&c, &server_url, &dav_server.base_url).await;
+    set_value(&c, &format!("{panel} input[name=username]"), &user).await;
+    set_value(&c, &format!("{panel} input[name=password]"), "not-the-password").await;
+    click(&c, &format!("{panel} .connect-credentials")).await;
+    let refusal = wait_for(
+        &c,
+        "the refusal",
+        &format!("document.querySelector('{panel} .form-error').textContent"),
+    )
+    .await;
+    assert!(refusal.as_str().unwrap().contains("nothing was saved"), "{refusal}");
+    let listed = api.get(&format!("/api/v1/experts/{expert}/integrations"), &token).await;
+    let caldav = |list: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == "caldav")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        caldav(&listed.body)["status"],
+        "disconnected",
+        "a refused login stores nothing"
+    );
+
+    // The right password: connected, and the account's two calendars to choose from.
+    set_value(&c, &format!("{panel} input[name=password]"), "app-password").await;
+    click(&c, &format!("{panel} .connect-credentials")).await;
+    wait_for(&c, "the connection", &format!("{status} === 'Connected'")).await;
+    let listed = api.get(&format!("/api/v1/experts/{expert}/integrations"), &token).await;
+    assert_eq!(caldav(&listed.body)["account"], user.as_str());
+    let calendars = api
+        .get(
+            &format!("/api/v1/experts/{expert}/integrations/caldav/calendars"),
+            &token,
+        )
+        .await;
+    assert_eq!(calendars.status, 200, "{:?}", calendars.body);
+    let id_of = |name: &str| {
+        calendars.body["calendars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["summary"] == name)
+            .unwrap_or_else(|| panic!("{name} listed: {}", calendars.body))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (work_id, appointments_id) = (id_of("Work"), id_of("Appointments"));
+    // The ids are the calendars' addresses on the server.
+    assert!(work.ends_with(work_id.as_str()) && appointments.ends_with(appointments_id.as_str()));
+    let shown = wait_for(
+        &c,
+        "the calendars on the page",
+        &format!(
+            "document.querySelectorAll('{panel} input[name=busy]').length === 2 \
+             && [...document.querySelectorAll('{panel} select[name=event_calendar_id] option')].map(o => o.value)"
+        ),
+    )
+    .await;
+    let mut options: Vec<&str> = shown.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    options.sort_unstable();
+    let mut expected = [work_id.as_str(), appointments_id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(options, expected, "both calendars can receive appointments");
+
+    // Only Work blocks time; appointments go to Appointments: saved, and kept by the API.
+    c.execute(
+        "for (const i of document.querySelectorAll(arguments[0])) {
+             if (i.checked !== (i.value === arguments[1])) i.click();
+         }",
+        vec![json!(format!("{panel} input[name=busy]")), json!(work_id)],
+    )
+    .await
+    .unwrap();
+    set_value(&c, &format!("{panel} select[name=event_calendar_id]"), &appointments_id).await;
+    click(&c, &format!("{panel} .save-calendars")).await;
+    wait_for(
+        &c,
+        "the saved choice",
+        "(document.querySelector('#notice').textContent || '').includes('Saved')",
+    )
+    .await;
+    let calendars = api
+        .get(
+            &format!("/api/v1/experts/{expert}/integrations/caldav/calendars"),
+            &token,
+        )
+        .await;
+    let flags: Vec<(String, bool, bool)> = calendars.body["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["summary"].as_str().unwrap().to_owned(),
+                c["blocks_time"].as_bool().unwrap(),
+                c["receives_events"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(flags.contains(&("Work".to_owned(), true, false)), "{flags:?}");
+    assert!(flags.contains(&("Appointments".to_owned(), false, true)), "{flags:?}");
+    check_page(&c, "manage, a CalDAV calendar connected").await;
+    c.close().await.unwrap();
+    server.stop().await;
+}

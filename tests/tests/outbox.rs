@@ -303,10 +303,16 @@ async fn a_revoked_grant_is_needs_reauth_never_an_empty_calendar() {
         // Every registered provider with something to connect, the test's own last.
         assert_eq!(
             types,
-            ["google_calendar", "office365_calendar", "calendly", "test_calendar"]
+            [
+                "google_calendar",
+                "office365_calendar",
+                "calendly",
+                "caldav",
+                "test_calendar"
+            ]
         );
-        assert_eq!(list.body[3]["status"], "connected");
-        assert_eq!(list.body[3]["account"], "e@gmail.com");
+        assert_eq!(list.body[4]["status"], "connected");
+        assert_eq!(list.body[4]["account"], "e@gmail.com");
         assert_eq!(list.body[0]["status"], "disconnected");
         // Disconnect falls back to manual: slots come from the hours again.
         let d = server

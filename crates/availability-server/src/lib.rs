@@ -36,6 +36,7 @@ pub const PROVIDERS: &[ProviderFactory] = &[
     provider_google::register,
     provider_office365::register,
     provider_calendly::register,
+    provider_caldav::register,
 ];
 
 /// A server bound to its address, not yet running.
