@@ -2,19 +2,25 @@
 
 mod appointment;
 mod error;
+mod hold;
 mod ids;
 mod party;
 mod policy;
+mod recurrence;
 mod schedule;
+mod schedule_set;
 mod secret;
 mod time;
 
 pub use appointment::{Appointment, AppointmentStatus, CalendarType, NewAppointment, Slot, SyncStatus};
 pub use error::DomainError;
-pub use ids::{AppointmentId, ClientId, ExpertId};
+pub use hold::Hold;
+pub use ids::{AppointmentId, ClientId, ExpertId, HoldId, ScheduleId};
 pub use party::{Client, Expert, IntegrationType, UnknownIntegrationType};
 pub use policy::BookingPolicy;
+pub use recurrence::{Frequency, Recurrence, RecurrenceEnd};
 pub use schedule::{DateOverride, Schedule, TimeWindow, WeeklyRule};
+pub use schedule_set::{NamedSchedule, SchedulePeriod, ScheduleSet};
 pub use secret::Secret;
 pub use time::{DayOfWeek, Interval, LocalTime, Zone};
 
