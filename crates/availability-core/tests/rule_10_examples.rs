@@ -219,6 +219,34 @@ fn a_schedule_in_another_zone_gives_its_own_local_hours() {
     );
 }
 
+#[test]
+fn a_window_that_began_days_earlier_in_another_zone_anchors_the_grid_there() {
+    // The expert lives in Berlin (no hours); from Monday 2026-03-02 to Friday 2026-03-06 they work
+    // round the clock New York time: one window from 2026-03-02 00:00 EST = 05:00Z to 2026-03-07
+    // 00:00 EST. Seven-hour grid from 05:00Z on 2026-03-02: ..., 10:00Z and 17:00Z on the 5th,
+    // 00:00Z and 07:00Z on the 6th. The engine must look back past New York's midnight (later
+    // than Berlin's) to find that start.
+    let ny = Schedule::new(
+        Zone::new("America/New_York").unwrap(),
+        (0..7).map(|d| rule(d, "00:00", "24:00", true)).collect(),
+        vec![],
+    )
+    .unwrap();
+    let home = NamedSchedule::new(ScheduleId::new(), "Home", true, Schedule::empty(berlin())).unwrap();
+    let away = NamedSchedule::new(ScheduleId::new(), "New York", false, ny).unwrap();
+    let period = SchedulePeriod::new(away.id, date(2026, 3, 2), date(2026, 3, 6)).unwrap();
+    let set = ScheduleSet::new(vec![home, away], vec![period]).unwrap();
+    let zone = berlin();
+    let p = BookingPolicy::new(60, 420, 0, 0, 0, 730).unwrap();
+    let ctx = context(&zone, Hours::Set(&set), &p, &[], &[]);
+    assert_eq!(
+        starts(&ctx, "2026-03-05T12:00:00Z", "2026-03-06T12:00:00Z"),
+        ["2026-03-05T17:00:00Z", "2026-03-06T00:00:00Z", "2026-03-06T07:00:00Z"]
+    );
+    let requested = iv("2026-03-05T17:00:00Z", "2026-03-05T18:00:00Z");
+    assert_eq!(ctx.check(requested, ts(NOW), &Requester::default()), Ok(()));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Limits
 // ---------------------------------------------------------------------------------------------
