@@ -5,7 +5,7 @@
 use availability_domain::jiff::Timestamp;
 use availability_domain::{Interval, Slot};
 
-use super::windows::{merge, Span};
+use super::windows::Span;
 use super::DAY;
 
 /// How long a window's own grid lasts. Availability without a break for longer than this (round
@@ -59,23 +59,21 @@ pub(super) fn guarded_starts(b: &Interval, duration: i64, before: i64, after: i6
     )
 }
 
-/// The forbidden start ranges of busy time (rule 4) plus any already-forbidden ranges (full days,
-/// weeks, months), merged; only ranges that meet [lo, hi) are kept.
-pub(super) fn forbidden_starts<'a>(
+/// Adds the forbidden start ranges of busy time (rule 4) that meet [lo, hi) to `spans` (one call
+/// per source of busy time: a chain of sources is slower to walk than its parts).
+pub(super) fn add_forbidden_starts<'a>(
+    spans: &mut Vec<Span>,
     busy: impl IntoIterator<Item = &'a Interval>,
-    also: Vec<Span>,
     duration: i64,
-    buffer_before: i64,
-    buffer_after: i64,
+    (buffer_before, buffer_after): (i64, i64),
     (lo, hi): (i64, i64),
-) -> Vec<Span> {
-    let mut spans = also;
-    spans.extend(
-        busy.into_iter()
-            .map(|b| guarded_starts(b, duration, buffer_before, buffer_after))
-            .filter(|f| f.start < f.end && f.end > lo && f.start < hi),
-    );
-    merge(spans)
+) {
+    for b in busy {
+        let f = guarded_starts(b, duration, buffer_before, buffer_after);
+        if f.start < f.end && f.end > lo && f.start < hi {
+            spans.push(f);
+        }
+    }
 }
 
 pub(super) fn floor_second(t: Timestamp) -> i64 {

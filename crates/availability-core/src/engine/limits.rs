@@ -58,6 +58,14 @@ impl fmt::Display for Limit {
     }
 }
 
+/// Every limit, in the order explanations give them.
+const LIMITS: [Limit; 4] = [
+    Limit::BookingsPerDay,
+    Limit::BookingsPerWeek,
+    Limit::BookingsPerMonth,
+    Limit::BookedMinutesPerDay,
+];
+
 /// A limit that a candidate runs into, with the numbers for a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct FullLimit {
@@ -97,9 +105,16 @@ impl LocalDays {
         Self { starts, offsets }
     }
 
+    #[inline]
     fn segment(&self, t: i64) -> usize {
-        // starts[0] is i64::MIN, so the partition point is at least 1.
-        self.starts.partition_point(|&s| s <= t).saturating_sub(1)
+        // Instants come in no order, and a range of a few months has one or two transitions:
+        // a comparison per transition beats a binary search's unpredictable branches.
+        // starts[0] is i64::MIN, so t is never before the first segment.
+        match self.starts.as_slice() {
+            [_] => 0,
+            [_, second] => usize::from(t >= *second),
+            starts => starts.iter().filter(|&&s| s <= t).count().saturating_sub(1),
+        }
     }
 
     /// The local day (days since 1970-01-01 in local time) of an instant.
@@ -168,12 +183,18 @@ const COUNTING_PAD: i64 = 34 * DAY;
 /// The bookings per local day around a range of candidate starts, and the policy's limits.
 pub(super) struct Tally {
     days: LocalDays,
+    /// Appointments starting outside this range of instants cannot matter.
+    pad: (i64, i64),
     /// Local day number of `counts[0]`.
     first_day: i64,
     counts: Vec<u32>,
     seconds: Vec<i64>,
-    /// counts_before[i] = bookings on days before first_day + i.
-    counts_before: Vec<i64>,
+    /// Bookings in the week of day `first_day + i` (empty without a week limit).
+    week_totals: Vec<i64>,
+    /// Bookings in the month of day `first_day + i` (empty without a month limit).
+    month_totals: Vec<i64>,
+    /// The first days of the months that meet the counted range, and of the month after.
+    month_starts: Vec<i64>,
     per_day: Option<u32>,
     per_week: Option<u32>,
     per_month: Option<u32>,
@@ -186,9 +207,21 @@ impl Tally {
     pub(super) fn new<'a>(
         zone: &Zone,
         policy: &BookingPolicy,
-        (lo, hi): (i64, i64),
+        range: (i64, i64),
         booked: impl IntoIterator<Item = &'a Interval>,
     ) -> Option<Self> {
+        let mut tally = Self::start(zone, policy, range)?;
+        for b in booked {
+            tally.count(b);
+        }
+        tally.finish();
+        Some(tally)
+    }
+
+    /// An empty tally for candidate starts in [lo, hi): `count` every appointment that counts,
+    /// then `finish`. (The slot walk counts in the same pass that collects busy time.) None when
+    /// the policy has no limits.
+    pub(super) fn start(zone: &Zone, policy: &BookingPolicy, (lo, hi): (i64, i64)) -> Option<Self> {
         if !policy.has_limits() || lo >= hi {
             return None;
         }
@@ -200,34 +233,15 @@ impl Tally {
         let first_day = month_of(d_lo).0.min(week_start(d_lo));
         let end_day = month_of(d_hi).1.max(week_start(d_hi) + 7);
         let len = usize::try_from(end_day - first_day).ok()?;
-        let mut counts = vec![0u32; len];
-        let mut seconds = vec![0i64; len];
-        for b in booked {
-            let start = floor_second(b.start());
-            if start < pad_lo || start >= pad_hi {
-                continue;
-            }
-            let Ok(i) = usize::try_from(days.day_of(start) - first_day) else {
-                continue;
-            };
-            if i < len {
-                counts[i] += 1;
-                seconds[i] += ceil_second(b.end()) - start;
-            }
-        }
-        let mut counts_before = Vec::with_capacity(len + 1);
-        let mut total = 0i64;
-        counts_before.push(0);
-        for c in &counts {
-            total += i64::from(*c);
-            counts_before.push(total);
-        }
         Some(Self {
             days,
+            pad: (pad_lo, pad_hi),
             first_day,
-            counts,
-            seconds,
-            counts_before,
+            counts: vec![0u32; len],
+            seconds: vec![0i64; len],
+            week_totals: Vec::new(),
+            month_totals: Vec::new(),
+            month_starts: Vec::new(),
             per_day: policy.max_bookings_per_day(),
             per_week: policy.max_bookings_per_week(),
             per_month: policy.max_bookings_per_month(),
@@ -235,8 +249,77 @@ impl Tally {
         })
     }
 
+    /// Counts one appointment on the local day of its start.
+    #[inline]
+    pub(super) fn count(&mut self, b: &Interval) {
+        let start = floor_second(b.start());
+        if start < self.pad.0 || start >= self.pad.1 {
+            return;
+        }
+        let i = self.days.day_of(start) - self.first_day;
+        if let (Some(count), Some(seconds)) = (
+            usize::try_from(i).ok().and_then(|i| self.counts.get_mut(i)),
+            usize::try_from(i).ok().and_then(|i| self.seconds.get_mut(i)),
+        ) {
+            *count += 1;
+            *seconds += ceil_second(b.end()) - start;
+        }
+    }
+
+    /// Totals the weeks and months once everything is counted.
+    pub(super) fn finish(&mut self) {
+        let len = self.counts.len();
+        let (first_day, end_day) = (self.first_day, self.first_day + len as i64);
+        // counts_before[i] = bookings on the days before first_day + i.
+        let mut counts_before = Vec::with_capacity(len + 1);
+        let mut total = 0i64;
+        counts_before.push(0);
+        for c in &self.counts {
+            total += i64::from(*c);
+            counts_before.push(total);
+        }
+        // Civil arithmetic once per month here, not once per candidate day.
+        let mut month_starts = vec![month_of(first_day).0];
+        while let Some(&last) = month_starts.last().filter(|&&m| m <= end_day) {
+            month_starts.push(month_of(last).1);
+        }
+        // The totals per week and per month, spread over their days, so that a day's check is a
+        // look-up (the walk checks every day).
+        let spread = |periods: &mut dyn Iterator<Item = (i64, i64)>| {
+            let mut totals = vec![0i64; len];
+            let clamp = |d: i64| (d - first_day).clamp(0, len as i64) as usize;
+            for (from, to) in periods {
+                let (a, b) = (clamp(from), clamp(to));
+                let booked = counts_before[b] - counts_before[a];
+                totals[a..b].fill(booked);
+            }
+            totals
+        };
+        if self.per_week.is_some() {
+            self.week_totals = spread(
+                &mut (0..)
+                    .map(|k| week_start(first_day) + 7 * k)
+                    .take_while(|&d| d < end_day)
+                    .map(|d| (d, d + 7)),
+            );
+        }
+        if self.per_month.is_some() {
+            self.month_totals = spread(&mut month_starts.windows(2).map(|m| (m[0], m[1])));
+        }
+        self.month_starts = month_starts;
+    }
+
     pub(super) fn local_days(&self) -> &LocalDays {
         &self.days
+    }
+
+    /// The first day of the day's month and of the next (the day is in the counted range).
+    fn month_range(&self, day: i64) -> (i64, i64) {
+        let i = self.month_starts.partition_point(|&m| m <= day).saturating_sub(1);
+        match (self.month_starts.get(i), self.month_starts.get(i + 1)) {
+            (Some(&first), Some(&next)) => (first, next),
+            _ => month_of(day),
+        }
     }
 
     fn index(&self, day: i64) -> Option<usize> {
@@ -245,63 +328,58 @@ impl Tally {
             .filter(|&i| i < self.counts.len())
     }
 
-    /// Bookings on the local days [first, end) (clamped to the counted range).
-    fn count_between(&self, first: i64, end: i64) -> i64 {
-        let clamp = |d: i64| (d - self.first_day).clamp(0, self.counts.len() as i64) as usize;
-        self.counts_before[clamp(end)] - self.counts_before[clamp(first)]
+    /// Whether one limit is reached for a candidate of `duration` seconds starting on local day
+    /// `day` (at index `i`): the one predicate behind both the slot walk and the explanations.
+    /// Always inlined: the walk asks it for every day and only wants yes or no.
+    #[inline(always)]
+    fn reached(&self, limit: Limit, i: usize, day: i64, duration: i64) -> Option<FullLimit> {
+        let full = |allowed: u32, booked: i64, days: (i64, i64)| FullLimit {
+            limit,
+            allowed,
+            booked,
+            days,
+        };
+        match limit {
+            Limit::BookingsPerDay => {
+                let n = self.per_day?;
+                let booked = i64::from(self.counts[i]);
+                (booked >= i64::from(n)).then(|| full(n, booked, (day, day + 1)))
+            }
+            Limit::BookingsPerWeek => {
+                let n = self.per_week?;
+                let booked = *self.week_totals.get(i)?;
+                (booked >= i64::from(n)).then(|| full(n, booked, (week_start(day), week_start(day) + 7)))
+            }
+            Limit::BookingsPerMonth => {
+                let n = self.per_month?;
+                let booked = *self.month_totals.get(i)?;
+                (booked >= i64::from(n)).then(|| full(n, booked, self.month_range(day)))
+            }
+            Limit::BookedMinutesPerDay => {
+                let n = self.minutes_per_day?;
+                // The candidate's own minutes count: it may not take the day past the limit.
+                let booked = self.seconds[i];
+                (booked + duration > i64::from(n) * 60).then(|| full(n, booked.div_euclid(60), (day, day + 1)))
+            }
+        }
     }
 
     /// The limits a candidate of `duration` seconds starting on local day `day` runs into, in
     /// the order day, week, month, minutes.
-    pub(super) fn full_limits(&self, day: i64, duration: i64) -> impl Iterator<Item = FullLimit> {
-        let mut full = [None; 4];
-        if let Some(i) = self.index(day) {
-            let day_count = i64::from(self.counts[i]);
-            if let Some(allowed) = self.per_day.filter(|&n| day_count >= i64::from(n)) {
-                full[0] = Some(FullLimit {
-                    limit: Limit::BookingsPerDay,
-                    allowed,
-                    booked: day_count,
-                    days: (day, day + 1),
-                });
-            }
-            if let Some(n) = self.per_week {
-                let week = (week_start(day), week_start(day) + 7);
-                let booked = self.count_between(week.0, week.1);
-                if booked >= i64::from(n) {
-                    full[1] = Some(FullLimit {
-                        limit: Limit::BookingsPerWeek,
-                        allowed: n,
-                        booked,
-                        days: week,
-                    });
-                }
-            }
-            if let Some(n) = self.per_month {
-                let month = month_of(day);
-                let booked = self.count_between(month.0, month.1);
-                if booked >= i64::from(n) {
-                    full[2] = Some(FullLimit {
-                        limit: Limit::BookingsPerMonth,
-                        allowed: n,
-                        booked,
-                        days: month,
-                    });
-                }
-            }
-            if let Some(n) = self.minutes_per_day {
-                // The candidate's own minutes count: it may not take the day past the limit.
-                if self.seconds[i] + duration > i64::from(n) * 60 {
-                    full[3] = Some(FullLimit {
-                        limit: Limit::BookedMinutesPerDay,
-                        allowed: n,
-                        booked: self.seconds[i].div_euclid(60),
-                        days: (day, day + 1),
-                    });
-                }
-            }
-        }
-        full.into_iter().flatten()
+    pub(super) fn full_limits(&self, day: i64, duration: i64) -> impl Iterator<Item = FullLimit> + '_ {
+        let i = self.index(day);
+        LIMITS
+            .into_iter()
+            .filter_map(move |limit| self.reached(limit, i?, day, duration))
+    }
+
+    /// Whether any limit is reached (`full_limits(..).next().is_some()`, without the details).
+    fn is_full(&self, day: i64, duration: i64) -> bool {
+        self.index(day).is_some_and(|i| {
+            LIMITS
+                .into_iter()
+                .any(|limit| self.reached(limit, i, day, duration).is_some())
+        })
     }
 
     /// The candidate starts in [lo, hi) that a full day, week or month forbids, for candidates of
@@ -311,7 +389,7 @@ impl Tally {
         let (first, last) = (self.days.day_of(lo) - 1, self.days.day_of(hi - 1) + 1);
         let mut run: Option<i64> = None;
         for day in first..=last + 1 {
-            let full = day <= last && self.full_limits(day, duration).next().is_some();
+            let full = day <= last && self.is_full(day, duration);
             match (full, run) {
                 (true, None) => run = Some(day),
                 (false, Some(start)) => {

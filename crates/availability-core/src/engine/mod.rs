@@ -47,9 +47,9 @@ pub use limits::{counted_bookings_window, Limit};
 pub use series::{plan_series, series_occurrences, SeriesRefusal};
 
 use explain::{evaluate, Request, Stop};
-use grid::{ceil_second, forbidden_starts, grid_slots};
+use grid::{add_forbidden_starts, ceil_second, grid_slots};
 use limits::Tally;
-use windows::PreparedHours;
+use windows::{merge, PreparedHours};
 
 const MINUTE: i64 = 60;
 const DAY: i64 = 24 * 60 * MINUTE;
@@ -239,15 +239,17 @@ pub fn available_slots<'a>(
     };
     let hours = PreparedHours::new(Hours::One(schedule));
     let windows = hours.availability_windows(w.lo, w.hi + w.duration);
-    let forbidden = forbidden_starts(
-        busy,
-        Vec::new(),
-        w.duration,
+    let mut forbidden = Vec::new();
+    add_forbidden_starts(&mut forbidden, busy, w.duration, buffers(policy), (w.lo, w.hi));
+    grid_slots(&windows, &merge(forbidden), w.duration, w.step, (w.lo, w.hi))
+}
+
+/// The policy's buffers before and after, in seconds.
+fn buffers(policy: &BookingPolicy) -> (i64, i64) {
+    (
         i64::from(policy.buffer_before_minutes()) * MINUTE,
         i64::from(policy.buffer_after_minutes()) * MINUTE,
-        (w.lo, w.hi),
-    );
-    grid_slots(&windows, &forbidden, w.duration, w.step, (w.lo, w.hi))
+    )
 }
 
 /// Checks one requested booking with the same engine: accepted exactly when its start is a slot for
@@ -297,17 +299,19 @@ fn without_limits(policy: &BookingPolicy) -> BookingPolicy {
 impl<'a> BookingContext<'a> {
     /// Confirmed appointments that hold time for this requester (not the one being moved).
     fn blocking_bookings<'s>(&'s self, requester: &'s Requester) -> impl Iterator<Item = &'s Interval> + 's {
+        let moving = requester.rescheduling;
         self.bookings
             .iter()
-            .filter(move |b| b.status == BookingStatus::Confirmed && !is_moved(b, requester))
+            .filter(move |b| b.status == BookingStatus::Confirmed && !is_moved(b, moving))
             .map(|b| &b.time)
     }
 
     /// Confirmed and pending appointments that count towards the limits (not the one being moved).
     fn counted_bookings<'s>(&'s self, requester: &'s Requester) -> impl Iterator<Item = &'s Interval> + 's {
+        let moving = requester.rescheduling;
         self.bookings
             .iter()
-            .filter(move |b| !is_moved(b, requester))
+            .filter(move |b| !is_moved(b, moving))
             .map(|b| &b.time)
     }
 
@@ -317,9 +321,10 @@ impl<'a> BookingContext<'a> {
         now: Timestamp,
         requester: &'s Requester,
     ) -> impl Iterator<Item = &'s Interval> + 's {
+        let own = requester.hold;
         self.holds
             .iter()
-            .filter(move |h| h.is_active(now) && Some(h.id) != requester.hold)
+            .filter(move |h| h.is_active(now) && own.is_none_or(|id| id != h.id))
             .map(|h| &h.time)
     }
 
@@ -330,29 +335,29 @@ impl<'a> BookingContext<'a> {
         };
         let hours = PreparedHours::new(self.hours);
         let windows = hours.availability_windows(w.lo, w.hi + w.duration);
-        let closed = Tally::new(
-            self.expert_zone,
-            self.policy,
-            (w.lo, w.hi),
-            self.counted_bookings(requester),
-        )
-        .map(|tally| tally.closed_starts(w.duration, (w.lo, w.hi)))
-        .unwrap_or_default();
-        let busy = self
-            .calendar_busy
-            .iter()
-            .map(|b| &b.time)
-            .chain(self.blocking_bookings(requester))
-            .chain(self.blocking_holds(query.now, requester));
-        let forbidden = forbidden_starts(
-            busy,
-            closed,
-            w.duration,
-            i64::from(self.policy.buffer_before_minutes()) * MINUTE,
-            i64::from(self.policy.buffer_after_minutes()) * MINUTE,
-            (w.lo, w.hi),
-        );
-        grid_slots(&windows, &forbidden, w.duration, w.step, (w.lo, w.hi))
+        let (range, buffers) = ((w.lo, w.hi), buffers(self.policy));
+        let mut forbidden = Vec::with_capacity(self.calendar_busy.len() + self.bookings.len() + self.holds.len());
+        let calendar = self.calendar_busy.iter().map(|b| &b.time);
+        add_forbidden_starts(&mut forbidden, calendar, w.duration, buffers, range);
+        // One pass over the appointments: those that count are counted, those that are confirmed
+        // are busy time.
+        let mut tally = Tally::start(self.expert_zone, self.policy, range);
+        let moving = requester.rescheduling;
+        for b in self.bookings.iter().filter(|b| !is_moved(b, moving)) {
+            if let Some(tally) = tally.as_mut() {
+                tally.count(&b.time);
+            }
+            if b.status == BookingStatus::Confirmed {
+                add_forbidden_starts(&mut forbidden, [&b.time], w.duration, buffers, range);
+            }
+        }
+        let holds = self.blocking_holds(query.now, requester);
+        add_forbidden_starts(&mut forbidden, holds, w.duration, buffers, range);
+        if let Some(mut tally) = tally {
+            tally.finish();
+            forbidden.extend(tally.closed_starts(w.duration, range));
+        }
+        grid_slots(&windows, &merge(forbidden), w.duration, w.step, (w.lo, w.hi))
     }
 
     /// Checks one requested booking: accepted exactly when its start is a slot for its length
@@ -427,6 +432,7 @@ impl<'a> BookingContext<'a> {
     }
 }
 
-fn is_moved(b: &Booking, requester: &Requester) -> bool {
-    b.id.is_some() && b.id == requester.rescheduling
+/// Whether the booking is the one being rescheduled.
+fn is_moved(b: &Booking, moving: Option<AppointmentId>) -> bool {
+    moving.is_some_and(|id| b.id == Some(id))
 }
