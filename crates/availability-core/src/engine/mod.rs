@@ -25,6 +25,16 @@
 //!   the requester that redeems it ([`Requester::hold`]).
 //! - Precedence of refusals: overlap with an appointment or another's hold (slot_taken), then a
 //!   full day, week or month (limit_reached), then the rest (slot_unavailable).
+//! - Explanations ([`explain`](BookingContext::explain)): `break` is time cut by an
+//!   `is_available = false` rule; other time outside the windows is `day_off` / `special_hours`
+//!   when the schedule in force on its expert-local date has an empty / a non-empty override for
+//!   it, else `outside_hours`; `not_on_grid` only when the whole request lies in one window;
+//!   `appointment`, `held` and `calendar_busy` when the request itself overlaps them, `buffer`
+//!   when only a buffer reaches them. A length that is not whole minutes from 5 to 1440 gives
+//!   `invalid_length` (a code api.md lacks) and no hour, grid or buffer reasons.
+//! - Series ([`series_occurrences`]): see its module - local wall-clock time kept, monthly dates
+//!   missing from a month skipped (RFC 5545), `until` inclusive; each occurrence is checked after
+//!   the ones before it ([`BookingContext::check_series`]).
 //!
 //! Internally every instant is an `i64` of Unix seconds: the rules have minute precision and the
 //! zone offsets whole seconds, so nothing is lost, and the arithmetic is cheap.
