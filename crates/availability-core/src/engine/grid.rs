@@ -102,7 +102,12 @@ pub(super) fn grid_slots(
     step: i64,
     (lo, hi): (i64, i64),
 ) -> Vec<Slot> {
-    let mut slots = Vec::new();
+    // At most one slot per grid point of each window in [lo, hi): sized once, not regrown.
+    let grid_points: i64 = windows
+        .iter()
+        .map(|w| (w.end.min(hi) - w.start.max(lo)).max(0) / step + 1)
+        .sum();
+    let mut slots = Vec::with_capacity(usize::try_from(grid_points).unwrap_or(0).min(1 << 14));
     let mut f = 0;
     for w in windows {
         if w.end - w.start < duration || w.end <= lo || w.start >= hi {

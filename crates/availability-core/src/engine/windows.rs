@@ -114,7 +114,11 @@ impl<'a> PreparedHours<'a> {
     }
 
     /// The schedule in force on a date (rule 10): the period's, else the default.
+    #[inline]
     fn on(&self, date: Date) -> &PreparedSchedule<'a> {
+        if self.periods.is_empty() {
+            return &self.schedules[0];
+        }
         let i = self.periods.partition_point(|p| p.0 <= date);
         let index = match i.checked_sub(1).map(|i| self.periods[i]) {
             Some((_, to, index)) if date <= to => index,
@@ -280,6 +284,7 @@ pub(super) fn local_date(zone: &Zone, second: i64) -> Option<Date> {
 /// Rule 2: a local wall-clock time of a date as an instant. A time in a spring-forward gap takes
 /// the offset in force before the gap; a repeated time means its first occurrence (RFC 5545
 /// 3.3.5, jiff's "compatible" disambiguation). "24:00" is the next date's midnight.
+#[inline]
 pub(super) fn local_instant(zone: &Zone, date: Date, time: LocalTime) -> Option<i64> {
     let (date, minutes) = if time.is_end_of_day() {
         (date.tomorrow().ok()?, 0)
@@ -291,6 +296,7 @@ pub(super) fn local_instant(zone: &Zone, date: Date, time: LocalTime) -> Option<
 }
 
 /// Rule 2 for any local date and time (seconds and fractions kept).
+#[inline]
 pub(super) fn local_datetime_instant(zone: &Zone, local: DateTime) -> Option<Timestamp> {
     zone.tz().to_ambiguous_timestamp(local).compatible().ok()
 }
