@@ -238,15 +238,22 @@ impl<'a> PreparedHours<'a> {
 
 /// Sorts and merges overlapping or touching spans.
 pub(super) fn merge(mut spans: Vec<Span>) -> Vec<Span> {
-    spans.sort_unstable();
-    let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
-    for s in spans {
-        match merged.last_mut() {
-            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
-            _ => merged.push(s),
+    // By start alone: merging needs no more order than that, and the simpler comparison is what
+    // the sort of 10,000 busy intervals spends its time on. In place: no second vector.
+    spans.sort_unstable_by_key(|s| s.start);
+    let mut kept = 0;
+    for i in 0..spans.len() {
+        let s = spans[i];
+        if kept > 0 && s.start <= spans[kept - 1].end {
+            let last = &mut spans[kept - 1];
+            last.end = last.end.max(s.end);
+        } else {
+            spans[kept] = s;
+            kept += 1;
         }
     }
-    merged
+    spans.truncate(kept);
+    spans
 }
 
 /// `open` minus `cut`; both sorted and merged.
