@@ -662,8 +662,8 @@ fn an_explanation_gives_every_reason_not_only_the_first() {
     let p = BookingPolicy::new(60, 60, 15, 15, 60, 730).unwrap();
     let busy = [BusyTime {
         time: iv("2026-03-03T09:45:00Z", "2026-03-03T10:00:00Z"),
-        calendar: Some("Work".to_owned()),
-        title: Some("Dentist".to_owned()),
+        calendar: Some("Work".into()),
+        title: Some("Dentist".into()),
     }];
     let appointments = [confirmed("2026-03-03T10:30:00Z", "2026-03-03T11:00:00Z")];
     let ctx = BookingContext {

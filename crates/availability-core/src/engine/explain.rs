@@ -498,16 +498,16 @@ fn busy(out: &mut Reasons, r: &Request<'_, '_>, s: i64, duration: i64) {
                 message,
                 from: b.time.start(),
                 to: b.time.end(),
-                detail: b.calendar.clone(),
+                detail: b.calendar.as_deref().map(str::to_owned),
                 limit: None,
-                event_title: b.title.clone(),
+                event_title: b.title.as_deref().map(str::to_owned),
             });
         } else if guarded_starts(&b.time, duration, before, after).contains(s) {
             out.push(
                 ReasonCode::Buffer,
                 (b.time.start(), b.time.end()),
                 format!("{}, and the calendar is busy then.", buffer_message()),
-                b.calendar.clone(),
+                b.calendar.as_deref().map(str::to_owned),
             );
         }
         if out.done() {

@@ -49,6 +49,8 @@ mod limits;
 mod series;
 mod windows;
 
+use std::sync::Arc;
+
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{AppointmentId, BookingPolicy, Hold, HoldId, Interval, Schedule, ScheduleSet, Slot, Zone};
 
@@ -139,10 +141,11 @@ impl<'a> From<&'a ScheduleSet> for Hours<'a> {
 pub struct BusyTime {
     /// When.
     pub time: Interval,
-    /// Which calendar, as a person knows it ("Work", "Google Calendar"), if known.
-    pub calendar: Option<String>,
+    /// Which calendar, as a person knows it ("Work", "Google Calendar"), if known. Shared: the
+    /// intervals of one calendar hold one name (and the engine streams fewer bytes per interval).
+    pub calendar: Option<Arc<str>>,
     /// The event's title, if known (explanations carry it unserialized: expert only).
-    pub title: Option<String>,
+    pub title: Option<Arc<str>>,
 }
 
 impl BusyTime {

@@ -168,7 +168,7 @@ impl Rule10Case {
             .enumerate()
             .map(|(i, &(s, e, _))| BusyTime {
                 time: interval_ns(s, e),
-                calendar: Some(format!("calendar {i}")),
+                calendar: Some(format!("calendar {i}").into()),
                 title: None,
             })
             .collect();

@@ -166,6 +166,7 @@ impl Rule10Workload {
             .with_max_booked_minutes_per_day(Some(1440))?;
         let pending = busy_intervals(SEED + 1, MAX_BUSY / 10)?;
         let expires_at = base.query.now + SignedDuration::from_secs(300);
+        let work: std::sync::Arc<str> = "Work".into();
         let mut parts = Vec::new();
         for (n, _) in EXPECTED_SLOTS {
             let mut part = Rule10Busy {
@@ -190,7 +191,7 @@ impl Rule10Workload {
                     }),
                     _ => part.calendar_busy.push(BusyTime {
                         time,
-                        calendar: Some("Work".to_owned()),
+                        calendar: Some(work.clone()),
                         title: None,
                     }),
                 }
