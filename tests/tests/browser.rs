@@ -710,3 +710,260 @@ async fn the_calendar_panels_connect_to_the_providers() {
     c.close().await.unwrap();
     server.stop().await;
 }
+
+/// A provider the pages have never heard of gets a working panel with no page edit: the test
+/// registers a calendar connected like CalDAV (a server address with presets, a user name, a
+/// password; see `support::password_calendar`). The integration choice lists it from
+/// GET /api/v1/providers (and shows the providers this server lacks the settings of as not
+/// available, with why); its panel has the fields with their labels, a password input, help with
+/// a link and a picker of presets that fills in the server address ("your own server" is typed
+/// over); a wrong password is refused in plain words and nothing is stored; the right one
+/// connects, shows the account and the calendar choice (the read-only calendar cannot receive
+/// appointments), a choice is saved; the expert switches to it, then disconnects it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_provider_gets_a_working_panel_with_no_page_edit() {
+    use support::{password_calendar, PASSWORD_CALENDAR as DAV};
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("a_new_provider_gets_a_working_panel_with_no_page_edit").remove(0);
+    let server = TestServer::start_with(&db, vec![password_calendar()]).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, token) = new_expert(api).await;
+    let integration = || async {
+        let listed = api.get(&format!("/api/v1/experts/{expert}/integrations"), &token).await;
+        assert_eq!(listed.status, 200, "{:?}", listed.body);
+        listed
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == DAV)
+            .cloned()
+            .expect("GET integrations lists the new provider")
+    };
+
+    let c = browser(&driver).await;
+    let manage = format!("/experts/{expert}/manage");
+    sign_in(&c, &base, &token, &manage).await;
+    let panel = format!("#panel-{DAV}");
+    let status = format!("(document.querySelector('{panel} .status') || {{}}).textContent");
+    wait_for(&c, "the new provider's panel", &format!("{status} === 'Not connected'")).await;
+
+    // The choice: its name, description and status; Google (no settings here) is not available.
+    let choice = c
+        .execute(
+            "const label = id => document.querySelector(`label[for=${id}]`);
+             return [label(arguments[0]).textContent, document.getElementById(arguments[0]).disabled,
+                     document.getElementById('integration-google_calendar').disabled,
+                     label('integration-google_calendar').textContent];",
+            vec![json!(format!("integration-{DAV}"))],
+        )
+        .await
+        .unwrap();
+    let text = choice[0].as_str().unwrap();
+    assert!(
+        text.contains("Test CalDAV") && text.contains("Not connected") && text.contains("a CalDAV account"),
+        "{text}"
+    );
+    assert_eq!(choice[1], false, "a provider that is available can be chosen");
+    assert_eq!(choice[2], true, "a provider without its settings cannot be chosen");
+    let google = choice[3].as_str().unwrap();
+    assert!(
+        google.contains("Not available") && google.contains("GOOGLE_CLIENT_ID"),
+        "{google}"
+    );
+
+    // The panel: the descriptor's fields, labelled, the secret one a password input, the help
+    // with its link, the presets; no OAuth button (none is configured).
+    let form = c
+        .execute(
+            "const p = document.querySelector(arguments[0]);
+             const input = n => p.querySelector(`input[name=${n}]`);
+             return [input('server_url').labels[0].textContent, input('username').labels[0].textContent,
+                     input('password').labels[0].textContent, input('password').type, input('username').type,
+                     [...p.querySelectorAll('select.preset option')].map(o => o.textContent),
+                     p.querySelector('a[href=\"https://support.apple.com/en-us/102654\"]') !== null,
+                     p.querySelector('.connect') === null];",
+            vec![json!(panel)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        form,
+        json!([
+            "Server address",
+            "User name",
+            "Password",
+            "password",
+            "text",
+            [
+                "Choose…",
+                "iCloud",
+                "Yahoo",
+                "Fastmail",
+                "Your own server (Nextcloud)",
+                "Other: type it in"
+            ],
+            true,
+            true
+        ])
+    );
+    check_page(&c, "manage, a new provider's connect form").await;
+
+    // A preset fills in the server address; "your own server" leaves its host to type over.
+    let server_url = format!("{panel} input[name=server_url]");
+    set_value(&c, &format!("{panel} select.preset"), "0").await;
+    let filled = c
+        .execute(
+            "return document.querySelector(arguments[0]).value;",
+            vec![json!(server_url)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(filled, "https://caldav.icloud.com");
+    set_value(&c, &format!("{panel} select.preset"), "3").await;
+    let own = c
+        .execute(
+            "const i = document.querySelector(arguments[0]);
+             return [i.value, document.activeElement === i, i.value.slice(i.selectionStart, i.selectionEnd)];",
+            vec![json!(server_url)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(own, json!(["https://HOST/remote.php/dav", true, "HOST"]));
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys("cloud.example.org")
+        .await
+        .unwrap();
+    let typed = c
+        .execute(
+            "return document.querySelector(arguments[0]).value;",
+            vec![json!(server_url)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(typed, "https://cloud.example.org/remote.php/dav");
+
+    // A wrong password: refused in plain words, nothing stored.
+    set_value(&c, &format!("{panel} input[name=username]"), "ada").await;
+    set_value(&c, &format!("{panel} input[name=password]"), "wrong").await;
+    click(&c, &format!("{panel} .connect-credentials")).await;
+    let refusal = wait_for(
+        &c,
+        "the refusal",
+        &format!("document.querySelector('{panel} .form-error').textContent"),
+    )
+    .await;
+    let refusal = refusal.as_str().unwrap();
+    assert!(
+        refusal.starts_with("Test CalDAV did not accept these sign-in details")
+            && refusal.contains("refused this user name and password")
+            && refusal.contains("nothing was saved"),
+        "{refusal}"
+    );
+    let marked = c
+        .execute(
+            "return document.querySelector(arguments[0]).getAttribute('aria-invalid');",
+            vec![json!(format!("{panel} input[name=password]"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked, "true");
+    let entry = integration().await;
+    assert_eq!(
+        (entry["status"].as_str(), &entry["account"]),
+        (Some("disconnected"), &Value::Null),
+        "a refused login stores nothing"
+    );
+
+    // The right one connects: the account and the calendar choice.
+    set_value(&c, &format!("{panel} input[name=password]"), "right").await;
+    click(&c, &format!("{panel} .connect-credentials")).await;
+    wait_for(&c, "the connection", &format!("{status} === 'Connected'")).await;
+    let entry = integration().await;
+    assert_eq!(
+        (entry["status"].as_str(), entry["account"].as_str()),
+        (Some("connected"), Some("ada@cloud.example.org"))
+    );
+    let shown = wait_for(
+        &c,
+        "the account and the calendars",
+        &format!(
+            "document.querySelector('{panel} input[name=busy][value=holidays]') \
+             && [document.querySelector('{panel} .facts').textContent,
+                 [...document.querySelectorAll('{panel} input[name=busy]')].map(i => i.value + ':' + i.checked),
+                 [...document.querySelectorAll('{panel} select[name=event_calendar_id] option')].map(o => o.value)]"
+        ),
+    )
+    .await;
+    assert!(shown[0].as_str().unwrap().contains("ada@cloud.example.org"), "{shown}");
+    assert_eq!(shown[1], json!(["home:true", "holidays:false"]));
+    assert_eq!(
+        shown[2],
+        json!(["home"]),
+        "a read-only calendar cannot receive appointments"
+    );
+    check_page(&c, "manage, a new provider connected").await;
+
+    // Holidays blocks time too: saved.
+    c.execute(
+        "document.querySelector(arguments[0]).click();",
+        vec![json!(format!("{panel} input[name=busy][value=holidays]"))],
+    )
+    .await
+    .unwrap();
+    click(&c, &format!("{panel} .save-calendars")).await;
+    wait_for(
+        &c,
+        "the saved choice",
+        "(document.querySelector('#notice').textContent || '').includes('Saved your Test CalDAV calendars')",
+    )
+    .await;
+    let calendars = api
+        .get(
+            &format!("/api/v1/experts/{expert}/integrations/{DAV}/calendars"),
+            &token,
+        )
+        .await;
+    let blocking: Vec<&str> = calendars.body["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["blocks_time"] == true)
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocking, ["home", "holidays"]);
+
+    // Switching to it (the message of the save, kept in view at the top, dismissed first).
+    click(&c, "#notice .notice-close").await;
+    click(&c, &format!("#integration-{DAV}")).await;
+    click(&c, "#use-integration").await;
+    wait_for(
+        &c,
+        "the new provider in use",
+        &format!("document.querySelector('{panel} .badge-active') !== null"),
+    )
+    .await;
+    let stored = api.get(&format!("/api/v1/experts/{expert}"), &token).await;
+    assert_eq!(stored.body["integration_type"], DAV);
+
+    // Disconnecting asks first; the expert is back on their own hours.
+    click(&c, &format!("{panel} .disconnect")).await;
+    click(&c, &format!("{panel} .confirm-disconnect")).await;
+    wait_for(&c, "the disconnection", &format!("{status} === 'Not connected'")).await;
+    wait_for(
+        &c,
+        "the own hours in use",
+        "document.querySelector('label[for=integration-manual]').classList.contains('is-active')",
+    )
+    .await;
+    assert_eq!(integration().await["status"], "disconnected");
+    let stored = api.get(&format!("/api/v1/experts/{expert}"), &token).await;
+    assert_eq!(stored.body["integration_type"], "manual");
+    c.close().await.unwrap();
+    server.stop().await;
+}

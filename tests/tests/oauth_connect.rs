@@ -116,7 +116,7 @@ async fn connecting_google_stores_encrypted_tokens_and_refuses_replayed_states()
             .unwrap()
             .with_keyring(Keyring::new(Some(ENCRYPTION_KEY), "").unwrap());
         let expert_id = expert.parse().unwrap();
-        let stored = CredentialRepository::load(&store, expert_id, IntegrationType::GoogleCalendar)
+        let stored = CredentialRepository::load(&store, expert_id, IntegrationType::from_static("google_calendar"))
             .await
             .unwrap()
             .unwrap();

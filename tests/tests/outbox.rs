@@ -13,12 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use availability_core::domain::{Appointment, Client, Expert, IntegrationType, Interval, Secret};
-use availability_core::{AvailabilityStrategy, Capabilities, CoreError, ExternalEvent};
+use availability_core::domain::{Appointment, CalendarType, Client, Expert, IntegrationType, Interval, Secret};
+use availability_core::{AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent};
 use availability_store::crypto::Keyring;
 use availability_store::Store;
 use serde_json::{json, Value};
 use support::{databases, next_monday, Api, TestServer, ADMIN_TOKEN, ENCRYPTION_KEY};
+
+/// The test calendar's integration type: a provider of this test's own.
+const TEST_CALENDAR: IntegrationType = IntegrationType::from_static("test_calendar");
 
 /// A calendar that keeps events in memory and can be taken down or have its grant revoked.
 #[derive(Debug, Default)]
@@ -32,13 +35,13 @@ impl TestCalendar {
     fn check(&self) -> Result<(), CoreError> {
         if self.revoked.load(Ordering::SeqCst) {
             return Err(CoreError::NeedsReauth {
-                integration: IntegrationType::GoogleCalendar,
+                integration: TEST_CALENDAR,
                 message: "invalid_grant".into(),
             });
         }
         if self.down.load(Ordering::SeqCst) {
             return Err(CoreError::ProviderUnavailable {
-                integration: IntegrationType::GoogleCalendar,
+                integration: TEST_CALENDAR,
                 message: "503".into(),
             });
         }
@@ -56,24 +59,35 @@ impl TestCalendar {
     }
 }
 
-#[async_trait]
 impl AvailabilityStrategy for TestCalendar {
     fn integration_type(&self) -> IntegrationType {
-        IntegrationType::GoogleCalendar
+        TEST_CALENDAR
     }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::CALENDAR
+    fn display_name(&self) -> &'static str {
+        "Test Calendar"
     }
+    fn calendar_type(&self) -> Option<CalendarType> {
+        Some(CalendarType::from_static("test_calendar"))
+    }
+    fn busy_time(&self) -> Option<&dyn BusyTimeSource> {
+        Some(self)
+    }
+    fn event_writer(&self) -> Option<&dyn EventWriter> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl BusyTimeSource for TestCalendar {
     async fn busy_intervals(&self, _: &Expert, _: Interval) -> Result<Vec<Interval>, CoreError> {
         self.check()?;
         Ok(vec![])
     }
-    async fn create_appointment(
-        &self,
-        _: &Expert,
-        _: &Client,
-        a: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
+}
+
+#[async_trait]
+impl EventWriter for TestCalendar {
+    async fn create_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
         self.check()?;
         // The appointment id is the idempotency key, like Google's client-chosen event id.
         let id = format!("evt{}", a.id.0.simple());
@@ -81,23 +95,18 @@ impl AvailabilityStrategy for TestCalendar {
             .lock()
             .unwrap()
             .insert(id.clone(), (a.interval().unwrap(), true));
-        Ok(Some(ExternalEvent { id }))
+        Ok(ExternalEvent { id })
     }
-    async fn update_appointment(
-        &self,
-        _: &Expert,
-        _: &Client,
-        a: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
+    async fn update_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
         self.check()?;
         let id = a.external_calendar_event_id.clone().unwrap();
         self.events
             .lock()
             .unwrap()
             .insert(id.clone(), (a.interval().unwrap(), true));
-        Ok(Some(ExternalEvent { id }))
+        Ok(ExternalEvent { id })
     }
-    async fn cancel_appointment(&self, _: &Expert, a: &Appointment) -> Result<(), CoreError> {
+    async fn delete_event(&self, _: &Expert, a: &Appointment) -> Result<(), CoreError> {
         self.check()?;
         let id = format!("evt{}", a.id.0.simple());
         if let Some(e) = self.events.lock().unwrap().get_mut(&id) {
@@ -118,7 +127,7 @@ async fn calendar_expert(api: &Api, db_url: &str) -> String {
     store
         .connect_integration(
             id,
-            IntegrationType::GoogleCalendar,
+            TEST_CALENDAR,
             Secret::new("{}".into()),
             Some("e@gmail.com".into()),
             "{}".into(),
@@ -129,7 +138,7 @@ async fn calendar_expert(api: &Api, db_url: &str) -> String {
         .put(
             &format!("/api/v1/experts/{expert}/integration"),
             ADMIN_TOKEN,
-            json!({"integration_type": "google_calendar"}),
+            json!({"integration_type": "test_calendar"}),
         )
         .await;
     assert_eq!(set.status, 200, "{:?}", set.body);
@@ -151,7 +160,7 @@ async fn wait_for_sync(api: &Api, appointment: &str, token: &str, status: &str) 
 async fn bookings_are_confirmed_at_once_and_synced_by_the_worker() {
     for db in databases("bookings_are_confirmed_at_once_and_synced_by_the_worker") {
         let calendar = Arc::new(TestCalendar::default());
-        let server = TestServer::start_with(&db, vec![calendar.clone()]).await;
+        let server = TestServer::start_with(&db, vec![support::provider_of(calendar.clone())]).await;
         let api = &server.api;
         let expert = calendar_expert(api, &db.url).await;
         let (client, token) = api.client_with_token().await;
@@ -161,7 +170,7 @@ async fn bookings_are_confirmed_at_once_and_synced_by_the_worker() {
         assert_eq!(booked.status, 201, "{:?}", booked.body);
         assert_eq!(
             (booked.body["status"].as_str(), booked.body["calendar_type"].as_str()),
-            (Some("confirmed"), Some("google"))
+            (Some("confirmed"), Some("test_calendar"))
         );
         let id = booked.body["id"].as_str().unwrap().to_owned();
         let synced = wait_for_sync(api, &id, &token, "synced").await;
@@ -201,7 +210,7 @@ async fn bookings_are_confirmed_at_once_and_synced_by_the_worker() {
 async fn a_calendar_that_is_down_loses_no_booking_even_across_a_restart() {
     for db in databases("a_calendar_that_is_down_loses_no_booking_even_across_a_restart") {
         let calendar = Arc::new(TestCalendar::default());
-        let server = TestServer::start_with(&db, vec![calendar.clone()]).await;
+        let server = TestServer::start_with(&db, vec![support::provider_of(calendar.clone())]).await;
         let expert = calendar_expert(&server.api, &db.url).await;
         let (client, token) = server.api.client_with_token().await;
         let day = next_monday();
@@ -232,7 +241,7 @@ async fn a_calendar_that_is_down_loses_no_booking_even_across_a_restart() {
 
         // A new server on the same database resumes the queued jobs once the calendar is back.
         calendar.down.store(false, Ordering::SeqCst);
-        let again = TestServer::start_with(&db, vec![calendar.clone()]).await;
+        let again = TestServer::start_with(&db, vec![support::provider_of(calendar.clone())]).await;
         for id in &ids {
             wait_for_sync(&again.api, id, &token, "synced").await;
         }
@@ -245,7 +254,7 @@ async fn a_calendar_that_is_down_loses_no_booking_even_across_a_restart() {
 async fn a_revoked_grant_is_needs_reauth_never_an_empty_calendar() {
     for db in databases("a_revoked_grant_is_needs_reauth_never_an_empty_calendar") {
         let calendar = Arc::new(TestCalendar::default());
-        let server = TestServer::start_with(&db, vec![calendar.clone()]).await;
+        let server = TestServer::start_with(&db, vec![support::provider_of(calendar.clone())]).await;
         let expert = calendar_expert(&server.api, &db.url).await;
         let (_, token) = server.api.client_with_token().await;
         calendar.revoked.store(true, Ordering::SeqCst);
@@ -291,16 +300,20 @@ async fn a_revoked_grant_is_needs_reauth_never_an_empty_calendar() {
             .iter()
             .map(|i| i["type"].as_str().unwrap())
             .collect();
-        assert_eq!(types, ["google_calendar", "office365_calendar", "calendly"]);
-        assert_eq!(list.body[0]["status"], "connected");
-        assert_eq!(list.body[0]["account"], "e@gmail.com");
-        assert_eq!(list.body[1]["status"], "disconnected");
+        // Every registered provider with something to connect, the test's own last.
+        assert_eq!(
+            types,
+            ["google_calendar", "office365_calendar", "calendly", "test_calendar"]
+        );
+        assert_eq!(list.body[3]["status"], "connected");
+        assert_eq!(list.body[3]["account"], "e@gmail.com");
+        assert_eq!(list.body[0]["status"], "disconnected");
         // Disconnect falls back to manual: slots come from the hours again.
         let d = server
             .api
             .call(
                 reqwest::Method::DELETE,
-                &format!("/api/v1/experts/{expert}/integrations/google_calendar"),
+                &format!("/api/v1/experts/{expert}/integrations/test_calendar"),
                 Some(ADMIN_TOKEN),
                 None,
             )

@@ -1,6 +1,10 @@
 //! The conformance suite every [`AvailabilityStrategy`] must pass, in the style of object_store's
 //! integration suite: plain `pub async fn`s that take a [`ConformanceHarness`], parameterised by
-//! the strategy's [`Capabilities`] rather than copied per provider.
+//! the parts a strategy has rather than copied per provider.
+//!
+//! Every check runs the path production runs: an [`AvailabilityService`] over an
+//! [`InMemoryStore`] with the strategy registered, its busy-time cache included, asked for slots,
+//! bookings, reschedules and cancellations exactly as the server asks it.
 //!
 //! A provider crate calls [`run_all`] from its tests against its loopback fake:
 //!
@@ -21,13 +25,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use availability_domain::jiff::{self, SignedDuration, Timestamp, ToSpan};
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, Client, DayOfWeek, Expert, Interval, Schedule, Slot, SyncStatus,
-    WeeklyRule,
+    Appointment, AppointmentId, AppointmentStatus, Client, DayOfWeek, Expert, Interval, NewAppointment, Schedule, Slot,
+    SyncStatus, WeeklyRule,
 };
 
 use crate::engine::{self, SlotQuery};
-use crate::strategy::{AvailabilityStrategy, ExpertCalendar, ProviderBooking};
-use crate::CoreError;
+use crate::strategy::{AvailabilityStrategy, ProviderBooking};
+use crate::{AvailabilityService, CoreError, InMemoryStore, StrategyRegistry};
 
 /// A failure the harness can make its provider (or fake) produce on the next calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,12 +53,12 @@ pub trait ConformanceHarness: Send + Sync {
     fn client(&self) -> Client;
     /// Puts busy time in the expert's external calendar (called only when the strategy reads busy time).
     async fn seed_busy(&self, intervals: &[Interval]);
-    /// Makes the provider's available times cover these slots (called only for provider slots).
+    /// Makes the provider's available times cover these slots (called only for schedulers).
     async fn seed_provider_slots(&self, slots: &[Slot]) {
         let _ = slots;
     }
     /// The time the provider holds for an external event, or None if it is gone or cancelled
-    /// (called only when the strategy writes events).
+    /// (called only when the strategy writes to the provider).
     async fn event_time(&self, event_id: &str) -> Option<Interval>;
     /// Makes the provider fail from now on in the given way, until [`ConformanceHarness::heal`].
     async fn inject(&self, failure: InjectedFailure);
@@ -68,6 +72,19 @@ pub async fn run_all(h: &dyn ConformanceHarness) {
     slots_never_overlap_busy_time(h).await;
     appointment_round_trip(h).await;
     errors_are_mapped(h).await;
+}
+
+/// The production path over a fresh in-memory store holding the harness's expert (with weekdays
+/// 09:00-17:00) and client: a service with the strategy registered and calendar writes inline.
+fn service_for(h: &dyn ConformanceHarness, client: &Client) -> (AvailabilityService, Arc<InMemoryStore>) {
+    let store = Arc::new(InMemoryStore::new());
+    let expert = h.expert();
+    store.put_expert(expert.clone());
+    store.put_client(client.clone());
+    store.put_schedule(expert.id, working_hours(&expert));
+    let strategies = StrategyRegistry::new().with(h.strategy());
+    let service = AvailabilityService::new(store.clone(), store.clone(), strategies);
+    (service, store)
 }
 
 /// A week from the next Monday at least 8 days ahead, in the expert's zone.
@@ -104,7 +121,7 @@ fn working_hours(expert: &Expert) -> Schedule {
     Schedule::new(expert.timezone.clone(), rules, vec![]).expect("schedule")
 }
 
-fn appointment(expert: &Expert, client: &Client, time: Interval) -> Appointment {
+fn confirmed(expert: &Expert, client: &Client, strategy: &dyn AvailabilityStrategy, time: Interval) -> Appointment {
     Appointment {
         id: AppointmentId::new(),
         expert_id: expert.id,
@@ -112,10 +129,10 @@ fn appointment(expert: &Expert, client: &Client, time: Interval) -> Appointment 
         start_time: time.start(),
         end_time: time.end(),
         status: AppointmentStatus::Confirmed,
-        calendar_type: expert.integration_type.calendar_type(),
+        calendar_type: strategy.calendar_type(),
         external_calendar_event_id: None,
         scheduling_url: None,
-        sync_status: SyncStatus::Pending,
+        sync_status: SyncStatus::NotApplicable,
         cancellation_reason: None,
         sync_error: None,
         created_at: Timestamp::now(),
@@ -128,10 +145,59 @@ fn at(week: &Interval, hours: i64) -> Timestamp {
 }
 
 fn hour_on_tuesday(week: &Interval, expert: &Expert, hour: i8) -> Interval {
+    hour_on(week, expert, 30, hour)
+}
+
+/// Wednesday: the round trip keeps clear of the busy time the other checks put on Tuesday (a
+/// harness's fake keeps it).
+fn hour_on_wednesday(week: &Interval, expert: &Expert, hour: i8) -> Interval {
+    hour_on(week, expert, 54, hour)
+}
+
+fn hour_on(week: &Interval, expert: &Expert, hours_into_week: i64, hour: i8) -> Interval {
     let tz = expert.timezone.tz().clone();
-    let tuesday = tz.to_datetime(at(week, 30)).date();
-    let start = tz.to_timestamp(tuesday.at(hour, 0, 0, 0)).expect("local time");
+    let day = tz.to_datetime(at(week, hours_into_week)).date();
+    let start = tz.to_timestamp(day.at(hour, 0, 0, 0)).expect("local time");
     Interval::new(start, start + SignedDuration::from_hours(1)).expect("an hour")
+}
+
+/// The slot of the policy's length at the start of `hour`.
+fn slot_at(expert: &Expert, hour: Interval) -> Interval {
+    let minutes = i64::from(expert.booking_policy.slot_duration_minutes());
+    Interval::new(hour.start(), hour.start() + SignedDuration::from_mins(minutes)).expect("a slot")
+}
+
+/// The slot the service offers at `start`.
+async fn slot_starting(service: &AvailabilityService, expert: &Expert, week: &Interval, start: Timestamp) -> Interval {
+    let slots = service
+        .slots(expert.id, week.start(), week.end(), None)
+        .await
+        .expect("slots from a healthy provider");
+    let slot = slots
+        .iter()
+        .find(|s| s.start == start)
+        .unwrap_or_else(|| panic!("no slot starts at {start}: {slots:?}"));
+    Interval::new(slot.start, slot.end).expect("a slot")
+}
+
+/// For a scheduler, makes the provider offer two slots at 10:00 on Tuesday, and at `extra`.
+async fn offer(h: &dyn ConformanceHarness, expert: &Expert, week: &Interval, extra: &[Interval]) {
+    let tuesday = hour_on_tuesday(week, expert, 10);
+    let length = SignedDuration::from_mins(i64::from(expert.booking_policy.slot_duration_minutes()));
+    let mut offered: Vec<Slot> = (0..2)
+        .map(|i| {
+            let start = tuesday.start() + length * i;
+            Slot {
+                start,
+                end: start + length,
+            }
+        })
+        .collect();
+    offered.extend(extra.iter().map(|i| Slot {
+        start: i.start(),
+        end: i.start() + length,
+    }));
+    h.seed_provider_slots(&offered).await;
 }
 
 /// Every slot lies inside the expert's working hours (engine strategies) and is one duration long.
@@ -139,32 +205,12 @@ pub async fn slots_lie_in_working_hours(h: &dyn ConformanceHarness) {
     let strategy = h.strategy();
     let expert = h.expert();
     let week = test_week(&expert);
-    let schedule = working_hours(&expert);
-    if strategy.capabilities().provider_slots {
-        let tuesday = hour_on_tuesday(&week, &expert, 10);
-        let offered: Vec<Slot> = (0..2)
-            .map(|i| {
-                let start = tuesday.start() + SignedDuration::from_mins(30 * i);
-                Slot {
-                    start,
-                    end: start + SignedDuration::from_mins(30),
-                }
-            })
-            .collect();
-        h.seed_provider_slots(&offered).await;
+    if strategy.scheduler().is_some() {
+        offer(h, &expert, &week, &[]).await;
     }
-    let calendar = ExpertCalendar {
-        expert: expert.clone(),
-        schedule: schedule.clone(),
-        appointments: vec![],
-    };
-    let query = SlotQuery {
-        window: week,
-        now: Timestamp::now(),
-        duration_minutes: None,
-    };
-    let slots = strategy
-        .available_slots(&calendar, &query)
+    let (service, _) = service_for(h, &h.client());
+    let slots = service
+        .slots(expert.id, week.start(), week.end(), None)
         .await
         .expect("slots from a healthy provider");
     assert!(
@@ -178,8 +224,13 @@ pub async fn slots_lie_in_working_hours(h: &dyn ConformanceHarness) {
     for s in &slots {
         assert!(week.contains(s.start), "slot {s:?} starts outside the queried window");
     }
-    if !strategy.capabilities().provider_slots {
-        let allowed = engine::available_slots(&schedule, &expert.booking_policy, &[], &query);
+    if strategy.scheduler().is_none() {
+        let query = SlotQuery {
+            window: week,
+            now: Timestamp::now(),
+            duration_minutes: None,
+        };
+        let allowed = engine::available_slots(&working_hours(&expert), &expert.booking_policy, &[], &query);
         for s in &slots {
             assert!(allowed.contains(s), "slot {s:?} is not in the expert's working hours");
         }
@@ -192,26 +243,20 @@ pub async fn slots_never_overlap_busy_time(h: &dyn ConformanceHarness) {
     let expert = h.expert();
     let client = h.client();
     let week = test_week(&expert);
-    let schedule = working_hours(&expert);
     let booked = hour_on_tuesday(&week, &expert, 10);
     let mut busy = vec![booked];
-    if strategy.capabilities().reads_busy_time {
+    if strategy.busy_time().is_some() {
         let external = hour_on_tuesday(&week, &expert, 14);
         h.seed_busy(&[external]).await;
         busy.push(external);
     }
-    let calendar = ExpertCalendar {
-        expert: expert.clone(),
-        schedule,
-        appointments: vec![appointment(&expert, &client, booked)],
-    };
-    let query = SlotQuery {
-        window: week,
-        now: Timestamp::now(),
-        duration_minutes: None,
-    };
-    let slots = strategy
-        .available_slots(&calendar, &query)
+    if strategy.scheduler().is_some() {
+        offer(h, &expert, &week, &[hour_on_tuesday(&week, &expert, 11)]).await;
+    }
+    let (service, store) = service_for(h, &client);
+    store.put_appointment(confirmed(&expert, &client, strategy.as_ref(), booked));
+    let slots = service
+        .slots(expert.id, week.start(), week.end(), None)
         .await
         .expect("slots from a healthy provider");
     let p = expert.booking_policy;
@@ -227,113 +272,133 @@ pub async fn slots_never_overlap_busy_time(h: &dyn ConformanceHarness) {
     }
 }
 
-/// Create, update and cancel an appointment in the strategy's calendar; creates are idempotent and
-/// cancelling twice succeeds.
+/// Book, move and cancel an appointment through the service, written to the provider; creates and
+/// bookings are idempotent and cancelling twice succeeds.
 pub async fn appointment_round_trip(h: &dyn ConformanceHarness) {
     let strategy = h.strategy();
     let expert = h.expert();
     let client = h.client();
     let week = test_week(&expert);
-    let first = hour_on_tuesday(&week, &expert, 11);
-    let mut appt = appointment(&expert, &client, first);
-    let created = strategy
-        .create_appointment(&expert, &client, &appt)
+    let wanted = slot_at(&expert, hour_on_wednesday(&week, &expert, 11));
+    if strategy.scheduler().is_some() {
+        offer(h, &expert, &week, &[wanted]).await;
+    }
+    let (service, store) = service_for(h, &client);
+    // The slot the service offers there (a scheduler's length is its own).
+    let first = slot_starting(&service, &expert, &week, wanted.start()).await;
+    let booked = service
+        .book(NewAppointment {
+            expert_id: expert.id,
+            client_id: client.id,
+            time: first,
+        })
         .await
-        .expect("create");
-    if !strategy.capabilities().writes_events {
-        assert_eq!(
-            created, None,
-            "a strategy that writes no events returns no external event"
-        );
-        strategy
-            .cancel_appointment(&expert, &appt)
-            .await
-            .expect("cancel is a no-op");
+        .expect("booking a free slot");
+    if strategy.event_writer().is_none() && strategy.scheduler().is_none() {
+        assert_eq!(booked.external_calendar_event_id, None, "nothing is written anywhere");
+        assert_eq!(booked.sync_status, SyncStatus::NotApplicable);
+        let cancelled = service.cancel(booked.id, None).await.expect("cancel");
+        assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
         return;
     }
-    let event = created.expect("a calendar strategy returns the external event");
     assert_eq!(
-        h.event_time(&event.id).await,
+        booked.sync_status,
+        SyncStatus::Synced,
+        "a healthy provider receives the booking at once: {booked:?}"
+    );
+    assert_eq!(booked.calendar_type, strategy.calendar_type());
+    let event = booked
+        .external_calendar_event_id
+        .clone()
+        .expect("the provider's reference is kept");
+    assert_eq!(
+        h.event_time(&event).await,
         Some(first),
-        "the event holds the appointment's time"
+        "the provider holds the appointment's time"
     );
-    let again = strategy
-        .create_appointment(&expert, &client, &appt)
-        .await
-        .expect("a retried create succeeds");
-    assert_eq!(
-        again.map(|e| e.id),
-        Some(event.id.clone()),
-        "a retried create must not make a second event"
-    );
-    if strategy.capabilities().provider_slots {
-        // The service books a scheduler's appointments through book_in_provider: for one the
-        // provider booked already, that is the same booking again, not a second one or a link.
-        match strategy
-            .book_in_provider(&expert, &client, &appt)
+    if let Some(writer) = strategy.event_writer() {
+        let again = writer
+            .create_event(&expert, &client, &booked)
+            .await
+            .expect("a retried create succeeds");
+        assert_eq!(again.id, event, "a retried create must not make a second event");
+    }
+    if let Some(scheduler) = strategy.scheduler() {
+        match scheduler
+            .book(&expert, &client, &booked)
             .await
             .expect("booking a booked appointment again")
         {
             ProviderBooking::Booked(again) => assert_eq!(
-                again.map(|e| e.id),
-                Some(event.id.clone()),
+                again.id, event,
                 "booking the same appointment again must not make a second booking"
             ),
             other => panic!("a scheduler that booked this appointment answered {other:?}"),
         }
+        let moved = slot_at(&expert, hour_on_wednesday(&week, &expert, 15));
+        assert!(
+            matches!(
+                service.reschedule(booked.id, moved).await,
+                Err(CoreError::Unsupported { .. })
+            ),
+            "a scheduler's bookings are moved on its own pages, not here"
+        );
     }
-
-    appt.external_calendar_event_id = Some(event.id.clone());
-    if !strategy.capabilities().provider_slots {
-        let moved = hour_on_tuesday(&week, &expert, 15);
-        appt.start_time = moved.start();
-        appt.end_time = moved.end();
-        let updated = strategy
-            .update_appointment(&expert, &client, &appt)
-            .await
-            .expect("update");
-        let id = updated.map(|e| e.id).unwrap_or(event.id.clone());
-        appt.external_calendar_event_id = Some(id.clone());
+    let mut current = booked.clone();
+    if strategy.event_writer().is_some() {
+        let moved = slot_starting(&service, &expert, &week, hour_on_wednesday(&week, &expert, 15).start()).await;
+        current = service.reschedule(booked.id, moved).await.expect("reschedule");
+        assert_eq!(current.sync_status, SyncStatus::Synced, "{current:?}");
+        let id = current.external_calendar_event_id.clone().expect("the event is kept");
         assert_eq!(
             h.event_time(&id).await,
             Some(moved),
             "the event moved with the appointment"
         );
     }
-    strategy.cancel_appointment(&expert, &appt).await.expect("cancel");
-    let id = appt.external_calendar_event_id.clone().expect("event id");
-    assert_eq!(h.event_time(&id).await, None, "a cancelled appointment's event is gone");
-    strategy
-        .cancel_appointment(&expert, &appt)
-        .await
-        .expect("cancelling again is success");
+    let cancelled = service.cancel(current.id, None).await.expect("cancel");
+    assert_eq!(cancelled.sync_status, SyncStatus::Synced, "{cancelled:?}");
+    let id = cancelled
+        .external_calendar_event_id
+        .clone()
+        .expect("the reference stays");
+    assert_eq!(
+        h.event_time(&id).await,
+        None,
+        "a cancelled appointment is gone from the provider"
+    );
+    if let Some(writer) = strategy.event_writer() {
+        writer
+            .delete_event(&expert, &cancelled)
+            .await
+            .expect("deleting again is success");
+    }
+    if let Some(scheduler) = strategy.scheduler() {
+        scheduler
+            .cancel(&expert, &cancelled)
+            .await
+            .expect("cancelling again is success");
+    }
+    assert!(store.appointments_of(expert.id).iter().all(|a| !a.is_confirmed()));
 }
 
-/// Provider failures arrive as the core's error variants, never as slots of an empty calendar.
+/// Provider failures arrive as the core's error variants through the service, never as slots of
+/// an empty calendar.
 pub async fn errors_are_mapped(h: &dyn ConformanceHarness) {
     let strategy = h.strategy();
-    let caps = strategy.capabilities();
-    if !caps.reads_busy_time && !caps.provider_slots {
+    if strategy.busy_time().is_none() && strategy.scheduler().is_none() {
         return;
     }
     let expert = h.expert();
     let week = test_week(&expert);
-    let calendar = ExpertCalendar {
-        expert: expert.clone(),
-        schedule: working_hours(&expert),
-        appointments: vec![],
-    };
-    let query = SlotQuery {
-        window: week,
-        now: Timestamp::now(),
-        duration_minutes: None,
-    };
     for (failure, expected) in [
         (InjectedFailure::Unavailable, "ProviderUnavailable"),
         (InjectedFailure::Revoked, "NeedsReauth"),
     ] {
+        // A new service: nothing cached from an earlier healthy answer.
+        let (service, _) = service_for(h, &h.client());
         h.inject(failure).await;
-        let got = strategy.available_slots(&calendar, &query).await;
+        let got = service.slots(expert.id, week.start(), week.end(), None).await;
         h.heal().await;
         match (&got, failure) {
             (Err(CoreError::ProviderUnavailable { .. }), InjectedFailure::Unavailable) => {}

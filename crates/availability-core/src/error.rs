@@ -1,11 +1,12 @@
-//! The core error enum: what the service, the ports and every strategy report. Only the server maps
-//! these onto HTTP status codes.
+//! The core error enum: what the service, the ports, the providers and every strategy report.
+//! Only the server maps these onto HTTP status codes and API error codes, one code per variant:
+//! a message is for people and is never matched on.
 
-use availability_domain::{DomainError, IntegrationType};
+use availability_domain::{AppointmentId, DomainError, IntegrationType};
 
 use crate::engine::BookingRefusal;
 
-/// Everything that can go wrong when computing slots or booking.
+/// Everything that can go wrong when computing slots, booking, or connecting a provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CoreError {
@@ -20,18 +21,58 @@ pub enum CoreError {
     /// Input that is well formed but not valid (a domain rule refused it).
     #[error(transparent)]
     Invalid(#[from] DomainError),
-    /// A query that the engine will not run (window reversed or too long, duration out of range).
-    #[error("{0}")]
-    InvalidQuery(String),
+    /// A query window whose end is not after its start.
+    #[error("`to` must be after `from`")]
+    WindowReversed,
+    /// A query window longer than the engine answers.
+    #[error("the window must be at most {max_days} days")]
+    WindowTooLong {
+        /// The longest window, in days.
+        max_days: i64,
+    },
+    /// A slot length the provider does not offer (a scheduler's event type has one length).
+    #[error("{integration} offers {offered}-minute slots only: leave duration_minutes out or use {offered}")]
+    DurationNotOffered {
+        /// Which provider.
+        integration: IntegrationType,
+        /// The one length it offers, in minutes.
+        offered: u32,
+    },
     /// The time overlaps another confirmed appointment of the expert.
     #[error("the time overlaps another confirmed appointment of this expert")]
     SlotTaken,
     /// The time is not a bookable slot.
     #[error("the time is not a bookable slot: {0}")]
     SlotUnavailable(String),
-    /// The operation conflicts with the current state (e.g. rescheduling a cancelled appointment).
-    #[error("{0}")]
-    Conflict(String),
+    /// Rescheduling (or confirming) an appointment that is not confirmed.
+    #[error("appointment {0} is not confirmed (it is cancelled or pending) and cannot be moved")]
+    NotConfirmed(AppointmentId),
+    /// Confirming or holding a provider's booking on an appointment that is not pending any more
+    /// (cancelled, or confirmed by another delivery).
+    #[error("appointment {0} is not pending any more")]
+    NotPending(AppointmentId),
+    /// Rescheduling an appointment that waits for the client to finish the booking at a link.
+    #[error(
+        "appointment {0} is pending: it is booked only when the client finishes the booking at its \
+         scheduling_url, and cannot be rescheduled before; cancel it and book again for another time"
+    )]
+    PendingNotReschedulable(AppointmentId),
+    /// A provider's booking that is recorded here already (another appointment holds its
+    /// reference).
+    #[error("the provider's booking {external_id} is recorded already")]
+    AlreadyRecorded {
+        /// The provider's reference.
+        external_id: String,
+    },
+    /// The provider refuses the operation in the appointment's current state (e.g. cancelling
+    /// a booking that lies in the past).
+    #[error("{integration} refused: {message}")]
+    ProviderRefused {
+        /// Which provider.
+        integration: IntegrationType,
+        /// Why, in the server's words.
+        message: String,
+    },
     /// The expert's calendar provider cannot be reached or did not answer in time.
     #[error("{integration} is unavailable: {message}")]
     ProviderUnavailable {
@@ -59,7 +100,7 @@ pub enum CoreError {
     /// The expert's active integration has no strategy registered.
     #[error("no strategy is registered for {0}")]
     StrategyMissing(IntegrationType),
-    /// The strategy cannot do this (e.g. write events to a calendar it only reads).
+    /// The strategy cannot do this (e.g. reschedule in a scheduler that has no reschedule).
     #[error("{integration} does not support {operation}")]
     Unsupported {
         /// Which integration.
@@ -67,6 +108,51 @@ pub enum CoreError {
         /// What was asked.
         operation: &'static str,
     },
+    /// No provider of that name is registered on this server.
+    #[error("no provider named {0:?} is registered on this server")]
+    UnknownIntegration(String),
+    /// The provider is registered but cannot be used on this server (its settings are missing).
+    #[error("{0}")]
+    IntegrationUnavailable(String),
+    /// The expert has not connected this integration.
+    #[error("{0}")]
+    IntegrationNotConnected(String),
+    /// The provider refused the credentials given to connect it (a wrong password, a revoked
+    /// app password).
+    #[error("{0}")]
+    InvalidCredentials(String),
+    /// The provider refused the access token given to connect it.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// No calendar service was found at the address given.
+    #[error("{0}")]
+    DiscoveryFailed(String),
+    /// The account has several event types (or none) and none was chosen.
+    #[error("{0}")]
+    EventTypeRequired(String),
+    /// The chosen event type is not one of the account's active ones.
+    #[error("{0}")]
+    UnknownEventType(String),
+    /// A choice of calendars the provider cannot use (none blocks time, the one receiving
+    /// appointments is read-only or unknown).
+    #[error("{0}")]
+    InvalidCalendarChoice(String),
+    /// Settings or fields a provider cannot use (a missing field, a malformed server address).
+    #[error("{0}")]
+    InvalidSettings(String),
+    /// The provider has no such feature (e.g. a calendar list for hours typed in).
+    #[error("{0}")]
+    NotOffered(String),
+    /// A webhook delivery whose signature, token or client state does not check out.
+    #[error("the webhook was refused: {0}")]
+    InvalidSignature(String),
+    /// A webhook delivery whose signature checked out but whose body is not what the provider
+    /// sends.
+    #[error("the webhook payload is unusable: {0}")]
+    MalformedWebhook(String),
+    /// Credentials cannot be stored: no encryption key is configured.
+    #[error("credentials cannot be stored: no encryption key is configured (set ENCRYPTION_KEY)")]
+    EncryptionKeyMissing,
     /// The storage behind a port failed.
     #[error("storage failed: {0}")]
     Storage(String),

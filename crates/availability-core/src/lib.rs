@@ -8,6 +8,8 @@ pub mod engine;
 mod error;
 pub mod memory;
 pub mod ports;
+pub mod provider;
+pub mod provider_events;
 mod service;
 pub mod strategy;
 
@@ -22,9 +24,16 @@ pub use memory::InMemoryStore;
 pub use ports::{
     AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
 };
+pub use provider::{
+    AuthorizationRequest, CalendarEntry, ConnectMethod, Connection, CredentialField, EventTypeEntry, Features,
+    OAuthConnector, Preset, Provider, ProviderContext, ProviderDescriptor, ProviderFactory, ProviderRegistry,
+    ProviderSetupError, ReportedChange, WebhookHandler, WebhookOutcome, WebhookReply, WebhookRequest,
+};
+pub use provider_events::{EventOutcome, Invitee, ProviderEvent};
 pub use service::{check_window, AvailabilityService, MAX_QUERY_DAYS};
 pub use strategy::{
-    AvailabilityStrategy, Capabilities, ExpertCalendar, ExternalEvent, ProviderBooking, StrategyRegistry,
+    AvailabilityStrategy, BusyTimeSource, Capabilities, EventWriter, ExpertCalendar, ExternalEvent, ProviderBooking,
+    Scheduler, StrategyRegistry,
 };
 
 pub use availability_domain as domain;

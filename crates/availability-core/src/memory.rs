@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, Client, ClientId, Expert, ExpertId, IntegrationType, Interval,
-    NewAppointment, Schedule, SyncStatus,
+    Appointment, AppointmentId, AppointmentStatus, BookingState, Client, ClientId, Expert, ExpertId, IntegrationType,
+    Interval, NewAppointment, Schedule, SyncStatus, Zone,
 };
 
 use crate::ports::{
@@ -25,6 +25,10 @@ struct State {
     appointments: HashMap<AppointmentId, Appointment>,
     credentials: HashMap<(ExpertId, IntegrationType), Credential>,
     integration_status: HashMap<(ExpertId, IntegrationType), IntegrationState>,
+    settings: HashMap<(ExpertId, IntegrationType), serde_json::Value>,
+    /// Per expert: bumped whenever a credential or the expert's integration changes (see
+    /// `ExpertCalendar::connection`).
+    connections: HashMap<ExpertId, i64>,
 }
 
 /// What the in-memory store remembers of an integration's health.
@@ -75,7 +79,26 @@ impl InMemoryStore {
         s.schedules
             .entry(expert.id)
             .or_insert_with(|| Schedule::empty(expert.timezone.clone()));
+        let changed = s
+            .experts
+            .get(&expert.id)
+            .is_none_or(|old| old.integration_type != expert.integration_type);
+        if changed {
+            *s.connections.entry(expert.id).or_default() += 1;
+        }
         s.experts.insert(expert.id, expert);
+    }
+
+    /// Keeps an integration's non-secret settings (what a provider's webhook looks experts up by).
+    pub fn put_integration_settings(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        settings: serde_json::Value,
+    ) {
+        let mut s = self.lock();
+        s.settings.insert((expert, integration), settings);
+        *s.connections.entry(expert).or_default() += 1;
     }
 
     /// Adds or replaces a client.
@@ -182,11 +205,33 @@ impl ExpertRepository for InMemoryStore {
         let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
         let around = busy_window(window, &expert.booking_policy, duration);
         let appointments = Self::confirmed_in(&state, id, around);
+        let connection = state.connections.get(&id).copied().unwrap_or_default();
         Ok(ExpertCalendar {
             expert,
             schedule,
             appointments,
+            connection,
         })
+    }
+
+    async fn client_by_email(&self, email: &str) -> Result<Option<Client>, CoreError> {
+        Ok(self
+            .lock()
+            .clients
+            .values()
+            .find(|c| c.email.eq_ignore_ascii_case(email.trim()))
+            .cloned())
+    }
+
+    async fn create_client(&self, name: String, email: String, timezone: Zone) -> Result<Client, CoreError> {
+        let client = Client {
+            id: ClientId::new(),
+            name,
+            email,
+            timezone,
+        };
+        self.lock().clients.insert(client.id, client.clone());
+        Ok(client)
     }
 }
 
@@ -210,12 +255,7 @@ impl AppointmentRepository for InMemoryStore {
             return Err(not_found("client", new.client_id));
         }
         Self::check(&state, new.expert_id, new.time, &guard, None)?;
-        let integration = state
-            .experts
-            .get(&new.expert_id)
-            .map(|e| e.integration_type)
-            .ok_or_else(|| not_found("expert", new.expert_id))?;
-        let calendar_type = integration.calendar_type();
+        let calendar_type = guard.calendar_type;
         let appointment = Appointment {
             id: AppointmentId::new(),
             expert_id: new.expert_id,
@@ -253,10 +293,7 @@ impl AppointmentRepository for InMemoryStore {
             .cloned()
             .ok_or_else(|| not_found("appointment", id))?;
         if !current.is_confirmed() {
-            return Err(CoreError::Conflict(format!(
-                "appointment {id} is {} and cannot be rescheduled",
-                current.status
-            )));
+            return Err(CoreError::NotConfirmed(id));
         }
         Self::check(&state, current.expert_id, time, &guard, Some(id))?;
         let updated = Appointment {
@@ -314,9 +351,13 @@ impl AppointmentRepository for InMemoryStore {
 
     async fn record_confirmed(&self, appointment: Appointment) -> Result<Appointment, CoreError> {
         let mut state = self.lock();
-        let time = appointment
-            .interval()
-            .ok_or_else(|| CoreError::InvalidQuery("empty appointment".into()))?;
+        let time =
+            appointment
+                .interval()
+                .ok_or(CoreError::Invalid(availability_domain::DomainError::EndNotAfterStart {
+                    start: appointment.start_time.to_string(),
+                    end: appointment.end_time.to_string(),
+                }))?;
         if !Self::confirmed_in(&state, appointment.expert_id, time).is_empty() {
             return Err(CoreError::SlotTaken);
         }
@@ -326,10 +367,7 @@ impl AppointmentRepository for InMemoryStore {
 
     async fn record_pending(&self, appointment: Appointment) -> Result<Appointment, CoreError> {
         if !appointment.is_pending() {
-            return Err(CoreError::Conflict(format!(
-                "appointment {} is {}, not pending",
-                appointment.id, appointment.status
-            )));
+            return Err(CoreError::NotPending(appointment.id));
         }
         let mut state = self.lock();
         if let Some(external) = &appointment.external_calendar_event_id {
@@ -338,9 +376,9 @@ impl AppointmentRepository for InMemoryStore {
                 .values()
                 .any(|a| a.external_calendar_event_id.as_ref() == Some(external))
             {
-                return Err(CoreError::Conflict(format!(
-                    "an appointment with the external id {external} is stored already"
-                )));
+                return Err(CoreError::AlreadyRecorded {
+                    external_id: external.clone(),
+                });
             }
         }
         state.appointments.insert(appointment.id, appointment.clone());
@@ -364,10 +402,7 @@ impl AppointmentRepository for InMemoryStore {
             return Ok(current);
         }
         if !current.is_pending() {
-            return Err(CoreError::Conflict(format!(
-                "appointment {id} is {} and cannot be confirmed",
-                current.status
-            )));
+            return Err(CoreError::NotPending(id));
         }
         let overlapping = Self::confirmed_in(&state, current.expert_id, time);
         if overlapping.iter().any(|a| a.id != id) {
@@ -396,6 +431,65 @@ impl AppointmentRepository for InMemoryStore {
             .find(|a| a.external_calendar_event_id.as_deref() == Some(external_id))
             .cloned())
     }
+
+    async fn awaiting_client(&self, expert: ExpertId, email: &str) -> Result<Vec<Appointment>, CoreError> {
+        let state = self.lock();
+        let mut list: Vec<Appointment> = state
+            .appointments
+            .values()
+            .filter(|a| a.expert_id == expert && a.state() == BookingState::AwaitingClient)
+            .filter(|a| {
+                state
+                    .clients
+                    .get(&a.client_id)
+                    .is_some_and(|c| c.email.eq_ignore_ascii_case(email.trim()))
+            })
+            .cloned()
+            .collect();
+        list.sort_by_key(|a| (a.created_at, a.id));
+        Ok(list)
+    }
+
+    async fn hold(
+        &self,
+        id: AppointmentId,
+        external_event_id: String,
+        time: Interval,
+        reason: String,
+    ) -> Result<Appointment, CoreError> {
+        let mut state = self.lock();
+        let appointment = state
+            .appointments
+            .get_mut(&id)
+            .ok_or_else(|| not_found("appointment", id))?;
+        let same_booking = appointment
+            .external_calendar_event_id
+            .as_ref()
+            .is_none_or(|e| *e == external_event_id);
+        if !appointment.is_pending() || !same_booking {
+            return Err(CoreError::NotPending(id));
+        }
+        appointment.external_calendar_event_id = Some(external_event_id);
+        appointment.start_time = time.start();
+        appointment.end_time = time.end();
+        appointment.scheduling_url = None;
+        appointment.sync_status = SyncStatus::Failed;
+        appointment.sync_error = Some(reason);
+        appointment.updated_at = Timestamp::now();
+        Ok(appointment.clone())
+    }
+
+    async fn held(&self, expert: ExpertId) -> Result<Vec<Appointment>, CoreError> {
+        let mut list: Vec<Appointment> = self
+            .lock()
+            .appointments
+            .values()
+            .filter(|a| a.expert_id == expert && a.is_held())
+            .cloned()
+            .collect();
+        list.sort_by_key(|a| (a.start_time, a.id));
+        Ok(list)
+    }
 }
 
 #[async_trait]
@@ -412,6 +506,7 @@ impl CredentialRepository for InMemoryStore {
     ) -> Result<(), CoreError> {
         let mut s = self.lock();
         s.credentials.insert((expert, integration), credential);
+        *s.connections.entry(expert).or_default() += 1;
         // A fresh credential means the expert (re)connected.
         if let Some(state) = s.integration_status.get_mut(&(expert, integration)) {
             state.needs_reauth = false;
@@ -420,7 +515,9 @@ impl CredentialRepository for InMemoryStore {
     }
 
     async fn delete(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError> {
-        self.lock().credentials.remove(&(expert, integration));
+        let mut s = self.lock();
+        s.credentials.remove(&(expert, integration));
+        *s.connections.entry(expert).or_default() += 1;
         Ok(())
     }
 }
@@ -438,6 +535,20 @@ impl InMemoryStore {
 
 #[async_trait]
 impl IntegrationRepository for InMemoryStore {
+    async fn expert_by_setting(
+        &self,
+        integration: IntegrationType,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<ExpertId>, CoreError> {
+        Ok(self
+            .lock()
+            .settings
+            .iter()
+            .find(|((_, t), settings)| *t == integration && settings.get(key).and_then(|v| v.as_str()) == Some(value))
+            .map(|((expert, _), _)| *expert))
+    }
+
     async fn record_success(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError> {
         let mut s = self.lock();
         let state = s.integration_status.entry((expert, integration)).or_default();

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, IntegrationType, Interval, NewAppointment,
-    Schedule, Secret, SyncStatus,
+    Appointment, AppointmentId, CalendarType, Client, ClientId, Expert, ExpertId, IntegrationType, Interval,
+    NewAppointment, Schedule, Secret, SyncStatus, Zone,
 };
 
 use crate::engine::{self, BookingRefusal};
@@ -22,6 +22,12 @@ pub trait ExpertRepository: Send + Sync {
     /// The expert's zone, weekly rules and overrides.
     async fn schedule(&self, id: ExpertId) -> Result<Schedule, CoreError>;
 
+    /// The client with this email (compared case-insensitively), if any.
+    async fn client_by_email(&self, email: &str) -> Result<Option<Client>, CoreError>;
+
+    /// Stores a new client (a provider's booking for someone the platform did not know yet).
+    async fn create_client(&self, name: String, email: String, timezone: Zone) -> Result<Client, CoreError>;
+
     /// What slots for `window` are computed from, read together: the expert, their schedule and
     /// their confirmed appointments that can block a slot starting in `window` (see
     /// [`crate::strategy::busy_window`]; `duration_minutes` replaces the policy's duration).
@@ -36,13 +42,20 @@ pub trait ExpertRepository: Send + Sync {
 
 /// The check a booking must pass, run by the repository inside the transaction that writes the
 /// booking, under the expert's lock, on the data it reads there. It carries what cannot be read
-/// from the database: the external calendar's busy time and the instant of the request.
+/// from the database: the external calendar's busy time, the instant of the request, and the
+/// integration the busy time came from.
 #[derive(Debug, Clone)]
 pub struct BookingGuard {
     /// Busy time of the expert's external calendar around the requested time.
     pub external_busy: Vec<Interval>,
     /// When the request was made.
     pub now: Timestamp,
+    /// The expert's integration when the busy time was read. If the expert switched it in the
+    /// meantime, the check no longer holds and the booking is refused (`SlotUnavailable`).
+    pub integration: IntegrationType,
+    /// The calendar the appointment will be written to, if that integration writes events: the
+    /// appointment stores it with sync_status pending (else not_applicable).
+    pub calendar_type: Option<CalendarType>,
 }
 
 impl BookingGuard {
@@ -104,7 +117,7 @@ pub trait AppointmentRepository: Send + Sync {
     async fn book(&self, new: NewAppointment, guard: BookingGuard) -> Result<Appointment, CoreError>;
 
     /// Moves a confirmed appointment if `guard` accepts the new time (ignoring the appointment
-    /// itself). `CoreError::Conflict` if it is not confirmed.
+    /// itself). `CoreError::NotConfirmed` if it is not confirmed.
     async fn reschedule(
         &self,
         id: AppointmentId,
@@ -123,7 +136,7 @@ pub trait AppointmentRepository: Send + Sync {
         status: SyncStatus,
     ) -> Result<Appointment, CoreError>;
 
-    /// Stores an appointment that a scheduling provider (Calendly, the system of record) has
+    /// Stores an appointment that a scheduling provider (the system of record for its bookings) has
     /// already accepted, exactly as given, if no confirmed appointment of the expert overlaps it
     /// (checked under the expert's lock; else `CoreError::SlotTaken`). The weekly rules are not
     /// consulted: the provider applied its own.
@@ -131,8 +144,8 @@ pub trait AppointmentRepository: Send + Sync {
 
     /// Stores a pending appointment (a scheduler answered with a link instead of booking it),
     /// exactly as given. It holds no time, so nothing is checked and nothing is written to the
-    /// expert's calendar. `CoreError::Conflict` if it is not pending, or if it carries an
-    /// external id (a provider booking it could not confirm) that an appointment has already.
+    /// expert's calendar. `CoreError::AlreadyRecorded` if it carries an external id (a provider
+    /// booking it could not confirm) that an appointment has already.
     async fn record_pending(&self, appointment: Appointment) -> Result<Appointment, CoreError>;
 
     /// Confirms a pending appointment now that the provider booked it: its external id and the
@@ -140,7 +153,7 @@ pub trait AppointmentRepository: Send + Sync {
     /// under the expert's lock like [`record_confirmed`](Self::record_confirmed): a confirmed
     /// appointment of the expert that overlaps it is `CoreError::SlotTaken` and nothing changes.
     /// The scheduling link is cleared. Confirming it again with the same external id returns it
-    /// unchanged; an appointment that is not pending any more is `CoreError::Conflict`.
+    /// unchanged; an appointment that is not pending any more is `CoreError::NotPending`.
     async fn confirm_pending(
         &self,
         id: AppointmentId,
@@ -149,8 +162,28 @@ pub trait AppointmentRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<Appointment, CoreError>;
 
-    /// The appointment the provider knows by this external id (e.g. a Calendly invitee URI).
+    /// The appointment the provider knows by this external id (e.g. a scheduler's invitee URI).
     async fn by_external_id(&self, external_id: &str) -> Result<Option<Appointment>, CoreError>;
+
+    /// The expert's appointments awaiting their client at a scheduling link (pending, no
+    /// provider booking yet) of clients with this email (case-insensitive), oldest first.
+    async fn awaiting_client(&self, expert: ExpertId, email: &str) -> Result<Vec<Appointment>, CoreError>;
+
+    /// Records a provider's booking (its external id and time) on a pending appointment that
+    /// cannot be confirmed because it overlaps a confirmed one: the appointment becomes held
+    /// (`BookingState::Held`), pending with sync_status failed and `reason` as sync_error.
+    /// `CoreError::NotPending` unless it is pending (awaiting its client, or held for this same
+    /// booking).
+    async fn hold(
+        &self,
+        id: AppointmentId,
+        external_event_id: String,
+        time: Interval,
+        reason: String,
+    ) -> Result<Appointment, CoreError>;
+
+    /// The expert's held appointments, earliest first.
+    async fn held(&self, expert: ExpertId) -> Result<Vec<Appointment>, CoreError>;
 }
 
 /// An integration's stored credentials (tokens, account, settings) as one secret document.
@@ -176,6 +209,15 @@ pub trait CredentialRepository: Send + Sync {
 /// manager report here, so that an expired or revoked grant is seen, not silently ignored.
 #[async_trait]
 pub trait IntegrationRepository: Send + Sync {
+    /// The expert whose connected integration has `key` = `value` in its settings (a provider's
+    /// webhook names its account, e.g. a user URI).
+    async fn expert_by_setting(
+        &self,
+        integration: IntegrationType,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<ExpertId>, CoreError>;
+
     /// The provider answered: sets last_synced_at and clears last_error.
     async fn record_success(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError>;
     /// A failure worth showing (last_error and last_error_at); the integration stays connected.

@@ -1,6 +1,10 @@
 //! The Strategy pattern of the design: one [`AvailabilityStrategy`] per integration type, picked
-//! by the expert's `integration_type`. A provider crate implements the trait; the service and the
-//! engine do the rest.
+//! by the expert's `integration_type`. A strategy is made of the small parts its provider really
+//! has, each implemented fully: a [`BusyTimeSource`] (a calendar that blocks time), an
+//! [`EventWriter`] (a calendar that receives appointments), a [`Scheduler`] (a provider that
+//! computes the slots and takes the bookings itself). Hours typed in have none
+//! of them. The service composes the parts with the engine and a busy-time cache, so no provider
+//! re-implements (or stubs out) what another part does.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -8,9 +12,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use availability_domain::jiff::SignedDuration;
-use availability_domain::{Appointment, Client, Expert, IntegrationType, Interval, Schedule, Slot};
+use availability_domain::{Appointment, CalendarType, Client, Expert, IntegrationType, Interval, Schedule, Slot};
 
-use crate::engine::{self, SlotQuery};
+use crate::engine::SlotQuery;
 use crate::CoreError;
 
 /// What one expert's slots are computed from: the expert, their working hours and their
@@ -23,6 +27,10 @@ pub struct ExpertCalendar {
     pub schedule: Schedule,
     /// Confirmed appointments that may block the queried window.
     pub appointments: Vec<Appointment>,
+    /// Which connection of the expert's active calendar this is: it changes whenever the expert
+    /// connects, reconnects, disconnects or switches a calendar (or its stored grant or settings
+    /// change), so busy time cached for one connection is never served for another.
+    pub connection: i64,
 }
 
 impl ExpertCalendar {
@@ -36,130 +44,147 @@ impl ExpertCalendar {
     }
 }
 
-/// What a strategy can do; the conformance suite skips what a strategy does not claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a provider can do, as `GET /api/v1/providers` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct Capabilities {
     /// Reads busy time from an external calendar.
     pub reads_busy_time: bool,
-    /// Writes appointments as events to an external calendar.
+    /// Writes appointments to the provider (events in a calendar, or bookings in a scheduler).
     pub writes_events: bool,
-    /// The provider computes the slots itself (Calendly); the weekly rules are not used.
+    /// The provider computes the slots itself (a scheduler); the weekly rules are not used.
     pub provider_slots: bool,
+    /// The provider tells the server when a calendar changes (push notifications).
+    pub push: bool,
 }
 
 impl Capabilities {
-    /// Hours typed in, no external calendar.
-    pub const MANUAL: Capabilities = Capabilities {
-        reads_busy_time: false,
-        writes_events: false,
-        provider_slots: false,
-    };
-    /// A calendar that blocks time and receives appointments (Google, Microsoft, CalDAV).
-    pub const CALENDAR: Capabilities = Capabilities {
-        reads_busy_time: true,
-        writes_events: true,
-        provider_slots: false,
-    };
-    /// A scheduler that computes the slots and receives bookings (Calendly).
-    pub const SCHEDULER: Capabilities = Capabilities {
-        reads_busy_time: false,
-        writes_events: true,
-        provider_slots: true,
-    };
+    /// What a strategy's parts give, without push.
+    pub fn of(strategy: &dyn AvailabilityStrategy) -> Self {
+        Self {
+            reads_busy_time: strategy.busy_time().is_some(),
+            writes_events: strategy.event_writer().is_some() || strategy.scheduler().is_some(),
+            provider_slots: strategy.scheduler().is_some(),
+            push: false,
+        }
+    }
+
+    /// The same capabilities, with push as given.
+    pub fn with_push(mut self, push: bool) -> Self {
+        self.push = push;
+        self
+    }
 }
 
-/// The provider's reference to an appointment written to its calendar.
+/// The provider's reference to an appointment written to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalEvent {
-    /// Google event id, Graph event id, Calendly invitee URI.
+    /// The provider's own reference: an event id, an invitee URI, an event URL.
     pub id: String,
 }
 
-/// What a booking made in a scheduler (a strategy with [`Capabilities::provider_slots`], the
-/// system of record for its bookings) came to.
+/// What a booking made in a [`Scheduler`] (the system of record for its bookings) came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProviderBooking {
-    /// The provider booked it; its reference to the booking, if it gives one.
-    Booked(Option<ExternalEvent>),
+    /// The provider booked it: its reference to the booking.
+    Booked(ExternalEvent),
     /// The provider did not book it: the client finishes the booking at this link, and the
-    /// provider reports the booking later (Calendly: an invitee.created webhook). The
-    /// appointment is stored pending meanwhile and holds no time.
+    /// provider reports the booking later (see `AvailabilityService::apply_provider_event`).
+    /// The appointment is stored pending meanwhile and holds no time.
     Pending {
         /// Where the client finishes the booking (single use where the provider allows).
         scheduling_url: String,
     },
 }
 
-/// Where one kind of availability comes from, and where appointments are written.
-///
-/// Object safe: the service holds `Arc<dyn AvailabilityStrategy>`. Implementors write
-/// [`busy_intervals`](Self::busy_intervals) and the three appointment operations; slots come from
-/// the shared engine unless the provider computes them itself.
+/// A calendar whose events block the expert's time.
 #[async_trait]
+pub trait BusyTimeSource: Send + Sync {
+    /// The busy time of the expert's calendar that overlaps `window`: every event that blocks
+    /// time there (timed, all-day, multi-day, recurring occurrences; not free, declined or
+    /// cancelled ones). Failures are `ProviderUnavailable` or `NeedsReauth`, never an empty
+    /// calendar.
+    async fn busy_intervals(&self, expert: &Expert, window: Interval) -> Result<Vec<Interval>, CoreError>;
+}
+
+/// A calendar that receives the expert's appointments as events. Every method is idempotent for
+/// one appointment: the outbox retries them after failures and lost answers.
+#[async_trait]
+pub trait EventWriter: Send + Sync {
+    /// Writes a new appointment as an event. A retried create must not make a second event.
+    async fn create_event(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+    ) -> Result<ExternalEvent, CoreError>;
+
+    /// Moves the appointment's event (`external_calendar_event_id`) to the appointment's time.
+    async fn update_event(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+    ) -> Result<ExternalEvent, CoreError>;
+
+    /// Removes the appointment's event; an event that is already gone (or was never written:
+    /// the create may have raced the cancel) is success.
+    async fn delete_event(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError>;
+}
+
+/// A provider that is the system of record for its bookings: it computes the slots from its own
+/// rules and books them itself (an event-type scheduler). It has no reschedule: a move is the provider's own
+/// (its reschedule link), reported back like any booking.
+#[async_trait]
+pub trait Scheduler: Send + Sync {
+    /// The provider's bookable slots for `query`, minus the expert's confirmed appointments of
+    /// `calendar` (with the policy's buffers). A duration the provider does not offer is
+    /// `CoreError::DurationNotOffered`.
+    async fn available_slots(&self, calendar: &ExpertCalendar, query: &SlotQuery) -> Result<Vec<Slot>, CoreError>;
+
+    /// Books `appointment` for `client` in the provider, before anything is stored: booked, or
+    /// pending until the client finishes it at a link. Booking an appointment the provider
+    /// booked already is that same booking again, never a second one.
+    async fn book(
+        &self,
+        expert: &Expert,
+        client: &Client,
+        appointment: &Appointment,
+    ) -> Result<ProviderBooking, CoreError>;
+
+    /// Cancels the provider's booking of the appointment; already cancelled or gone is success.
+    async fn cancel(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError>;
+}
+
+/// Where one kind of availability comes from, and where appointments go: the parts its provider
+/// has. Object safe: the service holds `Arc<dyn AvailabilityStrategy>`.
 pub trait AvailabilityStrategy: Send + Sync + Debug {
     /// The integration type this strategy serves.
     fn integration_type(&self) -> IntegrationType;
 
-    /// What this strategy can do.
-    fn capabilities(&self) -> Capabilities;
+    /// The name people know the provider by, for messages.
+    fn display_name(&self) -> &'static str;
 
-    /// The busy time of the expert's external calendar in `window` (none for manual hours).
-    async fn busy_intervals(&self, expert: &Expert, window: Interval) -> Result<Vec<Interval>, CoreError>;
-
-    /// The bookable slots for `query`: by default the engine over the expert's hours, minus the
-    /// confirmed appointments and the external busy time.
-    async fn available_slots(&self, calendar: &ExpertCalendar, query: &SlotQuery) -> Result<Vec<Slot>, CoreError> {
-        let policy = &calendar.expert.booking_policy;
-        let duration = query.duration_minutes.unwrap_or(policy.slot_duration_minutes());
-        let external = self
-            .busy_intervals(&calendar.expert, busy_window(query.window, policy, duration))
-            .await?;
-        let appointments = calendar.appointment_intervals();
-        Ok(engine::available_slots(
-            &calendar.schedule,
-            policy,
-            appointments.iter().chain(&external),
-            query,
-        ))
+    /// The `calendar_type` of the appointments it writes; None if it writes none.
+    fn calendar_type(&self) -> Option<CalendarType> {
+        None
     }
 
-    /// Writes a new appointment to the external calendar. Must be idempotent for one appointment
-    /// id (a retried create must not make a second event).
-    async fn create_appointment(
-        &self,
-        expert: &Expert,
-        client: &Client,
-        appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError>;
-
-    /// Books `appointment` in a scheduler that is the system of record (called by the service,
-    /// before anything is stored, for strategies with [`Capabilities::provider_slots`]): booked
-    /// at once, or pending until the client finishes it at a link the provider gives. The
-    /// default is [`create_appointment`](Self::create_appointment)'s event, booked; only a
-    /// provider that can answer with a link overrides it.
-    async fn book_in_provider(
-        &self,
-        expert: &Expert,
-        client: &Client,
-        appointment: &Appointment,
-    ) -> Result<ProviderBooking, CoreError> {
-        Ok(ProviderBooking::Booked(
-            self.create_appointment(expert, client, appointment).await?,
-        ))
+    /// The calendar that blocks the expert's time, if the provider has one.
+    fn busy_time(&self) -> Option<&dyn BusyTimeSource> {
+        None
     }
 
-    /// Moves the appointment's external event to the appointment's current time.
-    async fn update_appointment(
-        &self,
-        expert: &Expert,
-        client: &Client,
-        appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError>;
+    /// The calendar that receives appointments, if the provider has one.
+    fn event_writer(&self) -> Option<&dyn EventWriter> {
+        None
+    }
 
-    /// Removes or cancels the external event; an event already gone is success.
-    async fn cancel_appointment(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError>;
+    /// The provider's own slots and bookings, if it is a scheduler.
+    fn scheduler(&self) -> Option<&dyn Scheduler> {
+        None
+    }
 }
 
 /// The instants whose busy time can affect slots starting in `window`: buffers and the slot's
@@ -195,5 +220,11 @@ impl StrategyRegistry {
         self.strategies
             .get(&integration)
             .ok_or(CoreError::StrategyMissing(integration))
+    }
+
+    /// The strategy that writes appointments of this calendar type (the one an appointment was
+    /// written to, whatever the expert uses now).
+    pub fn by_calendar_type(&self, calendar: CalendarType) -> Option<&Arc<dyn AvailabilityStrategy>> {
+        self.strategies.values().find(|s| s.calendar_type() == Some(calendar))
     }
 }

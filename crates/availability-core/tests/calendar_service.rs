@@ -9,35 +9,63 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
+use availability_core::domain::Secret;
 use availability_core::domain::{
-    Appointment, BookingPolicy, Client, ClientId, DayOfWeek, Expert, ExpertId, IntegrationType, Interval,
+    Appointment, BookingPolicy, CalendarType, Client, ClientId, DayOfWeek, Expert, ExpertId, IntegrationType, Interval,
     NewAppointment, Schedule, WeeklyRule, Zone,
 };
 use availability_core::{
-    AvailabilityService, AvailabilityStrategy, Capabilities, CoreError, ExternalEvent, FixedClock, InMemoryStore,
-    StrategyRegistry,
+    AvailabilityService, AvailabilityStrategy, BusyTimeSource, CoreError, CredentialRepository, EventWriter,
+    ExpertRepository, ExternalEvent, FixedClock, InMemoryStore, StrategyRegistry,
 };
 
-#[derive(Debug, Default)]
+const CALENDAR: IntegrationType = IntegrationType::from_static("fake_calendar");
+const OTHER_CALENDAR: IntegrationType = IntegrationType::from_static("other_calendar");
+
+#[derive(Debug)]
 struct FakeCalendar {
+    integration: IntegrationType,
     busy: std::sync::Mutex<Vec<Interval>>,
     calls: AtomicUsize,
     down: AtomicBool,
 }
 
-#[async_trait]
+impl FakeCalendar {
+    fn new(integration: IntegrationType, busy: &[Interval]) -> Self {
+        Self {
+            integration,
+            busy: std::sync::Mutex::new(busy.to_vec()),
+            calls: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
+        }
+    }
+}
+
 impl AvailabilityStrategy for FakeCalendar {
     fn integration_type(&self) -> IntegrationType {
-        IntegrationType::GoogleCalendar
+        self.integration
     }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::CALENDAR
+    fn display_name(&self) -> &'static str {
+        "Fake Calendar"
     }
+    fn calendar_type(&self) -> Option<CalendarType> {
+        Some(CalendarType::from_static("fake"))
+    }
+    fn busy_time(&self) -> Option<&dyn BusyTimeSource> {
+        Some(self)
+    }
+    fn event_writer(&self) -> Option<&dyn EventWriter> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl BusyTimeSource for FakeCalendar {
     async fn busy_intervals(&self, _expert: &Expert, window: Interval) -> Result<Vec<Interval>, CoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.down.load(Ordering::SeqCst) {
             return Err(CoreError::ProviderUnavailable {
-                integration: IntegrationType::GoogleCalendar,
+                integration: self.integration,
                 message: "down".into(),
             });
         }
@@ -50,27 +78,21 @@ impl AvailabilityStrategy for FakeCalendar {
             .filter(|b| b.overlaps(&window))
             .collect())
     }
-    async fn create_appointment(
-        &self,
-        _: &Expert,
-        _: &Client,
-        a: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        Ok(Some(ExternalEvent {
+}
+
+#[async_trait]
+impl EventWriter for FakeCalendar {
+    async fn create_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
+        Ok(ExternalEvent {
             id: format!("evt-{}", a.id),
-        }))
+        })
     }
-    async fn update_appointment(
-        &self,
-        _: &Expert,
-        _: &Client,
-        a: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        Ok(Some(ExternalEvent {
+    async fn update_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
+        Ok(ExternalEvent {
             id: format!("evt-{}", a.id),
-        }))
+        })
     }
-    async fn cancel_appointment(&self, _: &Expert, _: &Appointment) -> Result<(), CoreError> {
+    async fn delete_event(&self, _: &Expert, _: &Appointment) -> Result<(), CoreError> {
         Ok(())
     }
 }
@@ -81,7 +103,9 @@ fn ts(s: &str) -> Timestamp {
 
 struct World {
     service: AvailabilityService,
+    store: Arc<InMemoryStore>,
     calendar: Arc<FakeCalendar>,
+    other: Arc<FakeCalendar>,
     clock: Arc<FixedClock>,
     expert: ExpertId,
     client: ClientId,
@@ -94,7 +118,7 @@ fn world() -> World {
         name: "G".into(),
         email: "g@example.com".into(),
         timezone: Zone::utc(),
-        integration_type: IntegrationType::GoogleCalendar,
+        integration_type: CALENDAR,
         booking_policy: BookingPolicy::default(),
     };
     let client = Client {
@@ -114,18 +138,23 @@ fn world() -> World {
     let (e, c) = (expert.id, client.id);
     store.put_expert(expert);
     store.put_client(client);
-    let calendar = Arc::new(FakeCalendar::default());
-    calendar
-        .busy
-        .lock()
-        .unwrap()
-        .push(Interval::new(ts("2026-03-02T10:00:00Z"), ts("2026-03-02T11:00:00Z")).unwrap());
+    let calendar = Arc::new(FakeCalendar::new(
+        CALENDAR,
+        &[Interval::new(ts("2026-03-02T10:00:00Z"), ts("2026-03-02T11:00:00Z")).unwrap()],
+    ));
+    // Another calendar the expert may switch to: busy 09:00-10:00 instead.
+    let other = Arc::new(FakeCalendar::new(
+        OTHER_CALENDAR,
+        &[Interval::new(ts("2026-03-02T09:00:00Z"), ts("2026-03-02T10:00:00Z")).unwrap()],
+    ));
     let clock = Arc::new(FixedClock::new(ts("2026-03-01T00:00:00Z")));
-    let service = AvailabilityService::new(store.clone(), store, StrategyRegistry::new().with(calendar.clone()))
-        .with_clock(clock.clone());
+    let strategies = StrategyRegistry::new().with(calendar.clone()).with(other.clone());
+    let service = AvailabilityService::new(store.clone(), store.clone(), strategies).with_clock(clock.clone());
     World {
         service,
+        store,
         calendar,
+        other,
         clock,
         expert: e,
         client: c,
@@ -281,4 +310,68 @@ async fn a_slot_that_began_a_moment_ago_is_not_bookable_and_times_are_whole_seco
         .await
         .unwrap();
     assert_eq!(ok.created_at, ts("2026-03-02T09:00:00Z"), "stored to the whole second");
+}
+
+fn starts(slots: &[availability_core::domain::Slot]) -> Vec<String> {
+    slots.iter().map(|s| s.start.to_string()).collect()
+}
+
+/// The busy-time cache is keyed by the connection: switching to another calendar, or
+/// reconnecting the same one, shows the new calendar's busy time in the very next answer,
+/// within the 30 s the cache would otherwise serve.
+#[tokio::test]
+async fn switching_or_reconnecting_a_calendar_never_serves_the_old_busy_time() {
+    let w = world();
+    let first = w.service.slots(w.expert, ts(DAY.0), ts(DAY.1), None).await.unwrap();
+    assert_eq!(
+        starts(&first),
+        [
+            "2026-03-02T09:00:00Z",
+            "2026-03-02T09:30:00Z",
+            "2026-03-02T11:00:00Z",
+            "2026-03-02T11:30:00Z"
+        ]
+    );
+    let mut expert = w.store.expert(w.expert).await.unwrap();
+    expert.integration_type = OTHER_CALENDAR;
+    w.store.put_expert(expert.clone());
+    let switched = w.service.slots(w.expert, ts(DAY.0), ts(DAY.1), None).await.unwrap();
+    assert_eq!(
+        starts(&switched),
+        [
+            "2026-03-02T10:00:00Z",
+            "2026-03-02T10:30:00Z",
+            "2026-03-02T11:00:00Z",
+            "2026-03-02T11:30:00Z"
+        ],
+        "the other calendar's busy time, at once"
+    );
+    assert_eq!(w.other.calls.load(Ordering::SeqCst), 1);
+
+    // Back to the first calendar, now with other busy time, after a reconnect (a new grant).
+    expert.integration_type = CALENDAR;
+    w.store.put_expert(expert);
+    w.service.slots(w.expert, ts(DAY.0), ts(DAY.1), None).await.unwrap();
+    let calls = w.calendar.calls.load(Ordering::SeqCst);
+    *w.calendar.busy.lock().unwrap() = vec![half_hour("2026-03-02T11:30:00Z")];
+    w.store
+        .save(w.expert, CALENDAR, Secret::new("a new grant".to_owned()))
+        .await
+        .unwrap();
+    let reconnected = w.service.slots(w.expert, ts(DAY.0), ts(DAY.1), None).await.unwrap();
+    assert_eq!(
+        w.calendar.calls.load(Ordering::SeqCst),
+        calls + 1,
+        "asked again after the reconnect"
+    );
+    assert_eq!(
+        starts(&reconnected),
+        [
+            "2026-03-02T09:00:00Z",
+            "2026-03-02T09:30:00Z",
+            "2026-03-02T10:00:00Z",
+            "2026-03-02T10:30:00Z",
+            "2026-03-02T11:00:00Z"
+        ]
+    );
 }

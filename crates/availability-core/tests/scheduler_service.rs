@@ -12,16 +12,20 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use availability_core::domain::{
-    Appointment, AppointmentStatus, BookingPolicy, CalendarType, Client, ClientId, Expert, ExpertId, IntegrationType,
-    Interval, NewAppointment, Schedule, Slot, SyncStatus, Zone,
+    Appointment, AppointmentStatus, BookingPolicy, BookingState, CalendarType, Client, ClientId, Expert, ExpertId,
+    IntegrationType, Interval, NewAppointment, Schedule, Slot, SyncStatus, Zone,
 };
 use availability_core::engine::SlotQuery;
 use availability_core::{
-    AppointmentRepository, AvailabilityService, AvailabilityStrategy, Capabilities, CoreError, ExpertCalendar,
-    ExternalEvent, FixedClock, InMemoryStore, ProviderBooking, StrategyRegistry,
+    AppointmentRepository, AvailabilityService, AvailabilityStrategy, CoreError, EventOutcome, ExpertCalendar,
+    ExpertRepository, ExternalEvent, FixedClock, InMemoryStore, Invitee, ProviderBooking, ProviderEvent, Scheduler,
+    StrategyRegistry,
 };
 
 const LINK: &str = "https://calendly.com/d/abc-def/consult";
+
+const SCHEDULER: IntegrationType = IntegrationType::from_static("fake_scheduler");
+const CALENDAR_TYPE: CalendarType = CalendarType::from_static("fake_scheduler");
 
 /// A scheduler offering fixed start times; `direct` says whether it books or gives a link.
 #[derive(Debug, Default)]
@@ -32,17 +36,23 @@ struct FakeScheduler {
     cancels: AtomicUsize,
 }
 
-#[async_trait]
 impl AvailabilityStrategy for FakeScheduler {
     fn integration_type(&self) -> IntegrationType {
-        IntegrationType::Calendly
+        SCHEDULER
     }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::SCHEDULER
+    fn display_name(&self) -> &'static str {
+        "Fake Scheduler"
     }
-    async fn busy_intervals(&self, _: &Expert, _: Interval) -> Result<Vec<Interval>, CoreError> {
-        Ok(vec![])
+    fn calendar_type(&self) -> Option<CalendarType> {
+        Some(CALENDAR_TYPE)
     }
+    fn scheduler(&self) -> Option<&dyn Scheduler> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Scheduler for FakeScheduler {
     async fn available_slots(&self, calendar: &ExpertCalendar, _: &SlotQuery) -> Result<Vec<Slot>, CoreError> {
         let taken = calendar.appointment_intervals();
         Ok(self
@@ -54,81 +64,19 @@ impl AvailabilityStrategy for FakeScheduler {
             .filter(|s| !taken.iter().any(|t| t.start() < s.end && s.start < t.end()))
             .collect())
     }
-    async fn create_appointment(
-        &self,
-        _: &Expert,
-        _: &Client,
-        a: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        self.bookings.fetch_add(1, Ordering::SeqCst);
-        Ok(Some(ExternalEvent {
-            id: format!("invitee-{}", a.id),
-        }))
-    }
-    async fn book_in_provider(
-        &self,
-        expert: &Expert,
-        client: &Client,
-        a: &Appointment,
-    ) -> Result<ProviderBooking, CoreError> {
+    async fn book(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ProviderBooking, CoreError> {
         if self.direct.load(Ordering::SeqCst) {
-            return Ok(ProviderBooking::Booked(
-                self.create_appointment(expert, client, a).await?,
-            ));
+            self.bookings.fetch_add(1, Ordering::SeqCst);
+            return Ok(ProviderBooking::Booked(ExternalEvent {
+                id: format!("invitee-{}", a.id),
+            }));
         }
         Ok(ProviderBooking::Pending {
             scheduling_url: LINK.into(),
         })
     }
-    async fn update_appointment(
-        &self,
-        _: &Expert,
-        _: &Client,
-        _: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        Err(CoreError::Unsupported {
-            integration: IntegrationType::Calendly,
-            operation: "rescheduling",
-        })
-    }
-    async fn cancel_appointment(&self, _: &Expert, _: &Appointment) -> Result<(), CoreError> {
+    async fn cancel(&self, _: &Expert, _: &Appointment) -> Result<(), CoreError> {
         self.cancels.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-/// A strategy that keeps the trait's default `book_in_provider`.
-#[derive(Debug)]
-struct PlainScheduler;
-
-#[async_trait]
-impl AvailabilityStrategy for PlainScheduler {
-    fn integration_type(&self) -> IntegrationType {
-        IntegrationType::Calendly
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::SCHEDULER
-    }
-    async fn busy_intervals(&self, _: &Expert, _: Interval) -> Result<Vec<Interval>, CoreError> {
-        Ok(vec![])
-    }
-    async fn create_appointment(
-        &self,
-        _: &Expert,
-        _: &Client,
-        _: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        Ok(Some(ExternalEvent { id: "evt-1".into() }))
-    }
-    async fn update_appointment(
-        &self,
-        _: &Expert,
-        _: &Client,
-        _: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        Ok(None)
-    }
-    async fn cancel_appointment(&self, _: &Expert, _: &Appointment) -> Result<(), CoreError> {
         Ok(())
     }
 }
@@ -156,7 +104,7 @@ fn world() -> World {
         name: "C".into(),
         email: "c@example.com".into(),
         timezone: Zone::utc(),
-        integration_type: IntegrationType::Calendly,
+        integration_type: SCHEDULER,
         booking_policy: BookingPolicy::default(),
     };
     let client = Client {
@@ -228,7 +176,7 @@ async fn a_link_instead_of_a_booking_is_stored_pending_and_holds_no_time() {
     assert_eq!(pending.status, AppointmentStatus::Pending);
     assert_eq!(pending.scheduling_url.as_deref(), Some(LINK));
     assert_eq!(pending.external_calendar_event_id, None);
-    assert_eq!(pending.calendar_type, Some(CalendarType::Calendly));
+    assert_eq!(pending.calendar_type, Some(CALENDAR_TYPE));
     assert_eq!(pending.sync_status, SyncStatus::NotApplicable);
     assert_eq!(pending.created_at, ts("2026-03-01T00:00:00Z"));
     assert_eq!(
@@ -253,7 +201,7 @@ async fn a_link_instead_of_a_booking_is_stored_pending_and_holds_no_time() {
         .reschedule(pending.id, half_hour("2026-03-02T10:00:00Z"))
         .await;
     assert!(
-        matches!(&moved, Err(CoreError::Conflict(m)) if m.contains("pending")),
+        matches!(&moved, Err(CoreError::PendingNotReschedulable(id)) if *id == pending.id),
         "{moved:?}"
     );
 
@@ -308,7 +256,7 @@ async fn the_provider_confirms_at_the_time_it_booked_once_and_never_over_a_confi
         w.store
             .confirm_pending(pending.id, "invitee-2".into(), booked, now)
             .await,
-        Err(CoreError::Conflict(_))
+        Err(CoreError::NotPending(_))
     ));
 
     // A second pending appointment whose booking lands on the confirmed one: refused, unchanged.
@@ -326,7 +274,7 @@ async fn the_provider_confirms_at_the_time_it_booked_once_and_never_over_a_confi
         w.store
             .confirm_pending(second.id, "invitee-4".into(), half_hour("2026-03-02T10:00:00Z"), now)
             .await,
-        Err(CoreError::Conflict(_))
+        Err(CoreError::NotPending(_))
     ));
 }
 
@@ -348,24 +296,138 @@ async fn a_scheduler_that_books_directly_confirms_at_once() {
 }
 
 #[tokio::test]
-async fn the_default_book_in_provider_is_the_created_event() {
-    let w = world();
-    let appointment = w.book("2026-03-02T09:00:00Z").await.unwrap();
-    let outcome = PlainScheduler
-        .book_in_provider(&w.expert, &w.client, &appointment)
-        .await
-        .unwrap();
-    assert_eq!(
-        outcome,
-        ProviderBooking::Booked(Some(ExternalEvent { id: "evt-1".into() }))
-    );
-}
-
-#[tokio::test]
 async fn only_pending_appointments_are_recorded_as_pending() {
     let w = world();
     w.scheduler.direct.store(true, Ordering::SeqCst);
     let confirmed = w.book("2026-03-02T09:00:00Z").await.unwrap();
     let refused = w.store.record_pending(confirmed).await;
-    assert!(matches!(refused, Err(CoreError::Conflict(_))), "{refused:?}");
+    assert!(matches!(refused, Err(CoreError::NotPending(_))), "{refused:?}");
+}
+
+fn invitee(email: &str) -> Invitee {
+    Invitee {
+        email: email.into(),
+        name: "Walk In".into(),
+        timezone: None,
+    }
+}
+
+fn booked(external_id: &str, start: &str, email: &str) -> ProviderEvent {
+    ProviderEvent::Booked {
+        external_id: external_id.into(),
+        time: half_hour(start),
+        invitee: invitee(email),
+        rescheduled: false,
+    }
+}
+
+/// What a provider reports is decided in the service, so an embedder gets what the server does:
+/// a booking finishes the client's pending appointment (email compared case-insensitively), at
+/// the time the provider booked; a repeat changes nothing.
+#[tokio::test]
+async fn a_reported_booking_finishes_the_clients_pending_appointment() {
+    let w = world();
+    let pending = w.book("2026-03-02T09:00:00Z").await.unwrap();
+    let outcome = w
+        .service
+        .apply_provider_event(
+            w.expert.id,
+            booked("invitee-9", "2026-03-02T09:30:00Z", "ANN@Example.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, EventOutcome::Applied);
+    let confirmed = w.store.appointment(pending.id).await.unwrap();
+    assert_eq!(confirmed.status, AppointmentStatus::Confirmed);
+    assert_eq!(
+        confirmed.start_time,
+        ts("2026-03-02T09:30:00Z"),
+        "the time the provider booked"
+    );
+    assert_eq!(confirmed.external_calendar_event_id.as_deref(), Some("invitee-9"));
+    let again = w
+        .service
+        .apply_provider_event(
+            w.expert.id,
+            booked("invitee-9", "2026-03-02T09:30:00Z", "ann@example.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, EventOutcome::Unchanged);
+    assert_eq!(
+        w.store.appointments_of(w.expert.id).len(),
+        1,
+        "nothing added by the repeat"
+    );
+}
+
+/// A booking made on the provider's own pages is recorded (a client created for a new email);
+/// one that overlaps a confirmed appointment is held, and confirmed as soon as that appointment
+/// is cancelled; a reported cancellation cancels.
+#[tokio::test]
+async fn walk_in_bookings_are_recorded_held_on_overlap_and_confirmed_when_the_time_frees() {
+    let w = world();
+    w.scheduler.direct.store(true, Ordering::SeqCst);
+    let ours = w.book("2026-03-02T10:00:00Z").await.unwrap();
+
+    let outcome = w
+        .service
+        .apply_provider_event(
+            w.expert.id,
+            booked("walk-in-1", "2026-03-02T09:00:00Z", "new@example.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, EventOutcome::Applied);
+    let client = w
+        .store
+        .client_by_email("NEW@example.com")
+        .await
+        .unwrap()
+        .expect("a new client");
+    assert_eq!(client.name, "Walk In");
+    let walk_in = w.store.by_external_id("walk-in-1").await.unwrap().unwrap();
+    assert_eq!(
+        (walk_in.client_id, walk_in.status),
+        (client.id, AppointmentStatus::Confirmed)
+    );
+
+    // Over our 10:00 booking: held, with the clash as its sync error.
+    w.service
+        .apply_provider_event(
+            w.expert.id,
+            booked("walk-in-2", "2026-03-02T10:00:00Z", "new@example.com"),
+        )
+        .await
+        .unwrap();
+    let held = w.store.by_external_id("walk-in-2").await.unwrap().unwrap();
+    assert_eq!(held.state(), BookingState::Held);
+    assert!(
+        held.sync_error.as_deref().unwrap().contains("Fake Scheduler booked"),
+        "{held:?}"
+    );
+    assert_eq!(w.store.held(w.expert.id).await.unwrap(), vec![held.clone()]);
+
+    // Cancelling ours frees the time: the held booking is confirmed at once.
+    w.service.cancel(ours.id, None).await.unwrap();
+    let now_confirmed = w.store.appointment(held.id).await.unwrap();
+    assert_eq!(now_confirmed.state(), BookingState::Confirmed);
+    assert_eq!(now_confirmed.sync_error, None);
+
+    // Cancelled on the provider: cancelled here, with the provider's name in the reason.
+    let cancelled = w
+        .service
+        .apply_provider_event(
+            w.expert.id,
+            ProviderEvent::Cancelled {
+                external_id: "walk-in-1".into(),
+                reason: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cancelled, EventOutcome::Applied);
+    let gone = w.store.appointment(walk_in.id).await.unwrap();
+    assert_eq!(gone.status, AppointmentStatus::Cancelled);
+    assert_eq!(gone.cancellation_reason.as_deref(), Some("cancelled on Fake Scheduler"));
 }

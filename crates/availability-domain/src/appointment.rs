@@ -6,7 +6,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::{AppointmentId, ClientId, ExpertId, Interval};
+use crate::{AppointmentId, CalendarType, ClientId, ExpertId, Interval};
 
 /// A bookable time: [start, end) in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -57,20 +57,8 @@ string_enum!(
         Confirmed = "confirmed",
         /// Released; does not block time.
         Cancelled = "cancelled",
-        /// Waiting for the provider to confirm (e.g. a Calendly scheduling link); does not block time.
+        /// Waiting for the provider to confirm (e.g. a scheduler's link); does not block time.
         Pending = "pending",
-    }
-);
-
-string_enum!(
-    /// The external calendar an appointment is written to.
-    CalendarType {
-        /// Google Calendar.
-        Google = "google",
-        /// Microsoft 365 / Outlook.
-        Office365 = "office365",
-        /// Calendly.
-        Calendly = "calendly",
     }
 );
 
@@ -87,17 +75,6 @@ string_enum!(
         NotApplicable = "not_applicable",
     }
 );
-
-impl CalendarType {
-    /// The integration that writes to this calendar.
-    pub fn integration_type(self) -> crate::IntegrationType {
-        match self {
-            Self::Google => crate::IntegrationType::GoogleCalendar,
-            Self::Office365 => crate::IntegrationType::Office365Calendar,
-            Self::Calendly => crate::IntegrationType::Calendly,
-        }
-    }
-}
 
 /// A booking request, before it is validated and stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,9 +104,9 @@ pub struct Appointment {
     pub status: AppointmentStatus,
     /// The calendar the appointment was written to, if any.
     pub calendar_type: Option<CalendarType>,
-    /// The provider's id for the event (Google event id, Graph event id, Calendly invitee URI).
+    /// The provider's id for the event (an event id, an invitee URI, an event URL).
     pub external_calendar_event_id: Option<String>,
-    /// Where the client finishes a pending booking (a Calendly single-use scheduling link); None
+    /// Where the client finishes a pending booking (a scheduler's single-use link); None
     /// unless the appointment is pending.
     #[serde(default)]
     pub scheduling_url: Option<String>,
@@ -161,6 +138,39 @@ impl Appointment {
     pub fn is_pending(&self) -> bool {
         self.status == AppointmentStatus::Pending
     }
+
+    /// Where it stands, by name: what `status` and the provider's reference mean together.
+    pub fn state(&self) -> BookingState {
+        match (self.status, &self.external_calendar_event_id) {
+            (AppointmentStatus::Confirmed, _) => BookingState::Confirmed,
+            (AppointmentStatus::Cancelled, _) => BookingState::Cancelled,
+            (AppointmentStatus::Pending, None) => BookingState::AwaitingClient,
+            (AppointmentStatus::Pending, Some(_)) => BookingState::Held,
+        }
+    }
+
+    /// Whether a provider booked it but it is held here unconfirmed (see [`BookingState::Held`]).
+    pub fn is_held(&self) -> bool {
+        self.state() == BookingState::Held
+    }
+}
+
+/// An appointment's state by name. The API shows `status` (confirmed, cancelled, pending); the
+/// two kinds of pending appointment differ in what the expert must do about them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BookingState {
+    /// Holds the expert's time.
+    Confirmed,
+    /// Released; holds nothing.
+    Cancelled,
+    /// A scheduler could not book it through its API and gave a link instead: nothing is booked
+    /// until the client finishes the booking at `scheduling_url` and the provider reports it.
+    AwaitingClient,
+    /// The provider, the system of record for its bookings, booked it, but its time overlaps
+    /// another confirmed appointment here; it holds no time and waits, with the clash in
+    /// `sync_error`, until the other appointment is cancelled or moved (then it is confirmed) or
+    /// it is cancelled itself.
+    Held,
 }
 
 #[cfg(test)]
@@ -186,7 +196,7 @@ mod tests {
         let json = serde_json::json!({
             "id": AppointmentId::new(), "expert_id": ExpertId::new(), "client_id": ClientId::new(),
             "start_time": "2026-03-02T09:00:00Z", "end_time": "2026-03-02T09:30:00Z",
-            "status": "pending", "calendar_type": "calendly", "external_calendar_event_id": null,
+            "status": "pending", "calendar_type": "scheduler", "external_calendar_event_id": null,
             "sync_status": "not_applicable", "cancellation_reason": null,
             "created_at": "2026-03-01T00:00:00Z", "updated_at": "2026-03-01T00:00:00Z",
         });
@@ -197,10 +207,10 @@ mod tests {
             serde_json::to_value(&appointment).unwrap()["scheduling_url"],
             serde_json::Value::Null
         );
-        appointment.scheduling_url = Some("https://calendly.com/d/abc/consult".into());
+        appointment.scheduling_url = Some("https://scheduler.example/d/abc/consult".into());
         assert_eq!(
             serde_json::to_value(&appointment).unwrap()["scheduling_url"],
-            "https://calendly.com/d/abc/consult"
+            "https://scheduler.example/d/abc/consult"
         );
     }
 }

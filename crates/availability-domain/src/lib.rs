@@ -3,6 +3,7 @@
 mod appointment;
 mod error;
 mod hold;
+mod ident;
 mod ids;
 mod party;
 mod policy;
@@ -12,11 +13,12 @@ mod schedule_set;
 mod secret;
 mod time;
 
-pub use appointment::{Appointment, AppointmentStatus, CalendarType, NewAppointment, Slot, SyncStatus};
+pub use appointment::{Appointment, AppointmentStatus, BookingState, NewAppointment, Slot, SyncStatus};
 pub use error::DomainError;
 pub use hold::Hold;
+pub use ident::{CalendarType, IntegrationType, InvalidIdentifier};
 pub use ids::{AppointmentId, ClientId, ExpertId, HoldId, ScheduleId};
-pub use party::{Client, Expert, IntegrationType, UnknownIntegrationType};
+pub use party::{Client, Expert};
 pub use policy::BookingPolicy;
 pub use recurrence::{Frequency, Recurrence, RecurrenceEnd};
 pub use schedule::{DateOverride, Schedule, TimeWindow, WeeklyRule};

@@ -23,8 +23,8 @@ pub struct Config {
     pub encryption_key: Option<Secret<String>>,
     /// ENCRYPTION_OLD_KEYS: earlier keys, comma-separated, used only to decrypt.
     pub encryption_old_keys: Secret<String>,
-    /// The OAuth apps and API endpoints of the calendar providers.
-    pub providers: ProviderSettings,
+    /// The environment the provider plug-ins read their own settings from.
+    pub providers: ProviderVars,
     /// LOG_FORMAT: how log lines are written.
     pub log_format: LogFormat,
 }
@@ -38,44 +38,16 @@ pub enum LogFormat {
     Json,
 }
 
-/// One provider's OAuth app and endpoints (the real ones unless overridden for tests or staging).
-#[derive(Debug, Clone)]
-pub struct ProviderSettings {
-    /// GOOGLE_*.
-    pub google: OAuthSettings,
-    /// MS_*.
-    pub microsoft: OAuthSettings,
-    /// CALENDLY_*.
-    pub calendly: OAuthSettings,
-    /// MS_TENANT.
-    pub ms_tenant: String,
-    /// CALENDLY_WEBHOOK_SIGNING_KEY.
-    pub calendly_webhook_signing_key: Option<Secret<String>>,
-    /// CALENDLY_MAX_SPAN_DAYS (default 7).
-    pub calendly_max_span_days: u32,
-}
+/// The environment as the provider plug-ins see it: each reads its own variables (GOOGLE_*,
+/// MS_*, CALENDLY_*, ...) from it. Printed with its names only (values hold secrets).
+#[derive(Clone, Default)]
+pub struct ProviderVars(pub HashMap<String, String>);
 
-/// An OAuth app: client credentials and endpoints.
-#[derive(Debug, Clone)]
-pub struct OAuthSettings {
-    /// The app's client id; None disables the connect flow.
-    pub client_id: Option<String>,
-    /// The app's client secret.
-    pub client_secret: Option<Secret<String>>,
-    /// Authorization endpoint.
-    pub auth_url: String,
-    /// Token endpoint.
-    pub token_url: String,
-    /// Revocation endpoint, where the provider has one.
-    pub revoke_url: Option<String>,
-    /// API base URL (the prefix before the API's paths).
-    pub api_base: String,
-}
-
-impl OAuthSettings {
-    /// Whether an OAuth app is configured.
-    pub fn is_configured(&self) -> bool {
-        self.client_id.is_some() && self.client_secret.is_some()
+impl std::fmt::Debug for ProviderVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        f.debug_tuple("ProviderVars").field(&names).finish()
     }
 }
 
@@ -126,55 +98,6 @@ impl Config {
             })?),
             None => None,
         };
-        let tenant = get("MS_TENANT").unwrap_or_else(|| "common".to_owned());
-        let providers = ProviderSettings {
-            google: OAuthSettings {
-                client_id: get("GOOGLE_CLIENT_ID"),
-                client_secret: get("GOOGLE_CLIENT_SECRET").map(Secret::new),
-                auth_url: get("GOOGLE_AUTH_URL")
-                    .unwrap_or_else(|| "https://accounts.google.com/o/oauth2/v2/auth".into()),
-                token_url: get("GOOGLE_TOKEN_URL").unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
-                revoke_url: Some(
-                    get("GOOGLE_REVOKE_URL").unwrap_or_else(|| "https://oauth2.googleapis.com/revoke".into()),
-                ),
-                api_base: get("GOOGLE_API_BASE").unwrap_or_else(|| "https://www.googleapis.com/calendar/v3".into()),
-            },
-            microsoft: OAuthSettings {
-                client_id: get("MS_CLIENT_ID"),
-                client_secret: get("MS_CLIENT_SECRET").map(Secret::new),
-                auth_url: get("MS_AUTH_URL")
-                    .unwrap_or_else(|| format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize")),
-                token_url: get("MS_TOKEN_URL")
-                    .unwrap_or_else(|| format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")),
-                // Microsoft has no revocation endpoint for this flow.
-                revoke_url: None,
-                api_base: get("MS_GRAPH_BASE").unwrap_or_else(|| "https://graph.microsoft.com/v1.0".into()),
-            },
-            calendly: OAuthSettings {
-                client_id: get("CALENDLY_CLIENT_ID"),
-                client_secret: get("CALENDLY_CLIENT_SECRET").map(Secret::new),
-                auth_url: get("CALENDLY_AUTH_URL")
-                    .unwrap_or_else(|| "https://auth.calendly.com/oauth/authorize".into()),
-                token_url: get("CALENDLY_TOKEN_URL").unwrap_or_else(|| "https://auth.calendly.com/oauth/token".into()),
-                revoke_url: Some(
-                    get("CALENDLY_REVOKE_URL").unwrap_or_else(|| "https://auth.calendly.com/oauth/revoke".into()),
-                ),
-                api_base: get("CALENDLY_API_BASE").unwrap_or_else(|| "https://api.calendly.com".into()),
-            },
-            ms_tenant: tenant,
-            calendly_webhook_signing_key: get("CALENDLY_WEBHOOK_SIGNING_KEY").map(Secret::new),
-            calendly_max_span_days: match get("CALENDLY_MAX_SPAN_DAYS") {
-                Some(d) => d
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=366).contains(n))
-                    .ok_or(ConfigError {
-                        name: "CALENDLY_MAX_SPAN_DAYS",
-                        message: format!("expected 1-366 days, got {d:?}"),
-                    })?,
-                None => 7,
-            },
-        };
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -199,7 +122,7 @@ impl Config {
         Ok(Self {
             encryption_key,
             encryption_old_keys,
-            providers,
+            providers: ProviderVars(vars.clone()),
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://availability.db".to_owned()),
             public_base_url: get("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{bind}")),
             bind,
@@ -234,7 +157,6 @@ mod tests {
         assert!(Config::from_vars(vars(&[("ADMIN_TOKEN", "short")])).is_err());
         assert!(Config::from_vars(vars(&[("WORKERS", "zero")])).is_err());
         assert!(Config::from_vars(vars(&[("ENCRYPTION_KEY", "not-a-key")])).is_err());
-        assert!(Config::from_vars(vars(&[("CALENDLY_MAX_SPAN_DAYS", "0")])).is_err());
         assert!(Config::from_vars(vars(&[("LOG_FORMAT", "xml")])).is_err());
         assert_eq!(
             Config::from_vars(vars(&[("LOG_FORMAT", "json")])).unwrap().log_format,
@@ -252,12 +174,6 @@ mod tests {
             !printed.contains(&key) && !printed.contains("gsecret-value"),
             "secrets never print"
         );
-        assert!(c
-            .providers
-            .google
-            .token_url
-            .starts_with("https://oauth2.googleapis.com"));
-        assert!(c.providers.microsoft.auth_url.contains("/common/"));
         let c = Config::from_vars(vars(&[("ADMIN_TOKEN", "0123456789abcdef0123")])).unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef"), "the token never prints");
     }

@@ -101,46 +101,58 @@ impl From<DomainError> for ApiError {
 }
 
 impl From<CoreError> for ApiError {
+    /// One code per variant; messages are the variants' own words.
     fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::NotFound { what, id } => ApiError::not_found(what, id),
-            CoreError::Invalid(d) => d.into(),
-            CoreError::InvalidQuery(m) => {
-                let code = if m.contains("at most") {
-                    "window_too_long"
-                } else {
-                    "invalid_window"
-                };
-                ApiError::invalid(code, m)
-            }
-            CoreError::SlotTaken => ApiError::new(StatusCode::CONFLICT, "slot_taken", e.to_string()),
-            CoreError::SlotUnavailable(_) => ApiError::invalid("slot_unavailable", e.to_string()),
-            CoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            CoreError::ProviderUnavailable { .. } => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", e.to_string())
-            }
-            CoreError::NeedsReauth { .. } => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "needs_reauth", e.to_string())
-            }
-            CoreError::ProviderResponse { .. } => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string())
-            }
-            CoreError::Storage(m) => {
-                tracing::error!("storage: {m}");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
-                    "the database cannot be reached",
+        use StatusCode as S;
+        let (status, code) = match &e {
+            CoreError::NotFound { what, id } => return ApiError::not_found(what, id),
+            CoreError::Invalid(d) => return d.clone().into(),
+            CoreError::WindowReversed => (S::UNPROCESSABLE_ENTITY, "invalid_window"),
+            CoreError::WindowTooLong { .. } => (S::UNPROCESSABLE_ENTITY, "window_too_long"),
+            CoreError::DurationNotOffered { .. } => (S::UNPROCESSABLE_ENTITY, "duration_not_offered"),
+            CoreError::SlotTaken => (S::CONFLICT, "slot_taken"),
+            CoreError::SlotUnavailable(_) => (S::UNPROCESSABLE_ENTITY, "slot_unavailable"),
+            CoreError::NotConfirmed(_)
+            | CoreError::NotPending(_)
+            | CoreError::PendingNotReschedulable(_)
+            | CoreError::AlreadyRecorded { .. } => (S::CONFLICT, "conflict"),
+            CoreError::ProviderRefused { .. } => (S::CONFLICT, "provider_refused"),
+            CoreError::ProviderUnavailable { .. } => (S::SERVICE_UNAVAILABLE, "provider_unavailable"),
+            CoreError::NeedsReauth { .. } => (S::SERVICE_UNAVAILABLE, "needs_reauth"),
+            CoreError::ProviderResponse { .. } => (S::BAD_GATEWAY, "provider_error"),
+            CoreError::StrategyMissing(integration) => {
+                return ApiError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "provider_unavailable",
+                    format!("this server has no {integration} provider installed"),
                 )
             }
-            CoreError::Unsupported { .. } => ApiError::invalid("unsupported", e.to_string()),
-            CoreError::StrategyMissing(integration) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "provider_unavailable",
-                format!("this server has no {integration} provider installed"),
-            ),
-            other => ApiError::internal(other),
-        }
+            CoreError::Unsupported { .. } => (S::UNPROCESSABLE_ENTITY, "unsupported"),
+            CoreError::UnknownIntegration(_) => (S::UNPROCESSABLE_ENTITY, "unknown_integration"),
+            CoreError::IntegrationUnavailable(_) => (S::UNPROCESSABLE_ENTITY, "integration_unavailable"),
+            CoreError::IntegrationNotConnected(_) => (S::UNPROCESSABLE_ENTITY, "integration_not_connected"),
+            CoreError::InvalidCredentials(_) => (S::UNPROCESSABLE_ENTITY, "invalid_credentials"),
+            CoreError::InvalidToken(_) => (S::UNPROCESSABLE_ENTITY, "invalid_token"),
+            CoreError::DiscoveryFailed(_) => (S::UNPROCESSABLE_ENTITY, "discovery_failed"),
+            CoreError::EventTypeRequired(_) => (S::UNPROCESSABLE_ENTITY, "event_type_required"),
+            CoreError::UnknownEventType(_) => (S::UNPROCESSABLE_ENTITY, "unknown_event_type"),
+            CoreError::InvalidCalendarChoice(_) => (S::UNPROCESSABLE_ENTITY, "invalid_calendar_choice"),
+            CoreError::InvalidSettings(_) => (S::UNPROCESSABLE_ENTITY, "invalid_settings"),
+            CoreError::NotOffered(_) => (S::NOT_FOUND, "not_offered"),
+            CoreError::InvalidSignature(_) => (S::UNAUTHORIZED, "invalid_signature"),
+            CoreError::MalformedWebhook(_) => (S::BAD_REQUEST, "invalid_json"),
+            CoreError::EncryptionKeyMissing => (S::SERVICE_UNAVAILABLE, "encryption_key_missing"),
+            CoreError::Storage(m) => {
+                tracing::error!("storage: {m}");
+                return ApiError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database cannot be reached",
+                );
+            }
+            _ => return ApiError::internal(e),
+        };
+        ApiError::new(status, code, e.to_string())
     }
 }
 
@@ -158,7 +170,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. }
             | StoreError::SlotTaken
             | StoreError::SlotUnavailable(_)
-            | StoreError::Conflict(_) => CoreError::from(e).into(),
+            | StoreError::Refused(_) => CoreError::from(e).into(),
             other => ApiError::internal(other),
         }
     }

@@ -4,14 +4,12 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
-pub mod oauth;
 mod pages;
 mod rfc3339;
 mod routes;
 mod session;
 pub mod state;
 pub mod sync_worker;
-mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,18 +18,22 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, Logger};
 use actix_web::{web, App, HttpServer};
 use availability_core::{
-    AvailabilityService, AvailabilityStrategy, CredentialRepository, IntegrationRepository, StrategyRegistry,
+    AvailabilityService, CredentialRepository, IntegrationRepository, Provider, ProviderContext, ProviderFactory,
+    ProviderRegistry,
 };
-use availability_domain::IntegrationType;
 use availability_store::Store;
-use provider_calendly::{CalendlyBuilder, CalendlyStrategy};
-use provider_google::{GoogleCalendarBuilder, GoogleCalendarStrategy};
-use provider_http::{OAuthApp, TokenManager};
-use provider_manual::ManualStrategy;
-use provider_office365::{Office365Builder, Office365CalendarStrategy};
 
 pub use config::Config;
 use state::AppState;
+
+/// The providers this server offers, in the order the pages list them. A provider crate is
+/// registered here with one line (and in Cargo.toml); nothing else in the server names it.
+pub const PROVIDERS: &[ProviderFactory] = &[
+    provider_manual::register,
+    provider_google::register,
+    provider_office365::register,
+    provider_calendly::register,
+];
 
 /// A server bound to its address, not yet running.
 pub struct BoundServer {
@@ -55,88 +57,47 @@ impl BoundServer {
     }
 }
 
-/// The strategies this server offers: manual hours always, and each calendar provider whose
-/// OAuth app is configured. Adding a provider is one line here.
-pub struct Providers {
-    /// One strategy per integration type.
-    pub registry: StrategyRegistry,
-    /// The Google strategy, for what only it can do (the account, the calendar list).
-    pub google: Option<Arc<GoogleCalendarStrategy>>,
-    /// The Microsoft strategy, for what only it can do (the account, Outlook working hours).
-    pub office365: Option<Arc<Office365CalendarStrategy>>,
-    /// The Calendly strategy (always: personal access tokens need no OAuth app).
-    pub calendly: Arc<CalendlyStrategy>,
-}
-
-/// Builds the strategies from the configuration.
-pub fn providers(config: &Config, store: &Store, oauth: &oauth::OAuthApps) -> anyhow::Result<Providers> {
+/// Builds the registered providers (and `extra` ones) from the configuration.
+pub fn providers(
+    config: &Config,
+    store: &Store,
+    factories: &[ProviderFactory],
+    built: Vec<Arc<dyn Provider>>,
+) -> anyhow::Result<ProviderRegistry> {
     let credentials: Arc<dyn CredentialRepository> = Arc::new(store.clone());
     let integrations: Arc<dyn IntegrationRepository> = Arc::new(store.clone());
-    let tokens = |app: &Arc<OAuthApp>| TokenManager::new(app.clone(), credentials.clone(), integrations.clone());
-    let mut registry = StrategyRegistry::new().with(Arc::new(ManualStrategy::new()));
-    let mut google = None;
-    if let Some(app) = oauth.get(IntegrationType::GoogleCalendar) {
-        let strategy = GoogleCalendarBuilder::new(tokens(app), integrations.clone())
-            .with_api_base(config.providers.google.api_base.clone())
-            .build()
-            .map_err(|e| anyhow::anyhow!("Google Calendar: {e}"))?;
-        let strategy = Arc::new(strategy);
-        registry = registry.with(strategy.clone());
-        google = Some(strategy);
+    let context = ProviderContext::new(
+        config.providers.0.clone(),
+        config.public_base_url.clone(),
+        credentials,
+        integrations,
+    );
+    let mut registry = ProviderRegistry::build(factories, &context)?;
+    for provider in built {
+        registry = registry.with(provider);
     }
-    let mut office365 = None;
-    if let Some(app) = oauth.get(IntegrationType::Office365Calendar) {
-        let strategy = Office365Builder::from_parts(
-            config.providers.microsoft.api_base.clone(),
-            None,
-            tokens(app),
-            integrations.clone(),
-            None,
-        )
-        .build()
-        .map_err(|e| anyhow::anyhow!("Office 365: {e}"))?;
-        let strategy = Arc::new(strategy);
-        registry = registry.with(strategy.clone());
-        office365 = Some(strategy);
-    }
-    let c = &config.providers;
-    let mut calendly = CalendlyBuilder::new(credentials.clone(), integrations.clone())
-        .with_api_base(c.calendly.api_base.clone())
-        .with_max_span_days(c.calendly_max_span_days);
-    if let Some(app) = oauth.get(IntegrationType::Calendly) {
-        calendly = calendly.with_token_manager(tokens(app));
-    }
-    if let Some(key) = &c.calendly_webhook_signing_key {
-        let url = format!("{}/webhooks/calendly", config.public_base_url.trim_end_matches('/'));
-        calendly = calendly.with_webhook(url, key.clone());
-    }
-    let calendly = Arc::new(calendly.build().map_err(|e| anyhow::anyhow!("Calendly: {e}"))?);
-    registry = registry.with(calendly.clone());
-    Ok(Providers {
-        registry,
-        google,
-        office365,
-        calendly,
-    })
+    Ok(registry)
 }
 
 /// Opens the database (migrating it), builds the app and binds BIND.
 pub async fn bind(config: Config) -> anyhow::Result<BoundServer> {
-    bind_with(config, Vec::new()).await
+    bind_with(config, &[], Vec::new()).await
 }
 
-/// Like [`bind`], with extra strategies registered (tests use it to plug in a strategy of their
-/// own; a later registration of an integration type replaces an earlier one).
-pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>) -> anyhow::Result<BoundServer> {
+/// Like [`bind`], with more providers registered after [`PROVIDERS`]: `factories` are built like
+/// them, `built` are ready-made (tests use both; a later registration of an integration type
+/// replaces an earlier one).
+pub async fn bind_with(
+    config: Config,
+    factories: &[ProviderFactory],
+    built: Vec<Arc<dyn Provider>>,
+) -> anyhow::Result<BoundServer> {
     let store = Store::open(&config.database_url).await?.with_keyring(config.keyring());
-    let oauth = oauth::OAuthApps::from_config(&config)?;
-    let providers = providers(&config, &store, &oauth)?;
-    let mut registry = providers.registry.clone();
-    for s in extra {
-        registry = registry.with(s);
-    }
+    let all: Vec<ProviderFactory> = PROVIDERS.iter().chain(factories).copied().collect();
+    let providers = providers(&config, &store, &all, built)?;
+    let strategies = providers.strategies();
     // Calendar writes go through the durable outbox (worker below), not inline.
-    let service = AvailabilityService::new(Arc::new(store.clone()), Arc::new(store.clone()), registry.clone())
+    let service = AvailabilityService::new(Arc::new(store.clone()), Arc::new(store.clone()), strategies.clone())
         .with_inline_calendar_writes(false);
     let wake = Arc::new(tokio::sync::Notify::new());
     let config = Arc::new(config);
@@ -144,10 +105,8 @@ pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>
         store.clone(),
         service,
         config.clone(),
-        registry.clone(),
+        providers,
         wake.clone(),
-        oauth,
-        &providers,
     ));
     let mut http = HttpServer::new(move || {
         App::new()
@@ -174,7 +133,7 @@ pub async fn bind_with(config: Config, extra: Vec<Arc<dyn AvailabilityStrategy>>
     tokio::spawn(
         sync_worker::SyncWorker {
             store: store.clone(),
-            strategies: registry,
+            strategies,
             wake,
         }
         .run(),

@@ -4,11 +4,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use availability_core::{AvailabilityService, StrategyRegistry};
+use availability_core::{AvailabilityService, ProviderRegistry};
 use availability_store::{tokens, Principal, Store, StoreError};
 use tokio::sync::Notify;
-
-use crate::oauth::OAuthApps;
 
 use crate::config::Config;
 
@@ -20,18 +18,10 @@ pub struct AppState {
     pub service: AvailabilityService,
     /// The settings the server started with.
     pub config: Arc<Config>,
-    /// The strategies, one per integration type.
-    pub strategies: StrategyRegistry,
+    /// The registered providers, in registration order.
+    pub providers: ProviderRegistry,
     /// Wakes the outbox worker after a booking change.
     pub sync_wake: Arc<Notify>,
-    /// The OAuth apps of the calendar providers that are configured.
-    pub oauth: OAuthApps,
-    /// The Google strategy, if Google is configured.
-    pub google: Option<Arc<provider_google::GoogleCalendarStrategy>>,
-    /// The Microsoft strategy, if Microsoft is configured.
-    pub office365: Option<Arc<provider_office365::Office365CalendarStrategy>>,
-    /// The Calendly strategy.
-    pub calendly: Arc<provider_calendly::CalendlyStrategy>,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
     admin_token_hash: Option<Vec<u8>>,
     /// Token hash -> principal, for a short while: tokens never change their principal, and
@@ -49,10 +39,8 @@ impl AppState {
         store: Store,
         service: AvailabilityService,
         config: Arc<Config>,
-        strategies: StrategyRegistry,
+        providers: ProviderRegistry,
         sync_wake: Arc<Notify>,
-        oauth: OAuthApps,
-        providers: &crate::Providers,
     ) -> Self {
         let admin_token_hash = config
             .admin_token
@@ -62,12 +50,8 @@ impl AppState {
             store,
             service,
             config,
-            strategies,
+            providers,
             sync_wake,
-            oauth,
-            google: providers.google.clone(),
-            office365: providers.office365.clone(),
-            calendly: providers.calendly.clone(),
             admin_token_hash,
             principals: Mutex::new(HashMap::new()),
         }

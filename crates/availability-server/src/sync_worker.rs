@@ -74,40 +74,50 @@ impl SyncWorker {
         }
     }
 
-    /// Does what the appointment's current state needs; returns the external event id.
+    /// Does what the appointment's current state needs in the calendar it was written to (the
+    /// strategy of its calendar_type, whatever the expert uses now); returns the external id.
     async fn sync(&self, job: &ClaimedJob) -> Result<Option<String>, CoreError> {
         let appointment = self.store.appointment(job.appointment_id).await?;
         let Some(calendar) = appointment.calendar_type else {
             return Ok(None);
         };
-        let strategy = self.strategies.get(calendar.integration_type())?;
+        let strategy = self.strategies.by_calendar_type(calendar).ok_or_else(|| {
+            CoreError::IntegrationUnavailable(format!(
+                "no provider that writes {calendar} appointments is registered on this server"
+            ))
+        })?;
         let expert = self.store.expert(appointment.expert_id).await?;
         let existing = appointment.external_calendar_event_id.clone();
-        match (appointment.status, &existing) {
+        if appointment.status == AppointmentStatus::Pending {
             // Not booked by us: the provider books it when the client finishes it at the link,
             // and reports it (no job is queued for it; this is for one queued before a change).
-            (AppointmentStatus::Pending, _) => Ok(existing),
+            return Ok(existing);
+        }
+        if let Some(scheduler) = strategy.scheduler() {
+            // A scheduler's bookings are made by the service before they are stored; what is
+            // left for the outbox is a cancellation.
+            if appointment.status == AppointmentStatus::Cancelled {
+                scheduler.cancel(&expert, &appointment).await?;
+            }
+            return Ok(existing);
+        }
+        let Some(writer) = strategy.event_writer() else {
+            return Ok(existing);
+        };
+        match (appointment.status, &existing) {
             (AppointmentStatus::Confirmed, None) => {
                 let client = self.store.client(appointment.client_id).await?;
-                Ok(strategy
-                    .create_appointment(&expert, &client, &appointment)
-                    .await?
-                    .map(|e| e.id))
+                Ok(Some(writer.create_event(&expert, &client, &appointment).await?.id))
             }
-            (AppointmentStatus::Confirmed, Some(id)) => {
+            (AppointmentStatus::Confirmed, Some(_)) => {
                 let client = self.store.client(appointment.client_id).await?;
-                let updated = strategy.update_appointment(&expert, &client, &appointment).await?;
-                Ok(Some(updated.map(|e| e.id).unwrap_or_else(|| id.clone())))
+                Ok(Some(writer.update_event(&expert, &client, &appointment).await?.id))
             }
-            (_, Some(_)) => {
-                strategy.cancel_appointment(&expert, &appointment).await?;
+            // Cancelled: its event goes (also one never synced: creates are idempotent, so a
+            // create that raced this cancel is found and removed by the provider's key).
+            _ => {
+                writer.delete_event(&expert, &appointment).await?;
                 Ok(existing)
-            }
-            // Cancelled before it ever reached the calendar (creates are idempotent, so a create
-            // that raced this cancel is found and removed by the provider's idempotency key).
-            (_, None) => {
-                strategy.cancel_appointment(&expert, &appointment).await?;
-                Ok(None)
             }
         }
     }

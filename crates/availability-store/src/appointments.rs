@@ -1,7 +1,7 @@
 //! Appointments: bookings validated by the slot engine inside the transaction that writes them.
 
 use availability_core::strategy::busy_window;
-use availability_core::{BookingGuard, ExpertCalendar};
+use availability_core::{BookingGuard, CoreError, ExpertCalendar};
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, ClientId, ExpertId, Interval, NewAppointment, SyncStatus,
 };
@@ -86,6 +86,13 @@ pub(crate) fn expert_calendar(
 ) -> Result<(i64, ExpertCalendar), StoreError> {
     db_run!(conn, |c| c.transaction(|c| {
         let version = crate::calendar_cache::load_version!(c, id)?;
+        let connection = crate::schema::expert_calendar_versions::table
+            .find(id.to_string())
+            .select(crate::schema::expert_calendar_versions::connection)
+            .load::<i64>(c)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         let expert = crate::experts::load_expert!(c, id)?;
         let schedule = crate::experts::load_schedule!(c, &expert)?;
         let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
@@ -107,6 +114,7 @@ pub(crate) fn expert_calendar(
                 expert,
                 schedule,
                 appointments,
+                connection,
             },
         ))
     }))
@@ -148,7 +156,13 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
             });
         }
         let expert = checked_in_transaction!(c, new.expert_id, new.time, guard, None);
-        let calendar_type = expert.integration_type.calendar_type();
+        if expert.integration_type != guard.integration {
+            // The busy time the check used was another calendar's.
+            return Err(StoreError::SlotUnavailable(
+                "the expert switched calendars while this booking was checked; try again".into(),
+            ));
+        }
+        let calendar_type = guard.calendar_type;
         let appointment = Appointment {
             id: AppointmentId::new(),
             expert_id: new.expert_id,
@@ -197,10 +211,7 @@ pub(crate) fn reschedule(
             .ok_or_else(|| not_found(id))?
             .into_domain()?;
         if !current.is_confirmed() {
-            return Err(StoreError::Conflict(format!(
-                "appointment {id} is {} and cannot be rescheduled",
-                current.status
-            )));
+            return Err(StoreError::Refused(CoreError::NotConfirmed(id)));
         }
         checked_in_transaction!(c, current.expert_id, time, guard, Some(id));
         let updated = Appointment {
@@ -331,10 +342,7 @@ pub(crate) fn by_external_id(conn: &mut Conn, external_id: &str) -> Result<Optio
 /// external id it carries already) from both storing it.
 pub(crate) fn record_pending(conn: &mut Conn, appointment: &Appointment) -> Result<Appointment, StoreError> {
     if !appointment.is_pending() {
-        return Err(StoreError::Conflict(format!(
-            "appointment {} is {}, not pending",
-            appointment.id, appointment.status
-        )));
+        return Err(StoreError::Refused(CoreError::NotPending(appointment.id)));
     }
     let row = AppointmentRow::from_domain(appointment);
     let expert_key = appointment.expert_id.to_string();
@@ -345,9 +353,9 @@ pub(crate) fn record_pending(conn: &mut Conn, appointment: &Appointment) -> Resu
                 .count()
                 .get_result(c)?;
             if known > 0 {
-                return Err(StoreError::Conflict(format!(
-                    "an appointment with the external id {external} is stored already"
-                )));
+                return Err(StoreError::Refused(CoreError::AlreadyRecorded {
+                    external_id: external.clone(),
+                }));
             }
         }
         diesel::insert_into(appointments::table).values(&row).execute(c)?;
@@ -387,10 +395,7 @@ pub(crate) fn confirm_pending(
             .as_deref()
             .is_some_and(|e| e != external_event_id);
         if !current.is_pending() || other_booking {
-            return Err(StoreError::Conflict(format!(
-                "appointment {id} is {} and cannot be confirmed",
-                current.status
-            )));
+            return Err(StoreError::Refused(CoreError::NotPending(id)));
         }
         let overlapping: i64 = appointments::table
             .filter(appointments::expert_id.eq(&expert_key))
@@ -455,10 +460,7 @@ pub(crate) fn hold_unconfirmed(
     .execute(c))?;
     let held = appointment(conn, id)?;
     if n == 0 {
-        return Err(StoreError::Conflict(format!(
-            "appointment {id} is {} and cannot hold the provider's booking",
-            held.status
-        )));
+        return Err(StoreError::Refused(CoreError::NotPending(held.id)));
     }
     Ok(held)
 }

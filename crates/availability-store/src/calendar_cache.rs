@@ -133,7 +133,7 @@ mod tests {
             name: "E".into(),
             email: "e@example.com".into(),
             timezone: Zone::utc(),
-            integration_type: IntegrationType::Manual,
+            integration_type: IntegrationType::MANUAL,
             booking_policy: BookingPolicy::default(),
         };
         let at = Timestamp::UNIX_EPOCH;
@@ -157,6 +157,7 @@ mod tests {
             schedule: Schedule::new(Zone::utc(), vec![], vec![]).unwrap(),
             appointments: vec![one; appointments],
             expert,
+            connection: 0,
         }
     }
 

@@ -180,19 +180,22 @@ mod tests {
     #[test]
     fn round_trip_with_fresh_nonces() {
         let ring = Keyring::new(Some(K1), "").unwrap();
-        let a = ring.encrypt(b"ya29.secret", "expert:1:google").unwrap();
-        let b = ring.encrypt(b"ya29.secret", "expert:1:google").unwrap();
+        let a = ring.encrypt(b"ya29.secret", "expert:1:some_calendar").unwrap();
+        let b = ring.encrypt(b"ya29.secret", "expert:1:some_calendar").unwrap();
         assert_ne!(a, b, "a fresh nonce per write");
         assert!(!a.contains("ya29"));
-        assert_eq!(ring.decrypt(&a, "expert:1:google").unwrap().expose(), b"ya29.secret");
+        assert_eq!(
+            ring.decrypt(&a, "expert:1:some_calendar").unwrap().expose(),
+            b"ya29.secret"
+        );
     }
 
     #[test]
     fn tampered_foreign_or_unknown_ciphertext_is_an_error() {
         let ring = Keyring::new(Some(K1), "").unwrap();
-        let sealed = ring.encrypt(b"token", "expert:1:google").unwrap();
+        let sealed = ring.encrypt(b"token", "expert:1:some_calendar").unwrap();
         assert_eq!(
-            ring.decrypt(&sealed, "expert:2:google").unwrap_err(),
+            ring.decrypt(&sealed, "expert:2:some_calendar").unwrap_err(),
             CryptoError::Corrupt
         );
         let mut raw = STANDARD.decode(sealed.rsplit(':').next().unwrap()).unwrap();
@@ -200,7 +203,7 @@ mod tests {
             raw[i] ^= 1;
             let flipped = format!("v1:{}:{}", ring.current_key_id().unwrap(), STANDARD.encode(&raw));
             assert_eq!(
-                ring.decrypt(&flipped, "expert:1:google").unwrap_err(),
+                ring.decrypt(&flipped, "expert:1:some_calendar").unwrap_err(),
                 CryptoError::Corrupt,
                 "byte {i}"
             );
@@ -208,7 +211,7 @@ mod tests {
         }
         let other = Keyring::new(Some(&STANDARD.encode([7u8; 32])), "").unwrap();
         assert!(matches!(
-            other.decrypt(&sealed, "expert:1:google"),
+            other.decrypt(&sealed, "expert:1:some_calendar"),
             Err(CryptoError::UnknownKey(_))
         ));
         for junk in ["", "v1", "v1:x", "v2:a:b", "v1:abc:!!!", "plain text"] {

@@ -33,9 +33,13 @@ pub enum StoreError {
     /// The time is not a slot.
     #[error("the time is not a bookable slot: {0}")]
     SlotUnavailable(String),
-    /// A write that conflicts with the current state or a uniqueness rule.
-    #[error("{0}")]
-    Conflict(String),
+    /// A write the state of the data refuses (an appointment that is not pending any more, a
+    /// provider booking recorded already), as the core's variant of it.
+    #[error(transparent)]
+    Refused(CoreError),
+    /// A row that breaks a uniqueness rule.
+    #[error("duplicate: {0}")]
+    Duplicate(String),
     /// A stored value that cannot be read back into the domain (should never happen).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -61,7 +65,7 @@ impl From<DieselError> for StoreError {
                     return StoreError::SlotTaken;
                 }
                 match kind {
-                    DatabaseErrorKind::UniqueViolation => StoreError::Conflict(info.message().to_owned()),
+                    DatabaseErrorKind::UniqueViolation => StoreError::Duplicate(info.message().to_owned()),
                     DatabaseErrorKind::ClosedConnection => StoreError::Unavailable(info.message().to_owned()),
                     _ => StoreError::Database(info.message().to_owned()),
                 }
@@ -86,7 +90,7 @@ impl From<StoreError> for CoreError {
             StoreError::NotFound { what, id } => CoreError::NotFound { what, id },
             StoreError::SlotTaken => CoreError::SlotTaken,
             StoreError::SlotUnavailable(why) => CoreError::SlotUnavailable(why),
-            StoreError::Conflict(why) => CoreError::Conflict(why),
+            StoreError::Refused(refusal) => refusal,
             other => CoreError::Storage(other.to_string()),
         }
     }

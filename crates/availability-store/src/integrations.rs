@@ -1,6 +1,7 @@
-//! Experts' calendar integrations: encrypted credentials in expert_profiles' credential columns,
-//! their status in expert_integrations, and single-use OAuth states. Connecting and disconnecting
-//! are one transaction each (the design's "database functions for connecting and disconnecting").
+//! Experts' integrations, one expert_integrations row per (expert, integration type) whatever the
+//! provider: its encrypted credential, the account, the provider's settings and its status; and
+//! single-use OAuth states. Connecting and disconnecting are one statement or transaction each
+//! (the design's "database functions for connecting and disconnecting").
 
 use availability_domain::{ExpertId, IntegrationType, Secret};
 use diesel::prelude::*;
@@ -8,6 +9,15 @@ use diesel::prelude::*;
 use crate::crypto::{CryptoError, Keyring};
 use crate::db::{db_run, Conn};
 use crate::schema::{expert_integrations as ei, expert_profiles as ep, oauth_states as os};
+
+/// One integration's row.
+macro_rules! integration_row {
+    ($key:expr, $integration:expr) => {
+        ei::table
+            .filter(ei::expert_id.eq($key))
+            .filter(ei::integration_type.eq($integration.as_str()))
+    };
+}
 use crate::tokens::token_hash;
 use crate::StoreError;
 
@@ -67,39 +77,6 @@ fn context(expert: ExpertId, integration: IntegrationType) -> String {
     credential_context(&expert.to_string(), integration)
 }
 
-/// Reads the credential column of one integration type.
-macro_rules! credential_column {
-    ($c:ident, $key:expr, $integration:expr) => {{
-        let q = ep::table.find($key);
-        match $integration {
-            IntegrationType::GoogleCalendar => q.select(ep::google_calendar_credentials).first::<Option<String>>($c),
-            IntegrationType::Office365Calendar => {
-                q.select(ep::office365_calendar_credentials).first::<Option<String>>($c)
-            }
-            IntegrationType::Calendly => q.select(ep::calendly_config).first::<Option<String>>($c),
-            IntegrationType::Manual => Ok(None),
-        }
-    }};
-}
-
-/// Writes (or wipes, with None) the credential column of one integration type.
-macro_rules! set_credential_column {
-    ($c:ident, $key:expr, $integration:expr, $value:expr) => {{
-        let value: Option<String> = $value;
-        let target = ep::table.find($key);
-        match $integration {
-            IntegrationType::GoogleCalendar => diesel::update(target)
-                .set(ep::google_calendar_credentials.eq(value))
-                .execute($c),
-            IntegrationType::Office365Calendar => diesel::update(target)
-                .set(ep::office365_calendar_credentials.eq(value))
-                .execute($c),
-            IntegrationType::Calendly => diesel::update(target).set(ep::calendly_config.eq(value)).execute($c),
-            IntegrationType::Manual => Ok(0),
-        }
-    }};
-}
-
 pub(crate) fn list(conn: &mut Conn, expert: ExpertId) -> Result<Vec<IntegrationRecord>, StoreError> {
     let rows: Vec<IntegrationRow> = db_run!(conn, |c| ei::table
         .filter(ei::expert_id.eq(expert.to_string()))
@@ -127,7 +104,11 @@ pub(crate) fn load_credential(
     now: i64,
 ) -> Result<Option<Secret<String>>, StoreError> {
     let key = expert.to_string();
-    let stored: Option<String> = db_run!(conn, |c| credential_column!(c, &key, integration).optional())?.flatten();
+    let stored: Option<String> = db_run!(conn, |c| integration_row!(&key, integration)
+        .select(ei::credentials)
+        .first::<Option<String>>(c)
+        .optional())?
+    .flatten();
     let Some(stored) = stored else {
         return Ok(None);
     };
@@ -143,7 +124,9 @@ pub(crate) fn load_credential(
     }
 }
 
-/// Encrypts and stores a credential (the integration must already be connected, or is being).
+/// Encrypts and stores a new credential of a connected integration (a refreshed token, a changed
+/// setting kept with the grant). An integration that is not connected (any more) gets nothing:
+/// a refresh that finishes after a disconnect must not bring the grant back.
 pub(crate) fn save_credential(
     conn: &mut Conn,
     keyring: &Keyring,
@@ -153,11 +136,13 @@ pub(crate) fn save_credential(
 ) -> Result<(), StoreError> {
     let sealed = keyring.encrypt(credential.expose().as_bytes(), &context(expert, integration))?;
     let key = expert.to_string();
-    let n = db_run!(conn, |c| set_credential_column!(c, &key, integration, Some(sealed)))?;
+    let n = db_run!(conn, |c| diesel::update(integration_row!(&key, integration))
+        .set((ei::credentials.eq(Some(sealed)), ei::status.eq("connected")))
+        .execute(c))?;
     if n == 0 {
         return Err(StoreError::NotFound {
-            what: "expert",
-            id: key,
+            what: "connected integration",
+            id: format!("{integration} of expert {key}"),
         });
     }
     Ok(())
@@ -170,7 +155,7 @@ pub(crate) struct Grant {
     pub settings: String,
 }
 
-/// Stores the credential and marks the integration connected, in one transaction.
+/// Stores the credential and marks the integration connected, in one statement.
 pub(crate) fn connect(
     conn: &mut Conn,
     keyring: &Keyring,
@@ -182,42 +167,43 @@ pub(crate) fn connect(
     let (credential, account, settings) = (&grant.credential, grant.account.as_deref(), grant.settings.as_str());
     let sealed = keyring.encrypt(credential.expose().as_bytes(), &context(expert, integration))?;
     let key = expert.to_string();
-    db_run!(conn, |c| c.transaction(|c| {
-        let n = set_credential_column!(c, &key, integration, Some(sealed.clone()))?;
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                what: "expert",
-                id: key.clone(),
-            });
-        }
-        diesel::insert_into(ei::table)
-            .values((
-                ei::expert_id.eq(&key),
-                ei::integration_type.eq(integration.as_str()),
-                ei::status.eq("connected"),
-                ei::account.eq(account),
-                ei::settings.eq(settings),
-                ei::connected_at.eq(now),
-                ei::last_synced_at.eq(now),
-            ))
-            .on_conflict((ei::expert_id, ei::integration_type))
-            .do_update()
-            .set((
-                ei::status.eq("connected"),
-                ei::account.eq(account),
-                ei::settings.eq(settings),
-                ei::connected_at.eq(now),
-                ei::last_synced_at.eq(now),
-                ei::last_error.eq(None::<String>),
-                ei::last_error_at.eq(None::<i64>),
-            ))
-            .execute(c)?;
-        Ok(())
-    }))
+    let known: i64 = db_run!(conn, |c| ep::table.find(&key).count().get_result(c))?;
+    if known == 0 {
+        return Err(StoreError::NotFound {
+            what: "expert",
+            id: key,
+        });
+    }
+    db_run!(conn, |c| diesel::insert_into(ei::table)
+        .values((
+            ei::expert_id.eq(&key),
+            ei::integration_type.eq(integration.as_str()),
+            ei::status.eq("connected"),
+            ei::account.eq(account),
+            ei::settings.eq(settings),
+            ei::connected_at.eq(now),
+            ei::last_synced_at.eq(now),
+            ei::credentials.eq(Some(&sealed)),
+        ))
+        .on_conflict((ei::expert_id, ei::integration_type))
+        .do_update()
+        .set((
+            ei::status.eq("connected"),
+            ei::account.eq(account),
+            ei::settings.eq(settings),
+            ei::connected_at.eq(now),
+            ei::last_synced_at.eq(now),
+            ei::last_error.eq(None::<String>),
+            ei::last_error_at.eq(None::<i64>),
+            ei::credentials.eq(Some(&sealed)),
+        ))
+        .execute(c))?;
+    Ok(())
 }
 
-/// Wipes the credential and the integration's row, and falls back to manual if it was the active
-/// integration, in one transaction. Idempotent. Returns the wiped credential (to revoke it).
+/// Wipes the integration's row (credential, settings, status) and falls back to manual if it was
+/// the active integration, in one transaction. Idempotent. Returns the wiped credential (to
+/// revoke it).
 pub(crate) fn disconnect(
     conn: &mut Conn,
     keyring: &Keyring,
@@ -227,21 +213,19 @@ pub(crate) fn disconnect(
 ) -> Result<Option<Secret<String>>, StoreError> {
     let key = expert.to_string();
     let old: Option<String> = db_run!(conn, |c| c.transaction(|c| {
-        let old = credential_column!(c, &key, integration).optional()?.flatten();
-        set_credential_column!(c, &key, integration, None)?;
-        diesel::delete(
-            ei::table
-                .filter(ei::expert_id.eq(&key))
-                .filter(ei::integration_type.eq(integration.as_str())),
-        )
-        .execute(c)?;
+        let old = integration_row!(&key, integration)
+            .select(ei::credentials)
+            .first::<Option<String>>(c)
+            .optional()?
+            .flatten();
+        diesel::delete(integration_row!(&key, integration)).execute(c)?;
         diesel::update(
             ep::table
                 .find(&key)
                 .filter(ep::integration_type.eq(integration.as_str())),
         )
         .set((
-            ep::integration_type.eq(IntegrationType::Manual.as_str()),
+            ep::integration_type.eq(IntegrationType::MANUAL.as_str()),
             ep::updated_at.eq(now),
         ))
         .execute(c)?;
@@ -366,28 +350,18 @@ pub(crate) fn consume_state(
 
 /// Every stored credential, encrypted: (expert, integration, stored text).
 pub(crate) fn all_credentials(conn: &mut Conn) -> Result<Vec<(String, IntegrationType, String)>, StoreError> {
-    type Row = (String, Option<String>, Option<String>, Option<String>);
-    let rows: Vec<Row> = db_run!(conn, |c| ep::table
-        .select((
-            ep::id,
-            ep::google_calendar_credentials,
-            ep::office365_calendar_credentials,
-            ep::calendly_config
-        ))
+    let rows: Vec<(String, String, Option<String>)> = db_run!(conn, |c| ei::table
+        .select((ei::expert_id, ei::integration_type, ei::credentials))
         .load(c))?;
-    let mut out = Vec::new();
-    for (id, g, o, cal) in rows {
-        for (integration, value) in [
-            (IntegrationType::GoogleCalendar, g),
-            (IntegrationType::Office365Calendar, o),
-            (IntegrationType::Calendly, cal),
-        ] {
-            if let Some(v) = value {
-                out.push((id.clone(), integration, v));
-            }
-        }
-    }
-    Ok(out)
+    rows.into_iter()
+        .filter_map(|(expert, integration, stored)| stored.map(|s| (expert, integration, s)))
+        .map(|(expert, integration, stored)| {
+            let integration = integration
+                .parse()
+                .map_err(|e| crate::rows::corrupt("integration", e))?;
+            Ok((expert, integration, stored))
+        })
+        .collect()
 }
 
 /// Replaces one stored ciphertext if it is still the one that was read (a concurrent refresh may
@@ -399,23 +373,11 @@ pub(crate) fn replace_ciphertext(
     old: &str,
     new: &str,
 ) -> Result<bool, StoreError> {
-    let n = db_run!(conn, |c| {
-        let target = ep::table.find(expert);
-        match integration {
-            IntegrationType::GoogleCalendar => diesel::update(target.filter(ep::google_calendar_credentials.eq(old)))
-                .set(ep::google_calendar_credentials.eq(new))
-                .execute(c),
-            IntegrationType::Office365Calendar => {
-                diesel::update(target.filter(ep::office365_calendar_credentials.eq(old)))
-                    .set(ep::office365_calendar_credentials.eq(new))
-                    .execute(c)
-            }
-            IntegrationType::Calendly => diesel::update(target.filter(ep::calendly_config.eq(old)))
-                .set(ep::calendly_config.eq(new))
-                .execute(c),
-            IntegrationType::Manual => Ok(0),
-        }
-    })?;
+    let n = db_run!(conn, |c| diesel::update(
+        integration_row!(expert, integration).filter(ei::credentials.eq(old))
+    )
+    .set(ei::credentials.eq(new))
+    .execute(c))?;
     Ok(n == 1)
 }
 

@@ -194,7 +194,7 @@ impl Store {
             name,
             email,
             timezone,
-            integration_type: IntegrationType::Manual,
+            integration_type: IntegrationType::MANUAL,
             booking_policy: BookingPolicy::default(),
         };
         let stored = expert.clone();
@@ -323,7 +323,7 @@ impl Store {
 
     /// An expert's pending appointments that no provider booking has reached yet, of clients
     /// with this email address (compared case-insensitively), oldest first: where a booking the
-    /// provider reports (a Calendly invitee) may belong.
+    /// provider reports (an invitee of a scheduler) may belong.
     pub async fn pending_for_email(&self, expert: ExpertId, email: String) -> Result<Vec<Appointment>, StoreError> {
         self.run(move |c| appointments::pending_for_email(c, expert, &email))
             .await
@@ -332,7 +332,7 @@ impl Store {
     /// Records the provider's booking (external id, time) on a pending appointment that cannot be
     /// confirmed because it overlaps a confirmed one: it stays pending (so it holds no time and
     /// the database's overlap guard holds), with sync_status failed and `reason` as sync_error,
-    /// for the expert to resolve. Only for a pending appointment; else `StoreError::Conflict`.
+    /// for the expert to resolve. Only for a pending appointment; else `CoreError::NotPending`.
     pub async fn hold_unconfirmed(
         &self,
         id: AppointmentId,
@@ -406,17 +406,6 @@ impl Store {
         settings: String,
     ) -> Result<(), StoreError> {
         self.run_write(move |c| integrations::set_settings(c, expert, integration, &settings))
-            .await
-    }
-
-    /// The expert whose integration settings have `key` = `value` (e.g. Calendly's user URI).
-    pub async fn expert_by_integration_setting(
-        &self,
-        integration: IntegrationType,
-        key: &'static str,
-        value: String,
-    ) -> Result<Option<ExpertId>, StoreError> {
-        self.run(move |c| integrations::expert_by_setting(c, integration, key, &value))
             .await
     }
 

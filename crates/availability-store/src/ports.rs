@@ -8,7 +8,7 @@ use availability_core::{
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
     Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, IntegrationType, Interval, NewAppointment,
-    Schedule, SyncStatus,
+    Schedule, SyncStatus, Zone,
 };
 
 use crate::integrations::{self, Mark};
@@ -26,6 +26,14 @@ impl ExpertRepository for Store {
 
     async fn schedule(&self, id: ExpertId) -> Result<Schedule, CoreError> {
         Ok(Store::schedule(self, id).await?)
+    }
+
+    async fn client_by_email(&self, email: &str) -> Result<Option<Client>, CoreError> {
+        Ok(Store::client_by_email(self, email.to_owned()).await?)
+    }
+
+    async fn create_client(&self, name: String, email: String, timezone: Zone) -> Result<Client, CoreError> {
+        Ok(Store::create_client(self, name, email, timezone).await?)
     }
 
     async fn expert_calendar(
@@ -123,6 +131,24 @@ impl AppointmentRepository for Store {
         let external_id = external_id.to_owned();
         Ok(self.run(move |c| appointments::by_external_id(c, &external_id)).await?)
     }
+
+    async fn awaiting_client(&self, expert: ExpertId, email: &str) -> Result<Vec<Appointment>, CoreError> {
+        Ok(self.pending_for_email(expert, email.to_owned()).await?)
+    }
+
+    async fn hold(
+        &self,
+        id: AppointmentId,
+        external_event_id: String,
+        time: Interval,
+        reason: String,
+    ) -> Result<Appointment, CoreError> {
+        Ok(self.hold_unconfirmed(id, external_event_id, time, reason).await?)
+    }
+
+    async fn held(&self, expert: ExpertId) -> Result<Vec<Appointment>, CoreError> {
+        Ok(self.held_bookings(expert).await?)
+    }
 }
 
 #[async_trait]
@@ -163,6 +189,18 @@ impl CredentialRepository for Store {
 
 #[async_trait]
 impl IntegrationRepository for Store {
+    async fn expert_by_setting(
+        &self,
+        integration: IntegrationType,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<ExpertId>, CoreError> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        Ok(self
+            .run(move |c| integrations::expert_by_setting(c, integration, &key, &value))
+            .await?)
+    }
+
     async fn record_success(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), CoreError> {
         let now = availability_domain::jiff::Timestamp::now().as_second();
         Ok(self

@@ -8,9 +8,6 @@ diesel::table! {
         email -> Text,
         timezone -> Text,
         integration_type -> Text,
-        google_calendar_credentials -> Nullable<Text>,
-        office365_calendar_credentials -> Nullable<Text>,
-        calendly_config -> Nullable<Text>,
         slot_duration_minutes -> Integer,
         slot_interval_minutes -> Integer,
         buffer_before_minutes -> Integer,
@@ -105,6 +102,7 @@ diesel::table! {
     expert_calendar_versions (expert_id) {
         expert_id -> Text,
         version -> BigInt,
+        connection -> BigInt,
     }
 }
 
@@ -138,6 +136,7 @@ diesel::table! {
         last_synced_at -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
         last_error_at -> Nullable<BigInt>,
+        credentials -> Nullable<Text>,
     }
 }
 

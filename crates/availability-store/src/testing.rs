@@ -130,3 +130,65 @@ pub async fn expire_oauth_states(store: &crate::Store) -> Result<(), StoreError>
         })
         .await
 }
+
+/// Applies the migrations of the database `url` names up to and including `last` (a version
+/// folder name such as `2026-11-24-000005`), and no further: a database as an earlier version of
+/// the server left it, for migration tests.
+pub fn migrate_until(url: &str, last: &str) -> Result<(), StoreError> {
+    use diesel::migration::MigrationSource;
+    use diesel::SqliteConnection;
+    use diesel_migrations::MigrationHarness;
+
+    // Diesel's version of `2026-11-24-000005_name` is `20261124000005`.
+    let last = last.replace('-', "");
+    let last = last.as_str();
+    // The table diesel keeps applied versions in, as its harness creates it.
+    const SETUP: &str = "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (\
+        version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)";
+    let migrate_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    match crate::db::DatabaseUrl::parse(url)? {
+        crate::db::DatabaseUrl::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path).map_err(|e| StoreError::Connect(e.to_string()))?;
+            conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")?;
+            conn.batch_execute(SETUP)?;
+            let migrations = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&crate::db::SQLITE_MIGRATIONS)
+                .map_err(migrate_err)?;
+            for m in migrations
+                .iter()
+                .filter(|m| m.name().version().to_string().as_str() <= last)
+            {
+                conn.run_migration(m.as_ref()).map_err(migrate_err)?;
+            }
+        }
+        crate::db::DatabaseUrl::Postgres(url) => {
+            let mut conn = PgConnection::establish(&url).map_err(|e| StoreError::Connect(e.to_string()))?;
+            conn.batch_execute(SETUP)?;
+            let migrations =
+                MigrationSource::<diesel::pg::Pg>::migrations(&crate::db::POSTGRES_MIGRATIONS).map_err(migrate_err)?;
+            for m in migrations
+                .iter()
+                .filter(|m| m.name().version().to_string().as_str() <= last)
+            {
+                conn.run_migration(m.as_ref()).map_err(migrate_err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs SQL statements on the database `url` names, outside the store (to fill a database the
+/// way an earlier version wrote it).
+pub fn execute_sql(url: &str, sql: &str) -> Result<(), StoreError> {
+    match crate::db::DatabaseUrl::parse(url)? {
+        crate::db::DatabaseUrl::Sqlite(path) => {
+            let mut conn =
+                diesel::SqliteConnection::establish(&path).map_err(|e| StoreError::Connect(e.to_string()))?;
+            conn.batch_execute(sql)?;
+        }
+        crate::db::DatabaseUrl::Postgres(url) => {
+            let mut conn = PgConnection::establish(&url).map_err(|e| StoreError::Connect(e.to_string()))?;
+            conn.batch_execute(sql)?;
+        }
+    }
+    Ok(())
+}

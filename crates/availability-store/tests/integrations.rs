@@ -48,7 +48,7 @@ async fn credentials_are_encrypted_and_rotate_with_the_key() {
         store
             .connect_integration(
                 expert.id,
-                IntegrationType::GoogleCalendar,
+                IntegrationType::from_static("google_calendar"),
                 credential(),
                 Some("e@gmail.com".into()),
                 "{}".into(),
@@ -62,7 +62,7 @@ async fn credentials_are_encrypted_and_rotate_with_the_key() {
             "no token in plain text: {}",
             dump[0]
         );
-        let loaded = CredentialRepository::load(&store, expert.id, IntegrationType::GoogleCalendar)
+        let loaded = CredentialRepository::load(&store, expert.id, IntegrationType::from_static("google_calendar"))
             .await
             .unwrap();
         assert_eq!(loaded.unwrap().expose(), credential().expose());
@@ -70,7 +70,7 @@ async fn credentials_are_encrypted_and_rotate_with_the_key() {
         // Rotate: B is current, A only decrypts. Everything keeps working, and reencrypt moves it to B.
         let rotated = open(&url, KEY_B, KEY_A).await;
         assert!(
-            CredentialRepository::load(&rotated, expert.id, IntegrationType::GoogleCalendar)
+            CredentialRepository::load(&rotated, expert.id, IntegrationType::from_static("google_calendar"))
                 .await
                 .unwrap()
                 .is_some()
@@ -78,7 +78,7 @@ async fn credentials_are_encrypted_and_rotate_with_the_key() {
         assert_eq!(rotated.reencrypt_credentials().await.unwrap(), (1, vec![]));
         let only_b = open(&url, KEY_B, "").await;
         assert_eq!(
-            CredentialRepository::load(&only_b, expert.id, IntegrationType::GoogleCalendar)
+            CredentialRepository::load(&only_b, expert.id, IntegrationType::from_static("google_calendar"))
                 .await
                 .unwrap()
                 .unwrap()
@@ -104,17 +104,18 @@ async fn a_flipped_byte_is_a_clear_error_and_needs_reauth() {
         store
             .connect_integration(
                 expert.id,
-                IntegrationType::Office365Calendar,
+                IntegrationType::from_static("office365_calendar"),
                 credential(),
                 None,
                 "{}".into(),
             )
             .await
             .unwrap();
-        testing::flip_credential_byte(&store, expert.id, IntegrationType::Office365Calendar)
+        testing::flip_credential_byte(&store, expert.id, IntegrationType::from_static("office365_calendar"))
             .await
             .unwrap();
-        let got = CredentialRepository::load(&store, expert.id, IntegrationType::Office365Calendar).await;
+        let got =
+            CredentialRepository::load(&store, expert.id, IntegrationType::from_static("office365_calendar")).await;
         assert!(matches!(got, Err(CoreError::NeedsReauth { .. })), "{got:?}");
         let list = store.integrations(expert.id).await.unwrap();
         assert_eq!(list[0].status, "needs_reauth");
@@ -134,7 +135,7 @@ async fn status_success_failure_and_disconnect() {
             .create_expert("E".into(), "e@x.com".into(), Zone::utc())
             .await
             .unwrap();
-        let google = IntegrationType::GoogleCalendar;
+        let google = IntegrationType::from_static("google_calendar");
         store
             .connect_integration(expert.id, google, credential(), Some("e@gmail.com".into()), "{}".into())
             .await
@@ -171,7 +172,7 @@ async fn status_success_failure_and_disconnect() {
         assert!(store.integrations(expert.id).await.unwrap().is_empty());
         assert_eq!(
             store.expert(expert.id).await.unwrap().integration_type,
-            IntegrationType::Manual
+            IntegrationType::MANUAL
         );
         assert!(CredentialRepository::load(&store, expert.id, google)
             .await
@@ -192,7 +193,7 @@ async fn oauth_states_are_single_use_bound_and_hashed() {
             .create_expert("E".into(), "e@x.com".into(), Zone::utc())
             .await
             .unwrap();
-        let google = IntegrationType::GoogleCalendar;
+        let google = IntegrationType::from_static("google_calendar");
         let state = "state-with-128-bits-of-randomness-abcdef";
         store
             .save_oauth_state(
@@ -205,7 +206,7 @@ async fn oauth_states_are_single_use_bound_and_hashed() {
             .unwrap();
         assert!(
             store
-                .consume_oauth_state(state.into(), IntegrationType::Office365Calendar)
+                .consume_oauth_state(state.into(), IntegrationType::from_static("office365_calendar"))
                 .await
                 .unwrap()
                 .is_none(),
@@ -253,7 +254,7 @@ async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
         store
             .connect_integration(
                 expert.id,
-                IntegrationType::GoogleCalendar,
+                IntegrationType::from_static("google_calendar"),
                 credential(),
                 None,
                 "{}".into(),
@@ -261,7 +262,7 @@ async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
             .await
             .unwrap();
         store
-            .set_integration(expert.id, IntegrationType::GoogleCalendar)
+            .set_integration(expert.id, IntegrationType::from_static("google_calendar"))
             .await
             .unwrap();
         let client = store
@@ -272,6 +273,8 @@ async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
         let guard = BookingGuard {
             external_busy: vec![],
             now,
+            integration: IntegrationType::from_static("google_calendar"),
+            calendar_type: Some(availability_domain::CalendarType::from_static("google")),
         };
         let mut ids = Vec::new();
         for i in 1..=3 {

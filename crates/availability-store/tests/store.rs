@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use availability_core::domain::{
-    DateOverride, DayOfWeek, ExpertId, Interval, NewAppointment, TimeWindow, WeeklyRule, Zone,
+    DateOverride, DayOfWeek, ExpertId, IntegrationType, Interval, NewAppointment, TimeWindow, WeeklyRule, Zone,
 };
 use availability_core::{AppointmentRepository, BookingGuard, CoreError};
 use availability_store::{testing, Party, Principal, Store, StoreError};
@@ -64,6 +64,8 @@ fn guard() -> BookingGuard {
     BookingGuard {
         external_busy: vec![],
         now: ts("2026-02-20T00:00:00Z"),
+        integration: IntegrationType::MANUAL,
+        calendar_type: None,
     }
 }
 
@@ -283,7 +285,7 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
             start_time: time.start(),
             end_time: time.end(),
             status: AppointmentStatus::Pending,
-            calendar_type: Some(CalendarType::Calendly),
+            calendar_type: Some(CalendarType::from_static("calendly")),
             external_calendar_event_id: None,
             scheduling_url: Some(LINK.into()),
             sync_status: SyncStatus::NotApplicable,
@@ -334,7 +336,7 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
         not_pending.status = AppointmentStatus::Confirmed;
         assert!(matches!(
             AppointmentRepository::record_pending(&store, not_pending.clone()).await,
-            Err(CoreError::Conflict(_))
+            Err(CoreError::NotPending(_))
         ));
         // The database keeps the link to pending appointments.
         let raw = testing::insert_unchecked(&store, not_pending).await;
@@ -389,7 +391,7 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
         assert!(
             matches!(
                 AppointmentRepository::record_pending(&store, duplicate).await,
-                Err(CoreError::Conflict(_))
+                Err(CoreError::AlreadyRecorded { .. })
             ),
             "one appointment per provider booking"
         );
@@ -454,7 +456,7 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
         assert!(matches!(
             AppointmentRepository::confirm_pending(&store, fresh.id, "inv-3".into(), slot("2026-03-02T11:00:00Z"), now)
                 .await,
-            Err(CoreError::Conflict(_))
+            Err(CoreError::NotPending(_))
         ));
         let cancelled = AppointmentRepository::cancel(&store, held.id, None).await.unwrap();
         assert_eq!(cancelled.sync_status, SyncStatus::Pending);
@@ -571,7 +573,7 @@ async fn unused_scheduling_links_expire_after_a_day() {
             start_time: ts("2026-03-02T09:00:00Z"),
             end_time: ts("2026-03-02T09:30:00Z"),
             status: AppointmentStatus::Pending,
-            calendar_type: Some(CalendarType::Calendly),
+            calendar_type: Some(CalendarType::from_static("calendly")),
             external_calendar_event_id: external.map(str::to_owned),
             scheduling_url: external.is_none().then(|| "https://calendly.com/d/x".to_owned()),
             sync_status: SyncStatus::NotApplicable,

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use availability_core::ports::{CredentialRepository, IntegrationRepository};
-use availability_domain::{IntegrationType, Secret};
+use availability_domain::Secret;
 use provider_http::{HttpPolicy, ProviderHttpError, TokenManager};
 use reqwest::Url;
 
@@ -129,7 +129,7 @@ impl CalendlyBuilder {
             return Err(invalid("max_span_days must be at least 1".into()));
         }
         if let Some(tokens) = &self.tokens {
-            if tokens.integration() != IntegrationType::Calendly {
+            if tokens.integration() != crate::INTEGRATION {
                 return Err(invalid(format!(
                     "the token manager is for {}, not calendly",
                     tokens.integration()

@@ -69,15 +69,15 @@ pub enum ConnectError {
     Core(#[from] CoreError),
 }
 
-impl ConnectError {
-    /// The code of api.md for the first three variants (`invalid_token`, `event_type_required`,
-    /// `unknown_event_type`); None for [`ConnectError::Core`].
-    pub fn code(&self) -> Option<&'static str> {
-        match self {
-            Self::InvalidToken { .. } => Some("invalid_token"),
-            Self::EventTypeRequired { .. } => Some("event_type_required"),
-            Self::UnknownEventType => Some("unknown_event_type"),
-            Self::Core(_) => None,
+impl From<ConnectError> for CoreError {
+    /// Each refusal as the core's variant of it (the server answers 422 `invalid_token`,
+    /// `event_type_required`, `unknown_event_type`).
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::InvalidToken { .. } => CoreError::InvalidToken(e.to_string()),
+            ConnectError::EventTypeRequired { .. } => CoreError::EventTypeRequired(e.to_string()),
+            ConnectError::UnknownEventType => CoreError::UnknownEventType(e.to_string()),
+            ConnectError::Core(core) => core,
         }
     }
 }

@@ -2,22 +2,33 @@
 
 mod builder;
 mod connect;
+mod provider;
 mod stored;
 mod strategy;
 mod webhook;
 mod wire;
 
 use availability_domain::jiff::SignedDuration;
-use availability_domain::{IntegrationType, Secret};
+use availability_domain::{CalendarType, IntegrationType, Secret};
 use provider_http::{ClientAuth, OAuthConfig};
 
 pub use builder::CalendlyBuilder;
 pub use connect::{CalendlyAccount, ConnectError, EventType};
+pub use provider::{register, CalendlyProvider};
 pub use stored::{CalendlyAuth, ChosenEventType, StoredCalendly};
 pub use strategy::{BookingOutcome, CalendlyInvitee, CalendlyStrategy, ScheduledEvent};
 pub use webhook::{
     parse_webhook, verify_webhook, WebhookError, WebhookEvent, WebhookEventKind, MAX_SIGNATURE_AGE, SIGNATURE_HEADER,
 };
+
+/// The integration type this crate serves.
+pub const INTEGRATION: IntegrationType = IntegrationType::from_static("calendly");
+
+/// The `calendar_type` of the appointments it books.
+pub const CALENDAR_TYPE: CalendarType = CalendarType::from_static("calendly");
+
+/// The name people know it by.
+pub const DISPLAY_NAME: &str = "Calendly";
 
 /// Calendly's API base.
 pub const CALENDLY_API_BASE: &str = "https://api.calendly.com";
@@ -62,7 +73,7 @@ pub fn oauth_config(
     revoke_url: Option<String>,
 ) -> OAuthConfig {
     OAuthConfig {
-        integration: IntegrationType::Calendly,
+        integration: INTEGRATION,
         client_id: client_id.into(),
         client_secret,
         auth_url: auth_url.into(),
@@ -89,7 +100,7 @@ mod tests {
             Some(CALENDLY_REVOKE_URL.into()),
         );
         assert_eq!(config.client_auth, ClientAuth::Basic);
-        assert_eq!(config.integration, IntegrationType::Calendly);
+        assert_eq!(config.integration, INTEGRATION);
         assert!(config.scopes.is_empty());
         assert_eq!(config.revoke_url.as_deref(), Some(CALENDLY_REVOKE_URL));
     }

@@ -1,5 +1,5 @@
 //! The credential document of a Calendly connection, stored (encrypted by the store) through
-//! `availability_core::CredentialRepository` under `IntegrationType::Calendly`.
+//! `availability_core::CredentialRepository` under the `calendly` integration type.
 //!
 //! Two layouts, one per way of connecting:
 //!

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use availability_core::engine::SlotQuery;
 use availability_core::ports::{CredentialRepository, IntegrationRepository};
-use availability_core::{
-    AvailabilityStrategy, Capabilities, CoreError, ExpertCalendar, ExternalEvent, ProviderBooking,
-};
+use availability_core::{AvailabilityStrategy, CoreError, ExpertCalendar, ExternalEvent, ProviderBooking, Scheduler};
 use availability_domain::jiff::{SignedDuration, Timestamp};
-use availability_domain::{Appointment, Client, Expert, ExpertId, IntegrationType, Interval, Secret, Slot};
+use availability_domain::{
+    Appointment, CalendarType, Client, Expert, ExpertId, IntegrationType, Interval, Secret, Slot,
+};
 use provider_http::{HttpPolicy, ProviderHttpError, Reply, SendOptions, TokenManager};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -22,9 +22,8 @@ use tokio::task::JoinSet;
 
 use crate::stored::{CalendlyAuth, ChosenEventType, StoredCalendly};
 use crate::wire::{self, AvailableTime, Collection, ErrorBody, Resource};
-use crate::{BUSY_TIMES_MAX_SPAN_DAYS, START_MARGIN};
-
-pub(crate) const INTEGRATION: IntegrationType = IntegrationType::Calendly;
+pub(crate) use crate::INTEGRATION;
+use crate::{BUSY_TIMES_MAX_SPAN_DAYS, CALENDAR_TYPE, DISPLAY_NAME, START_MARGIN};
 
 /// Available-times requests in flight at once for one slot query: a 93-day query at a 7-day span
 /// is 14 requests, which one after the other could exceed the 10 s api.md allows for an answer.
@@ -50,7 +49,8 @@ pub(crate) struct Inner {
     pub(crate) webhook: Option<WebhookTarget>,
 }
 
-/// The Calendly strategy (`Capabilities::SCHEDULER`). Build it with [`crate::CalendlyBuilder`].
+/// The Calendly strategy: a [`Scheduler`] (the chosen event type's available times are the slots,
+/// Calendly takes the bookings). Build it with [`crate::CalendlyBuilder`].
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct CalendlyStrategy {
@@ -183,7 +183,7 @@ impl CalendlyStrategy {
         let event_type = stored.event_type.clone().ok_or_else(no_event_type)?;
         let time = appointment
             .interval()
-            .ok_or_else(|| CoreError::InvalidQuery("the appointment ends before it starts".into()))?;
+            .ok_or_else(|| CoreError::SlotUnavailable("the appointment ends before it starts".into()))?;
         if time.seconds() != i64::from(event_type.duration_minutes) * 60 {
             return Err(CoreError::SlotUnavailable(duration_message(&event_type)));
         }
@@ -241,30 +241,42 @@ impl CalendlyStrategy {
     }
 }
 
-#[async_trait]
+impl CalendlyStrategy {
+    /// The Calendly user's busy time (/user_busy_times in 7-day requests): its Calendly events
+    /// with their buffers and the busy time of calendars connected to Calendly. The service does
+    /// not ask for it (the available times already leave it out); it is here for embedders.
+    pub async fn busy_intervals(&self, expert: &Expert, window: Interval) -> Result<Vec<Interval>, CoreError> {
+        let stored = self.inner.connection(expert.id).await?;
+        let result = self.inner.busy_times(expert.id, &stored, window).await;
+        self.inner.report(expert.id, result).await
+    }
+}
+
 impl AvailabilityStrategy for CalendlyStrategy {
     fn integration_type(&self) -> IntegrationType {
         INTEGRATION
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::SCHEDULER
+    fn display_name(&self) -> &'static str {
+        DISPLAY_NAME
     }
 
-    /// The Calendly user's busy time (/user_busy_times in 7-day requests): its Calendly events
-    /// with their buffers and the busy time of calendars connected to Calendly. The service does
-    /// not ask for it (the available times already leave it out); it is here for embedders.
-    async fn busy_intervals(&self, expert: &Expert, window: Interval) -> Result<Vec<Interval>, CoreError> {
-        let stored = self.inner.connection(expert.id).await?;
-        let result = self.inner.busy_times(expert.id, &stored, window).await;
-        self.inner.report(expert.id, result).await
+    fn calendar_type(&self) -> Option<CalendarType> {
+        Some(CALENDAR_TYPE)
     }
 
+    fn scheduler(&self) -> Option<&dyn Scheduler> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Scheduler for CalendlyStrategy {
     /// The chosen event type's available times in the window (requests of at most the span
     /// setting, never starting before now + [`START_MARGIN`]), each one event type long, minus
     /// the expert's confirmed appointments (with the policy's buffers). The weekly rules, notice
     /// and horizon are Calendly's, not the policy's. Another `duration_minutes` than the event
-    /// type's is `CoreError::InvalidQuery`.
+    /// type's is `CoreError::DurationNotOffered`.
     async fn available_slots(&self, calendar: &ExpertCalendar, query: &SlotQuery) -> Result<Vec<Slot>, CoreError> {
         let expert = calendar.expert.id;
         let stored = self.inner.connection(expert).await?;
@@ -273,7 +285,10 @@ impl AvailabilityStrategy for CalendlyStrategy {
             .duration_minutes
             .is_some_and(|minutes| minutes != event_type.duration_minutes)
         {
-            return Err(CoreError::InvalidQuery(duration_message(&event_type)));
+            return Err(CoreError::DurationNotOffered {
+                integration: INTEGRATION,
+                offered: event_type.duration_minutes,
+            });
         }
         let result = self
             .inner
@@ -295,69 +310,31 @@ impl AvailabilityStrategy for CalendlyStrategy {
             .collect())
     }
 
-    /// [`CalendlyStrategy::book`]; the invitee URI is the external event. An account that can
-    /// only offer a scheduling link is `CoreError::Unsupported` here (a create must give an
-    /// event): the service books through [`AvailabilityStrategy::book_in_provider`], which
-    /// passes the link on.
-    async fn create_appointment(
-        &self,
-        expert: &Expert,
-        client: &Client,
-        appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        match self.book(expert, client, appointment).await? {
-            BookingOutcome::Booked { invitee_uri, .. } => Ok(Some(ExternalEvent { id: invitee_uri })),
-            BookingOutcome::SchedulingLink { .. } => Err(CoreError::Unsupported {
-                integration: INTEGRATION,
-                operation: "booking through the Scheduling API for this account (it gets a scheduling link: \
-                            CalendlyStrategy::book)",
-            }),
-        }
-    }
-
     /// [`CalendlyStrategy::book`]: booked (the invitee URI is the external event), or, for an
     /// account that may not book through the API, pending at a single-use scheduling link; the
-    /// invitee.created webhook of the client's booking there confirms it.
-    async fn book_in_provider(
+    /// invitee.created webhook of the client's booking there confirms it. Calendly has no API to
+    /// reschedule an invitee (cancel + rebook is not a reschedule: cancelling first can lose the
+    /// old time, and the invitee gets two emails): moves happen on Calendly's page
+    /// ([`CalendlyInvitee::reschedule_url`]) and arrive by webhook.
+    async fn book(
         &self,
         expert: &Expert,
         client: &Client,
         appointment: &Appointment,
     ) -> Result<ProviderBooking, CoreError> {
-        Ok(match self.book(expert, client, appointment).await? {
-            BookingOutcome::Booked { invitee_uri, .. } => {
-                ProviderBooking::Booked(Some(ExternalEvent { id: invitee_uri }))
-            }
+        Ok(match CalendlyStrategy::book(self, expert, client, appointment).await? {
+            BookingOutcome::Booked { invitee_uri, .. } => ProviderBooking::Booked(ExternalEvent { id: invitee_uri }),
             BookingOutcome::SchedulingLink { booking_url } => ProviderBooking::Pending {
                 scheduling_url: booking_url,
             },
         })
     }
 
-    /// Always `CoreError::Unsupported`. Calendly has no API to reschedule an invitee, and
-    /// cancel + rebook is not a reschedule: cancelling first can lose the old time when the new
-    /// one is refused, booking first is refused whenever the new time overlaps the old one, and
-    /// either way the invitee gets a cancellation and a new booking email. Reschedule on
-    /// Calendly's page instead ([`CalendlyInvitee::reschedule_url`]); its invitee.canceled
-    /// (`rescheduled`) and invitee.created webhooks carry the move.
-    async fn update_appointment(
-        &self,
-        _expert: &Expert,
-        _client: &Client,
-        _appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        Err(CoreError::Unsupported {
-            integration: INTEGRATION,
-            operation: "rescheduling (Calendly has no reschedule API: cancel and book again, or use the \
-                        invitee's reschedule_url)",
-        })
-    }
-
     /// Cancels the invitee's scheduled event (`external_calendar_event_id` =
     /// `…/scheduled_events/E/invitees/I` -> POST /scheduled_events/E/cancellation). Already
     /// canceled, or gone, is success; none stored is nothing to do. An event in the past cannot
-    /// be cancelled on Calendly: `CoreError::Conflict`.
-    async fn cancel_appointment(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
+    /// be cancelled on Calendly: `CoreError::ProviderRefused`.
+    async fn cancel(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
         let Some(invitee_uri) = appointment.external_calendar_event_id.as_deref() else {
             return Ok(());
         };
@@ -826,9 +803,10 @@ impl Inner {
                 if reason.contains("already canceled") || reason.contains("already cancelled") {
                     Ok(())
                 } else if reason.contains("past") {
-                    Err(CoreError::Conflict(
-                        "Calendly does not cancel an event in the past".into(),
-                    ))
+                    Err(CoreError::ProviderRefused {
+                        integration: INTEGRATION,
+                        message: "Calendly does not cancel an event in the past".into(),
+                    })
                 } else {
                     Err(ProviderHttpError::Status {
                         status,

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use availability_core::conformance::{self, ConformanceHarness, InjectedFailure};
 use availability_core::{AvailabilityStrategy, CredentialRepository};
 use availability_domain::jiff::SignedDuration;
-use availability_domain::{BookingPolicy, Client, Expert, IntegrationType, Interval, Secret, Slot};
+use availability_domain::{BookingPolicy, Client, Expert, Interval, Secret, Slot};
 use provider_calendly::{CalendlyAuth, StoredCalendly, SCOPES};
 
 use common::{connected_as, days_ahead, expert, invitee_time, text, Setup};
@@ -81,7 +81,7 @@ impl ConformanceHarness for Harness {
         let credential = self
             .setup
             .store
-            .load(expert, IntegrationType::Calendly)
+            .load(expert, provider_calendly::INTEGRATION)
             .await
             .unwrap()
             .unwrap();

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use availability_core::ports::{CredentialRepository, IntegrationRepository};
-use availability_domain::{IntegrationType, Secret};
+use availability_domain::Secret;
 use provider_http::{HttpPolicy, OAuthApp, ProviderHttpError, TokenManager};
 use reqwest::Url;
 
@@ -160,7 +160,7 @@ impl GoogleCalendarBuilder {
                             .into(),
                     ));
                 }
-                if tokens.integration() != IntegrationType::GoogleCalendar {
+                if tokens.integration() != crate::INTEGRATION {
                     return Err(invalid(format!(
                         "the token manager is for {}, not google_calendar",
                         tokens.integration()

@@ -125,7 +125,7 @@ impl CalendarSettings {
             }
         }
         if busy_calendars.is_empty() {
-            return Err(CoreError::InvalidQuery(
+            return Err(CoreError::InvalidCalendarChoice(
                 "choose at least one calendar whose events block time".into(),
             ));
         }
@@ -165,7 +165,7 @@ impl CalendarSettings {
 
 fn check_id(id: &str) -> Result<(), CoreError> {
     if id.trim().is_empty() || id.chars().count() > MAX_ID_CHARS || id.chars().any(char::is_control) {
-        return Err(CoreError::InvalidQuery(format!(
+        return Err(CoreError::InvalidCalendarChoice(format!(
             "{:?} is not a Google calendar id",
             id.chars().take(64).collect::<String>()
         )));

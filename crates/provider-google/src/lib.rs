@@ -2,15 +2,26 @@
 
 mod builder;
 mod calendars;
+mod provider;
 mod strategy;
 mod wire;
 
-use availability_domain::{AppointmentId, IntegrationType, Secret};
+use availability_domain::{AppointmentId, CalendarType, IntegrationType, Secret};
 use provider_http::{ClientAuth, OAuthConfig};
 
 pub use builder::GoogleCalendarBuilder;
 pub use calendars::{CalendarInfo, CalendarSettings};
+pub use provider::{register, GoogleProvider};
 pub use strategy::GoogleCalendarStrategy;
+
+/// The integration type this crate serves.
+pub const INTEGRATION: IntegrationType = IntegrationType::from_static("google_calendar");
+
+/// The `calendar_type` of the appointments it writes.
+pub const CALENDAR_TYPE: CalendarType = CalendarType::from_static("google");
+
+/// The name people know it by.
+pub const DISPLAY_NAME: &str = "Google Calendar";
 
 /// Google's authorization endpoint.
 pub const GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
@@ -60,7 +71,7 @@ pub fn oauth_config(
     revoke_url: Option<String>,
 ) -> OAuthConfig {
     OAuthConfig {
-        integration: IntegrationType::GoogleCalendar,
+        integration: INTEGRATION,
         client_id: client_id.into(),
         client_secret,
         auth_url: auth_url.into(),
@@ -124,6 +135,6 @@ mod tests {
             ]
         );
         assert_eq!(config.client_auth, ClientAuth::RequestBody);
-        assert_eq!(config.integration, IntegrationType::GoogleCalendar);
+        assert_eq!(config.integration, INTEGRATION);
     }
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use availability_core::ports::IntegrationRepository;
-use availability_core::{AvailabilityStrategy, Capabilities, CoreError, ExternalEvent};
+use availability_core::{AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent};
 use availability_domain::jiff::{SignedDuration, Timestamp};
-use availability_domain::{Appointment, Client, Expert, ExpertId, IntegrationType, Interval};
+use availability_domain::{Appointment, CalendarType, Client, Expert, ExpertId, IntegrationType, Interval};
 use provider_http::{google_rate_limit_403, HttpPolicy, ProviderHttpError, Reply, SendOptions, TokenManager};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{RequestBuilder, Url};
@@ -20,9 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::calendars::{CalendarInfo, CalendarSettings};
 use crate::wire::{self, CalendarListPage, Event, FreeBusyItem, FreeBusyRequest, FreeBusyResponse};
-use crate::{event_id, MAX_FREEBUSY_DAYS};
-
-const INTEGRATION: IntegrationType = IntegrationType::GoogleCalendar;
+use crate::{event_id, CALENDAR_TYPE, DISPLAY_NAME, INTEGRATION, MAX_FREEBUSY_DAYS};
 
 /// Google answers at most this many calendars per freeBusy query (`calendarExpansionMax`).
 const MAX_CALENDARS_PER_QUERY: usize = 50;
@@ -41,8 +39,9 @@ const SUCCESS_REPORT_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// freeBusy errors that say "try again later" rather than "this calendar cannot be read".
 const TRANSIENT_REASONS: [&str; 2] = ["backendError", "internalError"];
 
-/// Google Calendar as an [`AvailabilityStrategy`] (integration type `google_calendar`,
-/// [`Capabilities::CALENDAR`]). Build it with [`crate::GoogleCalendarBuilder`]. Cheap to clone.
+/// Google Calendar as an [`AvailabilityStrategy`] (integration type `google_calendar`): a
+/// [`BusyTimeSource`] (freeBusy over the chosen calendars) and an [`EventWriter`] (events in the
+/// chosen calendar). Build it with [`crate::GoogleCalendarBuilder`]. Cheap to clone.
 #[derive(Clone)]
 pub struct GoogleCalendarStrategy {
     inner: Arc<Inner>,
@@ -128,20 +127,34 @@ impl GoogleCalendarStrategy {
                 }
             })
             .await?;
-        chosen.ok_or_else(|| CoreError::InvalidQuery("the calendar choice is invalid".into()))
+        chosen.ok_or_else(|| CoreError::InvalidCalendarChoice("the calendar choice is invalid".into()))
     }
 }
 
-#[async_trait]
 impl AvailabilityStrategy for GoogleCalendarStrategy {
     fn integration_type(&self) -> IntegrationType {
         INTEGRATION
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::CALENDAR
+    fn display_name(&self) -> &'static str {
+        DISPLAY_NAME
     }
 
+    fn calendar_type(&self) -> Option<CalendarType> {
+        Some(CALENDAR_TYPE)
+    }
+
+    fn busy_time(&self) -> Option<&dyn BusyTimeSource> {
+        Some(self)
+    }
+
+    fn event_writer(&self) -> Option<&dyn EventWriter> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl BusyTimeSource for GoogleCalendarStrategy {
     /// Busy time of the expert's chosen calendars: one freeBusy request per chunk of at most
     /// [`MAX_FREEBUSY_DAYS`] days (and per 50 calendars), sent concurrently so that the whole
     /// query stays within one policy budget.
@@ -149,33 +162,36 @@ impl AvailabilityStrategy for GoogleCalendarStrategy {
         let result = self.inner.clone().busy(expert.id, window).await;
         self.inner.report(expert.id, result).await
     }
+}
 
+#[async_trait]
+impl EventWriter for GoogleCalendarStrategy {
     /// Inserts the event with the id derived from the appointment id; a 409 `duplicate` (a
     /// retried insert) is success, after bringing the existing event to the appointment's time.
-    async fn create_appointment(
+    async fn create_event(
         &self,
         expert: &Expert,
         client: &Client,
         appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
+    ) -> Result<ExternalEvent, CoreError> {
         let result = self.inner.create(expert, client, appointment).await;
-        self.inner.report(expert.id, result).await.map(Some)
+        self.inner.report(expert.id, result).await
     }
 
     /// Patches the event to the appointment's time; an event that cannot be found is inserted.
-    async fn update_appointment(
+    async fn update_event(
         &self,
         expert: &Expert,
         client: &Client,
         appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
+    ) -> Result<ExternalEvent, CoreError> {
         let result = self.inner.update(expert, client, appointment).await;
-        self.inner.report(expert.id, result).await.map(Some)
+        self.inner.report(expert.id, result).await
     }
 
     /// Deletes the event (notifying the client); 410 `deleted` and 404 are success. Without a
     /// stored event id, the derived one is used.
-    async fn cancel_appointment(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
+    async fn delete_event(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
         let result = self.inner.cancel(expert.id, appointment).await;
         self.inner.report(expert.id, result).await
     }

@@ -181,9 +181,7 @@ pub(crate) fn is_google_error(error: &ProviderHttpError, status: u16, reason: Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use availability_domain::{
-        AppointmentId, AppointmentStatus, BookingPolicy, ClientId, ExpertId, IntegrationType, SyncStatus, Zone,
-    };
+    use availability_domain::{AppointmentId, AppointmentStatus, BookingPolicy, ClientId, ExpertId, SyncStatus, Zone};
     use reqwest::StatusCode;
 
     fn parties() -> (Expert, Client, Appointment) {
@@ -192,7 +190,7 @@ mod tests {
             name: "Dr. Ada".into(),
             email: "ada@example.com".into(),
             timezone: Zone::new("Europe/Berlin").unwrap(),
-            integration_type: IntegrationType::GoogleCalendar,
+            integration_type: crate::INTEGRATION,
             booking_policy: BookingPolicy::default(),
         };
         let client = Client {

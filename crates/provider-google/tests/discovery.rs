@@ -8,7 +8,7 @@
 
 mod common;
 
-use availability_core::AvailabilityStrategy;
+use availability_core::{BusyTimeSource, EventWriter};
 use common::{interval, Setup};
 use provider_google::SCOPES;
 use serde_json::Value;
@@ -96,21 +96,21 @@ async fn every_request_is_a_documented_method_with_documented_fields() {
     s.strategy.busy_intervals(&s.expert, long).await.unwrap();
     let mut appointment = s.appointment("2030-03-04T09:00:00Z", 30);
     s.strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
         .unwrap();
     appointment.start_time = "2030-03-04T10:00:00Z".parse().unwrap();
     appointment.end_time = "2030-03-04T10:30:00Z".parse().unwrap();
     // A duplicate insert that must catch up: insert, get, patch.
     s.strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
         .unwrap();
     s.strategy
-        .update_appointment(&s.expert, &s.client, &appointment)
+        .update_event(&s.expert, &s.client, &appointment)
         .await
         .unwrap();
-    s.strategy.cancel_appointment(&s.expert, &appointment).await.unwrap();
+    s.strategy.delete_event(&s.expert, &appointment).await.unwrap();
 
     let mut seen = std::collections::BTreeSet::new();
     for request in s.fake.requests() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use availability_core::domain::{BookingPolicy, Secret};
-use availability_core::{AvailabilityStrategy, CoreError};
+use availability_core::{BusyTimeSource, CoreError, EventWriter};
 use common::{event_time, expert, interval, quick_policy, Setup, GOOGLE};
 use provider_fakes::google::ACCOUNT_EMAIL;
 use provider_google::{event_id, oauth_config, SCOPES};
@@ -159,7 +159,7 @@ async fn revoked_consent_needs_reauth_and_is_never_an_empty_calendar() {
     let appointment = s.appointment("2030-03-04T09:00:00Z", 30);
     let error = s
         .strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
         .unwrap_err();
     assert!(matches!(error, CoreError::NeedsReauth { .. }), "{error:?}");
@@ -189,7 +189,7 @@ async fn rate_limits_429_and_403_are_retried_with_backoff() {
     s.fake.throttle_next(1, 403);
     let appointment = s.appointment("2030-03-04T09:00:00Z", 30);
     s.strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
         .unwrap();
     assert_eq!(s.fake.events("primary").len(), 1);
@@ -339,7 +339,7 @@ async fn the_chosen_calendars_decide_what_blocks_time() {
         .set_calendars(s.expert.id, vec![], "primary".into())
         .await
         .unwrap_err();
-    assert!(matches!(error, CoreError::InvalidQuery(_)), "{error:?}");
+    assert!(matches!(error, CoreError::InvalidCalendarChoice(_)), "{error:?}");
     assert_eq!(
         s.strategy.calendar_settings(s.expert.id).await.unwrap().busy_calendars,
         [team]
@@ -352,9 +352,8 @@ async fn the_event_carries_the_client_the_appointment_and_local_times() {
     let appointment = s.appointment("2030-03-04T09:00:00Z", 30);
     let created = s
         .strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(created.id, event_id(appointment.id));
     let events = s.fake.events("primary");
@@ -391,12 +390,12 @@ async fn a_retried_insert_is_success_and_catches_up_with_a_moved_appointment() {
     let mut appointment = s.appointment("2030-03-04T09:00:00Z", 30);
     let first = s
         .strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
         .unwrap();
     let again = s
         .strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
         .unwrap();
     assert_eq!(first, again);
@@ -414,9 +413,8 @@ async fn a_retried_insert_is_success_and_catches_up_with_a_moved_appointment() {
     appointment.end_time = "2030-03-04T13:30:00Z".parse().unwrap();
     let id = s
         .strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
-        .unwrap()
         .unwrap()
         .id;
     assert_eq!(
@@ -432,20 +430,19 @@ async fn cancelling_twice_or_without_a_stored_event_id_is_success() {
     let appointment = s.appointment("2030-03-04T09:00:00Z", 30);
     let id = s
         .strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
-        .unwrap()
         .unwrap()
         .id;
     // The id was never stored (the create's answer was lost): the derived one finds the event.
     assert_eq!(appointment.external_calendar_event_id, None);
-    s.strategy.cancel_appointment(&s.expert, &appointment).await.unwrap();
+    s.strategy.delete_event(&s.expert, &appointment).await.unwrap();
     assert_eq!(event_time(&s.fake, "primary", &id), None);
     // 410 deleted.
-    s.strategy.cancel_appointment(&s.expert, &appointment).await.unwrap();
+    s.strategy.delete_event(&s.expert, &appointment).await.unwrap();
     // 404: never written.
     let never = s.appointment("2030-03-04T11:00:00Z", 30);
-    s.strategy.cancel_appointment(&s.expert, &never).await.unwrap();
+    s.strategy.delete_event(&s.expert, &never).await.unwrap();
     let deletes: Vec<_> = s.fake.requests().into_iter().filter(|r| r.method == "DELETE").collect();
     assert_eq!(deletes.len(), 3);
     assert!(deletes.iter().all(|r| r.query == "sendUpdates=all"));
@@ -461,9 +458,8 @@ async fn events_written_before_the_event_calendar_changed_are_still_updated_and_
     let mut appointment = s.appointment("2030-03-04T09:00:00Z", 30);
     let id = s
         .strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
-        .unwrap()
         .unwrap()
         .id;
     appointment.external_calendar_event_id = Some(id.clone());
@@ -476,9 +472,8 @@ async fn events_written_before_the_event_calendar_changed_are_still_updated_and_
     appointment.end_time = "2030-03-04T14:30:00Z".parse().unwrap();
     let updated = s
         .strategy
-        .update_appointment(&s.expert, &s.client, &appointment)
+        .update_event(&s.expert, &s.client, &appointment)
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(updated.id, id);
     assert_eq!(
@@ -486,18 +481,13 @@ async fn events_written_before_the_event_calendar_changed_are_still_updated_and_
         Some(interval("2030-03-04T14:00:00Z", "2030-03-04T14:30:00Z"))
     );
     assert!(s.fake.events(team).is_empty(), "not copied into the new calendar");
-    s.strategy.cancel_appointment(&s.expert, &appointment).await.unwrap();
+    s.strategy.delete_event(&s.expert, &appointment).await.unwrap();
     assert_eq!(event_time(&s.fake, "primary", &id), None);
 
     // New appointments go to the new calendar; one whose event is nowhere is written there.
     let mut lost = s.appointment("2030-03-05T09:00:00Z", 30);
     lost.external_calendar_event_id = Some(event_id(lost.id));
-    let written = s
-        .strategy
-        .update_appointment(&s.expert, &s.client, &lost)
-        .await
-        .unwrap()
-        .unwrap();
+    let written = s.strategy.update_event(&s.expert, &s.client, &lost).await.unwrap();
     assert_eq!(
         event_time(&s.fake, team, &written.id),
         Some(interval("2030-03-05T09:00:00Z", "2030-03-05T09:30:00Z"))
@@ -561,10 +551,10 @@ async fn the_code_flow_asks_for_least_privilege_and_its_grant_works() {
     );
     let appointment = s.appointment("2030-03-04T09:00:00Z", 30);
     s.strategy
-        .create_appointment(&s.expert, &s.client, &appointment)
+        .create_event(&s.expert, &s.client, &appointment)
         .await
         .unwrap();
-    s.strategy.cancel_appointment(&s.expert, &appointment).await.unwrap();
+    s.strategy.delete_event(&s.expert, &appointment).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

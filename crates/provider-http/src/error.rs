@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn mapping_onto_core_errors() {
-        let g = IntegrationType::GoogleCalendar;
+        let g = IntegrationType::from_static("google_calendar");
         assert!(matches!(
             status(503, true).into_core(g),
             CoreError::ProviderUnavailable { .. }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod connect;
 mod error;
 pub mod limiter;
 pub mod oauth;
@@ -8,6 +9,7 @@ mod redact;
 pub mod stored;
 pub mod tokens;
 
+pub use connect::{email_from_id_token, revoke_grant, token_connection, OAuthSettings};
 pub use error::ProviderHttpError;
 pub use limiter::{AccountLimiter, AccountPermit};
 pub use oauth::{AuthorizationRequest, ClientAuth, OAuthApp, OAuthConfig, TokenSet};

@@ -63,27 +63,9 @@ pub struct OAuthConfig {
 }
 
 /// What the expert's browser is sent to, and what must be kept (bound to the expert, single use)
-/// until the provider redirects back.
-pub struct AuthorizationRequest {
-    /// The authorization URL, with state and PKCE challenge.
-    pub url: String,
-    /// The state parameter: 256 random bits, base64url.
-    pub state: Secret<String>,
-    /// The PKCE code verifier for [`OAuthApp::exchange_code`].
-    pub pkce_verifier: Secret<String>,
-}
-
-impl fmt::Debug for AuthorizationRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The URL carries the state: show only where it points.
-        let endpoint = self.url.split('?').next().unwrap_or_default();
-        f.debug_struct("AuthorizationRequest")
-            .field("endpoint", &endpoint)
-            .field("state", &self.state)
-            .field("pkce_verifier", &self.pkce_verifier)
-            .finish()
-    }
-}
+/// until the provider redirects back: the core's type, so a provider's connector hands it on as
+/// it is.
+pub use availability_core::AuthorizationRequest;
 
 /// The tokens a token endpoint granted.
 #[derive(Clone)]

@@ -19,7 +19,7 @@ const REDIRECT: &str = "https://availability.example/oauth/google_calendar/callb
 
 fn google_like(server: &TokenServer) -> OAuthConfig {
     OAuthConfig {
-        integration: IntegrationType::GoogleCalendar,
+        integration: IntegrationType::from_static("google_calendar"),
         client_id: "client-1.apps.example".into(),
         client_secret: Secret::new("app-secret-123".into()),
         auth_url: "https://accounts.example/o/oauth2/v2/auth".into(),
@@ -148,7 +148,7 @@ async fn a_wrong_pkce_verifier_is_refused() {
 async fn basic_client_authentication_and_scopes_on_token_requests() {
     let server = TokenServer::start(true).await;
     let config = OAuthConfig {
-        integration: IntegrationType::Calendly,
+        integration: IntegrationType::from_static("calendly"),
         client_auth: ClientAuth::Basic,
         client_id: "id:with space".into(),
         scopes_on_token_requests: true,
@@ -315,7 +315,7 @@ async fn no_secret_in_debug_output() {
 #[test]
 fn malformed_urls_are_refused_at_construction() {
     let config = OAuthConfig {
-        integration: IntegrationType::GoogleCalendar,
+        integration: IntegrationType::from_static("google_calendar"),
         client_id: "c".into(),
         client_secret: Secret::new("s".into()),
         auth_url: "not a url".into(),

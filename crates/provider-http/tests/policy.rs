@@ -15,7 +15,7 @@ use common::{serve, StubResponse};
 use provider_http::{google_rate_limit_403, AccountLimiter, HttpPolicy, ProviderHttpError, SendOptions};
 use reqwest::StatusCode;
 
-const GOOGLE: IntegrationType = IntegrationType::GoogleCalendar;
+const GOOGLE: IntegrationType = IntegrationType::from_static("google_calendar");
 
 /// Quick backoff so the tests are fast; the behaviour is the same.
 fn policy() -> HttpPolicy {

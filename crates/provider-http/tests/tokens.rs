@@ -21,7 +21,7 @@ use provider_http::{
 };
 use reqwest::StatusCode;
 
-const GOOGLE: IntegrationType = IntegrationType::GoogleCalendar;
+const GOOGLE: IntegrationType = IntegrationType::from_static("google_calendar");
 
 fn app(server: &TokenServer) -> Arc<OAuthApp> {
     Arc::new(

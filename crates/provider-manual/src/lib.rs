@@ -1,54 +1,64 @@
 #![doc = include_str!("../README.md")]
 
-use async_trait::async_trait;
-use availability_core::{AvailabilityStrategy, Capabilities, CoreError, ExternalEvent};
-use availability_domain::{Appointment, Client, Expert, IntegrationType, Interval};
+use std::sync::Arc;
 
-/// Hours typed in by the expert. Busy time is only the expert's confirmed appointments, which the
-/// engine already subtracts; there is no external calendar to write to.
+use availability_core::provider::{ConnectMethod, Features, ProviderContext, ProviderDescriptor, ProviderSetupError};
+use availability_core::{AvailabilityStrategy, Provider};
+use availability_domain::IntegrationType;
+
+/// Hours typed in by the expert: slots come from the engine over the weekly rules and overrides,
+/// minus the expert's confirmed appointments. No busy-time source, no event writer, no
+/// scheduler: the service's engine does all of it.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ManualStrategy;
 
 impl ManualStrategy {
-    /// The manual strategy (it has no settings).
+    /// The strategy.
     pub fn new() -> Self {
         Self
     }
 }
 
-#[async_trait]
 impl AvailabilityStrategy for ManualStrategy {
     fn integration_type(&self) -> IntegrationType {
-        IntegrationType::Manual
+        IntegrationType::MANUAL
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::MANUAL
+    fn display_name(&self) -> &'static str {
+        "Your hours only"
+    }
+}
+
+/// The manual provider: always available, nothing to connect.
+#[derive(Debug)]
+pub struct ManualProvider {
+    descriptor: ProviderDescriptor,
+    strategy: Arc<ManualStrategy>,
+}
+
+impl Provider for ManualProvider {
+    fn descriptor(&self) -> &ProviderDescriptor {
+        &self.descriptor
     }
 
-    async fn busy_intervals(&self, _expert: &Expert, _window: Interval) -> Result<Vec<Interval>, CoreError> {
-        Ok(Vec::new())
+    fn strategy(&self) -> Option<Arc<dyn AvailabilityStrategy>> {
+        Some(self.strategy.clone())
     }
+}
 
-    async fn create_appointment(
-        &self,
-        _expert: &Expert,
-        _client: &Client,
-        _appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        Ok(None)
-    }
-
-    async fn update_appointment(
-        &self,
-        _expert: &Expert,
-        _client: &Client,
-        _appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        Ok(None)
-    }
-
-    async fn cancel_appointment(&self, _expert: &Expert, _appointment: &Appointment) -> Result<(), CoreError> {
-        Ok(())
-    }
+/// Registers the manual provider (it reads no settings).
+pub fn register(_context: &ProviderContext) -> Result<Arc<dyn Provider>, ProviderSetupError> {
+    Ok(Arc::new(ManualProvider {
+        descriptor: ProviderDescriptor {
+            integration_type: IntegrationType::MANUAL,
+            display_name: "Your hours only",
+            description: "Clients book the free times of your weekly hours and overrides.",
+            calendar_type: None,
+            connect: ConnectMethod::None,
+            credential_fields: Vec::new(),
+            features: Features::default(),
+            push: false,
+        },
+        strategy: Arc::new(ManualStrategy),
+    }))
 }

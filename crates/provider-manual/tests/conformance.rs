@@ -31,10 +31,10 @@ impl ConformanceHarness for Manual {
         }
     }
     async fn seed_busy(&self, _intervals: &[Interval]) {
-        unreachable!("manual hours read no external busy time")
+        panic!("manual hours read no external busy time")
     }
     async fn event_time(&self, _event_id: &str) -> Option<Interval> {
-        unreachable!("manual hours write no events")
+        panic!("manual hours write no events")
     }
     async fn inject(&self, _failure: InjectedFailure) {}
     async fn heal(&self) {}
@@ -46,7 +46,7 @@ fn expert(zone: &str, policy: BookingPolicy) -> Expert {
         name: "Dr. Example".into(),
         email: "expert@example.com".into(),
         timezone: Zone::new(zone).unwrap(),
-        integration_type: IntegrationType::Manual,
+        integration_type: IntegrationType::MANUAL,
         booking_policy: policy,
     }
 }

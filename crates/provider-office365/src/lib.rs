@@ -3,6 +3,7 @@
 mod builder;
 mod error;
 mod graph;
+mod provider;
 mod settings;
 mod strategy;
 mod time;
@@ -10,16 +11,23 @@ pub mod windows_zones;
 mod working_hours;
 
 use availability_core::CoreError;
-use availability_domain::{IntegrationType, Secret};
+use availability_domain::{CalendarType, IntegrationType, Secret};
 use provider_http::{ClientAuth, HttpPolicy, OAuthConfig};
 
 pub use builder::Office365Builder;
 pub use error::Office365Error;
+pub use provider::{register, Office365Provider};
 pub use settings::{Office365Account, Office365Settings};
 pub use strategy::{Office365CalendarStrategy, MAX_CHUNK_DAYS};
 
 /// The integration this crate serves.
-pub const INTEGRATION: IntegrationType = IntegrationType::Office365Calendar;
+pub const INTEGRATION: IntegrationType = IntegrationType::from_static("office365_calendar");
+
+/// The `calendar_type` of the appointments it writes.
+pub const CALENDAR_TYPE: CalendarType = CalendarType::from_static("office365");
+
+/// The name people know it by.
+pub const DISPLAY_NAME: &str = "Office 365";
 
 /// The scopes asked for, and no others: a refresh token, the calendar, and the user's address.
 pub const SCOPES: [&str; 3] = ["offline_access", "Calendars.ReadWrite", "User.Read"];

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 /// The keys of `StoredTokens.extra` this crate reads and writes:
 ///
 /// ```json
-/// {"mailbox":"ada@contoso.com","personal":false,"schedule_unavailable":false,"use_outlook_working_hours":false}
+/// {"mailbox":"ada@contoso.com","personal":false,"schedule_unavailable":false}
 /// ```
 ///
 /// Other keys are left as they are. A grant stored without them (the server's OAuth callback
@@ -23,9 +23,6 @@ pub struct Office365Settings {
     /// getSchedule failed for this mailbox the way it does where it is not available, and
     /// calendarView answered instead: the strategy goes straight to calendarView from then on.
     pub schedule_unavailable: bool,
-    /// The expert's hours come from Outlook's working hours (getSchedule's `workingHours`)
-    /// instead of the weekly rules typed in.
-    pub use_outlook_working_hours: bool,
 }
 
 impl Office365Settings {
@@ -42,7 +39,6 @@ impl Office365Settings {
                 .map(str::to_owned),
             personal: flag("personal"),
             schedule_unavailable: flag("schedule_unavailable"),
-            use_outlook_working_hours: flag("use_outlook_working_hours"),
         }
     }
 
@@ -58,10 +54,10 @@ impl Office365Settings {
             };
             map.insert("personal".into(), json!(self.personal));
             map.insert("schedule_unavailable".into(), json!(self.schedule_unavailable));
-            map.insert(
-                "use_outlook_working_hours".into(),
-                json!(self.use_outlook_working_hours),
-            );
+            // Slots from Outlook's hours without saving them (an old setting) could not be
+            // booked: bookings validate against the stored hours. Outlook's hours are offered
+            // for the expert to save instead (`outlook_working_hours`).
+            map.remove("use_outlook_working_hours");
         }
     }
 }
@@ -135,7 +131,7 @@ mod tests {
         assert_eq!(settings, Office365Settings::default());
         let settings = Office365Settings {
             mailbox: Some("ada@contoso.com".into()),
-            use_outlook_working_hours: true,
+            schedule_unavailable: true,
             ..Office365Settings::default()
         };
         settings.write_to(&mut extra);
@@ -163,7 +159,7 @@ mod tests {
         assert_eq!(
             personal.extra(),
             json!({"mailbox": "ada@outlook.com", "personal": true,
-            "schedule_unavailable": false, "use_outlook_working_hours": false})
+            "schedule_unavailable": false})
         );
         assert!(Office365Account::from_me(&json!({"id": "x"})).is_none());
     }

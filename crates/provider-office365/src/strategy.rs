@@ -7,13 +7,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use availability_core::engine::{self, SlotQuery};
-use availability_core::strategy::busy_window;
 use availability_core::{
-    AvailabilityStrategy, Capabilities, CoreError, ExpertCalendar, ExternalEvent, IntegrationRepository,
+    AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent, IntegrationRepository,
 };
 use availability_domain::jiff::{civil, SignedDuration, Timestamp};
-use availability_domain::{Appointment, Client, Expert, ExpertId, IntegrationType, Interval, Schedule, Slot};
+use availability_domain::{Appointment, CalendarType, Client, Expert, ExpertId, IntegrationType, Interval, Schedule};
 use provider_http::{TokenManager, TokenSet};
 use serde_json::{json, Value};
 
@@ -21,7 +19,7 @@ use crate::graph::{self, Graph, GraphEvent, ScheduleAnswer};
 use crate::settings::{Office365Account, Office365Settings};
 use crate::time::{chunks, DateTimeTimeZone};
 use crate::working_hours::WorkingHours;
-use crate::{Office365Builder, INTEGRATION};
+use crate::{Office365Builder, CALENDAR_TYPE, DISPLAY_NAME, INTEGRATION};
 
 /// The longest window one Graph request covers. getSchedule refuses 62 days or more; calendarView
 /// takes the same chunks so that one request's pages stay few.
@@ -71,11 +69,10 @@ impl fmt::Debug for Office365CalendarStrategy {
     }
 }
 
-/// Busy time of one window, with what the slot computation needs besides.
+/// Busy time of one window, with the working hours getSchedule reported beside it.
 struct BusyTime {
     intervals: Vec<Interval>,
     working_hours: Option<WorkingHours>,
-    use_outlook_working_hours: bool,
 }
 
 fn unusable(message: impl Into<String>) -> CoreError {
@@ -161,13 +158,6 @@ impl Office365CalendarStrategy {
         Ok(Office365Settings::from_extra(&stored.extra))
     }
 
-    /// Whether the expert's hours come from Outlook's working hours instead of the weekly rules
-    /// typed in (see [`Office365Settings::use_outlook_working_hours`]).
-    pub async fn set_use_outlook_working_hours(&self, expert: ExpertId, enabled: bool) -> Result<(), CoreError> {
-        self.change_settings(expert, move |s| s.use_outlook_working_hours = enabled)
-            .await
-    }
-
     /// Outlook's working hours of the expert's mailbox as a schedule (getSchedule's
     /// `workingHours`, its Windows zone mapped to IANA; `typed`'s date overrides kept when it is
     /// in the same zone). `None` where Graph does not report them (personal accounts). A server
@@ -180,7 +170,7 @@ impl Office365CalendarStrategy {
     ) -> Result<Option<Schedule>, CoreError> {
         let now = Timestamp::now();
         let day = Interval::new(now, now + SignedDuration::from_hours(24)).map_err(|e| unusable(e.to_string()))?;
-        let busy = self.busy_time(expert, day).await?;
+        let busy = self.read_busy_time(expert, day).await?;
         busy.working_hours
             .map(|hours| hours.schedule(typed).map_err(unusable))
             .transpose()
@@ -200,7 +190,7 @@ impl Office365CalendarStrategy {
             .await
     }
 
-    async fn busy_time(&self, expert: &Expert, window: Interval) -> Result<BusyTime, CoreError> {
+    async fn read_busy_time(&self, expert: &Expert, window: Interval) -> Result<BusyTime, CoreError> {
         let stored = self.graph.tokens.stored(expert.id).await?;
         let mut settings = Office365Settings::from_extra(&stored.extra);
         if settings.mailbox.is_none() {
@@ -208,14 +198,12 @@ impl Office365CalendarStrategy {
             self.account(expert.id).await?;
             settings = self.settings(expert.id).await?;
         }
-        let use_outlook_working_hours = settings.use_outlook_working_hours;
         if let (Some(mailbox), false, false) = (&settings.mailbox, settings.personal, settings.schedule_unavailable) {
             match self.busy_from_schedule(expert.id, mailbox, window).await? {
                 Ok((intervals, working_hours)) => {
                     return Ok(BusyTime {
                         intervals,
                         working_hours,
-                        use_outlook_working_hours,
                     })
                 }
                 Err(reason) => {
@@ -227,7 +215,6 @@ impl Office365CalendarStrategy {
                     return Ok(BusyTime {
                         intervals,
                         working_hours: None,
-                        use_outlook_working_hours,
                     });
                 }
             }
@@ -235,7 +222,6 @@ impl Office365CalendarStrategy {
         Ok(BusyTime {
             intervals: self.busy_from_calendar_view(expert, window).await?,
             working_hours: None,
-            use_outlook_working_hours,
         })
     }
 
@@ -499,71 +485,59 @@ impl Health {
     }
 }
 
-#[async_trait]
 impl AvailabilityStrategy for Office365CalendarStrategy {
     fn integration_type(&self) -> IntegrationType {
         INTEGRATION
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::CALENDAR
+    fn display_name(&self) -> &'static str {
+        DISPLAY_NAME
     }
 
+    fn calendar_type(&self) -> Option<CalendarType> {
+        Some(CALENDAR_TYPE)
+    }
+
+    fn busy_time(&self) -> Option<&dyn BusyTimeSource> {
+        Some(self)
+    }
+
+    fn event_writer(&self) -> Option<&dyn EventWriter> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl BusyTimeSource for Office365CalendarStrategy {
     async fn busy_intervals(&self, expert: &Expert, window: Interval) -> Result<Vec<Interval>, CoreError> {
-        let busy = self.busy_time(expert, window).await;
+        let busy = self.read_busy_time(expert, window).await;
         self.health.observe(expert.id, busy).await.map(|busy| busy.intervals)
     }
+}
 
-    /// The default (the engine over the expert's hours, minus appointments and busy time), except
-    /// that with `use_outlook_working_hours` the hours are Outlook's working hours, read with
-    /// the busy time from the same getSchedule answer. Where Graph reports none (personal
-    /// accounts) the typed hours are used.
-    async fn available_slots(&self, calendar: &ExpertCalendar, query: &SlotQuery) -> Result<Vec<Slot>, CoreError> {
-        let expert = &calendar.expert;
-        let policy = &expert.booking_policy;
-        let duration = query.duration_minutes.unwrap_or(policy.slot_duration_minutes());
-        let window = busy_window(query.window, policy, duration);
-        let busy = self.busy_time(expert, window).await;
-        let busy = self.health.observe(expert.id, busy).await?;
-        let outlook;
-        let schedule = match (&busy.working_hours, busy.use_outlook_working_hours) {
-            (Some(hours), true) => {
-                let hours = hours.schedule(&calendar.schedule).map_err(unusable);
-                outlook = self.health.observe(expert.id, hours).await?;
-                &outlook
-            }
-            _ => &calendar.schedule,
-        };
-        let appointments = calendar.appointment_intervals();
-        Ok(engine::available_slots(
-            schedule,
-            policy,
-            appointments.iter().chain(&busy.intervals),
-            query,
-        ))
-    }
-
-    async fn create_appointment(
+#[async_trait]
+impl EventWriter for Office365CalendarStrategy {
+    async fn create_event(
         &self,
         expert: &Expert,
         client: &Client,
         appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        let created = self.create(expert, client, appointment).await.map(Some);
+    ) -> Result<ExternalEvent, CoreError> {
+        let created = self.create(expert, client, appointment).await;
         self.health.observe(expert.id, created).await
     }
 
-    async fn update_appointment(
+    async fn update_event(
         &self,
         expert: &Expert,
         client: &Client,
         appointment: &Appointment,
-    ) -> Result<Option<ExternalEvent>, CoreError> {
-        let updated = self.update(expert, client, appointment).await.map(Some);
+    ) -> Result<ExternalEvent, CoreError> {
+        let updated = self.update(expert, client, appointment).await;
         self.health.observe(expert.id, updated).await
     }
 
-    async fn cancel_appointment(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
+    async fn delete_event(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError> {
         let cancelled = self.cancel(expert, appointment).await;
         self.health.observe(expert.id, cancelled).await
     }

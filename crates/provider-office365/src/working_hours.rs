@@ -1,5 +1,5 @@
-//! Outlook's working hours (getSchedule's `workingHours`) as weekly rules, for experts who keep
-//! their hours in Outlook (`use_outlook_working_hours`).
+//! Outlook's working hours (getSchedule's `workingHours`) as weekly rules, offered to experts who
+//! keep their hours in Outlook, to review and save as their own.
 //!
 //! ```json
 //! {"daysOfWeek":["monday","tuesday"],"startTime":"08:00:00.0000000","endTime":"17:00:00.0000000",

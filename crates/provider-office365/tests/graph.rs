@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use availability_core::domain::Interval;
-use availability_core::engine::SlotQuery;
-use availability_core::{AvailabilityStrategy, CoreError};
+use availability_core::{BusyTimeSource, CoreError, EventWriter};
 use provider_office365::{Office365Settings, SCOPES};
 use serde_json::{json, Value};
 use support::{event_interval, interval, monday_after, token_set, ts, Connected, OFFICE365};
@@ -166,20 +165,15 @@ async fn a_burst_of_slot_queries_stays_within_four_requests_per_mailbox() {
     let c = Connected::connected().await;
     c.fake.set_latency(Duration::from_millis(100));
     let start = monday_after(8);
-    let query = SlotQuery {
-        window: hours(start, 24 * 7),
-        now: Timestamp::now(),
-        duration_minutes: None,
-    };
+    let week = hours(start, 24 * 7);
     let tasks: Vec<_> = (0..20)
         .map(|_| {
-            let (strategy, calendar) = (c.strategy.clone(), c.calendar());
-            tokio::spawn(async move { strategy.available_slots(&calendar, &query).await })
+            let (strategy, expert) = (c.strategy.clone(), c.expert.clone());
+            tokio::spawn(async move { strategy.busy_intervals(&expert, week).await })
         })
         .collect();
     for task in tasks {
-        let slots = task.await.unwrap().unwrap();
-        assert!(!slots.is_empty());
+        task.await.unwrap().unwrap();
     }
     assert!(c.fake.max_in_flight() <= 4, "{} in flight", c.fake.max_in_flight());
     assert_eq!(c.fake.max_in_flight(), 4, "the limit is used, not undershot");
@@ -365,18 +359,8 @@ async fn creates_are_idempotent_by_transaction_id() {
     let client = support::client();
     let first = hours(monday_after(8) + SignedDuration::from_hours(10), 1);
     let mut appointment = c.appointment(&client, first);
-    let created = c
-        .strategy
-        .create_appointment(&c.expert, &client, &appointment)
-        .await
-        .unwrap()
-        .unwrap();
-    let again = c
-        .strategy
-        .create_appointment(&c.expert, &client, &appointment)
-        .await
-        .unwrap()
-        .unwrap();
+    let created = c.strategy.create_event(&c.expert, &client, &appointment).await.unwrap();
+    let again = c.strategy.create_event(&c.expert, &client, &appointment).await.unwrap();
     assert_eq!(again, created);
     assert_eq!(c.fake.events().len(), 1);
 
@@ -406,21 +390,16 @@ async fn creates_are_idempotent_by_transaction_id() {
     let moved = hours(first.start() + SignedDuration::from_hours(3), 1);
     appointment.start_time = moved.start();
     appointment.end_time = moved.end();
-    let retried = c
-        .strategy
-        .create_appointment(&c.expert, &client, &appointment)
-        .await
-        .unwrap()
-        .unwrap();
+    let retried = c.strategy.create_event(&c.expert, &client, &appointment).await.unwrap();
     assert_eq!(retried, created);
     assert_eq!(c.fake.events().len(), 1);
     assert_eq!(event_interval(&c.event(&created.id).unwrap()), Some(moved));
 
     // Cancelled before the outbox recorded the event id: found by its transactionId and removed.
     assert_eq!(appointment.external_calendar_event_id, None);
-    c.strategy.cancel_appointment(&c.expert, &appointment).await.unwrap();
+    c.strategy.delete_event(&c.expert, &appointment).await.unwrap();
     assert!(c.fake.events().is_empty(), "the unsynced appointment's event is gone");
-    c.strategy.cancel_appointment(&c.expert, &appointment).await.unwrap();
+    c.strategy.delete_event(&c.expert, &appointment).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -429,41 +408,27 @@ async fn updates_move_the_event_and_cancelling_twice_is_success() {
     let client = support::client();
     let first = hours(monday_after(8) + SignedDuration::from_hours(10), 1);
     let mut appointment = c.appointment(&client, first);
-    let created = c
-        .strategy
-        .create_appointment(&c.expert, &client, &appointment)
-        .await
-        .unwrap()
-        .unwrap();
+    let created = c.strategy.create_event(&c.expert, &client, &appointment).await.unwrap();
     appointment.external_calendar_event_id = Some(created.id.clone());
 
     let moved = hours(first.start() + SignedDuration::from_hours(24), 1);
     appointment.start_time = moved.start();
     appointment.end_time = moved.end();
-    let updated = c
-        .strategy
-        .update_appointment(&c.expert, &client, &appointment)
-        .await
-        .unwrap();
-    assert_eq!(updated, Some(created.clone()));
+    let updated = c.strategy.update_event(&c.expert, &client, &appointment).await.unwrap();
+    assert_eq!(updated, created.clone());
     assert_eq!(event_interval(&c.event(&created.id).unwrap()), Some(moved));
 
-    c.strategy.cancel_appointment(&c.expert, &appointment).await.unwrap();
+    c.strategy.delete_event(&c.expert, &appointment).await.unwrap();
     assert!(c.event(&created.id).is_none());
-    c.strategy.cancel_appointment(&c.expert, &appointment).await.unwrap();
+    c.strategy.delete_event(&c.expert, &appointment).await.unwrap();
     appointment.external_calendar_event_id = Some("AAMkAG-no-such-event".into());
-    c.strategy.cancel_appointment(&c.expert, &appointment).await.unwrap();
+    c.strategy.delete_event(&c.expert, &appointment).await.unwrap();
     assert_eq!(c.fake.request_count("/v1.0/me/events/"), 4, "one PATCH, three DELETEs");
 
     // An event deleted in Outlook is written again on the next reschedule, under a new
     // transactionId derived from the deleted event.
     appointment.external_calendar_event_id = Some(created.id.clone());
-    let rewritten = c
-        .strategy
-        .update_appointment(&c.expert, &client, &appointment)
-        .await
-        .unwrap()
-        .unwrap();
+    let rewritten = c.strategy.update_event(&c.expert, &client, &appointment).await.unwrap();
     assert_ne!(rewritten.id, created.id);
     let event = c.event(&rewritten.id).unwrap();
     assert_eq!(event_interval(&event), Some(moved));
@@ -472,12 +437,7 @@ async fn updates_move_the_event_and_cancelling_twice_is_success() {
         transaction.starts_with(&format!("{}-", appointment.id)),
         "{transaction}"
     );
-    let again = c
-        .strategy
-        .update_appointment(&c.expert, &client, &appointment)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = c.strategy.update_event(&c.expert, &client, &appointment).await.unwrap();
     assert_eq!(again, rewritten, "the rewrite is idempotent too");
 }
 
@@ -496,7 +456,7 @@ async fn revoked_consent_needs_reauth() {
     let appointment = c.appointment(&client, hours(week.start() + SignedDuration::from_hours(10), 1));
     let error = c
         .strategy
-        .create_appointment(&c.expert, &client, &appointment)
+        .create_event(&c.expert, &client, &appointment)
         .await
         .unwrap_err();
     assert!(matches!(error, CoreError::NeedsReauth { .. }), "{error:?}");
@@ -519,44 +479,13 @@ async fn an_expert_who_never_connected_needs_reauth() {
     assert_eq!(c.fake.requests().len(), 0);
 }
 
+/// Outlook's working hours are offered as a schedule for the expert to review and save (the
+/// slots of an Office 365 expert are always the stored hours minus busy time: a slot computed
+/// from hours that are not stored could not be booked, since bookings validate against them).
 #[tokio::test(flavor = "multi_thread")]
-async fn outlook_working_hours_replace_the_typed_hours_when_asked() {
+async fn outlook_working_hours_are_offered_as_a_schedule() {
     let c = Connected::connected().await;
     // The fake's default: Monday to Friday 08:00-17:00 "Pacific Standard Time".
-    let monday = monday_after(8);
-    let query = SlotQuery {
-        window: hours(monday, 24 * 7),
-        now: Timestamp::now(),
-        duration_minutes: None,
-    };
-    let la = availability_core::domain::jiff::tz::TimeZone::get("America/Los_Angeles").unwrap();
-    let berlin = c.expert.timezone.tz().clone();
-    let typed = c.strategy.available_slots(&c.calendar(), &query).await.unwrap();
-    assert_eq!(berlin.to_datetime(typed[0].start).time().to_string(), "09:00:00");
-
-    c.strategy
-        .set_use_outlook_working_hours(c.expert.id, true)
-        .await
-        .unwrap();
-    assert!(
-        c.strategy
-            .settings(c.expert.id)
-            .await
-            .unwrap()
-            .use_outlook_working_hours
-    );
-    let outlook = c.strategy.available_slots(&c.calendar(), &query).await.unwrap();
-    assert!(!outlook.is_empty());
-    for slot in &outlook {
-        let local = la.to_datetime(slot.start);
-        assert!(
-            local.hour() >= 8 && la.to_datetime(slot.end).time() <= "17:00".parse().unwrap(),
-            "{local}"
-        );
-        assert!(!matches!(local.weekday().to_sunday_zero_offset(), 0 | 6), "{local}");
-    }
-    assert_eq!(la.to_datetime(outlook[0].start).time().to_string(), "08:00:00");
-
     let schedule = c
         .strategy
         .outlook_working_hours(&c.expert, &c.calendar().schedule)
@@ -565,19 +494,32 @@ async fn outlook_working_hours_replace_the_typed_hours_when_asked() {
         .unwrap();
     assert_eq!(schedule.zone.name(), "America/Los_Angeles");
     assert_eq!(schedule.rules.len(), 5);
+    for rule in &schedule.rules {
+        assert_eq!(
+            (rule.start_time.to_string().as_str(), rule.end_time.to_string().as_str()),
+            ("08:00", "17:00")
+        );
+        assert!(!matches!(rule.day_of_week.number(), 0 | 6));
+    }
 
     // A zone that is neither Windows nor IANA is refused, not guessed.
     c.fake.set_working_hours(json!({
         "daysOfWeek": ["monday"], "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
         "timeZone": {"name": "Customized Time Zone"}
     }));
-    let error = c.strategy.available_slots(&c.calendar(), &query).await.unwrap_err();
+    let error = c
+        .strategy
+        .outlook_working_hours(&c.expert, &c.calendar().schedule)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, CoreError::ProviderResponse { message, .. } if message.contains("Customized Time Zone")),
         "{error:?}"
     );
-    let settings = Office365Settings::from_extra(&c.strategy.tokens().stored(c.expert.id).await.unwrap().extra);
+    let extra = c.strategy.tokens().stored(c.expert.id).await.unwrap().extra;
+    let settings = Office365Settings::from_extra(&extra);
     assert_eq!(settings.mailbox.as_deref(), Some("expert@contoso.example"));
+    assert!(extra.get("use_outlook_working_hours").is_none(), "{extra}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -622,13 +564,13 @@ async fn the_server_builds_it_from_its_parts() {
 
     // A token manager of another integration is refused.
     let mut google = config;
-    google.integration = IntegrationType::GoogleCalendar;
+    google.integration = IntegrationType::from_static("google_calendar");
     let tokens = TokenManager::new(Arc::new(OAuthApp::new(google).unwrap()), store.clone(), store.clone());
     let error = Office365Builder::from_parts(fake.graph_base(), None, tokens, store.clone(), None)
         .build()
         .unwrap_err();
     assert!(
-        matches!(error, Office365Error::WrongIntegration(IntegrationType::GoogleCalendar)),
+        matches!(error, Office365Error::WrongIntegration(t) if t.as_str() == "google_calendar"),
         "{error}"
     );
     // Without a token manager it needs the app's credentials and a credential store.

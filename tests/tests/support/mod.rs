@@ -103,7 +103,7 @@ impl TestServer {
         let bind = format!("127.0.0.1:{port}");
         let mut all = vec![("BIND", bind.as_str()), ("PUBLIC_BASE_URL", base.as_str())];
         all.extend_from_slice(env);
-        let server = availability_server::bind_with(config_with(db, &all), Vec::new())
+        let server = availability_server::bind_with(config_with(db, &all), &[], Vec::new())
             .await
             .unwrap();
         let handle = server.handle();
@@ -115,12 +115,25 @@ impl TestServer {
         }
     }
 
-    /// A server with extra strategies registered (e.g. a test calendar).
-    pub async fn start_with(
-        db: &TestDb,
-        extra: Vec<std::sync::Arc<dyn availability_core::AvailabilityStrategy>>,
-    ) -> Self {
-        let server = availability_server::bind_with(config(db), extra).await.unwrap();
+    /// A server with extra providers registered (e.g. a test calendar, see [`provider_of`]).
+    pub async fn start_with(db: &TestDb, extra: Vec<std::sync::Arc<dyn availability_core::Provider>>) -> Self {
+        let server = availability_server::bind_with(config(db), &[], extra).await.unwrap();
+        let base = format!("http://{}", server.addr);
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        Self {
+            api: Api::new(base),
+            db: db.clone(),
+            handle,
+        }
+    }
+
+    /// A server with more provider crates registered, as the server's own registration line
+    /// does (`provider_x::register`).
+    pub async fn start_with_providers(db: &TestDb, factories: &[availability_core::ProviderFactory]) -> Self {
+        let server = availability_server::bind_with(config(db), factories, Vec::new())
+            .await
+            .unwrap();
         let base = format!("http://{}", server.addr);
         let handle = server.handle();
         tokio::spawn(server.run());
@@ -135,6 +148,41 @@ impl TestServer {
     pub async fn stop(self) {
         self.handle.stop(true).await;
     }
+}
+
+/// A provider of a test's own strategy (its busy time and events in the test's memory):
+/// connected by storing a credential for it directly, nothing to connect in the API.
+pub fn provider_of(
+    strategy: std::sync::Arc<dyn availability_core::AvailabilityStrategy>,
+) -> std::sync::Arc<dyn availability_core::Provider> {
+    use availability_core::provider::{ConnectMethod, Features, ProviderDescriptor};
+
+    #[derive(Debug)]
+    struct OfStrategy(
+        ProviderDescriptor,
+        std::sync::Arc<dyn availability_core::AvailabilityStrategy>,
+    );
+
+    impl availability_core::Provider for OfStrategy {
+        fn descriptor(&self) -> &ProviderDescriptor {
+            &self.0
+        }
+        fn strategy(&self) -> Option<std::sync::Arc<dyn availability_core::AvailabilityStrategy>> {
+            Some(self.1.clone())
+        }
+    }
+
+    let descriptor = ProviderDescriptor {
+        integration_type: strategy.integration_type(),
+        display_name: strategy.display_name(),
+        description: "A calendar of the test's own.",
+        calendar_type: strategy.calendar_type(),
+        connect: ConnectMethod::Credentials,
+        credential_fields: Vec::new(),
+        features: Features::default(),
+        push: false,
+    };
+    std::sync::Arc::new(OfStrategy(descriptor, strategy))
 }
 
 /// The server binary. Tests of the server package get the one cargo built for them
@@ -513,4 +561,232 @@ pub async fn connect_oauth(api: &Api, expert: &str, token: &str, integration: &s
         .await;
     assert_eq!(set.status, 200, "{:?}", set.body);
     url
+}
+
+/// The integration type of [`password_calendar`].
+pub const PASSWORD_CALENDAR: &str = "test_dav";
+/// The user name and password [`password_calendar`] accepts (it refuses any other).
+pub const PASSWORD_CALENDAR_LOGIN: (&str, &str) = ("ada", "right");
+
+/// A provider registered by a test that the pages have never heard of, connected the way a
+/// CalDAV provider is: a server address (with presets), a user name and a password, checked by
+/// the provider before the server stores anything (`CoreError::InvalidCredentials` for any login
+/// but [`PASSWORD_CALENDAR_LOGIN`]). It offers two calendars, "Home" (writable) and "Holidays"
+/// (read-only), and keeps the expert's choice in memory; its busy time is empty.
+pub fn password_calendar() -> std::sync::Arc<dyn availability_core::Provider> {
+    use std::sync::{Arc, Mutex};
+
+    use availability_core::domain::{Expert, ExpertId, IntegrationType, Interval, Secret};
+    use availability_core::provider::{
+        CalendarEntry, ConnectMethod, Connection, CredentialField, Features, Preset, ProviderDescriptor,
+    };
+    use availability_core::{AvailabilityStrategy, BusyTimeSource, CoreError, Provider};
+
+    const TYPE: IntegrationType = IntegrationType::from_static(PASSWORD_CALENDAR);
+    const NAME: &str = "Test CalDAV";
+
+    #[derive(Debug)]
+    struct Strategy;
+
+    impl AvailabilityStrategy for Strategy {
+        fn integration_type(&self) -> IntegrationType {
+            TYPE
+        }
+        fn display_name(&self) -> &'static str {
+            NAME
+        }
+        fn busy_time(&self) -> Option<&dyn BusyTimeSource> {
+            Some(self)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl BusyTimeSource for Strategy {
+        async fn busy_intervals(&self, _: &Expert, _: Interval) -> Result<Vec<Interval>, CoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Per expert: the calendars that block time, and the one that receives appointments.
+    type Choices = HashMap<String, (Vec<String>, String)>;
+
+    #[derive(Debug)]
+    struct PasswordCalendar {
+        descriptor: ProviderDescriptor,
+        strategy: Arc<Strategy>,
+        choices: Mutex<Choices>,
+    }
+
+    /// (id, name, read-only)
+    const CALENDARS: [(&str, &str, bool); 2] = [("home", "Home", false), ("holidays", "Holidays", true)];
+
+    #[async_trait::async_trait]
+    impl Provider for PasswordCalendar {
+        fn descriptor(&self) -> &ProviderDescriptor {
+            &self.descriptor
+        }
+
+        fn strategy(&self) -> Option<Arc<dyn AvailabilityStrategy>> {
+            Some(self.strategy.clone())
+        }
+
+        async fn connect(
+            &self,
+            expert: ExpertId,
+            fields: &serde_json::Map<String, Value>,
+        ) -> Result<Connection, CoreError> {
+            let text = |name: &str| {
+                fields
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            let server = text("server_url");
+            let Some(host) = server
+                .strip_prefix("https://")
+                .and_then(|rest| rest.split('/').next())
+                .filter(|h| !h.is_empty() && *h != "HOST")
+            else {
+                return Err(CoreError::InvalidSettings(
+                    "server_url must be the https:// address of your calendar server".into(),
+                ));
+            };
+            if (text("username").as_str(), text("password").as_str()) != PASSWORD_CALENDAR_LOGIN {
+                return Err(CoreError::InvalidCredentials(
+                    "the calendar server refused this user name and password".into(),
+                ));
+            }
+            let account = format!("{}@{host}", PASSWORD_CALENDAR_LOGIN.0);
+            self.choices
+                .lock()
+                .unwrap()
+                .insert(expert.to_string(), (vec!["home".into()], "home".into()));
+            Ok(Connection {
+                credential: Secret::new(
+                    json!({"server_url": server, "username": text("username"), "password": text("password")})
+                        .to_string(),
+                ),
+                account: Some(account),
+                settings: json!({}),
+            })
+        }
+
+        async fn calendars(&self, expert: ExpertId) -> Result<Vec<CalendarEntry>, CoreError> {
+            let choices = self.choices.lock().unwrap();
+            let (busy, event) = choices
+                .get(&expert.to_string())
+                .cloned()
+                .unwrap_or_else(|| (vec!["home".into()], "home".into()));
+            Ok(CALENDARS
+                .iter()
+                .map(|(id, name, read_only)| CalendarEntry {
+                    id: (*id).into(),
+                    summary: (*name).into(),
+                    primary: *id == "home",
+                    blocks_time: busy.iter().any(|b| b == id),
+                    receives_events: event == *id,
+                    read_only: *read_only,
+                    access_role: None,
+                    time_zone: None,
+                })
+                .collect())
+        }
+
+        async fn choose_calendars(
+            &self,
+            expert: ExpertId,
+            busy_calendar_ids: Vec<String>,
+            event_calendar_id: String,
+        ) -> Result<(), CoreError> {
+            let known = |id: &str| CALENDARS.iter().find(|c| c.0 == id);
+            if busy_calendar_ids.is_empty() || busy_calendar_ids.iter().any(|id| known(id).is_none()) {
+                return Err(CoreError::InvalidCalendarChoice(
+                    "choose at least one of the account's calendars to block time".into(),
+                ));
+            }
+            let writable = known(&event_calendar_id).is_some_and(|c| !c.2);
+            if !writable {
+                return Err(CoreError::InvalidCalendarChoice(
+                    "appointments go to a calendar of the account that can be written to".into(),
+                ));
+            }
+            self.choices
+                .lock()
+                .unwrap()
+                .insert(expert.to_string(), (busy_calendar_ids, event_calendar_id));
+            Ok(())
+        }
+
+        async fn disconnect(&self, expert: ExpertId, _: availability_core::Credential) -> Result<(), CoreError> {
+            self.choices.lock().unwrap().remove(&expert.to_string());
+            Ok(())
+        }
+    }
+
+    let descriptor = ProviderDescriptor {
+        integration_type: TYPE,
+        display_name: NAME,
+        description:
+            "Your hours minus the busy times in the calendars of a CalDAV account (iCloud, Yahoo, Fastmail, Nextcloud).",
+        calendar_type: None,
+        connect: ConnectMethod::Credentials,
+        credential_fields: vec![
+            CredentialField {
+                name: "server_url",
+                label: "Server address",
+                secret: false,
+                placeholder: Some("https://caldav.example.com"),
+                presets: vec![
+                    Preset {
+                        label: "iCloud",
+                        value: "https://caldav.icloud.com",
+                    },
+                    Preset {
+                        label: "Yahoo",
+                        value: "https://caldav.calendar.yahoo.com",
+                    },
+                    Preset {
+                        label: "Fastmail",
+                        value: "https://caldav.fastmail.com",
+                    },
+                    Preset {
+                        label: "Your own server (Nextcloud)",
+                        value: "https://HOST/remote.php/dav",
+                    },
+                ],
+                help: None,
+            },
+            CredentialField {
+                name: "username",
+                label: "User name",
+                secret: false,
+                placeholder: Some("you@icloud.com"),
+                presets: Vec::new(),
+                help: None,
+            },
+            CredentialField {
+                name: "password",
+                label: "Password",
+                secret: true,
+                placeholder: None,
+                presets: Vec::new(),
+                help: Some(
+                    "iCloud, Yahoo and Fastmail need an app-specific password, not your usual one: \
+                     https://support.apple.com/en-us/102654",
+                ),
+            },
+        ],
+        features: Features {
+            calendars: true,
+            ..Features::default()
+        },
+        push: false,
+    };
+    Arc::new(PasswordCalendar {
+        descriptor,
+        strategy: Arc::new(Strategy),
+        choices: Mutex::new(HashMap::new()),
+    })
 }

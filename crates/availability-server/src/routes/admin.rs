@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::{Authed, JsonObject};
-use super::parse_id;
+use super::params::{check_name_and_email, parse_id};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -35,19 +35,6 @@ struct NewClient {
 struct NewToken {
     role: String,
     subject_id: Option<String>,
-}
-
-pub(crate) fn check_name_and_email(name: &str, email: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.len() > 200 {
-        return Err(ApiError::invalid("invalid_name", "name must be 1-200 characters"));
-    }
-    if email.len() > 320 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
-        return Err(ApiError::invalid(
-            "invalid_email",
-            format!("{email:?} is not an email address"),
-        ));
-    }
-    Ok(())
 }
 
 async fn create_expert(

@@ -8,9 +8,8 @@ use availability_store::{Party, Principal, StoredAnswer};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::experts::expert_id;
 use super::extract::{Authed, JsonObject, OptionalJsonObject};
-use super::{parse_id, parse_instant};
+use super::params::{expert_id, parse_id, parse_instant};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -96,7 +95,7 @@ async fn book(
     replay(kept, &request_hash)
 }
 
-/// 201 for a booking that is made; 202 for one that is pending: the provider (Calendly) gave a
+/// 201 for a booking that is made; 202 for one that is pending: the provider (a scheduler) gave a
 /// scheduling link where the client finishes it, and its webhook confirms it later.
 fn booked_status(appointment: &Appointment) -> StatusCode {
     if appointment.is_pending() {
@@ -169,8 +168,6 @@ async fn reschedule(
     caller.require_party_to(&appointment)?;
     let moved = state.service.reschedule(id, time).await?;
     state.sync_wake.notify_one();
-    // Its old time is free: a Calendly booking held because it overlapped it may be confirmed now.
-    crate::webhooks::confirm_held(&state, moved.expert_id).await;
     Ok(HttpResponse::Ok().json(moved))
 }
 
@@ -190,8 +187,6 @@ async fn cancel(
     let reason = body.0.and_then(|b| b.reason).map(|r| r.chars().take(1000).collect());
     let cancelled = state.service.cancel(id, reason).await?;
     state.sync_wake.notify_one();
-    // A Calendly booking held because it overlapped this one may be confirmed now.
-    crate::webhooks::confirm_held(&state, cancelled.expert_id).await;
     Ok(HttpResponse::Ok().json(cancelled))
 }
 

@@ -2,17 +2,13 @@
 
 use actix_web::{web, HttpResponse};
 use availability_domain::jiff::civil::Date;
-use availability_domain::{
-    BookingPolicy, DateOverride, DayOfWeek, ExpertId, IntegrationType, LocalTime, Schedule, TimeWindow, WeeklyRule,
-    Zone,
-};
+use availability_domain::{BookingPolicy, DateOverride, DayOfWeek, LocalTime, Schedule, TimeWindow, WeeklyRule, Zone};
 use availability_store::ExpertPatch;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::admin::check_name_and_email;
 use super::extract::{Authed, JsonObject};
-use super::parse_id;
+use super::params::{check_name_and_email, expert_id, parse_instant};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,10 +25,6 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/experts/{id}/booking-policy", web::get().to(get_policy))
         .route("/experts/{id}/booking-policy", web::put().to(put_policy))
         .route("/experts/{id}/integration", web::put().to(put_integration));
-}
-
-pub(crate) fn expert_id(path: &str) -> Result<ExpertId, ApiError> {
-    parse_id("expert id", path)
 }
 
 async fn get_expert(
@@ -249,31 +241,26 @@ async fn put_integration(
     let id = expert_id(&path)?;
     state.store.expert(id).await?;
     caller.require_expert(id)?;
-    let integration: IntegrationType =
-        body.integration_type
-            .parse()
-            .map_err(|e: availability_domain::UnknownIntegrationType| {
-                ApiError::invalid("unknown_integration", e.to_string())
-            })?;
-    if integration != IntegrationType::Manual {
-        let connected = state
-            .store
-            .integrations(id)
-            .await?
-            .iter()
-            .any(|i| i.integration == integration);
-        if !connected {
-            return Err(ApiError::invalid(
-                "integration_not_connected",
-                format!("{integration} is not connected for this expert; connect it first"),
-            ));
-        }
-        if state.strategies.get(integration).is_err() {
-            return Err(ApiError::invalid(
-                "integration_unavailable",
-                format!("this server has no {integration} provider installed"),
-            ));
-        }
+    // A type no provider has is refused here (422: it is a body), like a provider that needs
+    // connecting and is not connected, or cannot run on this server.
+    let provider = state.providers.find(&body.integration_type).map_err(|_| {
+        ApiError::invalid(
+            "unknown_integration",
+            format!(
+                "no provider named {:?} is registered on this server (GET /api/v1/providers lists them)",
+                body.integration_type.chars().take(64).collect::<String>()
+            ),
+        )
+    })?;
+    let integration = provider.descriptor().integration_type;
+    if provider.descriptor().connect != availability_core::ConnectMethod::None {
+        super::integrations::require_connected(&state, provider.as_ref(), id).await?;
+    }
+    if provider.strategy().is_none() {
+        let why = provider
+            .unavailable_reason()
+            .unwrap_or_else(|| format!("{} cannot be used on this server", provider.descriptor().display_name));
+        return Err(ApiError::invalid("integration_unavailable", why));
     }
     let expert = state.store.set_integration(id, integration).await?;
     Ok(HttpResponse::Ok().json(expert))
@@ -300,8 +287,8 @@ async fn preview_availability(
     let expert = state.store.expert(id).await?;
     caller.require_expert(id)?;
     let body = body.into_inner();
-    let from = super::parse_instant("from", &body.from)?;
-    let to = super::parse_instant("to", &body.to)?;
+    let from = parse_instant("from", &body.from)?;
+    let to = parse_instant("to", &body.to)?;
     let AvailabilityParts { rules, overrides, zone } = body.availability.into_parts()?;
     let policy = match body.booking_policy {
         Some(p) => p.into_policy()?,
@@ -309,7 +296,7 @@ async fn preview_availability(
     };
     let schedule = Schedule::new(zone.unwrap_or(expert.timezone), rules, overrides)?;
     let slots = state.service.preview_slots(id, schedule, policy, from, to).await?;
-    // A scheduler's slots have its own length (Calendly's event type), as in GET slots.
+    // A scheduler's slots have its own length (its event type's), as in GET slots.
     let duration = slots.first().map_or(i64::from(policy.slot_duration_minutes()), |s| {
         (s.end - s.start).as_mins()
     });

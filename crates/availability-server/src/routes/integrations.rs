@@ -1,152 +1,173 @@
-//! The integrations API: list, set up, disconnect. Connect and callback (OAuth) live in
-//! `oauth.rs`.
+//! The integrations API, the same for every registered provider: list, connect with credential
+//! fields (or change settings), disconnect. OAuth connects are in `oauth.rs`; what an expert
+//! chooses inside a connected provider is in `provider_settings.rs`.
 
 use actix_web::{web, HttpResponse};
+use availability_core::{CoreError, Provider};
 use availability_domain::jiff::Timestamp;
-use availability_domain::IntegrationType;
-use serde::Serialize;
+use availability_domain::ExpertId;
+use availability_store::IntegrationRecord;
+use serde_json::{json, Map, Value};
 
-use super::experts::expert_id;
+use super::extract::{Authed, JsonObject};
+use super::params::{expert_id, provider_from_path};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/experts/{id}/integrations", web::get().to(list))
-        // Before the generic {type} route: actix takes the first resource whose path matches, so
-        // this one answers both of its methods.
-        .service(
-            web::resource("/experts/{id}/integrations/calendly")
-                .route(web::put().to(crate::webhooks::connect_calendly))
-                .route(web::delete().to(disconnect_calendly)),
-        )
-        .route("/experts/{id}/integrations/{type}", web::delete().to(disconnect));
+    cfg.route("/experts/{id}/integrations", web::get().to(list)).service(
+        web::resource("/experts/{id}/integrations/{type}")
+            .route(web::put().to(put_integration))
+            .route(web::delete().to(disconnect)),
+    );
 }
 
-/// The calendar integration types, in the order GET integrations lists them.
-pub(crate) const CALENDARS: [IntegrationType; 3] = [
-    IntegrationType::GoogleCalendar,
-    IntegrationType::Office365Calendar,
-    IntegrationType::Calendly,
-];
-
-/// A calendar integration type from the path; manual is not one.
-pub(crate) fn integration_from_path(text: &str) -> Result<IntegrationType, ApiError> {
-    CALENDARS.into_iter().find(|t| t.as_str() == text).ok_or_else(|| {
-        ApiError::not_found(
-            "integration",
-            format!("{text:?} (expected google_calendar, office365_calendar or calendly)"),
-        )
-    })
-}
-
-#[derive(Serialize)]
-struct IntegrationOut {
-    #[serde(rename = "type")]
-    integration: IntegrationType,
-    status: &'static str,
-    active: bool,
-    account: Option<String>,
-    connected_at: Option<String>,
-    last_synced_at: Option<String>,
-    last_error: Option<String>,
-    last_error_at: Option<String>,
-    /// Calendly only: the event type whose times are the slots.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_type: Option<serde_json::Value>,
-}
-
-/// Calendly's chosen event type from the integration's settings: {uri, name, duration_minutes},
-/// or null when none is chosen yet.
-fn calendly_event_type(settings: &str) -> serde_json::Value {
-    match provider_calendly::ChosenEventType::from_settings_json(settings) {
-        Some(t) => serde_json::json!({"uri": t.uri, "name": t.name, "duration_minutes": t.duration_minutes}),
-        None => serde_json::Value::Null,
-    }
-}
-
-fn instant(seconds: Option<i64>) -> Option<String> {
-    seconds
+fn instant(seconds: Option<i64>) -> Value {
+    json!(seconds
         .and_then(|s| Timestamp::from_second(s).ok())
-        .map(|t| t.to_string())
+        .map(|t| t.to_string()))
 }
 
-async fn list(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = expert_id(&path)?;
-    let expert = state.store.expert(id).await?;
+/// One entry of GET integrations: {type, status, active, account, connected_at, last_synced_at,
+/// last_error, last_error_at} and what the provider adds from its settings.
+pub(super) fn entry(provider: &dyn Provider, record: Option<&IntegrationRecord>, active: bool) -> Value {
+    let descriptor = provider.descriptor();
+    let mut out = Map::new();
+    out.insert("type".into(), json!(descriptor.integration_type));
+    let status = match record {
+        Some(r) if r.status == "needs_reauth" => "needs_reauth",
+        Some(_) => "connected",
+        None => "disconnected",
+    };
+    out.insert("status".into(), json!(status));
+    out.insert("active".into(), json!(active && record.is_some()));
+    out.insert("account".into(), json!(record.and_then(|r| r.account.clone())));
+    out.insert("connected_at".into(), instant(record.map(|r| r.connected_at)));
+    out.insert("last_synced_at".into(), instant(record.and_then(|r| r.last_synced_at)));
+    out.insert("last_error".into(), json!(record.and_then(|r| r.last_error.clone())));
+    out.insert("last_error_at".into(), instant(record.and_then(|r| r.last_error_at)));
+    let settings: Value = record
+        .and_then(|r| serde_json::from_str(&r.settings).ok())
+        .unwrap_or(Value::Null);
+    out.extend(provider.integration_details(&settings));
+    Value::Object(out)
+}
+
+async fn owned_expert(caller: &Caller, state: &AppState, path: &str) -> Result<ExpertId, ApiError> {
+    let id = expert_id(path)?;
+    state.store.expert(id).await?;
     caller.require_expert(id)?;
+    Ok(id)
+}
+
+/// Every registered provider but those with nothing to connect (manual hours), in registration
+/// order, connected or not.
+async fn list(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = owned_expert(&caller, &state, &path).await?;
+    let expert = state.store.expert(id).await?;
     let records = state.store.integrations(id).await?;
-    let out: Vec<IntegrationOut> = CALENDARS
-        .into_iter()
-        .map(|t| match records.iter().find(|r| r.integration == t) {
-            Some(r) => IntegrationOut {
-                integration: t,
-                status: if r.status == "needs_reauth" {
-                    "needs_reauth"
-                } else {
-                    "connected"
-                },
-                active: expert.integration_type == t,
-                account: r.account.clone(),
-                connected_at: instant(Some(r.connected_at)),
-                last_synced_at: instant(r.last_synced_at),
-                last_error: r.last_error.clone(),
-                last_error_at: instant(r.last_error_at),
-                event_type: (t == IntegrationType::Calendly).then(|| calendly_event_type(&r.settings)),
-            },
-            None => IntegrationOut {
-                integration: t,
-                status: "disconnected",
-                active: false,
-                account: None,
-                connected_at: None,
-                last_synced_at: None,
-                last_error: None,
-                last_error_at: None,
-                event_type: (t == IntegrationType::Calendly).then_some(serde_json::Value::Null),
-            },
+    let out: Vec<Value> = state
+        .providers
+        .iter()
+        .filter(|p| p.descriptor().connect != availability_core::ConnectMethod::None)
+        .map(|p| {
+            let t = p.descriptor().integration_type;
+            entry(
+                p.as_ref(),
+                records.iter().find(|r| r.integration == t),
+                expert.integration_type == t,
+            )
         })
         .collect();
     Ok(HttpResponse::Ok().json(out))
 }
 
+/// PUT .../integrations/{type} with credential fields connects a "credentials" or "token"
+/// provider (checked against the provider before anything is stored); without them, it changes
+/// the settings of the connected integration (a scheduler's event type). 200 with the
+/// integration's entry.
+async fn put_integration(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    Authed(caller, body): Authed<JsonObject<Map<String, Value>>>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    let provider = provider_from_path(&state.providers, &kind)?;
+    let id = owned_expert(&caller, &state, &id).await?;
+    if !state.store.can_store_credentials() {
+        return Err(CoreError::EncryptionKeyMissing.into());
+    }
+    let fields = body.into_inner();
+    let descriptor = provider.descriptor();
+    let integration = descriptor.integration_type;
+    let connecting = descriptor
+        .credential_fields
+        .iter()
+        .any(|f| f.secret && fields.get(f.name).is_some_and(|v| !v.is_null()));
+    if connecting {
+        let connection = provider.connect(id, &fields).await?;
+        state
+            .store
+            .connect_integration(
+                id,
+                integration,
+                connection.credential,
+                connection.account,
+                connection.settings.to_string(),
+            )
+            .await?;
+    } else {
+        require_connected(&state, provider.as_ref(), id).await?;
+        let settings = provider.update_settings(id, &fields).await?;
+        state
+            .store
+            .set_integration_settings(id, integration, settings.to_string())
+            .await?;
+    }
+    state.service.invalidate_busy_time(id);
+    let expert = state.store.expert(id).await?;
+    let records = state.store.integrations(id).await?;
+    let record = records.iter().find(|r| r.integration == integration);
+    Ok(HttpResponse::Ok().json(entry(provider.as_ref(), record, expert.integration_type == integration)))
+}
+
+/// 422 `integration_not_connected` unless the expert has connected this provider.
+pub(super) async fn require_connected(state: &AppState, provider: &dyn Provider, id: ExpertId) -> Result<(), ApiError> {
+    let integration = provider.descriptor().integration_type;
+    let connected = state
+        .store
+        .integrations(id)
+        .await?
+        .iter()
+        .any(|r| r.integration == integration);
+    if connected {
+        return Ok(());
+    }
+    Err(CoreError::IntegrationNotConnected(format!(
+        "{} is not connected: connect it first",
+        provider.descriptor().display_name
+    ))
+    .into())
+}
+
+/// 204 also when it was not connected: wipes the credential (one transaction, falling back to
+/// manual if it was active), then lets the provider undo what connecting did (revoke, remove
+/// webhook subscriptions), best effort.
 async fn disconnect(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, kind) = path.into_inner();
-    let integration = integration_from_path(&kind)?;
-    remove(caller, state, &id, integration).await
-}
-
-async fn disconnect_calendly(
-    caller: Caller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    remove(caller, state, &path, IntegrationType::Calendly).await
-}
-
-async fn remove(
-    caller: Caller,
-    state: web::Data<AppState>,
-    id: &str,
-    integration: IntegrationType,
-) -> Result<HttpResponse, ApiError> {
-    let id = expert_id(id)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
-    if integration == IntegrationType::Calendly {
-        // Removes the webhook subscription and revokes an OAuth grant; best effort.
-        if let Err(e) = state.calendly.disconnect(id).await {
-            tracing::warn!("calendly: disconnect at Calendly failed: {e}");
-        }
-    }
+    let provider = provider_from_path(&state.providers, &kind)?;
+    let id = owned_expert(&caller, &state, &id).await?;
+    let integration = provider.descriptor().integration_type;
     let wiped = state.store.disconnect_integration(id, integration).await?;
     if let Some(credential) = wiped {
-        // Revoking is best effort: the credential is gone from here whatever the provider says.
-        crate::oauth::revoke(&state, integration, credential).await;
+        if let Err(e) = provider.disconnect(id, credential).await {
+            tracing::warn!(%integration, expert = %id, "undoing the connection at the provider failed: {e}");
+        }
     }
     state.service.invalidate_busy_time(id);
     Ok(HttpResponse::NoContent().finish())

@@ -5,9 +5,8 @@ use availability_domain::Zone;
 use availability_domain::{ExpertId, Slot};
 use serde::Deserialize;
 
-use super::experts::expert_id;
 use super::extract::Authed;
-use super::{parse_instant, write_instant};
+use super::params::{expert_id, parse_instant, write_instant};
 use crate::error::ApiError;
 use crate::state::AppState;
 

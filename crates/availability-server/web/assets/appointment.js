@@ -27,7 +27,25 @@ function say(kind, ...content) {
   notice.replaceChildren(el("div", { class: `alert alert-${kind}` }, ...content));
 }
 
-const CALENDARS = { google: "Google Calendar", office365: "Outlook calendar", calendly: "Calendly" };
+/** calendar_type -> {name, scheduler} of the registered providers (GET /api/v1/providers). */
+const calendars = new Map();
+
+async function loadProviders() {
+  try {
+    const { providers } = await api("GET", "/api/v1/providers");
+    for (const p of providers) {
+      if (p.calendar_type) calendars.set(p.calendar_type, { name: p.display_name, scheduler: p.capabilities.provider_slots });
+    }
+  } catch {
+    // Without the list the texts say "the expert's calendar".
+  }
+}
+
+/** The name of the scheduler an appointment is booked on. */
+function schedulerOf(a) {
+  const provider = calendars.get(a.calendar_type);
+  return provider ? provider.name : "the expert's scheduler";
+}
 
 /** The status as a badge: Confirmed, Cancelled or Pending. */
 function statusBadge(a) {
@@ -39,17 +57,19 @@ function statusBadge(a) {
 
 /** The calendar sync in plain words (empty when there is no outside calendar). */
 function syncText(a) {
-  const calendar = CALENDARS[a.calendar_type] || "the expert's calendar";
-  const theirs = a.calendar_type === "calendly" ? "Calendly" : "the expert's calendar";
+  const provider = calendars.get(a.calendar_type);
+  const calendar = provider ? provider.name : "the expert's calendar";
+  const scheduler = Boolean(provider && provider.scheduler);
+  const theirs = scheduler ? calendar : "the expert's calendar";
   if (a.sync_status === "not_applicable" || !a.sync_status) return { text: "" };
   if (a.status === "cancelled") {
     if (a.sync_status === "pending") return { text: `Being removed from ${theirs}…` };
     if (a.sync_status === "synced") return { text: `Removed from ${theirs}.` };
     return { text: `Couldn't be removed from ${theirs}. The appointment is cancelled all the same.`, failed: true };
   }
-  if (a.status === "pending") return { text: "Waiting for Calendly to confirm." };
+  if (a.status === "pending") return { text: `Waiting for ${calendar === "the expert's calendar" ? "the expert's scheduler" : calendar} to confirm.` };
   if (a.sync_status === "pending") return { text: `Being added to ${theirs}…` };
-  if (a.sync_status === "synced") return { text: a.calendar_type === "calendly" ? "Booked on Calendly." : `Added to ${calendar}.` };
+  if (a.sync_status === "synced") return { text: scheduler ? `Booked on ${calendar}.` : `Added to ${calendar}.` };
   return {
     text: `Couldn't be added to ${theirs}. The appointment still stands; the expert sees it here.`,
     failed: true,
@@ -97,8 +117,8 @@ function render() {
   if (a.status === "pending" && url && mine) {
     pendingBox.replaceChildren(
       el("div", { class: "alert alert-info" },
-        el("p", {}, "This booking is finished on Calendly. Until then, the time is not confirmed."),
-        el("a", { class: "btn btn-primary", href: url, target: "_blank", rel: "noopener noreferrer" }, "Finish booking on Calendly")),
+        el("p", {}, `This booking is finished on ${schedulerOf(a)}. Until then, the time is not confirmed.`),
+        el("a", { class: "btn btn-primary", href: url, target: "_blank", rel: "noopener noreferrer" }, `Finish booking on ${schedulerOf(a)}`)),
     );
   } else {
     pendingBox.replaceChildren();
@@ -235,7 +255,10 @@ async function start() {
   }
   state.appointment = appointment;
   try {
-    state.expert = await api("GET", `/api/v1/experts/${encodeURIComponent(appointment.expert_id)}`);
+    [state.expert] = await Promise.all([
+      api("GET", `/api/v1/experts/${encodeURIComponent(appointment.expert_id)}`),
+      loadProviders(),
+    ]);
   } catch {
     state.expert = null; // the page still shows the appointment, in the viewer's zone
   }

@@ -537,17 +537,30 @@ async function ownBookingAt(slot) {
   }
 }
 
-/** A Calendly expert's 202: the booking is finished on Calendly with a single-use link. */
-function showPending(appointment) {
+/** The name of the expert's scheduler (GET /api/v1/providers), for a pending booking's texts. */
+async function schedulerName() {
+  try {
+    const integration = state.expert && state.expert.integration_type;
+    const { providers } = await api("GET", "/api/v1/providers");
+    const found = providers.find((p) => p.integration_type === integration);
+    return found ? found.display_name : "the expert's scheduler";
+  } catch {
+    return "the expert's scheduler";
+  }
+}
+
+/** A scheduler's 202: the booking is finished on the scheduler's page with a single-use link. */
+async function showPending(appointment) {
+  const name = await schedulerName();
   const url = appointment && appointment.scheduling_url;
   const pending = $("confirm-pending");
   const safeUrl = url && /^https?:\/\//i.test(url) ? url : null;
   const parts = [
-    el("h2", {}, "Almost done: finish booking on Calendly"),
-    el("p", {}, `This expert takes bookings through Calendly. Your time is held as pending until you finish there.`),
+    el("h2", {}, `Almost done: finish booking on ${name}`),
+    el("p", {}, `This expert takes bookings through ${name}. Your booking is pending until you finish there.`),
   ];
   if (safeUrl) {
-    parts.push(el("p", {}, el("a", { class: "btn btn-primary", href: safeUrl, target: "_blank", rel: "noopener noreferrer" }, "Finish booking on Calendly")));
+    parts.push(el("p", {}, el("a", { class: "btn btn-primary", href: safeUrl, target: "_blank", rel: "noopener noreferrer" }, `Finish booking on ${name}`)));
     parts.push(el("p", { class: "small muted" }, "The link works once and opens in a new tab."));
   }
   if (appointment && appointment.id) {
@@ -561,8 +574,8 @@ function showPending(appointment) {
   pending.focus();
   say(
     "info",
-    "Finish booking on Calendly: ",
-    safeUrl ? el("a", { href: safeUrl, target: "_blank", rel: "noopener noreferrer" }, "open the Calendly link") : "the link was not given",
+    `Finish booking on ${name}: `,
+    safeUrl ? el("a", { href: safeUrl, target: "_blank", rel: "noopener noreferrer" }, `open the ${name} link`) : "the link was not given",
     ".",
   );
   loadUpcoming();

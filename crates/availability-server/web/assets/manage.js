@@ -2,7 +2,7 @@
 // date overrides, booking rules, a live preview of the next 7 days with the unsaved values, and the
 // calendar connections. Everything comes from and goes to the JSON API with the session cookie.
 import { api, el, mountTopbar, requireSession } from "/assets/api.js";
-import { Calendars, NAMES } from "/assets/manage-calendars.js";
+import { Integrations } from "/assets/manage-integrations.js";
 import { OverridesEditor, WeeklyEditor } from "/assets/manage-hours.js";
 import { addDays, clock, explain, localParts, say, shortDate } from "/assets/manage-util.js";
 
@@ -30,15 +30,15 @@ let savedPolicy = "";
 let lastCount = null;
 const weekly = new WeeklyEditor($("days"), changed);
 const overrides = new OverridesEditor($("overrides"), $("add-override"), weekly, changed);
-const calendars = new Calendars(
+const integrations = new Integrations(
   expertId,
   (type) => {
     if (expert) expert.integration_type = type;
-    calendlyNote();
+    providerHoursNote();
     schedulePreview(0);
   },
-  // Outlook's working hours go into the editor unsaved: the expert reviews them, then saves.
-  (hours) => {
+  // A provider's working hours go into the editor unsaved: the expert reviews them, then saves.
+  (hours, name) => {
     if (hours.timezone && hours.timezone !== tz.value) {
       if (![...tz.options].some((o) => o.value === hours.timezone)) fillZones(hours.timezone);
       tz.value = hours.timezone;
@@ -46,7 +46,7 @@ const calendars = new Calendars(
     }
     weekly.load(hours.rules);
     changed();
-    say("ok", "Your Outlook working hours are in the weekly hours below. Review them, then save.");
+    say("ok", `Your ${name} working hours are in the weekly hours below. Review them, then save.`);
     $("days").scrollIntoView({ behavior: "smooth", block: "start" });
   },
 );
@@ -316,8 +316,9 @@ async function runPreview() {
     saveBar();
     const active = expert.integration_type;
     if (e.code === "needs_reauth") {
-      previewMessage("warn", `${NAMES[active] || "Your calendar"} needs reconnecting: until then clients see no times (${e.message}).`,
-        { label: `Reconnect ${NAMES[active] || "the calendar"}`, run: () => calendars.focusPanel(active) });
+      const name = integrations.name(active);
+      previewMessage("warn", `${name} needs reconnecting: until then clients see no times (${e.message}).`,
+        { label: `Reconnect ${name}`, run: () => integrations.focusPanel(active) });
     } else if (e.status === 404 && e.code === "not_found") {
       previewMessage("info", "The live preview is not available on this server yet. Your hours can still be edited and saved.");
     } else if (e.status === 422) {
@@ -359,8 +360,10 @@ function renderPreview(answer, dates, zone, policyLeftOut) {
   const notes = [`${count} bookable time${count === 1 ? "" : "s"} of ${answer.duration_minutes} min, in ${zone.replaceAll("_", " ")} time.`];
   if (availabilityDirty() || policyForm.classList.contains("is-dirty")) notes.push("Includes your unsaved changes.");
   if (policyLeftOut) notes.push("Booking rules with errors are left out.");
-  if (expert.integration_type === "calendly") notes.push("Calendly is in use: these times come from Calendly, not from the hours here.");
-  else if (expert.integration_type !== "manual") notes.push(`Busy times in ${NAMES[expert.integration_type]} are taken out.`);
+  const active = integrations.provider(expert.integration_type);
+  const name = integrations.name(expert.integration_type);
+  if (active && active.capabilities.provider_slots) notes.push(`${name} is in use: these times come from ${name}, not from the hours here.`);
+  else if (active && active.capabilities.reads_busy_time) notes.push(`Busy times in ${name} are taken out.`);
   previewStatus.textContent = notes.join(" ");
   saveBar();
 }
@@ -373,9 +376,12 @@ function header() {
   document.title = `${expert.name} · Availability manager`;
 }
 
-function calendlyNote() {
-  $("calendly-hours-note").replaceChildren(expert.integration_type === "calendly"
-    ? el("p", { class: "alert alert-info small" }, "Calendly is in use: clients book the times of your Calendly event type, and the hours below are not used. Switch to another option above to use them.")
+/** Says so above the weekly hours when the provider in use makes the slots itself. */
+function providerHoursNote() {
+  const active = integrations.provider(expert.integration_type);
+  const name = integrations.name(expert.integration_type);
+  $("provider-hours-note").replaceChildren(active && active.capabilities.provider_slots
+    ? el("p", { class: "alert alert-info small" }, `${name} is in use: clients book the times ${active.features.event_types ? `of your ${name} event type` : `${name} offers`}, and the hours below are not used. Switch to another option above to use them.`)
     : "");
 }
 
@@ -393,14 +399,15 @@ function callbackNotice() {
   if (!connected && !error) return;
   history.replaceState(null, "", location.pathname);
   if (connected) {
-    const name = NAMES[connected] || connected;
-    const calendly = calendars.byType("calendly");
-    if (connected === "calendly" && calendly.status === "connected" && !calendly.event_type) {
-      calendars.openPicker = true;
-      calendars.renderPanel("calendly");
-      say("ok", "Calendly is connected. Now choose the event type clients book (in the Calendly panel).");
+    const name = integrations.name(connected);
+    const provider = integrations.provider(connected);
+    const info = integrations.info(connected);
+    if (provider && provider.features.event_types && info.status === "connected" && !info.event_type && integrations.panel(connected)) {
+      integrations.openPicker = true;
+      integrations.panel(connected).render();
+      say("ok", `${name} is connected. Now choose the event type clients book (in the ${name} panel).`);
     } else {
-      say("ok", `${name} is connected.${calendars.active === connected ? "" : " Choose it under “Where your free time comes from” to use it."}`);
+      say("ok", `${name} is connected.${integrations.active === connected ? "" : " Choose it under “Where your free time comes from” to use it."}`);
     }
   } else {
     say("error", error === "access_denied"
@@ -439,11 +446,11 @@ async function start() {
   savedAvailability = JSON.stringify(availabilityBody());
   policyInputs();
   loadPolicy(expert.booking_policy);
-  calendlyNote();
+  providerHoursNote();
   $("content").hidden = false;
-  await calendars.load(expert.integration_type);
-  expert.integration_type = calendars.active;
-  calendlyNote();
+  await integrations.load(expert.integration_type);
+  expert.integration_type = integrations.active;
+  providerHoursNote();
   callbackNotice();
   changed();
   schedulePreview(0);

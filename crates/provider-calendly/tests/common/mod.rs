@@ -10,8 +10,8 @@ use availability_core::engine::SlotQuery;
 use availability_core::{ExpertCalendar, InMemoryStore};
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, Client, ClientId, Expert, ExpertId, IntegrationType,
-    Interval, Schedule, Secret, SyncStatus, Zone,
+    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, Client, ClientId, Expert, ExpertId, Interval,
+    Schedule, Secret, SyncStatus, Zone,
 };
 use provider_calendly::{CalendlyBuilder, CalendlyStrategy, StoredCalendly, SCOPES};
 use provider_fakes::FakeCalendly;
@@ -42,7 +42,7 @@ pub fn expert(zone: &str, policy: BookingPolicy) -> Expert {
         name: "Dr. Ada".into(),
         email: "ada@example.com".into(),
         timezone: Zone::new(zone).unwrap(),
-        integration_type: IntegrationType::Calendly,
+        integration_type: provider_calendly::INTEGRATION,
         booking_policy: policy,
     }
 }
@@ -108,11 +108,29 @@ pub fn days_ahead(days: i64) -> Timestamp {
     Timestamp::from_second(now - now.rem_euclid(86_400) + days * 86_400).unwrap()
 }
 
+/// What a direct booking gave: the invitee as the external event (a test of an account that
+/// may book directly).
+pub trait BookedEvent {
+    fn event(self) -> availability_core::ExternalEvent;
+}
+
+impl BookedEvent for provider_calendly::BookingOutcome {
+    fn event(self) -> availability_core::ExternalEvent {
+        match self {
+            provider_calendly::BookingOutcome::Booked { invitee_uri, .. } => {
+                availability_core::ExternalEvent { id: invitee_uri }
+            }
+            other => panic!("expected a direct booking, got {other:?}"),
+        }
+    }
+}
+
 pub fn calendar(expert: &Expert, appointments: Vec<Appointment>) -> ExpertCalendar {
     ExpertCalendar {
         expert: expert.clone(),
         schedule: Schedule::empty(expert.timezone.clone()),
         appointments,
+        connection: 0,
     }
 }
 
@@ -132,7 +150,7 @@ pub fn appointment(expert: &Expert, client: &Client, time: Interval) -> Appointm
         start_time: time.start(),
         end_time: time.end(),
         status: AppointmentStatus::Confirmed,
-        calendar_type: IntegrationType::Calendly.calendar_type(),
+        calendar_type: Some(provider_calendly::CALENDAR_TYPE),
         external_calendar_event_id: None,
         scheduling_url: None,
         sync_status: SyncStatus::Pending,

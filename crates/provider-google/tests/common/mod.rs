@@ -18,7 +18,7 @@ use provider_google::{oauth_config, GoogleCalendarBuilder, GoogleCalendarStrateg
 use provider_http::{HttpPolicy, OAuthApp, TokenManager, TokenSet};
 use serde_json::Value;
 
-pub const GOOGLE: IntegrationType = IntegrationType::GoogleCalendar;
+pub const GOOGLE: IntegrationType = provider_google::INTEGRATION;
 
 /// The default policy with short backoffs, so that retries do not slow the tests down.
 pub fn quick_policy() -> HttpPolicy {
@@ -126,7 +126,7 @@ impl Setup {
             start_time: start,
             end_time: start + SignedDuration::from_mins(minutes),
             status: AppointmentStatus::Confirmed,
-            calendar_type: GOOGLE.calendar_type(),
+            calendar_type: Some(provider_google::CALENDAR_TYPE),
             external_calendar_event_id: None,
             scheduling_url: None,
             sync_status: SyncStatus::Pending,

@@ -17,7 +17,7 @@ use provider_http::{HttpPolicy, TokenSet};
 use provider_office365::{Office365Account, Office365Builder, Office365CalendarStrategy, SCOPES};
 use serde_json::Value;
 
-pub const OFFICE365: IntegrationType = IntegrationType::Office365Calendar;
+pub const OFFICE365: IntegrationType = provider_office365::INTEGRATION;
 
 /// Short budgets and backoffs so that failure tests are quick (the budget still covers a
 /// Retry-After of 1 s).
@@ -160,6 +160,7 @@ impl Connected {
             expert: self.expert.clone(),
             schedule: weekday_hours(&self.expert),
             appointments: vec![],
+            connection: 0,
         }
     }
 
@@ -171,7 +172,7 @@ impl Connected {
             start_time: time.start(),
             end_time: time.end(),
             status: AppointmentStatus::Confirmed,
-            calendar_type: OFFICE365.calendar_type(),
+            calendar_type: Some(provider_office365::CALENDAR_TYPE),
             external_calendar_event_id: None,
             scheduling_url: None,
             sync_status: SyncStatus::Pending,

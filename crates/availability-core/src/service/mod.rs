@@ -1,0 +1,401 @@
+//! AvailabilityService: the one entry point for slots and bookings. It picks the strategy from the
+//! expert's integration type, composes its parts (busy time through the cache, the scheduler, the
+//! event writer) with the engine, and runs the same engine to show slots and to accept a booking.
+//! What a provider reports about its bookings is decided here too (`reported.rs`), so an
+//! embedder gets the same behaviour as the server.
+
+mod reported;
+
+use std::sync::Arc;
+
+use availability_domain::jiff::{SignedDuration, Timestamp};
+use availability_domain::{
+    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, ExpertId, Interval, NewAppointment, Schedule, Slot,
+    SyncStatus,
+};
+
+use crate::busy_cache::{BusyCache, BusyKey};
+use crate::clock::{Clock, SystemClock};
+use crate::engine;
+use crate::engine::SlotQuery;
+use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
+use crate::strategy::{busy_window, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, StrategyRegistry};
+use crate::CoreError;
+
+/// The longest slot query, in days (api.md).
+pub const MAX_QUERY_DAYS: i64 = 93;
+
+/// Computes slots and books, reschedules and cancels appointments for any integration type.
+#[derive(Clone)]
+pub struct AvailabilityService {
+    experts: Arc<dyn ExpertRepository>,
+    appointments: Arc<dyn AppointmentRepository>,
+    strategies: StrategyRegistry,
+    clock: Arc<dyn Clock>,
+    write_external_events: bool,
+    busy_cache: Arc<BusyCache>,
+}
+
+impl std::fmt::Debug for AvailabilityService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvailabilityService")
+            .field("strategies", &self.strategies)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AvailabilityService {
+    /// A service over the given ports and strategies, on the system clock.
+    pub fn new(
+        experts: Arc<dyn ExpertRepository>,
+        appointments: Arc<dyn AppointmentRepository>,
+        strategies: StrategyRegistry,
+    ) -> Self {
+        Self {
+            experts,
+            appointments,
+            strategies,
+            clock: Arc::new(SystemClock),
+            write_external_events: true,
+            busy_cache: Arc::new(BusyCache::new()),
+        }
+    }
+
+    /// Uses another clock (tests, simulations).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Whether bookings are written to the expert's external calendar right after they are stored
+    /// (the default, for embedders). A server with a durable outbox turns this off and lets its
+    /// worker do the writes with retries.
+    pub fn with_inline_calendar_writes(mut self, enabled: bool) -> Self {
+        self.write_external_events = enabled;
+        self
+    }
+
+    /// The strategies this service chooses from.
+    pub fn strategies(&self) -> &StrategyRegistry {
+        &self.strategies
+    }
+
+    /// The instant the service considers "now".
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// "Now" to the whole second, for the times stored with an appointment: what is stored is
+    /// exactly what the caller is told.
+    pub fn timestamp(&self) -> Timestamp {
+        let now = self.clock.now();
+        Timestamp::from_second(now.as_second()).unwrap_or(now)
+    }
+
+    /// Bookable slots of an expert starting in [from, to), at most 93 days, optionally for another
+    /// duration than the policy's (5-1440 minutes).
+    pub async fn slots(
+        &self,
+        expert_id: ExpertId,
+        from: Timestamp,
+        to: Timestamp,
+        duration_minutes: Option<i64>,
+    ) -> Result<Vec<Slot>, CoreError> {
+        let window = check_window(from, to)?;
+        let duration_minutes = duration_minutes.map(BookingPolicy::check_duration).transpose()?;
+        let calendar = self
+            .experts
+            .expert_calendar(expert_id, window, duration_minutes)
+            .await?;
+        self.slots_of(calendar, window, duration_minutes).await
+    }
+
+    /// The slots an expert would have with other hours and another policy than the stored ones
+    /// (the manage page's live preview as the expert edits): the same path as [`slots`](Self::slots)
+    /// over the given schedule and policy, with the expert's real appointments and calendar.
+    /// Nothing is stored.
+    pub async fn preview_slots(
+        &self,
+        expert_id: ExpertId,
+        schedule: Schedule,
+        policy: BookingPolicy,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Slot>, CoreError> {
+        let window = check_window(from, to)?;
+        let mut calendar = self.experts.expert_calendar(expert_id, window, None).await?;
+        calendar.expert.timezone = schedule.zone.clone();
+        calendar.expert.booking_policy = policy;
+        calendar.schedule = schedule;
+        let around = busy_window(window, &policy, policy.slot_duration_minutes());
+        calendar.appointments = self.appointments.confirmed_overlapping(expert_id, around).await?;
+        self.slots_of(calendar, window, None).await
+    }
+
+    /// Slots through the expert's strategy: a scheduler's own, or the engine over the expert's
+    /// hours minus appointments (from storage) and the calendar's busy time (through the cache).
+    async fn slots_of(
+        &self,
+        calendar: ExpertCalendar,
+        window: Interval,
+        duration_minutes: Option<u32>,
+    ) -> Result<Vec<Slot>, CoreError> {
+        let strategy = self.strategies.get(calendar.expert.integration_type)?;
+        let query = SlotQuery {
+            window,
+            now: self.clock.now(),
+            duration_minutes,
+        };
+        if let Some(scheduler) = strategy.scheduler() {
+            return scheduler.available_slots(&calendar, &query).await;
+        }
+        let policy = calendar.expert.booking_policy;
+        let external = match strategy.busy_time() {
+            Some(source) => {
+                let around = busy_window(
+                    window,
+                    &policy,
+                    duration_minutes.unwrap_or(policy.slot_duration_minutes()),
+                );
+                self.cached_busy_time(source, &calendar, around, query.now).await?
+            }
+            None => Vec::new(),
+        };
+        let appointments = calendar.appointment_intervals();
+        Ok(engine::available_slots(
+            &calendar.schedule,
+            &policy,
+            appointments.iter().chain(&external),
+            &query,
+        ))
+    }
+
+    /// The busy-time cache, a layer over every strategy's busy time: a fresh answer of the same
+    /// connection covering the window, or the calendar asked now.
+    async fn cached_busy_time(
+        &self,
+        source: &dyn BusyTimeSource,
+        calendar: &ExpertCalendar,
+        window: Interval,
+        now: Timestamp,
+    ) -> Result<Vec<Interval>, CoreError> {
+        let key = busy_key(calendar);
+        if let Some(busy) = self.busy_cache.fresh(key, window, now) {
+            return Ok(busy);
+        }
+        let busy = source.busy_intervals(&calendar.expert, window).await?;
+        self.busy_cache.put(key, window, busy.clone(), now);
+        Ok(busy)
+    }
+
+    /// Forgets the cached busy time of an expert for slot queries (a webhook said it changed).
+    pub fn invalidate_busy_time(&self, expert: ExpertId) {
+        self.busy_cache.invalidate(expert);
+    }
+
+    /// The expert with their current connection, as a booking of `time` is checked against.
+    async fn calendar_for(&self, expert: ExpertId, time: Interval) -> Result<ExpertCalendar, CoreError> {
+        self.experts.expert_calendar(expert, time, None).await
+    }
+
+    /// Books a confirmed appointment if its time is a slot (validated inside the store's write
+    /// transaction), then writes it to the expert's calendar when inline writes are on. A
+    /// scheduler books it first (see `reported.rs`).
+    pub async fn book(&self, new: NewAppointment) -> Result<Appointment, CoreError> {
+        let calendar = self.calendar_for(new.expert_id, new.time).await?;
+        let strategy = self.strategies.get(calendar.expert.integration_type)?.clone();
+        if strategy.scheduler().is_some() {
+            return self.book_with_scheduler(&calendar.expert, strategy.as_ref(), new).await;
+        }
+        let guard = self.guard_for(&calendar, strategy.as_ref(), new.time).await?;
+        let appointment = self.appointments.book(new, guard).await?;
+        self.busy_cache.invalidate(appointment.expert_id);
+        match strategy.event_writer() {
+            Some(writer) if self.write_external_events => {
+                let client = self.experts.client(appointment.client_id).await?;
+                let outcome = writer.create_event(&calendar.expert, &client, &appointment).await;
+                self.record(appointment, outcome.map(|e| Some(e.id))).await
+            }
+            _ => Ok(appointment),
+        }
+    }
+
+    /// Moves an appointment to a new time under the same rules as a booking. The strategy that
+    /// wrote it moves its event; a scheduler's bookings cannot be moved here.
+    pub async fn reschedule(&self, id: AppointmentId, time: Interval) -> Result<Appointment, CoreError> {
+        let current = self.appointments.appointment(id).await?;
+        if current.is_pending() {
+            // Nothing is booked yet: the time is whatever the client picks at the link.
+            return Err(CoreError::PendingNotReschedulable(id));
+        }
+        let calendar = self.calendar_for(current.expert_id, time).await?;
+        let strategy = self.strategies.get(calendar.expert.integration_type)?.clone();
+        // A scheduler owns its bookings and has no reschedule: its own reschedule link is the way.
+        // That holds for the calendar the appointment was written to and for the expert's current one.
+        let owner = current
+            .calendar_type
+            .and_then(|c| self.strategies.by_calendar_type(c))
+            .cloned();
+        if let Some(scheduler) = [owner.clone(), Some(strategy.clone())]
+            .into_iter()
+            .flatten()
+            .find(|s| s.scheduler().is_some())
+        {
+            return Err(CoreError::Unsupported {
+                integration: scheduler.integration_type(),
+                operation: "rescheduling here; use the scheduler's own reschedule link, or cancel and book again",
+            });
+        }
+        let guard = self.guard_for(&calendar, strategy.as_ref(), time).await?;
+        let appointment = self.appointments.reschedule(id, time, guard).await?;
+        self.busy_cache.invalidate(appointment.expert_id);
+        // Its old time is free: a provider's booking held because it overlapped it may be
+        // confirmed now.
+        self.confirm_held(appointment.expert_id).await;
+        let writer = owner.as_deref().and_then(AvailabilityStrategy::event_writer);
+        match writer {
+            Some(writer) if self.write_external_events => {
+                let client = self.experts.client(appointment.client_id).await?;
+                let outcome = writer.update_event(&calendar.expert, &client, &appointment).await;
+                self.record(appointment, outcome.map(|e| Some(e.id))).await
+            }
+            _ => Ok(appointment),
+        }
+    }
+
+    /// Cancels an appointment (again: unchanged) and removes it from the calendar it was written
+    /// to. A pending appointment that the provider never booked is only cancelled here: the
+    /// provider holds nothing for it.
+    pub async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
+        let before = self.appointments.appointment(id).await?;
+        let appointment = self.appointments.cancel(id, reason).await?;
+        self.busy_cache.invalidate(appointment.expert_id);
+        if before.status == AppointmentStatus::Confirmed {
+            // Its time is free: a provider's booking held because it overlapped it may be
+            // confirmed now.
+            self.confirm_held(appointment.expert_id).await;
+        }
+        let in_provider = match before.status {
+            AppointmentStatus::Confirmed => true,
+            AppointmentStatus::Pending => before.external_calendar_event_id.is_some(),
+            AppointmentStatus::Cancelled => false,
+        };
+        let owner = appointment
+            .calendar_type
+            .and_then(|c| self.strategies.by_calendar_type(c))
+            .cloned();
+        let Some(owner) = owner.filter(|_| in_provider && self.write_external_events) else {
+            return Ok(appointment);
+        };
+        let expert = self.experts.expert(appointment.expert_id).await?;
+        let outcome = if let Some(scheduler) = owner.scheduler() {
+            scheduler.cancel(&expert, &appointment).await
+        } else if let Some(writer) = owner.event_writer() {
+            writer.delete_event(&expert, &appointment).await
+        } else {
+            return Ok(appointment);
+        };
+        self.record(appointment, outcome.map(|()| None)).await
+    }
+
+    /// The check a booking of `time` must pass: the calendar's busy time around it, read now, or
+    /// (when the calendar cannot be asked) the last answer covering it if at most 15 minutes old.
+    async fn guard_for(
+        &self,
+        calendar: &ExpertCalendar,
+        strategy: &dyn AvailabilityStrategy,
+        time: Interval,
+    ) -> Result<BookingGuard, CoreError> {
+        let expert = &calendar.expert;
+        let external_busy = match strategy.busy_time() {
+            Some(source) => {
+                let policy = &expert.booking_policy;
+                let minutes = u32::try_from(time.seconds() / 60).unwrap_or(u32::MAX);
+                let start_only = time
+                    .start()
+                    .checked_add(SignedDuration::from_secs(1))
+                    .ok()
+                    .and_then(|end| Interval::new(time.start(), end).ok())
+                    .unwrap_or(time);
+                let around = busy_window(start_only, policy, minutes);
+                let now = self.clock.now();
+                let key = busy_key(calendar);
+                match source.busy_intervals(expert, around).await {
+                    Ok(busy) => {
+                        self.busy_cache.put(key, around, busy.clone(), now);
+                        busy
+                    }
+                    // The provider cannot be asked: the last answer covering this time, if at
+                    // most 15 minutes old, still shows what the client saw. Otherwise the booking
+                    // waits.
+                    Err(e @ CoreError::ProviderUnavailable { .. }) => {
+                        self.busy_cache.recent(key, around, now).ok_or(e)?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            None => Vec::new(),
+        };
+        // The exact instant: a slot that began a fraction of a second ago is not bookable.
+        Ok(BookingGuard {
+            external_busy,
+            now: self.clock.now(),
+            integration: expert.integration_type,
+            calendar_type: strategy.event_writer().and_then(|_| strategy.calendar_type()),
+        })
+    }
+
+    async fn record(
+        &self,
+        appointment: Appointment,
+        outcome: Result<Option<String>, CoreError>,
+    ) -> Result<Appointment, CoreError> {
+        // The appointment is stored whatever the calendar said; the failure is visible in its
+        // sync_status rather than losing the booking.
+        let (event_id, status) = match outcome {
+            Ok(id) => (id, SyncStatus::Synced),
+            Err(_) => (None, SyncStatus::Failed),
+        };
+        self.appointments.record_sync(appointment.id, event_id, status).await
+    }
+}
+
+/// Whose cached busy time a calendar's is.
+fn busy_key(calendar: &ExpertCalendar) -> BusyKey {
+    BusyKey {
+        expert: calendar.expert.id,
+        integration: calendar.expert.integration_type,
+        connection: calendar.connection,
+    }
+}
+
+/// A draft of an appointment a scheduler is about to book.
+fn draft(strategy: &dyn AvailabilityStrategy, new: &NewAppointment, now: Timestamp) -> Appointment {
+    Appointment {
+        id: AppointmentId::new(),
+        expert_id: new.expert_id,
+        client_id: new.client_id,
+        start_time: new.time.start(),
+        end_time: new.time.end(),
+        status: AppointmentStatus::Confirmed,
+        calendar_type: strategy.calendar_type(),
+        external_calendar_event_id: None,
+        scheduling_url: None,
+        sync_status: SyncStatus::Synced,
+        cancellation_reason: None,
+        sync_error: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Validates a query window: from < to, at most [`MAX_QUERY_DAYS`].
+pub fn check_window(from: Timestamp, to: Timestamp) -> Result<Interval, CoreError> {
+    let window = Interval::new(from, to).map_err(|_| CoreError::WindowReversed)?;
+    if window.seconds() > MAX_QUERY_DAYS * 86_400 {
+        return Err(CoreError::WindowTooLong {
+            max_days: MAX_QUERY_DAYS,
+        });
+    }
+    Ok(window)
+}
