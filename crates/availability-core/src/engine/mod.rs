@@ -299,7 +299,8 @@ pub fn check_booking(
         .map_err(BookingRefusal::from)
 }
 
-fn without_limits(policy: &BookingPolicy) -> BookingPolicy {
+/// The policy with its day, week and month limits off (the rules before rule 10).
+pub(crate) fn without_limits(policy: &BookingPolicy) -> BookingPolicy {
     let cleared = policy
         .with_max_bookings_per_day(None)
         .and_then(|p| p.with_max_bookings_per_week(None))
