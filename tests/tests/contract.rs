@@ -1571,6 +1571,119 @@ async fn who_may_do_what() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Explanations
+// ---------------------------------------------------------------------------------------------
+
+/// The reason codes of an explain answer, in order.
+fn reason_codes(a: &Answer) -> Vec<String> {
+    a.body["reasons"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no reasons in {:?}", a.body))
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_says_why_a_time_is_not_a_slot_and_agrees_with_the_slots() {
+    for db in databases("explain_says_why_a_time_is_not_a_slot_and_agrees_with_the_slots") {
+        let l = db.label;
+        let server = TestServer::start(&db).await;
+        let api = &server.api;
+        let (expert, expert_token) = api.expert_with_hours().await;
+        let put = api
+            .put(
+                &format!("/api/v1/experts/{expert}/availability"),
+                &expert_token,
+                hours_with_break(),
+            )
+            .await;
+        assert_eq!(put.status, 200, "{l}: {:?}", put.body);
+        let (client, client_token) = api.client_with_token().await;
+        let day = next_monday();
+        let ten = berlin(&day, "10:00");
+        let booked = book(api, &client_token, &expert, &client, &ten, &plus_minutes(&ten, 30)).await;
+        assert_eq!(booked.status, 201, "{l}: {:?}", booked.body);
+        let explain = |start: &str| format!("/api/v1/experts/{expert}/availability/explain?start={start}");
+
+        // Every ten minutes of the day: bookable exactly when the slots show it, and then only.
+        let shown = starts_on(api, &expert, &expert_token, &day).await;
+        for start in grid(&day, "08:00", "17:30", 10) {
+            let a = api.get(&explain(&start), &expert_token).await;
+            assert_eq!(a.status, 200, "{l}: {start}: {:?}", a.body);
+            let bookable = a.body["bookable"].as_bool().unwrap();
+            assert_eq!(bookable, shown.contains(&start), "{l}: {start}: {:?}", a.body);
+            assert_eq!(bookable, reason_codes(&a).is_empty(), "{l}: {start}: {:?}", a.body);
+        }
+
+        // The reasons, each with a message and the offending time.
+        let taken = api.get(&explain(&ten), &expert_token).await;
+        assert_eq!(reason_codes(&taken), ["appointment"], "{l}: {:?}", taken.body);
+        let reason = &taken.body["reasons"][0];
+        assert!(!reason["message"].as_str().unwrap().is_empty(), "{l}: {reason}");
+        assert_eq!(reason["from"], ten.as_str(), "{l}: {reason}");
+        assert_eq!(reason["to"], plus_minutes(&ten, 30).as_str(), "{l}: {reason}");
+        let lunch = api.get(&explain(&berlin(&day, "12:00")), &expert_token).await;
+        assert_eq!(reason_codes(&lunch), ["break"], "{l}: {:?}", lunch.body);
+        let early = api.get(&explain(&berlin(&day, "08:00")), &expert_token).await;
+        assert_eq!(reason_codes(&early), ["outside_hours"], "{l}: {:?}", early.body);
+        let past = api
+            .get(&explain(&berlin(&plus_days(&day, -21), "10:00")), &expert_token)
+            .await;
+        assert!(
+            reason_codes(&past).contains(&"in_past".to_owned()),
+            "{l}: {:?}",
+            past.body
+        );
+        // `end` gives the length: 11:00-12:30 runs into the break.
+        let eleven = berlin(&day, "11:00");
+        let long = api
+            .get(
+                &format!("{}&end={}", explain(&eleven), plus_minutes(&eleven, 90)),
+                &expert_token,
+            )
+            .await;
+        assert_eq!(reason_codes(&long), ["break"], "{l}: {:?}", long.body);
+        let free = api.get(&explain(&eleven), ADMIN_TOKEN).await;
+        assert_eq!(free.status, 200, "{l}: an admin may ask: {:?}", free.body);
+        assert_eq!(free.body, json!({"bookable": true, "reasons": []}), "{l}");
+
+        // Who may ask, and what is refused.
+        assert_error(
+            &api.get(&explain(&eleven), &client_token).await,
+            403,
+            "forbidden",
+            &format!("{l}: a client"),
+        );
+        let nobody = uuid::Uuid::new_v4();
+        assert_error(
+            &api.get(
+                &format!("/api/v1/experts/{nobody}/availability/explain?start={eleven}"),
+                ADMIN_TOKEN,
+            )
+            .await,
+            404,
+            "not_found",
+            &format!("{l}: an unknown expert"),
+        );
+        assert_error(
+            &api.get(&format!("{}&end={eleven}", explain(&eleven)), &expert_token)
+                .await,
+            422,
+            "end_before_start",
+            &format!("{l}: an empty time"),
+        );
+        assert_error(
+            &api.get(&explain("tomorrow"), &expert_token).await,
+            400,
+            "invalid_parameter",
+            &format!("{l}: not a time"),
+        );
+        server.stop().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Health
 // ---------------------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@
 
 use availability_domain::{AppointmentId, DomainError, IntegrationType};
 
-use crate::engine::BookingRefusal;
+use crate::engine::{BookingRefusal, Limit, Refusal};
 
 /// Everything that can go wrong when computing slots, booking, or connecting a provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +44,10 @@ pub enum CoreError {
     /// The time is not a bookable slot.
     #[error("the time is not a bookable slot: {0}")]
     SlotUnavailable(String),
+    /// A day, week or month limit of the expert's booking policy is reached (rule 10): the time
+    /// would be a slot but for it.
+    #[error("{0}")]
+    LimitReached(Limit),
     /// Rescheduling (or confirming) an appointment that is not confirmed.
     #[error("appointment {0} is not confirmed (it is cancelled or pending) and cannot be moved")]
     NotConfirmed(AppointmentId),
@@ -164,5 +168,38 @@ impl From<BookingRefusal> for CoreError {
             BookingRefusal::SlotTaken => CoreError::SlotTaken,
             BookingRefusal::SlotUnavailable(why) => CoreError::SlotUnavailable(why.to_owned()),
         }
+    }
+}
+
+impl From<Refusal> for CoreError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::SlotTaken => CoreError::SlotTaken,
+            Refusal::LimitReached(limit) => CoreError::LimitReached(limit),
+            Refusal::SlotUnavailable(code) => CoreError::SlotUnavailable(code.summary().to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ReasonCode;
+
+    #[test]
+    fn the_engine_refusals_keep_their_kind() {
+        assert_eq!(CoreError::from(Refusal::SlotTaken), CoreError::SlotTaken);
+        assert_eq!(
+            CoreError::from(Refusal::LimitReached(Limit::BookingsPerWeek)),
+            CoreError::LimitReached(Limit::BookingsPerWeek)
+        );
+        assert_eq!(
+            CoreError::from(Refusal::SlotUnavailable(ReasonCode::OutsideHours)),
+            CoreError::SlotUnavailable(ReasonCode::OutsideHours.summary().to_owned())
+        );
+        assert_eq!(
+            CoreError::LimitReached(Limit::BookingsPerDay).to_string(),
+            "the expert's bookings for that day are full"
+        );
     }
 }

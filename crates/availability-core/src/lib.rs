@@ -14,7 +14,11 @@ mod service;
 pub mod strategy;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use engine::{available_slots, check_booking, BookingRefusal, SlotQuery};
+pub use engine::{
+    available_slots, check_booking, counted_bookings_window, plan_series, series_occurrences, Booking, BookingContext,
+    BookingRefusal, BookingStatus, BusyTime, Explanation, Hours, Limit, Reason, ReasonCode, Refusal, Requester,
+    SeriesRefusal, SlotQuery,
+};
 pub use error::CoreError;
 pub use memory::InMemoryStore;
 pub use ports::{

@@ -16,7 +16,7 @@ use availability_core::domain::{
 };
 use availability_core::{
     AvailabilityService, AvailabilityStrategy, BusyTimeSource, CoreError, CredentialRepository, EventWriter,
-    ExpertRepository, ExternalEvent, FixedClock, InMemoryStore, StrategyRegistry,
+    ExpertRepository, ExternalEvent, FixedClock, InMemoryStore, ReasonCode, StrategyRegistry,
 };
 
 const CALENDAR: IntegrationType = IntegrationType::from_static("fake_calendar");
@@ -374,4 +374,71 @@ async fn switching_or_reconnecting_a_calendar_never_serves_the_old_busy_time() {
             "2026-03-02T11:00:00Z"
         ]
     );
+}
+
+#[tokio::test]
+async fn an_explanation_agrees_with_the_slots_and_names_the_calendar() {
+    let w = world();
+    let shown: Vec<Timestamp> = w
+        .service
+        .slots(w.expert, ts(DAY.0), ts(DAY.1), None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.start)
+        .collect();
+    let mut start = ts("2026-03-02T08:00:00Z");
+    while start < ts("2026-03-02T13:00:00Z") {
+        let why = w.service.explain(w.expert, start, None).await.unwrap();
+        assert_eq!(why.bookable, shown.contains(&start), "{start}: {why:?}");
+        assert_eq!(why.bookable, why.reasons.is_empty(), "{start}: {why:?}");
+        start += SignedDuration::from_mins(5);
+    }
+    let codes = |reasons: &[availability_core::Reason]| reasons.iter().map(|r| r.code).collect::<Vec<_>>();
+    let busy = w
+        .service
+        .explain(w.expert, ts("2026-03-02T10:00:00Z"), None)
+        .await
+        .unwrap();
+    assert_eq!(codes(&busy.reasons), [ReasonCode::CalendarBusy]);
+    assert_eq!(busy.reasons[0].detail.as_deref(), Some("Fake Calendar"));
+    let late = w
+        .service
+        .explain(w.expert, ts("2026-03-02T12:00:00Z"), None)
+        .await
+        .unwrap();
+    assert_eq!(codes(&late.reasons), [ReasonCode::OutsideHours]);
+    // A length of its own: 09:00-10:30 reaches the busy hour.
+    let long = w
+        .service
+        .explain(w.expert, ts("2026-03-02T09:00:00Z"), Some(ts("2026-03-02T10:30:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(codes(&long.reasons), [ReasonCode::CalendarBusy]);
+
+    w.service
+        .book(NewAppointment {
+            expert_id: w.expert,
+            client_id: w.client,
+            time: half_hour("2026-03-02T09:00:00Z"),
+        })
+        .await
+        .unwrap();
+    let taken = w
+        .service
+        .explain(w.expert, ts("2026-03-02T09:00:00Z"), None)
+        .await
+        .unwrap();
+    assert_eq!(codes(&taken.reasons), [ReasonCode::Appointment]);
+
+    let reversed = w
+        .service
+        .explain(w.expert, ts("2026-03-02T09:00:00Z"), Some(ts("2026-03-02T09:00:00Z")))
+        .await;
+    assert!(matches!(reversed, Err(CoreError::Invalid(_))), "{reversed:?}");
+    let too_long = w
+        .service
+        .explain(w.expert, ts("2026-03-02T09:00:00Z"), Some(ts("2026-03-03T09:01:00Z")))
+        .await;
+    assert!(matches!(too_long, Err(CoreError::Invalid(_))), "{too_long:?}");
 }

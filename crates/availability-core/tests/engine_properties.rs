@@ -532,10 +532,12 @@ fn cases(max_query_minutes: i64, subsecond: bool, round_the_clock: f64) -> impl 
 
 /// Rule 1, minute by minute: `bits[i]` says whether UTC minute `base + i` is available; `runs` are
 /// the maximal runs of available minutes (the merged windows), each with whether its true start is
-/// known (false: it reaches back to the first date the reference looked at).
+/// known (false: it reaches back to the first date the reference looked at). `cut[i]` says whether
+/// the minute lies in an unavailable window (a break), for the explanations of rule 10.
 struct Availability {
     base: i64,
     bits: Vec<bool>,
+    cut: Vec<bool>,
     runs: Vec<(i64, i64, bool)>,
 }
 
@@ -543,6 +545,11 @@ impl Availability {
     fn is_available(&self, utc_minute: i64) -> bool {
         let i = utc_minute - self.base;
         i >= 0 && (i as usize) < self.bits.len() && self.bits[i as usize]
+    }
+
+    fn is_cut(&self, utc_minute: i64) -> bool {
+        let i = utc_minute - self.base;
+        i >= 0 && (i as usize) < self.cut.len() && self.cut[i as usize]
     }
 
     /// The run containing the minute.
@@ -554,10 +561,33 @@ impl Availability {
     }
 }
 
+/// The hours that apply on one local date: the zone, weekly rules and overrides of the schedule in
+/// force (rule 10; without schedule periods, always the case's own).
+struct DayHours<'c> {
+    tz: TimeZone,
+    rules: &'c [RawRule],
+    overrides: &'c [RawOverride],
+}
+
 /// The availability over the local dates from `LOOKBACK_DAYS` before `from` to three days after
 /// `to` (enough for slots of up to a day starting before `to`).
 fn reference_availability(case: &Case) -> Availability {
     let tz = case.tz();
+    let hours_on = |_day: i64| DayHours {
+        tz: tz.clone(),
+        rules: &case.rules,
+        overrides: &case.overrides,
+    };
+    reference_availability_of(case, &hours_on, std::slice::from_ref(&tz))
+}
+
+/// `reference_availability` with the hours of each date given by `hours_on` (days since
+/// 1970-01-01), in `zones`.
+fn reference_availability_of<'c>(
+    case: &Case,
+    hours_on: &dyn Fn(i64) -> DayHours<'c>,
+    zones: &[TimeZone],
+) -> Availability {
     let from_minute = (case.from.div_euclid(MIN_NS)) as i64;
     let to_minute = (case.to.div_euclid(MIN_NS)) as i64 + 1;
     let first_day = from_minute.div_euclid(DAY_MIN) - LOOKBACK_DAYS;
@@ -568,9 +598,10 @@ fn reference_availability(case: &Case) -> Availability {
     let mut add = vec![false; len];
     let mut cut = vec![false; len];
     for day in first_day..=last_day {
-        let windows: Vec<(u16, u16, bool)> = match case.overrides.iter().find(|o| o.day == day) {
+        let hours = hours_on(day);
+        let windows: Vec<(u16, u16, bool)> = match hours.overrides.iter().find(|o| o.day == day) {
             Some(o) => o.windows.iter().map(|&(s, e)| (s, e, true)).collect(),
-            None => case
+            None => hours
                 .rules
                 .iter()
                 .filter(|r| r.day == weekday_of_day(day))
@@ -579,8 +610,8 @@ fn reference_availability(case: &Case) -> Availability {
         };
         for (s, e, available) in windows {
             // "24:00" is minute 1440 of the day, i.e. the next date's midnight.
-            let start = local_to_utc(&tz, day * DAY_MIN + i64::from(s));
-            let end = local_to_utc(&tz, day * DAY_MIN + i64::from(e));
+            let start = local_to_utc(&hours.tz, day * DAY_MIN + i64::from(s));
+            let end = local_to_utc(&hours.tz, day * DAY_MIN + i64::from(e));
             if end <= start {
                 continue; // dropped (rule 1)
             }
@@ -591,7 +622,12 @@ fn reference_availability(case: &Case) -> Availability {
         }
     }
     let bits: Vec<bool> = add.iter().zip(&cut).map(|(&a, &c)| a && !c).collect();
-    let boundary = local_to_utc(&tz, first_day * DAY_MIN);
+    // A run that starts after the first date's midnight in every zone cannot have begun earlier.
+    let boundary = zones
+        .iter()
+        .map(|tz| local_to_utc(tz, first_day * DAY_MIN))
+        .max()
+        .expect("at least one zone");
     let mut runs = Vec::new();
     let mut i = 0;
     while i < bits.len() {
@@ -606,7 +642,7 @@ fn reference_availability(case: &Case) -> Availability {
             i += 1;
         }
     }
-    Availability { base, bits, runs }
+    Availability { base, bits, cut, runs }
 }
 
 /// Rule 4's conditions other than [from, to), for a start `s` (ns) of a slot of `duration` minutes.
@@ -1886,3 +1922,10 @@ fn fixed_booking_end_with_a_fraction_of_a_second_is_accepted() {
         "[09:00Z, 09:30:00.5Z) is not a slot: got {plain:?}; with busy time from 09:30:00.2Z: got {over_busy:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rule 10: schedules with periods, limits, holds, explanations, series
+// ---------------------------------------------------------------------------------------------
+
+#[path = "engine_properties/rule_10.rs"]
+mod rule_10;

@@ -431,3 +431,13 @@ async fn walk_in_bookings_are_recorded_held_on_overlap_and_confirmed_when_the_ti
     assert_eq!(gone.status, AppointmentStatus::Cancelled);
     assert_eq!(gone.cancellation_reason.as_deref(), Some("cancelled on Fake Scheduler"));
 }
+
+#[tokio::test]
+async fn a_scheduler_decides_its_own_slots_and_explains_none() {
+    let w = world();
+    let why = w.service.explain(w.expert.id, ts("2026-03-02T09:00:00Z"), None).await;
+    assert!(
+        matches!(&why, Err(CoreError::Unsupported { integration, .. }) if *integration == w.expert.integration_type),
+        "{why:?}"
+    );
+}

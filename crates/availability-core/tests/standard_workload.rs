@@ -8,8 +8,10 @@ use std::collections::BTreeSet;
 
 use availability_core::domain::jiff::tz::TimeZone;
 use availability_core::domain::jiff::Timestamp;
-use availability_core::engine::available_slots;
-use workload::{busy_intervals, Mulberry32, Workload, EXPECTED_SLOTS, MAX_BUSY, SEED, WINDOW_END, WINDOW_START};
+use availability_core::engine::{available_slots, BookingStatus, Requester};
+use workload::{
+    busy_intervals, Mulberry32, Rule10Workload, Workload, EXPECTED_SLOTS, MAX_BUSY, SEED, WINDOW_END, WINDOW_START,
+};
 
 #[test]
 fn mulberry32_first_draw_matches_the_document() {
@@ -60,4 +62,28 @@ fn one_thousand_busy_intervals_leave_slots_on_63_dates() {
     // Every slot lies between 08:00Z and 16:00Z, so its Berlin date and its UTC date are the same.
     assert_eq!(local.len(), 63);
     assert_eq!(utc, local);
+}
+
+#[test]
+fn the_rule_10_workload_gives_the_same_slots() {
+    let w = Workload::standard().unwrap();
+    let r = Rule10Workload::standard().unwrap();
+    for part in &r.parts {
+        let expected = available_slots(&w.schedule, &w.policy, &w.busy[..part.n], &w.query);
+        let got = r.context(part).slots(&r.query, &Requester::default());
+        assert_eq!(got, expected, "{} busy intervals", part.n);
+        let confirmed = part
+            .bookings
+            .iter()
+            .filter(|b| b.status == BookingStatus::Confirmed)
+            .count();
+        assert_eq!(
+            (part.calendar_busy.len(), confirmed, part.holds.len()),
+            (part.n * 4 / 10, part.n / 2, part.n / 10),
+            "every busy interval is in the rule-10 input once"
+        );
+        assert_eq!(part.bookings.len() - confirmed, part.n / 10, "pending");
+    }
+    // The limits are set, so they are counted, but they do not change the answer.
+    assert!(r.policy.has_limits());
 }

@@ -2,6 +2,8 @@
 
 use jiff::civil::Date;
 
+use crate::ScheduleId;
+
 /// Why a domain value could not be built. Every constructor returns this instead of panicking.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -41,4 +43,45 @@ pub enum DomainError {
     /// Two overrides for the same local date.
     #[error("more than one override for {0}")]
     DuplicateOverride(Date),
+    /// A recurrence with both `count` and `until`.
+    #[error("a recurrence takes either count or until, not both")]
+    RecurrenceCountAndUntil,
+    /// A recurrence with neither `count` nor `until`.
+    #[error("a recurrence needs count (2-52) or until")]
+    RecurrenceWithoutEnd,
+    /// A schedule name that is empty or too long.
+    #[error("a schedule's name must be 1 to 100 characters, not only spaces")]
+    InvalidScheduleName,
+    /// A set of schedules without a default one.
+    #[error("exactly one schedule must be the default; none is")]
+    NoDefaultSchedule,
+    /// A set of schedules with more than one default.
+    #[error("exactly one schedule must be the default; {0} are")]
+    SeveralDefaultSchedules(usize),
+    /// Two schedules with the same id.
+    #[error("schedule {0} is given twice")]
+    DuplicateSchedule(ScheduleId),
+    /// A period that names a schedule the expert does not have.
+    #[error("schedule {0} does not exist")]
+    UnknownSchedule(ScheduleId),
+    /// A period whose last date is before its first.
+    #[error("a period's to_date {to} is before its from_date {from}")]
+    PeriodEndsBeforeStart {
+        /// The first date as given.
+        from: Date,
+        /// The last date as given.
+        to: Date,
+    },
+    /// Two periods that share a date.
+    #[error("the periods {first_from}..{first_to} and {second_from}..{second_to} overlap")]
+    OverlappingPeriods {
+        /// First date of the earlier period.
+        first_from: Date,
+        /// Last date of the earlier period.
+        first_to: Date,
+        /// First date of the later period.
+        second_from: Date,
+        /// Last date of the later period.
+        second_to: Date,
+    },
 }

@@ -53,3 +53,11 @@ id_type!(
     /// One appointment between an expert and a client.
     AppointmentId
 );
+id_type!(
+    /// One of an expert's named schedules (availability templates).
+    ScheduleId
+);
+id_type!(
+    /// A hold: time kept for one client for a few minutes while they finish booking.
+    HoldId
+);

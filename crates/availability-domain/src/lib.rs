@@ -2,21 +2,27 @@
 
 mod appointment;
 mod error;
+mod hold;
 mod ident;
 mod ids;
 mod party;
 mod policy;
+mod recurrence;
 mod schedule;
+mod schedule_set;
 mod secret;
 mod time;
 
 pub use appointment::{Appointment, AppointmentStatus, BookingState, NewAppointment, Slot, SyncStatus};
 pub use error::DomainError;
+pub use hold::Hold;
 pub use ident::{CalendarType, IntegrationType, InvalidIdentifier};
-pub use ids::{AppointmentId, ClientId, ExpertId};
+pub use ids::{AppointmentId, ClientId, ExpertId, HoldId, ScheduleId};
 pub use party::{Client, Expert};
 pub use policy::BookingPolicy;
+pub use recurrence::{Frequency, Recurrence, RecurrenceEnd};
 pub use schedule::{DateOverride, Schedule, TimeWindow, WeeklyRule};
+pub use schedule_set::{NamedSchedule, SchedulePeriod, ScheduleSet};
 pub use secret::Secret;
 pub use time::{DayOfWeek, Interval, LocalTime, Zone};
 

@@ -158,6 +158,7 @@ impl From<CoreError> for ApiError {
             CoreError::DurationNotOffered { .. } => (S::UNPROCESSABLE_ENTITY, "duration_not_offered"),
             CoreError::SlotTaken => (S::CONFLICT, "slot_taken"),
             CoreError::SlotUnavailable(_) => (S::UNPROCESSABLE_ENTITY, "slot_unavailable"),
+            CoreError::LimitReached(_) => (S::UNPROCESSABLE_ENTITY, "limit_reached"),
             CoreError::NotConfirmed(_)
             | CoreError::NotPending(_)
             | CoreError::PendingNotReschedulable(_)
@@ -249,5 +250,24 @@ impl From<StoreError> for ApiError {
             | StoreError::Refused(_) => CoreError::from(e).into(),
             other => ApiError::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use availability_core::Limit;
+
+    use super::*;
+
+    #[test]
+    fn engine_refusals_keep_their_status_and_code() {
+        let full = ApiError::from(CoreError::LimitReached(Limit::BookingsPerDay));
+        assert_eq!(
+            (full.status, full.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "limit_reached")
+        );
+        assert_eq!(full.message, "the expert's bookings for that day are full");
+        let taken = ApiError::from(CoreError::SlotTaken);
+        assert_eq!((taken.status, taken.code), (StatusCode::CONFLICT, "slot_taken"));
     }
 }

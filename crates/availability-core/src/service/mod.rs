@@ -17,7 +17,7 @@ use availability_domain::{
 use crate::busy_cache::{BusyCache, BusyKey};
 use crate::clock::{Clock, SystemClock};
 use crate::engine;
-use crate::engine::SlotQuery;
+use crate::engine::{Booking, BookingContext, BookingStatus, BusyTime, Explanation, Hours, Requester, SlotQuery};
 use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
 use crate::strategy::{busy_window, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, StrategyRegistry};
 use crate::CoreError;
@@ -168,6 +168,93 @@ impl AvailabilityService {
             appointments.iter().chain(&external),
             &query,
         ))
+    }
+
+    /// Every reason a booking of [start, end) is not a slot of the expert (api.md's explanations;
+    /// `end` defaults to start + the policy's slot duration, and may be at most a day after
+    /// start). The engine gives the reasons over the same inputs as [`slots`](Self::slots): the
+    /// expert's schedule and policy, their confirmed appointments and the calendar's busy time
+    /// (through the same cache, labelled with the provider's name), as seen now. So the answer is
+    /// bookable exactly when `slots` for that length shows `start`. Like the service's slots and
+    /// bookings, it applies none of the policy's day, week and month limits. A scheduler decides
+    /// its own slots: its times cannot be explained here (`Unsupported`).
+    pub async fn explain(
+        &self,
+        expert_id: ExpertId,
+        start: Timestamp,
+        end: Option<Timestamp>,
+    ) -> Result<Explanation, CoreError> {
+        // The bookings that can block a slot starting at `start`, as for a booking's check.
+        let start_only = Interval::new(start, start.checked_add(SignedDuration::from_secs(1)).unwrap_or(start))?;
+        let minutes = match end {
+            Some(end) => {
+                let length = Interval::new(start, end)?;
+                let minutes = (length.seconds() + 59) / 60;
+                // Longer than any slot: refused before anything is loaded for it.
+                if minutes > 1440 {
+                    BookingPolicy::check_duration(minutes)?;
+                }
+                Some(u32::try_from(minutes).unwrap_or(u32::MAX))
+            }
+            None => None,
+        };
+        let calendar = self.experts.expert_calendar(expert_id, start_only, minutes).await?;
+        let strategy = self.strategies.get(calendar.expert.integration_type)?;
+        if strategy.scheduler().is_some() {
+            return Err(CoreError::Unsupported {
+                integration: strategy.integration_type(),
+                operation: "explanations (the scheduler decides its own slots)",
+            });
+        }
+        let policy = engine::without_limits(&calendar.expert.booking_policy);
+        let minutes = minutes.unwrap_or(policy.slot_duration_minutes());
+        let time = match end {
+            Some(end) => Interval::new(start, end)?,
+            None => {
+                let end = start
+                    .checked_add(SignedDuration::from_mins(i64::from(minutes)))
+                    .map_err(|_| CoreError::WindowReversed)?;
+                Interval::new(start, end)?
+            }
+        };
+        let now = self.clock.now();
+        let calendar_busy = match strategy.busy_time() {
+            Some(source) => {
+                let around = busy_window(start_only, &policy, minutes);
+                let name: Arc<str> = strategy.display_name().into();
+                self.cached_busy_time(source, &calendar, around, now)
+                    .await?
+                    .into_iter()
+                    .map(|time| BusyTime {
+                        time,
+                        calendar: Some(name.clone()),
+                        title: None,
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let bookings: Vec<Booking> = calendar
+            .appointments
+            .iter()
+            .filter(|a| a.is_confirmed())
+            .filter_map(|a| {
+                Some(Booking {
+                    id: Some(a.id),
+                    time: a.interval()?,
+                    status: BookingStatus::Confirmed,
+                })
+            })
+            .collect();
+        let context = BookingContext {
+            expert_zone: &calendar.schedule.zone,
+            hours: Hours::One(&calendar.schedule),
+            policy: &policy,
+            calendar_busy: &calendar_busy,
+            bookings: &bookings,
+            holds: &[],
+        };
+        Ok(context.explain(time, now, &Requester::default()))
     }
 
     /// The busy-time cache, a layer over every strategy's busy time: a fresh answer of the same

@@ -1,4 +1,5 @@
-//! GET .../slots: the bookable slots of an expert, per slot-semantics.md.
+//! GET .../slots: the bookable slots of an expert, per slot-semantics.md; GET
+//! .../availability/explain: every reason a time is not one of them.
 
 use actix_web::{web, HttpResponse};
 use availability_domain::Zone;
@@ -12,6 +13,7 @@ use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/experts/{id}/slots", web::get().to(get_slots));
+    cfg.route("/experts/{id}/availability/explain", web::get().to(get_explain));
 }
 
 #[derive(Deserialize)]
@@ -41,6 +43,28 @@ async fn get_slots(
     };
     let body = slots_json(id, duration, zone.as_ref(), &slots);
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
+}
+
+#[derive(Deserialize)]
+struct ExplainParams {
+    start: String,
+    end: Option<String>,
+}
+
+/// GET .../availability/explain?start=&end= (the expert and admins): {bookable, reasons}, from the
+/// same engine and inputs as the slots, so it says exactly why a time is not shown.
+async fn get_explain(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Authed(caller, params): Authed<web::Query<ExplainParams>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let start = parse_instant("start", &params.start)?;
+    let end = params.end.as_deref().map(|e| parse_instant("end", e)).transpose()?;
+    let explanation = state.service.explain(id, start, end).await?;
+    Ok(HttpResponse::Ok().json(explanation))
 }
 
 /// The answer's JSON, written straight into one buffer: this is the busiest route, and a slot list
