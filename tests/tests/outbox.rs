@@ -95,7 +95,7 @@ impl EventWriter for TestCalendar {
             .lock()
             .unwrap()
             .insert(id.clone(), (a.interval().unwrap(), true));
-        Ok(ExternalEvent { id })
+        Ok(ExternalEvent::new(id))
     }
     async fn update_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
         self.check()?;
@@ -104,7 +104,7 @@ impl EventWriter for TestCalendar {
             .lock()
             .unwrap()
             .insert(id.clone(), (a.interval().unwrap(), true));
-        Ok(ExternalEvent { id })
+        Ok(ExternalEvent::new(id))
     }
     async fn delete_event(&self, _: &Expert, a: &Appointment) -> Result<(), CoreError> {
         self.check()?;

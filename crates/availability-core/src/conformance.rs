@@ -135,6 +135,8 @@ fn confirmed(expert: &Expert, client: &Client, strategy: &dyn AvailabilityStrate
         sync_status: SyncStatus::NotApplicable,
         cancellation_reason: None,
         sync_error: None,
+        meeting_url: None,
+        meeting_error: None,
         created_at: Timestamp::now(),
         updated_at: Timestamp::now(),
     }

@@ -112,6 +112,11 @@ pub enum CoreError {
         /// What was asked.
         operation: &'static str,
     },
+    /// The expert's booking policy asks the calendar for video meetings (`video: "provider"`)
+    /// and the integration cannot make them: refused when the policy is set, and when the
+    /// expert switches to such an integration.
+    #[error("{0}")]
+    VideoUnsupported(String),
     /// No provider of that name is registered on this server.
     #[error("no provider named {0:?} is registered on this server")]
     UnknownIntegration(String),

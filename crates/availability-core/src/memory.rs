@@ -14,7 +14,7 @@ use availability_domain::{
 use crate::ports::{
     AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
 };
-use crate::strategy::{busy_window, ExpertCalendar};
+use crate::strategy::{busy_window, ExpertCalendar, Meeting};
 use crate::CoreError;
 
 #[derive(Default)]
@@ -273,6 +273,8 @@ impl AppointmentRepository for InMemoryStore {
             },
             cancellation_reason: None,
             sync_error: None,
+            meeting_url: guard.meeting_url.clone(),
+            meeting_error: None,
             created_at: guard.timestamp(),
             updated_at: guard.timestamp(),
         };
@@ -346,6 +348,23 @@ impl AppointmentRepository for InMemoryStore {
             appointment.external_calendar_event_id = external_event_id;
         }
         appointment.sync_status = status;
+        Ok(appointment.clone())
+    }
+
+    async fn record_meeting(&self, id: AppointmentId, meeting: Meeting) -> Result<Appointment, CoreError> {
+        let mut state = self.lock();
+        let appointment = state
+            .appointments
+            .get_mut(&id)
+            .ok_or_else(|| not_found("appointment", id))?;
+        match meeting {
+            Meeting::Ready { url } => {
+                appointment.meeting_url = Some(url);
+                appointment.meeting_error = None;
+            }
+            Meeting::Unavailable { reason } => appointment.meeting_error = Some(reason),
+            Meeting::Pending => {}
+        }
         Ok(appointment.clone())
     }
 

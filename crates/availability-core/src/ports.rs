@@ -9,7 +9,7 @@ use availability_domain::{
 };
 
 use crate::engine::{self, BookingRefusal};
-use crate::strategy::ExpertCalendar;
+use crate::strategy::{ExpertCalendar, Meeting};
 use crate::CoreError;
 
 /// Experts, clients and their working hours.
@@ -56,6 +56,9 @@ pub struct BookingGuard {
     /// The calendar the appointment will be written to, if that integration writes events: the
     /// appointment stores it with sync_status pending (else not_applicable).
     pub calendar_type: Option<CalendarType>,
+    /// The meeting link a new booking gets at once (the expert's own room, booking policy
+    /// `video: "static"`); a reschedule keeps the link the appointment has.
+    pub meeting_url: Option<String>,
 }
 
 impl BookingGuard {
@@ -135,6 +138,10 @@ pub trait AppointmentRepository: Send + Sync {
         external_event_id: Option<String>,
         status: SyncStatus,
     ) -> Result<Appointment, CoreError>;
+
+    /// Records what became of the appointment's video meeting: a link (the meeting error is
+    /// cleared) or why there is none. A pending meeting changes nothing.
+    async fn record_meeting(&self, id: AppointmentId, meeting: Meeting) -> Result<Appointment, CoreError>;
 
     /// Stores an appointment that a scheduling provider (the system of record for its bookings) has
     /// already accepted, exactly as given, if no confirmed appointment of the expert overlaps it

@@ -2,7 +2,8 @@
 //! by the expert's `integration_type`. A strategy is made of the small parts its provider really
 //! has, each implemented fully: a [`BusyTimeSource`] (a calendar that blocks time), an
 //! [`EventWriter`] (a calendar that receives appointments), a [`Scheduler`] (a provider that
-//! computes the slots and takes the bookings itself). Hours typed in have none
+//! computes the slots and takes the bookings itself), [`VideoMeetings`] (a calendar that makes a
+//! video meeting with the event). Hours typed in have none
 //! of them. The service composes the parts with the engine and a busy-time cache, so no provider
 //! re-implements (or stubs out) what another part does.
 
@@ -56,6 +57,9 @@ pub struct Capabilities {
     pub provider_slots: bool,
     /// The provider tells the server when a calendar changes (push notifications).
     pub push: bool,
+    /// The provider's calendar makes a video meeting with each event (booking policy `video:
+    /// "provider"`).
+    pub video: bool,
 }
 
 impl Capabilities {
@@ -66,6 +70,7 @@ impl Capabilities {
             writes_events: strategy.event_writer().is_some() || strategy.scheduler().is_some(),
             provider_slots: strategy.scheduler().is_some(),
             push: false,
+            video: strategy.event_writer().is_some() && strategy.video().is_some(),
         }
     }
 
@@ -81,6 +86,56 @@ impl Capabilities {
 pub struct ExternalEvent {
     /// The provider's own reference: an event id, an invitee URI, an event URL.
     pub id: String,
+    /// The video meeting made with the event, when the expert's policy asked the calendar for
+    /// one (`video: "provider"`); None when none was asked for.
+    pub meeting: Option<Meeting>,
+}
+
+impl ExternalEvent {
+    /// A reference without a meeting.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            meeting: None,
+        }
+    }
+
+    /// The same reference with what became of its meeting.
+    pub fn with_meeting(mut self, meeting: Meeting) -> Self {
+        self.meeting = Some(meeting);
+        self
+    }
+}
+
+/// What became of the video meeting a calendar was asked to make with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Meeting {
+    /// Made: where to join.
+    Ready {
+        /// The join link (https).
+        url: String,
+    },
+    /// Asked for and still being made (a Google conference whose create request is
+    /// `pending`): read it again later with [`VideoMeetings::meeting`].
+    Pending,
+    /// The calendar made no meeting, for good: why, in words for the expert (a personal
+    /// Microsoft account that offers no Teams meetings, say).
+    Unavailable {
+        /// Why not.
+        reason: String,
+    },
+}
+
+/// A calendar that makes a video meeting with each event it writes, when the expert's booking
+/// policy says `video: "provider"` ([`EventWriter::create_event`] asks for it and answers with
+/// [`ExternalEvent::meeting`]). The meeting belongs to the event: it is made once per
+/// appointment, whatever the retries, and stays across reschedules.
+#[async_trait]
+pub trait VideoMeetings: Send + Sync {
+    /// The meeting of the appointment's event (`external_calendar_event_id`), as the calendar
+    /// shows it now: used to finish a meeting that was [`Meeting::Pending`].
+    async fn meeting(&self, expert: &Expert, appointment: &Appointment) -> Result<Meeting, CoreError>;
 }
 
 /// What a booking made in a [`Scheduler`] (the system of record for its bookings) came to.
@@ -113,6 +168,9 @@ pub trait BusyTimeSource: Send + Sync {
 #[async_trait]
 pub trait EventWriter: Send + Sync {
     /// Writes a new appointment as an event. A retried create must not make a second event.
+    /// When the strategy has [`VideoMeetings`] and the expert's policy says `video: "provider"`,
+    /// the event carries a meeting (one per appointment, also over retries) and the answer says
+    /// what became of it; update answers the same for the meeting the event keeps.
     async fn create_event(
         &self,
         expert: &Expert,
@@ -183,6 +241,11 @@ pub trait AvailabilityStrategy: Send + Sync + Debug {
 
     /// The provider's own slots and bookings, if it is a scheduler.
     fn scheduler(&self) -> Option<&dyn Scheduler> {
+        None
+    }
+
+    /// The video meetings its calendar makes with events, if it makes any.
+    fn video(&self) -> Option<&dyn VideoMeetings> {
         None
     }
 }

@@ -83,14 +83,10 @@ impl BusyTimeSource for FakeCalendar {
 #[async_trait]
 impl EventWriter for FakeCalendar {
     async fn create_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
-        Ok(ExternalEvent {
-            id: format!("evt-{}", a.id),
-        })
+        Ok(ExternalEvent::new(format!("evt-{}", a.id)))
     }
     async fn update_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
-        Ok(ExternalEvent {
-            id: format!("evt-{}", a.id),
-        })
+        Ok(ExternalEvent::new(format!("evt-{}", a.id)))
     }
     async fn delete_event(&self, _: &Expert, _: &Appointment) -> Result<(), CoreError> {
         Ok(())

@@ -67,9 +67,7 @@ impl Scheduler for FakeScheduler {
     async fn book(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ProviderBooking, CoreError> {
         if self.direct.load(Ordering::SeqCst) {
             self.bookings.fetch_add(1, Ordering::SeqCst);
-            return Ok(ProviderBooking::Booked(ExternalEvent {
-                id: format!("invitee-{}", a.id),
-            }));
+            return Ok(ProviderBooking::Booked(ExternalEvent::new(format!("invitee-{}", a.id))));
         }
         Ok(ProviderBooking::Pending {
             scheduling_url: LINK.into(),

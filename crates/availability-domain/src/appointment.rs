@@ -117,6 +117,14 @@ pub struct Appointment {
     /// Why the external calendar could not be updated, once the retries gave up.
     #[serde(default)]
     pub sync_error: Option<String>,
+    /// Where client and expert meet on video: the expert's room ("static"), or the meeting the
+    /// expert's calendar made ("provider") once it is known; None otherwise.
+    #[serde(default)]
+    pub meeting_url: Option<String>,
+    /// Why the expert's calendar made no meeting although the policy asks for one (an account
+    /// that cannot make Teams meetings, say); None otherwise.
+    #[serde(default)]
+    pub meeting_error: Option<String>,
     /// When it was stored.
     pub created_at: Timestamp,
     /// When it last changed.

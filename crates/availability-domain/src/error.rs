@@ -28,6 +28,10 @@ pub enum DomainError {
     /// A time-zone name that is not in the IANA database.
     #[error("unknown time zone {0:?}: expected an IANA name such as \"Europe/Berlin\"")]
     UnknownTimeZone(String),
+    /// A booking policy's video choice that cannot be used: an unknown `video`, or "static"
+    /// without an https `video_url`.
+    #[error("{0}")]
+    InvalidVideo(String),
     /// A number outside the range the product allows.
     #[error("{field} must be between {min} and {max}, got {value}")]
     OutOfRange {

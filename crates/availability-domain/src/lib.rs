@@ -12,6 +12,7 @@ mod schedule;
 mod schedule_set;
 mod secret;
 mod time;
+mod video;
 
 pub use appointment::{Appointment, AppointmentStatus, BookingState, NewAppointment, Slot, SyncStatus};
 pub use error::DomainError;
@@ -25,6 +26,7 @@ pub use schedule::{DateOverride, Schedule, TimeWindow, WeeklyRule};
 pub use schedule_set::{NamedSchedule, SchedulePeriod, ScheduleSet};
 pub use secret::Secret;
 pub use time::{DayOfWeek, Interval, LocalTime, Zone};
+pub use video::{RoomUrl, VideoPolicy};
 
 /// Re-exported so embedders use the same date-time types as the engine.
 pub use jiff;

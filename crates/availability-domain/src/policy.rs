@@ -1,16 +1,17 @@
 //! The expert's booking policy: how long a slot is, how slots are spaced, buffers, notice, horizon,
-//! how many occurrences a recurring booking may have, and how much may be booked per day, week, month.
+//! how many occurrences a recurring booking may have, how much may be booked per day, week, month,
+//! and where the appointment's video meeting comes from.
 
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
+use crate::{DomainError, VideoPolicy};
 
 /// How an expert's hours are cut into bookable slots, and how much may be booked. All values are
 /// validated on construction.
 ///
 /// The series cap and the limits are off by default and are left out of the JSON while off, so a
 /// policy without them reads and writes exactly as before they existed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "RawBookingPolicy")]
 pub struct BookingPolicy {
     slot_duration_minutes: u32,
@@ -29,6 +30,9 @@ pub struct BookingPolicy {
     max_bookings_per_month: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_booked_minutes_per_day: Option<u32>,
+    /// `video` and `video_url`, left out while "none".
+    #[serde(flatten)]
+    video: VideoPolicy,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -36,7 +40,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// The policy's fields as they arrive from outside; missing ones (and nulls) take their defaults.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBookingPolicy {
     slot_duration_minutes: Option<i64>,
@@ -50,12 +54,15 @@ struct RawBookingPolicy {
     max_bookings_per_week: Option<i64>,
     max_bookings_per_month: Option<i64>,
     max_booked_minutes_per_day: Option<i64>,
+    video: Option<String>,
+    video_url: Option<String>,
 }
 
 impl TryFrom<RawBookingPolicy> for BookingPolicy {
     type Error = DomainError;
     fn try_from(r: RawBookingPolicy) -> Result<Self, Self::Error> {
         let duration = r.slot_duration_minutes.unwrap_or(30);
+        let video = VideoPolicy::parse(r.video.as_deref(), r.video_url.as_deref())?;
         BookingPolicy::new(
             duration,
             r.slot_interval_minutes.unwrap_or(duration),
@@ -69,6 +76,7 @@ impl TryFrom<RawBookingPolicy> for BookingPolicy {
         .with_max_bookings_per_week(r.max_bookings_per_week)?
         .with_max_bookings_per_month(r.max_bookings_per_month)?
         .with_max_booked_minutes_per_day(r.max_booked_minutes_per_day)
+        .map(|p| p.with_video(video))
     }
 }
 
@@ -105,6 +113,7 @@ impl Default for BookingPolicy {
             max_bookings_per_week: None,
             max_bookings_per_month: None,
             max_booked_minutes_per_day: None,
+            video: VideoPolicy::None,
         }
     }
 }
@@ -179,6 +188,16 @@ impl BookingPolicy {
             max_booked_minutes_per_day: optional_in_range("max_booked_minutes_per_day", minutes, MINUTES_LIMIT_RANGE)?,
             ..self
         })
+    }
+
+    /// The same policy with this video choice.
+    pub fn with_video(self, video: VideoPolicy) -> Self {
+        Self { video, ..self }
+    }
+
+    /// Where the appointments' video meeting comes from.
+    pub fn video(&self) -> &VideoPolicy {
+        &self.video
     }
 
     /// Checks a duration asked for in a query or implied by a booking (5-1440 minutes).
@@ -304,6 +323,42 @@ mod tests {
     }
 
     #[test]
+    fn video_is_validated_and_round_trips() {
+        let p: BookingPolicy =
+            serde_json::from_str(r#"{"video":"static","video_url":"https://zoom.us/j/42"}"#).unwrap();
+        assert_eq!(p.video().room().map(|r| r.as_str()), Some("https://zoom.us/j/42"));
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["video"], "static");
+        assert_eq!(json["video_url"], "https://zoom.us/j/42");
+        assert_eq!(serde_json::from_value::<BookingPolicy>(json).unwrap(), p);
+
+        let p: BookingPolicy =
+            serde_json::from_str(r#"{"video":"provider","video_url":"https://x.example/r"}"#).unwrap();
+        assert_eq!(p.video(), &VideoPolicy::Provider);
+        let json = serde_json::to_value(&p).unwrap();
+        assert!(
+            json.get("video_url").is_none(),
+            "a room beside \"provider\" is dropped: {json}"
+        );
+
+        for bad in [
+            r#"{"video":"static"}"#,
+            r#"{"video":"static","video_url":"http://zoom.us/j/1"}"#,
+            r#"{"video":"static","video_url":null}"#,
+            r#"{"video":"skype"}"#,
+        ] {
+            assert!(
+                matches!(
+                    serde_json::from_str::<BookingPolicy>(bad).map_err(|e| e.to_string()),
+                    Err(ref e) if e.contains("video")
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(BookingPolicy::default().video(), &VideoPolicy::None);
+    }
+
+    #[test]
     fn a_policy_without_series_or_limits_writes_the_json_it_always_wrote() {
         let json = serde_json::to_value(BookingPolicy::new(45, 15, 5, 10, 60, 30).unwrap()).unwrap();
         assert_eq!(
@@ -318,7 +373,7 @@ mod tests {
             .unwrap()
             .with_max_series_occurrences(12)
             .unwrap();
-        let json = serde_json::to_value(limited).unwrap();
+        let json = serde_json::to_value(&limited).unwrap();
         assert_eq!(json["max_bookings_per_day"], 2);
         assert_eq!(json["max_series_occurrences"], 12);
         assert!(json.get("max_bookings_per_week").is_none());

@@ -140,6 +140,7 @@ impl From<DomainError> for ApiError {
             DomainError::UnknownTimeZone(_) => "unknown_timezone",
             DomainError::OutOfRange { .. } => "out_of_range",
             DomainError::DuplicateOverride(_) => "duplicate_override",
+            DomainError::InvalidVideo(_) => "invalid_video",
             _ => "invalid",
         };
         ApiError::invalid(code, e.to_string())
@@ -202,6 +203,7 @@ impl From<CoreError> for ApiError {
             CoreError::Unsupported { .. } => (S::UNPROCESSABLE_ENTITY, "unsupported"),
             CoreError::UnknownIntegration(_) => (S::UNPROCESSABLE_ENTITY, "unknown_integration"),
             CoreError::IntegrationUnavailable(_) => (S::UNPROCESSABLE_ENTITY, "integration_unavailable"),
+            CoreError::VideoUnsupported(_) => (S::UNPROCESSABLE_ENTITY, "video_unsupported"),
             CoreError::IntegrationNotConnected(_) => (S::UNPROCESSABLE_ENTITY, "integration_not_connected"),
             CoreError::InvalidCredentials(_) => (S::UNPROCESSABLE_ENTITY, "invalid_credentials"),
             CoreError::InvalidToken(_) => (S::UNPROCESSABLE_ENTITY, "invalid_token"),

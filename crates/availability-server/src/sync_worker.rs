@@ -3,12 +3,14 @@
 //! lease, so two server processes never run one job at once), calls the strategy of the calendar
 //! the appointment was written to, and records the outcome. Failures are retried with backoff from
 //! 1 s doubling to 30 s for up to 24 h; then the appointment's sync is marked failed with the
-//! reason. A restarted server simply claims the jobs that are still queued.
+//! reason. A restarted server simply claims the jobs that are still queued. An event whose video
+//! meeting the calendar is still making (a Google conference `pending`) keeps its job, which
+//! then only reads the meeting again, with the same backoff, until it is made.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use availability_core::{CoreError, StrategyRegistry};
+use availability_core::{CoreError, Meeting, StrategyRegistry};
 use availability_domain::AppointmentStatus;
 use availability_store::{ClaimedJob, Store};
 use tokio::sync::Notify;
@@ -54,8 +56,13 @@ impl SyncWorker {
 
     async fn run_job(&self, job: ClaimedJob) {
         match self.sync(&job).await {
-            Ok(external_id) => {
-                if let Err(e) = self.store.sync_succeeded(job, external_id).await {
+            Ok((external_id, meeting)) => {
+                let delay = retry_delay_seconds(job.attempts);
+                if let Err(e) = self
+                    .store
+                    .sync_succeeded_with_meeting(job, external_id, meeting, delay)
+                    .await
+                {
                     tracing::warn!("sync worker: cannot record success: {e}");
                 }
             }
@@ -78,11 +85,12 @@ impl SyncWorker {
     }
 
     /// Does what the appointment's current state needs in the calendar it was written to (the
-    /// strategy of its calendar_type, whatever the expert uses now); returns the external id.
-    async fn sync(&self, job: &ClaimedJob) -> Result<Option<String>, CoreError> {
+    /// strategy of its calendar_type, whatever the expert uses now); returns the external id and
+    /// what became of the event's video meeting (None: no meeting was asked for).
+    async fn sync(&self, job: &ClaimedJob) -> Result<(Option<String>, Option<Meeting>), CoreError> {
         let appointment = self.store.appointment(job.appointment_id).await?;
         let Some(calendar) = appointment.calendar_type else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let strategy = self.strategies.by_calendar_type(calendar).ok_or_else(|| {
             CoreError::IntegrationUnavailable(format!(
@@ -94,7 +102,7 @@ impl SyncWorker {
         if appointment.status == AppointmentStatus::Pending {
             // Not booked by us: the provider books it when the client finishes it at the link,
             // and reports it (no job is queued for it; this is for one queued before a change).
-            return Ok(existing);
+            return Ok((existing, None));
         }
         if let Some(scheduler) = strategy.scheduler() {
             // A scheduler's bookings are made by the service before they are stored; what is
@@ -102,25 +110,31 @@ impl SyncWorker {
             if appointment.status == AppointmentStatus::Cancelled {
                 scheduler.cancel(&expert, &appointment).await?;
             }
-            return Ok(existing);
+            return Ok((existing, None));
         }
         let Some(writer) = strategy.event_writer() else {
-            return Ok(existing);
+            return Ok((existing, None));
         };
+        let written = |event: availability_core::ExternalEvent| (Some(event.id), event.meeting);
         match (appointment.status, &existing) {
+            (AppointmentStatus::Confirmed, Some(_)) if job.meeting_pending => match strategy.video() {
+                // The event is as it should be; only its meeting was not finished.
+                Some(video) => Ok((existing, Some(video.meeting(&expert, &appointment).await?))),
+                None => Ok((existing, None)),
+            },
             (AppointmentStatus::Confirmed, None) => {
                 let client = self.store.client(appointment.client_id).await?;
-                Ok(Some(writer.create_event(&expert, &client, &appointment).await?.id))
+                Ok(written(writer.create_event(&expert, &client, &appointment).await?))
             }
             (AppointmentStatus::Confirmed, Some(_)) => {
                 let client = self.store.client(appointment.client_id).await?;
-                Ok(Some(writer.update_event(&expert, &client, &appointment).await?.id))
+                Ok(written(writer.update_event(&expert, &client, &appointment).await?))
             }
             // Cancelled: its event goes (also one never synced: creates are idempotent, so a
             // create that raced this cancel is found and removed by the provider's key).
             _ => {
                 writer.delete_event(&expert, &appointment).await?;
-                Ok(existing)
+                Ok((existing, None))
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Appointments: bookings validated by the slot engine inside the transaction that writes them.
 
 use availability_core::strategy::busy_window;
-use availability_core::{BookingGuard, CoreError, ExpertCalendar};
+use availability_core::{BookingGuard, CoreError, ExpertCalendar, Meeting};
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, ClientId, ExpertId, Interval, NewAppointment, SyncStatus,
 };
@@ -180,6 +180,8 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
             },
             cancellation_reason: None,
             sync_error: None,
+            meeting_url: guard.meeting_url.clone(),
+            meeting_error: None,
             created_at: guard.timestamp(),
             updated_at: guard.timestamp(),
         };
@@ -298,6 +300,27 @@ pub(crate) fn record_sync(
         None => diesel::update(appointments::table.find(&key))
             .set(appointments::sync_status.eq(status.as_str()))
             .execute(c),
+    })?;
+    if n == 0 {
+        return Err(not_found(id));
+    }
+    appointment(conn, id)
+}
+
+/// Records what became of the appointment's video meeting (a pending one changes nothing).
+pub(crate) fn record_meeting(conn: &mut Conn, id: AppointmentId, meeting: &Meeting) -> Result<Appointment, StoreError> {
+    let key = id.to_string();
+    let n = db_run!(conn, |c| match meeting {
+        Meeting::Ready { url } => diesel::update(appointments::table.find(&key))
+            .set((
+                appointments::meeting_url.eq(url),
+                appointments::meeting_error.eq(None::<String>)
+            ))
+            .execute(c),
+        Meeting::Unavailable { reason } => diesel::update(appointments::table.find(&key))
+            .set(appointments::meeting_error.eq(reason))
+            .execute(c),
+        _ => appointments::table.find(&key).count().execute(c),
     })?;
     if n == 0 {
         return Err(not_found(id));

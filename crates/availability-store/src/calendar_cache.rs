@@ -150,6 +150,8 @@ mod tests {
             sync_status: SyncStatus::NotApplicable,
             cancellation_reason: None,
             sync_error: None,
+            meeting_url: None,
+            meeting_error: None,
             created_at: at,
             updated_at: at,
         };

@@ -3,7 +3,7 @@
 use availability_domain::jiff::civil::Date;
 use availability_domain::{
     BookingPolicy, Client, ClientId, DateOverride, DayOfWeek, Expert, ExpertId, IntegrationType, Schedule, TimeWindow,
-    WeeklyRule, Zone,
+    VideoPolicy, WeeklyRule, Zone,
 };
 use diesel::prelude::*;
 
@@ -104,42 +104,85 @@ pub(crate) fn update_expert(
     expert(conn, id)
 }
 
-pub(crate) fn set_policy(conn: &mut Conn, id: ExpertId, p: &BookingPolicy, now: i64) -> Result<Expert, StoreError> {
+/// Replaces the expert's policy. With `video_integrations`, a policy asking the calendar for
+/// meetings is stored only while the expert's integration is one of them (checked by the update
+/// itself, so a concurrent switch cannot slip between check and write): None when refused.
+pub(crate) fn set_policy(
+    conn: &mut Conn,
+    id: ExpertId,
+    p: &BookingPolicy,
+    video_integrations: Option<&[IntegrationType]>,
+    now: i64,
+) -> Result<Option<Expert>, StoreError> {
     let key = id.to_string();
-    let n = db_run!(conn, |c| diesel::update(expert_profiles::table.find(&key))
-        .set((
-            expert_profiles::slot_duration_minutes.eq(p.slot_duration_minutes() as i32),
-            expert_profiles::slot_interval_minutes.eq(p.slot_interval_minutes() as i32),
-            expert_profiles::buffer_before_minutes.eq(p.buffer_before_minutes() as i32),
-            expert_profiles::buffer_after_minutes.eq(p.buffer_after_minutes() as i32),
-            expert_profiles::minimum_notice_minutes.eq(p.minimum_notice_minutes() as i32),
-            expert_profiles::booking_horizon_days.eq(p.booking_horizon_days() as i32),
-            expert_profiles::updated_at.eq(now),
-        ))
-        .execute(c))?;
-    if n == 0 {
-        return Err(expert_not_found(id));
+    let allowed: Option<Vec<&str>> = video_integrations
+        .filter(|_| *p.video() == VideoPolicy::Provider)
+        .map(|list| list.iter().map(|t| t.as_str()).collect());
+    let video = p.video().as_str();
+    let video_url = p.video().room().map(|room| room.as_str().to_owned());
+    macro_rules! values {
+        () => {
+            (
+                expert_profiles::slot_duration_minutes.eq(p.slot_duration_minutes() as i32),
+                expert_profiles::slot_interval_minutes.eq(p.slot_interval_minutes() as i32),
+                expert_profiles::buffer_before_minutes.eq(p.buffer_before_minutes() as i32),
+                expert_profiles::buffer_after_minutes.eq(p.buffer_after_minutes() as i32),
+                expert_profiles::minimum_notice_minutes.eq(p.minimum_notice_minutes() as i32),
+                expert_profiles::booking_horizon_days.eq(p.booking_horizon_days() as i32),
+                expert_profiles::video.eq(video),
+                expert_profiles::video_url.eq(video_url.as_deref()),
+                expert_profiles::updated_at.eq(now),
+            )
+        };
     }
-    expert(conn, id)
+    let n = db_run!(conn, |c| match &allowed {
+        None => diesel::update(expert_profiles::table.find(&key))
+            .set(values!())
+            .execute(c),
+        Some(allowed) => diesel::update(
+            expert_profiles::table
+                .find(&key)
+                .filter(expert_profiles::integration_type.eq_any(allowed))
+        )
+        .set(values!())
+        .execute(c),
+    })?;
+    if n == 0 {
+        // Unknown expert (an error), or an integration that makes no meetings (refused).
+        return expert(conn, id).map(|_| None);
+    }
+    expert(conn, id).map(Some)
 }
 
+/// Sets the expert's integration. Unless `makes_video`, a policy asking the calendar for meetings
+/// refuses the switch (checked by the update itself): None when refused, nothing changed.
 pub(crate) fn set_integration(
     conn: &mut Conn,
     id: ExpertId,
     integration: IntegrationType,
+    makes_video: bool,
     now: i64,
-) -> Result<Expert, StoreError> {
+) -> Result<Option<Expert>, StoreError> {
     let key = id.to_string();
-    let n = db_run!(conn, |c| diesel::update(expert_profiles::table.find(&key))
-        .set((
-            expert_profiles::integration_type.eq(integration.as_str()),
-            expert_profiles::updated_at.eq(now)
-        ))
-        .execute(c))?;
+    let values = (
+        expert_profiles::integration_type.eq(integration.as_str()),
+        expert_profiles::updated_at.eq(now),
+    );
+    let n = db_run!(conn, |c| if makes_video {
+        diesel::update(expert_profiles::table.find(&key)).set(values).execute(c)
+    } else {
+        diesel::update(
+            expert_profiles::table
+                .find(&key)
+                .filter(expert_profiles::video.ne(VideoPolicy::Provider.as_str())),
+        )
+        .set(values)
+        .execute(c)
+    })?;
     if n == 0 {
-        return Err(expert_not_found(id));
+        return expert(conn, id).map(|_| None);
     }
-    expert(conn, id)
+    expert(conn, id).map(Some)
 }
 
 /// How a client's email is compared: trimmed, ASCII letters lower-cased (what the migration's

@@ -216,13 +216,52 @@ impl Store {
 
     /// Replaces an expert's booking policy.
     pub async fn set_booking_policy(&self, id: ExpertId, policy: BookingPolicy) -> Result<Expert, StoreError> {
-        self.run_write(move |c| experts::set_policy(c, id, &policy, now()))
+        self.run_write(move |c| experts::set_policy(c, id, &policy, None, now()))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("expert {id}: the policy was not stored")))
+    }
+
+    /// Replaces an expert's booking policy, unless it asks the calendar for video meetings
+    /// (`video: "provider"`) and the expert's integration is not one of `video_integrations`:
+    /// then None, and nothing changes. The check and the write are one statement, so a switch
+    /// of integration at the same moment cannot slip between them.
+    pub async fn set_booking_policy_with_video(
+        &self,
+        id: ExpertId,
+        policy: BookingPolicy,
+        video_integrations: Vec<IntegrationType>,
+    ) -> Result<Option<Expert>, StoreError> {
+        self.run_write(move |c| experts::set_policy(c, id, &policy, Some(&video_integrations), now()))
             .await
     }
 
     /// Sets where the expert's availability comes from.
     pub async fn set_integration(&self, id: ExpertId, integration: IntegrationType) -> Result<Expert, StoreError> {
-        self.run_write(move |c| experts::set_integration(c, id, integration, now()))
+        self.run_write(move |c| experts::set_integration(c, id, integration, true, now()))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("expert {id}: the integration was not stored")))
+    }
+
+    /// Switches the expert's integration, unless `makes_video` is false and the expert's policy
+    /// asks the calendar for video meetings: then None, and nothing changes (one statement, as
+    /// for [`Store::set_booking_policy_with_video`]).
+    pub async fn switch_integration(
+        &self,
+        id: ExpertId,
+        integration: IntegrationType,
+        makes_video: bool,
+    ) -> Result<Option<Expert>, StoreError> {
+        self.run_write(move |c| experts::set_integration(c, id, integration, makes_video, now()))
+            .await
+    }
+
+    /// Records what became of an appointment's video meeting.
+    pub async fn record_meeting(
+        &self,
+        id: AppointmentId,
+        meeting: availability_core::Meeting,
+    ) -> Result<Appointment, StoreError> {
+        self.run_write(move |c| appointments::record_meeting(c, id, &meeting))
             .await
     }
 
@@ -527,8 +566,29 @@ impl Store {
 
     /// Finishes a sync job that succeeded.
     pub async fn sync_succeeded(&self, job: ClaimedJob, external_id: Option<String>) -> Result<(), StoreError> {
-        self.run_write(move |c| outbox::succeed(c, &job, external_id.as_deref()))
-            .await
+        self.sync_succeeded_with_meeting(job, external_id, None, 0).await
+    }
+
+    /// Finishes a sync job that succeeded, with what became of the event's video meeting: a
+    /// meeting still being made keeps the job, to read it again in `retry_in_seconds`.
+    pub async fn sync_succeeded_with_meeting(
+        &self,
+        job: ClaimedJob,
+        external_id: Option<String>,
+        meeting: Option<availability_core::Meeting>,
+        retry_in_seconds: i64,
+    ) -> Result<(), StoreError> {
+        self.run_write(move |c| {
+            outbox::succeed(
+                c,
+                &job,
+                external_id.as_deref(),
+                meeting.as_ref(),
+                now(),
+                retry_in_seconds,
+            )
+        })
+        .await
     }
 
     /// Records a failed attempt; returns true when the job gave up (after 24 hours).

@@ -2,6 +2,7 @@
 //! and a worker runs it later with retries. Claims are leases taken by compare-and-set, so two
 //! server processes never run one job at the same time; a crashed worker's lease simply expires.
 
+use availability_core::Meeting;
 use availability_domain::{AppointmentId, SyncStatus};
 use diesel::prelude::*;
 
@@ -36,6 +37,7 @@ macro_rules! enqueue_sync {
                 j::attempts.eq(0),
                 j::first_queued_at.eq($now),
                 j::last_error.eq(None::<String>),
+                j::meeting_pending.eq(false),
             ))
             .execute($c)
     }};
@@ -55,6 +57,9 @@ pub struct ClaimedJob {
     pub attempts: i32,
     /// When it was first queued (for giving up after 24 hours).
     pub first_queued_at: i64,
+    /// The event is written and its video meeting was still being made: the job only reads the
+    /// meeting again.
+    pub meeting_pending: bool,
 }
 
 /// Claims up to `limit` due jobs.
@@ -83,10 +88,15 @@ pub(crate) fn claim(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Claimed
         ))
         .execute(c))?;
         if won == 1 {
-            let (version, attempts, first) = db_run!(conn, |c| sync_jobs::table
+            let (version, attempts, first, meeting_pending) = db_run!(conn, |c| sync_jobs::table
                 .find(&id)
-                .select((sync_jobs::version, sync_jobs::attempts, sync_jobs::first_queued_at))
-                .first::<(i64, i32, i64)>(c))?;
+                .select((
+                    sync_jobs::version,
+                    sync_jobs::attempts,
+                    sync_jobs::first_queued_at,
+                    sync_jobs::meeting_pending
+                ))
+                .first::<(i64, i32, i64, bool)>(c))?;
             let appointment_id = id.parse().map_err(|e| crate::rows::corrupt("sync job", e))?;
             claimed.push(ClaimedJob {
                 appointment_id,
@@ -94,30 +104,78 @@ pub(crate) fn claim(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Claimed
                 claim_token: token,
                 attempts,
                 first_queued_at: first,
+                meeting_pending,
             });
         }
     }
     Ok(claimed)
 }
 
-/// The job succeeded: records the external event id, marks the appointment synced and removes
-/// the job, unless the appointment changed meanwhile (then the job runs again).
-pub(crate) fn succeed(conn: &mut Conn, job: &ClaimedJob, external_id: Option<&str>) -> Result<(), StoreError> {
+/// The job succeeded: records the external event id and what became of the event's video
+/// meeting, marks the appointment synced and removes the job, unless the appointment changed
+/// meanwhile (then the job runs again). A meeting the calendar is still making keeps the job,
+/// as a read of the meeting `retry_in` seconds later; after 24 hours the appointment says the
+/// meeting never came.
+pub(crate) fn succeed(
+    conn: &mut Conn,
+    job: &ClaimedJob,
+    external_id: Option<&str>,
+    meeting: Option<&Meeting>,
+    now: i64,
+    retry_in: i64,
+) -> Result<(), StoreError> {
     let key = job.appointment_id.to_string();
+    let gave_up = Meeting::Unavailable {
+        reason: "the calendar did not finish making the video meeting within 24 hours".into(),
+    };
+    let meeting = match meeting {
+        Some(Meeting::Pending) if now - job.first_queued_at >= GIVE_UP_AFTER_SECONDS => Some(&gave_up),
+        other => other,
+    };
     db_run!(conn, |c| c.transaction(|c| {
         if let Some(event) = external_id {
             diesel::update(appointments::table.find(&key))
                 .set(appointments::external_calendar_event_id.eq(event))
                 .execute(c)?;
         }
-        let removed = diesel::delete(
-            sync_jobs::table
-                .find(&key)
-                .filter(sync_jobs::version.eq(job.version))
-                .filter(sync_jobs::claim_token.eq(&job.claim_token)),
-        )
-        .execute(c)?;
-        if removed == 1 {
+        match meeting {
+            Some(Meeting::Ready { url }) => {
+                diesel::update(appointments::table.find(&key))
+                    .set((
+                        appointments::meeting_url.eq(url),
+                        appointments::meeting_error.eq(None::<String>),
+                    ))
+                    .execute(c)?;
+            }
+            Some(Meeting::Unavailable { reason }) => {
+                diesel::update(appointments::table.find(&key))
+                    .set(appointments::meeting_error.eq(reason))
+                    .execute(c)?;
+            }
+            _ => {}
+        }
+        let this_job = sync_jobs::table
+            .find(&key)
+            .filter(sync_jobs::version.eq(job.version))
+            .filter(sync_jobs::claim_token.eq(&job.claim_token));
+        let finished = if meeting == Some(&Meeting::Pending) {
+            // The event is there; its meeting is read again later by the same job.
+            let kept = diesel::update(this_job)
+                .set((
+                    sync_jobs::meeting_pending.eq(true),
+                    sync_jobs::due_at.eq(now + retry_in),
+                    sync_jobs::claimed_until.eq(None::<i64>),
+                    sync_jobs::last_error.eq(None::<String>),
+                ))
+                .execute(c)?;
+            if kept == 1 {
+                return Ok(());
+            }
+            0
+        } else {
+            diesel::delete(this_job).execute(c)?
+        };
+        if finished == 1 {
             diesel::update(appointments::table.find(&key))
                 .set((
                     appointments::sync_status.eq(SyncStatus::Synced.as_str()),

@@ -110,6 +110,14 @@ impl AppointmentRepository for Store {
             .await?)
     }
 
+    async fn record_meeting(
+        &self,
+        id: AppointmentId,
+        meeting: availability_core::Meeting,
+    ) -> Result<Appointment, CoreError> {
+        Ok(Store::record_meeting(self, id, meeting).await?)
+    }
+
     async fn record_confirmed(&self, appointment: Appointment) -> Result<Appointment, CoreError> {
         Ok(self
             .run_write(move |c| appointments::record_confirmed(c, &appointment))

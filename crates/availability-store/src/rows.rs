@@ -2,7 +2,8 @@
 
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentStatus, BookingPolicy, CalendarType, Client, Expert, IntegrationType, SyncStatus, Zone,
+    Appointment, AppointmentStatus, BookingPolicy, CalendarType, Client, Expert, IntegrationType, SyncStatus,
+    VideoPolicy, Zone,
 };
 use diesel::prelude::*;
 
@@ -33,6 +34,8 @@ pub(crate) struct ExpertRow {
     pub booking_horizon_days: i32,
     pub created_at: i64,
     pub updated_at: i64,
+    pub video: String,
+    pub video_url: Option<String>,
 }
 
 impl ExpertRow {
@@ -52,6 +55,8 @@ impl ExpertRow {
             booking_horizon_days: p.booking_horizon_days() as i32,
             created_at: now,
             updated_at: now,
+            video: p.video().as_str().to_owned(),
+            video_url: p.video().room().map(|room| room.as_str().to_owned()),
         }
     }
 
@@ -64,7 +69,8 @@ impl ExpertRow {
             self.minimum_notice_minutes.into(),
             self.booking_horizon_days.into(),
         )
-        .map_err(|e| corrupt("booking policy", e))?;
+        .map_err(|e| corrupt("booking policy", e))?
+        .with_video(VideoPolicy::parse(Some(&self.video), self.video_url.as_deref()).map_err(|e| corrupt("video", e))?);
         Ok(Expert {
             id: self.id.parse().map_err(|e| corrupt("expert id", e))?,
             name: self.name,
@@ -117,6 +123,8 @@ pub(crate) struct AppointmentRow {
     pub sync_status: String,
     pub cancellation_reason: Option<String>,
     pub sync_error: Option<String>,
+    pub meeting_url: Option<String>,
+    pub meeting_error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -136,6 +144,8 @@ impl AppointmentRow {
             sync_status: a.sync_status.as_str().to_owned(),
             cancellation_reason: a.cancellation_reason.clone(),
             sync_error: a.sync_error.clone(),
+            meeting_url: a.meeting_url.clone(),
+            meeting_error: a.meeting_error.clone(),
             created_at: a.created_at.as_second(),
             updated_at: a.updated_at.as_second(),
         }
@@ -165,6 +175,8 @@ impl AppointmentRow {
                 .map_err(|e| corrupt("sync status", e))?,
             cancellation_reason: self.cancellation_reason,
             sync_error: self.sync_error,
+            meeting_url: self.meeting_url,
+            meeting_error: self.meeting_error,
             created_at: instant(self.created_at)?,
             updated_at: instant(self.updated_at)?,
         })

@@ -16,6 +16,8 @@ diesel::table! {
         booking_horizon_days -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        video -> Text,
+        video_url -> Nullable<Text>,
     }
 }
 
@@ -65,6 +67,8 @@ diesel::table! {
         updated_at -> BigInt,
         sync_error -> Nullable<Text>,
         scheduling_url -> Nullable<Text>,
+        meeting_url -> Nullable<Text>,
+        meeting_error -> Nullable<Text>,
     }
 }
 
@@ -171,5 +175,6 @@ diesel::table! {
         claim_token -> Nullable<Text>,
         first_queued_at -> BigInt,
         last_error -> Nullable<Text>,
+        meeting_pending -> Bool,
     }
 }

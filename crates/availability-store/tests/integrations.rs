@@ -346,6 +346,7 @@ async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
             now,
             integration: IntegrationType::from_static("google_calendar"),
             calendar_type: Some(availability_domain::CalendarType::from_static("google")),
+            meeting_url: None,
         };
         let mut ids = Vec::new();
         for i in 1..=3 {

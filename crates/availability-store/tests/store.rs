@@ -66,6 +66,7 @@ fn guard() -> BookingGuard {
         now: ts("2026-02-20T00:00:00Z"),
         integration: IntegrationType::MANUAL,
         calendar_type: None,
+        meeting_url: None,
     }
 }
 
@@ -291,6 +292,8 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
             sync_status: SyncStatus::NotApplicable,
             cancellation_reason: None,
             sync_error: None,
+            meeting_url: None,
+            meeting_error: None,
             created_at: ts(created),
             updated_at: ts(created),
         };
@@ -506,7 +509,7 @@ async fn slot_reads_are_reused_only_while_nothing_changed() {
         assert_eq!(read().await.schedule.overrides.len(), 1, "a new override");
 
         let policy = BookingPolicy::new(45, 15, 5, 5, 0, 60).unwrap();
-        writer.set_booking_policy(expert, policy).await.unwrap();
+        writer.set_booking_policy(expert, policy.clone()).await.unwrap();
         assert_eq!(read().await.expert.booking_policy, policy, "a new policy");
         let tokyo = Zone::new("Asia/Tokyo").unwrap();
         writer
@@ -579,6 +582,8 @@ async fn unused_scheduling_links_expire_after_a_day() {
             sync_status: SyncStatus::NotApplicable,
             cancellation_reason: None,
             sync_error: None,
+            meeting_url: None,
+            meeting_error: None,
             created_at: now - SignedDuration::from_hours(hours_ago),
             updated_at: now - SignedDuration::from_hours(hours_ago),
         };

@@ -118,6 +118,8 @@ mod tests {
             sync_status: SyncStatus::Pending,
             cancellation_reason: None,
             sync_error: None,
+            meeting_url: None,
+            meeting_error: None,
             created_at: start,
             updated_at: start,
         };

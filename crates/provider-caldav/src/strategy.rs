@@ -473,7 +473,7 @@ impl EventWriter for CaldavStrategy {
                 booking::write(&inner.http(&stored), &url, client, appointment, &inner.text, true)
                     .await
                     .map_err(DavError::into_core)?;
-                Ok(ExternalEvent { id: url.to_string() })
+                Ok(ExternalEvent::new(url.to_string()))
             })
             .await;
         inner.report(expert.id, result).await
@@ -499,7 +499,7 @@ impl EventWriter for CaldavStrategy {
                 booking::write(&inner.http(&stored), &url, client, appointment, &inner.text, false)
                     .await
                     .map_err(DavError::into_core)?;
-                Ok(ExternalEvent { id: url.to_string() })
+                Ok(ExternalEvent::new(url.to_string()))
             })
             .await;
         inner.report(expert.id, result).await

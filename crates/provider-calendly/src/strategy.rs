@@ -323,7 +323,7 @@ impl Scheduler for CalendlyStrategy {
         appointment: &Appointment,
     ) -> Result<ProviderBooking, CoreError> {
         Ok(match CalendlyStrategy::book(self, expert, client, appointment).await? {
-            BookingOutcome::Booked { invitee_uri, .. } => ProviderBooking::Booked(ExternalEvent { id: invitee_uri }),
+            BookingOutcome::Booked { invitee_uri, .. } => ProviderBooking::Booked(ExternalEvent::new(invitee_uri)),
             BookingOutcome::SchedulingLink { booking_url } => ProviderBooking::Pending {
                 scheduling_url: booking_url,
             },

@@ -501,7 +501,7 @@ impl Inner {
         let id = event_id(appointment.id);
         self.insert(expert, client, appointment, &settings.event_calendar, &id)
             .await?;
-        Ok(ExternalEvent { id })
+        Ok(ExternalEvent::new(id))
     }
 
     /// `POST /calendars/{calendar}/events?sendUpdates=all` with the client-chosen `id`.
@@ -592,7 +592,7 @@ impl Inner {
         let id = stored_or_derived(appointment);
         for calendar in event_calendars(&settings) {
             match self.patch(expert, client, appointment, calendar, &id).await {
-                Ok(()) => return Ok(ExternalEvent { id }),
+                Ok(()) => return Ok(ExternalEvent::new(id)),
                 Err(error) if wire::is_google_error(&error, 404, None) => continue,
                 Err(error) => return Err(core(error)),
             }
@@ -601,7 +601,7 @@ impl Inner {
         let id = event_id(appointment.id);
         self.insert(expert, client, appointment, &settings.event_calendar, &id)
             .await?;
-        Ok(ExternalEvent { id })
+        Ok(ExternalEvent::new(id))
     }
 
     async fn cancel(&self, expert: ExpertId, appointment: &Appointment) -> Result<(), CoreError> {

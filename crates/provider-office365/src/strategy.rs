@@ -292,7 +292,7 @@ impl Office365CalendarStrategy {
                 "the event made for this appointment vanished while it was being moved",
             ));
         }
-        Ok(ExternalEvent { id })
+        Ok(ExternalEvent::new(id))
     }
 
     /// Events whose transactionId says they were made for `appointment`, anywhere it can have been.
@@ -351,7 +351,7 @@ impl Office365CalendarStrategy {
             .await?
             .is_some()
         {
-            return Ok(ExternalEvent { id: id.to_owned() });
+            return Ok(ExternalEvent::new(id.to_owned()));
         }
         // Deleted in Outlook meanwhile: the appointment still stands, so it is written again. Not
         // under the appointment's own transactionId, which Graph may still tie to the deleted

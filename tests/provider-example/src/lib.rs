@@ -183,7 +183,7 @@ impl EventWriter for ExampleStrategy {
             c.events.insert(id.clone(), event);
         })
         .await?;
-        Ok(ExternalEvent { id })
+        Ok(ExternalEvent::new(id))
     }
 
     async fn update_event(

@@ -302,12 +302,13 @@ pub fn check_booking(
 /// The policy with its day, week and month limits off (the rules before rule 10).
 pub(crate) fn without_limits(policy: &BookingPolicy) -> BookingPolicy {
     let cleared = policy
+        .clone()
         .with_max_bookings_per_day(None)
         .and_then(|p| p.with_max_bookings_per_week(None))
         .and_then(|p| p.with_max_bookings_per_month(None))
         .and_then(|p| p.with_max_booked_minutes_per_day(None));
     // Clearing a limit cannot fail; the fallback is never taken.
-    cleared.unwrap_or(*policy)
+    cleared.unwrap_or_else(|_| policy.clone())
 }
 
 impl<'a> BookingContext<'a> {

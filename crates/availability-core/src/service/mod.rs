@@ -19,7 +19,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::engine;
 use crate::engine::{Booking, BookingContext, BookingStatus, BusyTime, Explanation, Hours, Requester, SlotQuery};
 use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
-use crate::strategy::{busy_window, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, StrategyRegistry};
+use crate::strategy::{
+    busy_window, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, ExternalEvent, Meeting, StrategyRegistry,
+};
 use crate::CoreError;
 
 /// The longest slot query, in days (api.md).
@@ -125,9 +127,9 @@ impl AvailabilityService {
         let window = check_window(from, to)?;
         let mut calendar = self.experts.expert_calendar(expert_id, window, None).await?;
         calendar.expert.timezone = schedule.zone.clone();
+        let around = busy_window(window, &policy, policy.slot_duration_minutes());
         calendar.expert.booking_policy = policy;
         calendar.schedule = schedule;
-        let around = busy_window(window, &policy, policy.slot_duration_minutes());
         calendar.appointments = self.appointments.confirmed_overlapping(expert_id, around).await?;
         self.slots_of(calendar, window, None).await
     }
@@ -149,7 +151,7 @@ impl AvailabilityService {
         if let Some(scheduler) = strategy.scheduler() {
             return scheduler.available_slots(&calendar, &query).await;
         }
-        let policy = calendar.expert.booking_policy;
+        let policy = calendar.expert.booking_policy.clone();
         let external = match strategy.busy_time() {
             Some(source) => {
                 let around = busy_window(
@@ -301,7 +303,7 @@ impl AvailabilityService {
             Some(writer) if self.write_external_events => {
                 let client = self.experts.client(appointment.client_id).await?;
                 let outcome = writer.create_event(&calendar.expert, &client, &appointment).await;
-                self.record(appointment, outcome.map(|e| Some(e.id))).await
+                self.record_written(appointment, outcome).await
             }
             _ => Ok(appointment),
         }
@@ -344,7 +346,7 @@ impl AvailabilityService {
             Some(writer) if self.write_external_events => {
                 let client = self.experts.client(appointment.client_id).await?;
                 let outcome = writer.update_event(&calendar.expert, &client, &appointment).await;
-                self.record(appointment, outcome.map(|e| Some(e.id))).await
+                self.record_written(appointment, outcome).await
             }
             _ => Ok(appointment),
         }
@@ -429,7 +431,51 @@ impl AvailabilityService {
             now: self.clock.now(),
             integration: expert.integration_type,
             calendar_type: strategy.event_writer().and_then(|_| strategy.calendar_type()),
+            meeting_url: expert
+                .booking_policy
+                .video()
+                .room()
+                .map(|room| room.as_str().to_owned()),
         })
+    }
+
+    /// Records a write to the calendar and what became of the event's meeting.
+    async fn record_written(
+        &self,
+        appointment: Appointment,
+        outcome: Result<ExternalEvent, CoreError>,
+    ) -> Result<Appointment, CoreError> {
+        let meeting = outcome.as_ref().ok().and_then(|event| event.meeting.clone());
+        let recorded = self.record(appointment, outcome.map(|e| Some(e.id))).await?;
+        match meeting {
+            Some(meeting) if meeting != Meeting::Pending => {
+                self.appointments.record_meeting(recorded.id, meeting).await
+            }
+            _ => Ok(recorded),
+        }
+    }
+
+    /// Reads the appointment's video meeting again from the calendar it was written to (one the
+    /// calendar was still making, [`Meeting::Pending`]) and records it. The server's outbox does
+    /// this by itself; an embedder with inline writes calls it. An appointment whose calendar
+    /// makes no meetings, or that has no event, is returned as it is.
+    pub async fn refresh_meeting(&self, id: AppointmentId) -> Result<Appointment, CoreError> {
+        let appointment = self.appointments.appointment(id).await?;
+        let video = appointment
+            .calendar_type
+            .and_then(|c| self.strategies.by_calendar_type(c))
+            .cloned();
+        let Some(strategy) = video.filter(|_| appointment.external_calendar_event_id.is_some()) else {
+            return Ok(appointment);
+        };
+        let Some(video) = strategy.video() else {
+            return Ok(appointment);
+        };
+        let expert = self.experts.expert(appointment.expert_id).await?;
+        match video.meeting(&expert, &appointment).await? {
+            Meeting::Pending => Ok(appointment),
+            meeting => self.appointments.record_meeting(id, meeting).await,
+        }
     }
 
     async fn record(
@@ -456,8 +502,14 @@ fn busy_key(calendar: &ExpertCalendar) -> BusyKey {
     }
 }
 
-/// A draft of an appointment a scheduler is about to book.
-fn draft(strategy: &dyn AvailabilityStrategy, new: &NewAppointment, now: Timestamp) -> Appointment {
+/// A draft of an appointment a scheduler is about to book (with the expert's own video room, if
+/// the policy names one).
+fn draft(
+    strategy: &dyn AvailabilityStrategy,
+    expert: &availability_domain::Expert,
+    new: &NewAppointment,
+    now: Timestamp,
+) -> Appointment {
     Appointment {
         id: AppointmentId::new(),
         expert_id: new.expert_id,
@@ -471,6 +523,12 @@ fn draft(strategy: &dyn AvailabilityStrategy, new: &NewAppointment, now: Timesta
         sync_status: SyncStatus::Synced,
         cancellation_reason: None,
         sync_error: None,
+        meeting_url: expert
+            .booking_policy
+            .video()
+            .room()
+            .map(|room| room.as_str().to_owned()),
+        meeting_error: None,
         created_at: now,
         updated_at: now,
     }

@@ -36,7 +36,7 @@ impl AvailabilityService {
             return Err(CoreError::StrategyMissing(strategy.integration_type()));
         };
         let client = self.experts.client(new.client_id).await?;
-        let draft = draft(strategy, &new, self.timestamp());
+        let draft = draft(strategy, expert, &new, self.timestamp());
         let event = match scheduler.book(expert, &client, &draft).await? {
             ProviderBooking::Booked(event) => event,
             ProviderBooking::Pending { scheduling_url } => {
@@ -192,7 +192,7 @@ impl AvailabilityService {
         };
         let appointment = Appointment {
             external_calendar_event_id: Some(external_id),
-            ..draft(strategy.as_ref(), &new, self.timestamp())
+            ..draft(strategy.as_ref(), &profile, &new, self.timestamp())
         };
         match self.appointments.record_confirmed(appointment.clone()).await {
             Ok(_) => Ok(EventOutcome::Applied),

@@ -1,8 +1,12 @@
 //! An expert's profile, availability (weekly rules and overrides), booking policy and integration.
 
 use actix_web::{web, HttpResponse};
+use availability_core::CoreError;
 use availability_domain::jiff::civil::Date;
-use availability_domain::{BookingPolicy, DateOverride, DayOfWeek, LocalTime, Schedule, TimeWindow, WeeklyRule, Zone};
+use availability_domain::{
+    BookingPolicy, DateOverride, DayOfWeek, IntegrationType, LocalTime, Schedule, TimeWindow, VideoPolicy, WeeklyRule,
+    Zone,
+};
 use availability_store::ExpertPatch;
 use serde::Deserialize;
 use serde_json::json;
@@ -197,13 +201,17 @@ pub(super) struct PolicyBody {
     buffer_after_minutes: Option<i64>,
     minimum_notice_minutes: Option<i64>,
     booking_horizon_days: Option<i64>,
+    video: Option<String>,
+    video_url: Option<String>,
 }
 
 impl PolicyBody {
-    /// The policy; a missing field takes its default (api.md).
+    /// The policy; a missing field takes its default (api.md). `video_url` counts only with
+    /// `video: "static"`.
     fn into_policy(self) -> Result<BookingPolicy, ApiError> {
         let b = self;
         let duration = b.slot_duration_minutes.unwrap_or(30);
+        let video = VideoPolicy::parse(b.video.as_deref(), b.video_url.as_deref())?;
         Ok(BookingPolicy::new(
             duration,
             b.slot_interval_minutes.unwrap_or(duration),
@@ -211,8 +219,38 @@ impl PolicyBody {
             b.buffer_after_minutes.unwrap_or(0),
             b.minimum_notice_minutes.unwrap_or(0),
             b.booking_horizon_days.unwrap_or(60),
-        )?)
+        )?
+        .with_video(video))
     }
+}
+
+/// The integration types whose calendars make video meetings (capability `video`).
+fn video_integrations(state: &AppState) -> Vec<IntegrationType> {
+    state
+        .providers
+        .iter()
+        .filter(|p| p.capabilities().video)
+        .map(|p| p.descriptor().integration_type)
+        .collect()
+}
+
+/// The refusal of `video: "provider"` with an integration whose calendar makes no meetings.
+fn video_unsupported(state: &AppState, integration: IntegrationType, what: &str) -> ApiError {
+    let name = state.providers.display_name(integration);
+    let makers: Vec<String> = video_integrations(state)
+        .into_iter()
+        .map(|t| state.providers.display_name(t))
+        .collect();
+    let makers = if makers.is_empty() {
+        "no calendar on this server makes them".to_owned()
+    } else {
+        format!("calendars that make them: {}", makers.join(", "))
+    };
+    CoreError::VideoUnsupported(format!(
+        "{name} cannot make video meetings, so {what} (booking policy video \"provider\"; {makers}); \
+         use video \"static\" with your own room, or \"none\""
+    ))
+    .into()
 }
 
 async fn put_policy(
@@ -224,8 +262,23 @@ async fn put_policy(
     state.store.expert(id).await?;
     caller.require_expert(id)?;
     let policy = body.into_inner().into_policy()?;
-    let expert = state.store.set_booking_policy(id, policy).await?;
-    Ok(HttpResponse::Ok().json(expert.booking_policy))
+    // The integration is checked by the write itself, so a switch at the same moment cannot
+    // slip between the check and the write.
+    match state
+        .store
+        .set_booking_policy_with_video(id, policy, video_integrations(&state))
+        .await?
+    {
+        Some(expert) => Ok(HttpResponse::Ok().json(expert.booking_policy)),
+        None => {
+            let current = state.store.expert(id).await?;
+            Err(video_unsupported(
+                &state,
+                current.integration_type,
+                "it cannot be asked for them",
+            ))
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -262,8 +315,17 @@ async fn put_integration(
             .unwrap_or_else(|| format!("{} cannot be used on this server", provider.descriptor().display_name));
         return Err(ApiError::invalid("integration_unavailable", why));
     }
-    let expert = state.store.set_integration(id, integration).await?;
-    Ok(HttpResponse::Ok().json(expert))
+    // Checked by the write itself: a policy asking the calendar for meetings refuses a switch
+    // to one that makes none, and nothing changes.
+    let makes_video = provider.capabilities().video;
+    match state.store.switch_integration(id, integration, makes_video).await? {
+        Some(expert) => Ok(HttpResponse::Ok().json(expert)),
+        None => Err(video_unsupported(
+            &state,
+            integration,
+            "the booking policy's video meetings would stop; change the policy's video first",
+        )),
+    }
 }
 
 /// POST .../availability/preview: the PUT availability body, an optional `booking_policy` and a
@@ -295,11 +357,10 @@ async fn preview_availability(
         None => expert.booking_policy,
     };
     let schedule = Schedule::new(zone.unwrap_or(expert.timezone), rules, overrides)?;
+    let policy_duration = i64::from(policy.slot_duration_minutes());
     let slots = state.service.preview_slots(id, schedule, policy, from, to).await?;
     // A scheduler's slots have its own length (its event type's), as in GET slots.
-    let duration = slots.first().map_or(i64::from(policy.slot_duration_minutes()), |s| {
-        (s.end - s.start).as_mins()
-    });
+    let duration = slots.first().map_or(policy_duration, |s| (s.end - s.start).as_mins());
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(super::slots::slots_json(id, duration, None, &slots)))

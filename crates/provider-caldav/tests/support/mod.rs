@@ -58,6 +58,8 @@ pub fn appointment(expert: &Expert, client: &Client, start: &str, minutes: i64) 
         sync_status: SyncStatus::Pending,
         cancellation_reason: None,
         sync_error: None,
+        meeting_url: None,
+        meeting_error: None,
         created_at: start,
         updated_at: start,
     }

@@ -118,7 +118,7 @@ impl BookedEvent for provider_calendly::BookingOutcome {
     fn event(self) -> availability_core::ExternalEvent {
         match self {
             provider_calendly::BookingOutcome::Booked { invitee_uri, .. } => {
-                availability_core::ExternalEvent { id: invitee_uri }
+                availability_core::ExternalEvent::new(invitee_uri)
             }
             other => panic!("expected a direct booking, got {other:?}"),
         }
@@ -156,6 +156,8 @@ pub fn appointment(expert: &Expert, client: &Client, time: Interval) -> Appointm
         sync_status: SyncStatus::Pending,
         cancellation_reason: None,
         sync_error: None,
+        meeting_url: None,
+        meeting_error: None,
         created_at: Timestamp::now(),
         updated_at: Timestamp::now(),
     }

@@ -132,6 +132,8 @@ impl Setup {
             sync_status: SyncStatus::Pending,
             cancellation_reason: None,
             sync_error: None,
+            meeting_url: None,
+            meeting_error: None,
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
         }

@@ -1,0 +1,13 @@
+DROP TRIGGER expert_profiles_calendar_version;
+CREATE TRIGGER expert_profiles_calendar_version
+AFTER UPDATE OF name, email, timezone, integration_type, slot_duration_minutes, slot_interval_minutes,
+    buffer_before_minutes, buffer_after_minutes, minimum_notice_minutes, booking_horizon_days
+ON expert_profiles
+BEGIN
+    UPDATE expert_calendar_versions SET version = version + 1 WHERE expert_id = NEW.id;
+END;
+ALTER TABLE sync_jobs DROP COLUMN meeting_pending;
+ALTER TABLE appointments DROP COLUMN meeting_error;
+ALTER TABLE appointments DROP COLUMN meeting_url;
+ALTER TABLE expert_profiles DROP COLUMN video_url;
+ALTER TABLE expert_profiles DROP COLUMN video;
