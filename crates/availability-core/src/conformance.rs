@@ -64,6 +64,12 @@ pub trait ConformanceHarness: Send + Sync {
     async fn inject(&self, failure: InjectedFailure);
     /// Makes the provider answer normally again.
     async fn heal(&self);
+    /// Whether the connected account can make video meetings (for a strategy with
+    /// [`VideoMeetings`](crate::VideoMeetings)); false: a booking asking for one must come back
+    /// without a link and with the reason (a personal Microsoft account without Teams).
+    fn makes_meetings(&self) -> bool {
+        true
+    }
 }
 
 /// Runs every check.
@@ -71,14 +77,23 @@ pub async fn run_all(h: &dyn ConformanceHarness) {
     slots_lie_in_working_hours(h).await;
     slots_never_overlap_busy_time(h).await;
     appointment_round_trip(h).await;
+    video_meetings(h).await;
     errors_are_mapped(h).await;
 }
 
 /// The production path over a fresh in-memory store holding the harness's expert (with weekdays
 /// 09:00-17:00) and client: a service with the strategy registered and calendar writes inline.
 fn service_for(h: &dyn ConformanceHarness, client: &Client) -> (AvailabilityService, Arc<InMemoryStore>) {
+    service_with(h, h.expert(), client)
+}
+
+/// [`service_for`] with this version of the harness's expert (another policy).
+fn service_with(
+    h: &dyn ConformanceHarness,
+    expert: Expert,
+    client: &Client,
+) -> (AvailabilityService, Arc<InMemoryStore>) {
     let store = Arc::new(InMemoryStore::new());
-    let expert = h.expert();
     store.put_expert(expert.clone());
     store.put_client(client.clone());
     store.put_schedule(expert.id, working_hours(&expert));
@@ -261,7 +276,7 @@ pub async fn slots_never_overlap_busy_time(h: &dyn ConformanceHarness) {
         .slots(expert.id, week.start(), week.end(), None)
         .await
         .expect("slots from a healthy provider");
-    let p = expert.booking_policy;
+    let p = &expert.booking_policy;
     for s in &slots {
         let reach = Interval::new(
             s.start - SignedDuration::from_mins(i64::from(p.buffer_before_minutes())),
@@ -381,6 +396,145 @@ pub async fn appointment_round_trip(h: &dyn ConformanceHarness) {
             .await
             .expect("cancelling again is success");
     }
+    assert!(store.appointments_of(expert.id).iter().all(|a| !a.is_confirmed()));
+}
+
+/// For a strategy with [`VideoMeetings`](crate::VideoMeetings) (capability `video`): a booking of
+/// an expert whose policy says `video: "provider"` gets an https meeting link from the calendar
+/// (a pending meeting is read again until it is made), a retried create keeps that one meeting,
+/// a reschedule keeps the link, and a policy without video asks for no meeting. A strategy
+/// without it must not claim the capability.
+pub async fn video_meetings(h: &dyn ConformanceHarness) {
+    let strategy = h.strategy();
+    let capabilities = crate::Capabilities::of(strategy.as_ref());
+    let Some(video) = strategy.video() else {
+        assert!(!capabilities.video, "no VideoMeetings part, no video capability");
+        return;
+    };
+    let Some(writer) = strategy.event_writer() else {
+        assert!(
+            !capabilities.video,
+            "meetings come with events: no event writer, no video capability"
+        );
+        return;
+    };
+    assert!(
+        capabilities.video,
+        "a calendar with VideoMeetings declares the video capability"
+    );
+    let client = h.client();
+    let plain = h.expert();
+    let week = test_week(&plain);
+    let expert = Expert {
+        booking_policy: plain
+            .booking_policy
+            .clone()
+            .with_video(availability_domain::VideoPolicy::Provider),
+        ..plain.clone()
+    };
+    let (service, store) = service_with(h, expert.clone(), &client);
+    // Thursday: clear of the other checks' days.
+    let wanted = slot_starting(&service, &expert, &week, hour_on(&week, &expert, 78, 11).start()).await;
+    let booked = service
+        .book(NewAppointment {
+            expert_id: expert.id,
+            client_id: client.id,
+            time: wanted,
+        })
+        .await
+        .expect("booking a free slot");
+    assert_eq!(booked.sync_status, SyncStatus::Synced, "{booked:?}");
+    if !h.makes_meetings() {
+        assert_eq!(booked.meeting_url, None, "the account makes no meetings: {booked:?}");
+        let reason = booked.meeting_error.clone().unwrap_or_default();
+        assert!(
+            !reason.is_empty(),
+            "the appointment says why it has no meeting: {booked:?}"
+        );
+        assert!(
+            matches!(
+                video.meeting(&expert, &booked).await,
+                Ok(crate::Meeting::Unavailable { .. })
+            ),
+            "the event says it has no meeting"
+        );
+        let moved = slot_starting(&service, &expert, &week, hour_on(&week, &expert, 78, 15).start()).await;
+        let moved = service.reschedule(booked.id, moved).await.expect("reschedule");
+        assert_eq!((moved.meeting_url, moved.meeting_error), (None, Some(reason)));
+        service.cancel(booked.id, None).await.expect("cancel");
+        return;
+    }
+    assert_eq!(
+        booked.meeting_error, None,
+        "the harness's account makes meetings: {booked:?}"
+    );
+    let mut current = booked.clone();
+    for _ in 0..20 {
+        if current.meeting_url.is_some() {
+            break;
+        }
+        // Pending: the calendar is still making it.
+        current = service
+            .refresh_meeting(booked.id)
+            .await
+            .expect("reading the meeting again");
+    }
+    let url = current
+        .meeting_url
+        .clone()
+        .unwrap_or_else(|| panic!("the calendar never finished the meeting: {current:?}"));
+    assert!(url.starts_with("https://"), "a meeting link is https: {url}");
+    assert_eq!(
+        video.meeting(&expert, &current).await.expect("reading the meeting"),
+        crate::Meeting::Ready { url: url.clone() },
+        "the event holds the meeting that was recorded"
+    );
+    let again = writer
+        .create_event(&expert, &client, &current)
+        .await
+        .expect("a retried create succeeds");
+    assert_eq!(Some(&again.id), current.external_calendar_event_id.as_ref());
+    assert_eq!(
+        again.meeting,
+        Some(crate::Meeting::Ready { url: url.clone() }),
+        "a retried create must not make a second meeting"
+    );
+    let moved = slot_starting(&service, &expert, &week, hour_on(&week, &expert, 78, 15).start()).await;
+    let moved = service.reschedule(booked.id, moved).await.expect("reschedule");
+    assert_eq!(
+        moved.meeting_url.as_deref(),
+        Some(url.as_str()),
+        "a reschedule keeps the link"
+    );
+    assert_eq!(
+        video.meeting(&expert, &moved).await.expect("reading the meeting"),
+        crate::Meeting::Ready { url: url.clone() },
+        "the moved event keeps its meeting"
+    );
+    service.cancel(booked.id, None).await.expect("cancel");
+
+    // Without video in the policy, no meeting is asked for.
+    let (service, _) = service_with(h, plain.clone(), &client);
+    let time = slot_starting(&service, &plain, &week, hour_on(&week, &plain, 78, 13).start()).await;
+    let booked = service
+        .book(NewAppointment {
+            expert_id: plain.id,
+            client_id: client.id,
+            time,
+        })
+        .await
+        .expect("booking a free slot");
+    assert_eq!(
+        (booked.meeting_url.clone(), booked.meeting_error.clone()),
+        (None, None),
+        "{booked:?}"
+    );
+    let again = writer
+        .create_event(&plain, &client, &booked)
+        .await
+        .expect("a retried create succeeds");
+    assert_eq!(again.meeting, None, "no meeting was asked for");
+    service.cancel(booked.id, None).await.expect("cancel");
     assert!(store.appointments_of(expert.id).iter().all(|a| !a.is_confirmed()));
 }
 

@@ -9,9 +9,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use availability_core::ports::IntegrationRepository;
-use availability_core::{AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent};
+use availability_core::{
+    AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent, Meeting, VideoMeetings,
+};
 use availability_domain::jiff::{SignedDuration, Timestamp};
-use availability_domain::{Appointment, CalendarType, Client, Expert, ExpertId, IntegrationType, Interval};
+use availability_domain::{
+    Appointment, CalendarType, Client, Expert, ExpertId, IntegrationType, Interval, VideoPolicy,
+};
 use provider_http::{google_rate_limit_403, HttpPolicy, ProviderHttpError, Reply, SendOptions, TokenManager};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{RequestBuilder, Url};
@@ -150,6 +154,19 @@ impl AvailabilityStrategy for GoogleCalendarStrategy {
 
     fn event_writer(&self) -> Option<&dyn EventWriter> {
         Some(self)
+    }
+
+    fn video(&self) -> Option<&dyn VideoMeetings> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl VideoMeetings for GoogleCalendarStrategy {
+    /// Reads the event (`GET .../events/{id}`, in the calendars it can be in) for its conference.
+    async fn meeting(&self, expert: &Expert, appointment: &Appointment) -> Result<Meeting, CoreError> {
+        let result = self.inner.meeting(expert.id, appointment).await;
+        self.inner.report(expert.id, result).await
     }
 }
 
@@ -499,12 +516,16 @@ impl Inner {
     ) -> Result<ExternalEvent, CoreError> {
         let settings = self.settings(expert.id).await?;
         let id = event_id(appointment.id);
-        self.insert(expert, client, appointment, &settings.event_calendar, &id)
+        let event = self
+            .insert(expert, client, appointment, &settings.event_calendar, &id)
             .await?;
-        Ok(ExternalEvent::new(id))
+        Ok(with_meeting(expert, ExternalEvent::new(id), &event))
     }
 
-    /// `POST /calendars/{calendar}/events?sendUpdates=all` with the client-chosen `id`.
+    /// `POST /calendars/{calendar}/events?sendUpdates=all` with the client-chosen `id`, and when
+    /// the expert's policy asks the calendar for meetings, `conferenceDataVersion=1` with a Meet
+    /// create request whose `requestId` is that same id: a retried insert is refused as a
+    /// duplicate and can never make a second event or a second meeting.
     async fn insert(
         &self,
         expert: &Expert,
@@ -512,10 +533,21 @@ impl Inner {
         appointment: &Appointment,
         calendar: &str,
         id: &str,
-    ) -> Result<(), CoreError> {
-        let body = json_body(&wire::event_resource(expert, client, appointment, Some(id)))?;
+    ) -> Result<Event, CoreError> {
+        let mut resource = wire::event_resource(expert, client, appointment, Some(id));
+        let meet = *expert.booking_policy.video() == VideoPolicy::Provider;
+        if let (true, Some(map)) = (meet, resource.as_object_mut()) {
+            map.insert("conferenceData".into(), wire::conference_request(id));
+        }
+        let body = json_body(&resource)?;
         let mut url = self.url(&["calendars", calendar, "events"])?;
-        url.query_pairs_mut().append_pair("sendUpdates", "all");
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("sendUpdates", "all");
+            if meet {
+                query.append_pair("conferenceDataVersion", "1");
+            }
+        }
         let sent = self
             .send(expert.id, || {
                 self.http
@@ -525,7 +557,7 @@ impl Inner {
             })
             .await;
         match sent {
-            Ok(_) => Ok(()),
+            Ok(reply) => reply.json().map_err(core),
             Err(error) if wire::is_google_error(&error, 409, Some("duplicate")) => {
                 self.converge(expert, client, appointment, calendar, id).await
             }
@@ -535,7 +567,8 @@ impl Inner {
 
     /// After a 409 `duplicate` the event exists, from an earlier attempt whose answer was lost.
     /// The appointment may have moved since then (an outbox retries with the current time), so
-    /// the event is brought to the appointment's time if it differs.
+    /// the event is brought to the appointment's time if it differs. Its meeting is the one the
+    /// first attempt asked for.
     async fn converge(
         &self,
         expert: &Expert,
@@ -543,23 +576,26 @@ impl Inner {
         appointment: &Appointment,
         calendar: &str,
         id: &str,
-    ) -> Result<(), CoreError> {
-        let url = self.url(&["calendars", calendar, "events", id])?;
-        let reply = self
-            .send(expert.id, || self.http.get(url.clone()))
-            .await
-            .map_err(core)?;
-        let event: Event = reply.json().map_err(core)?;
+    ) -> Result<Event, CoreError> {
+        let event = self.get(expert.id, calendar, id).await.map_err(core)?;
         // A deleted event stays deleted: the expert or a cancellation removed it.
         if event.status.as_deref() == Some("cancelled") || event.holds(appointment) {
-            return Ok(());
+            return Ok(event);
         }
         self.patch(expert, client, appointment, calendar, id)
             .await
             .map_err(core)
     }
 
-    /// `PATCH /calendars/{calendar}/events/{id}?sendUpdates=all` with the appointment's fields.
+    /// `GET /calendars/{calendar}/events/{id}`.
+    async fn get(&self, expert: ExpertId, calendar: &str, id: &str) -> Result<Event, ProviderHttpError> {
+        let url = self.url(&["calendars", calendar, "events", id])?;
+        let reply = self.send(expert, || self.http.get(url.clone())).await?;
+        reply.json()
+    }
+
+    /// `PATCH /calendars/{calendar}/events/{id}?sendUpdates=all` with the appointment's fields
+    /// (never its conference: a patch keeps the meeting the event has).
     async fn patch(
         &self,
         expert: &Expert,
@@ -567,19 +603,20 @@ impl Inner {
         appointment: &Appointment,
         calendar: &str,
         id: &str,
-    ) -> Result<(), ProviderHttpError> {
+    ) -> Result<Event, ProviderHttpError> {
         let body = serde_json::to_vec(&wire::event_resource(expert, client, appointment, None))
             .map_err(|e| ProviderHttpError::InvalidRequest(format!("could not encode the event: {e}")))?;
         let mut url = self.url(&["calendars", calendar, "events", id])?;
         url.query_pairs_mut().append_pair("sendUpdates", "all");
-        self.send(expert.id, || {
-            self.http
-                .patch(url.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone())
-        })
-        .await
-        .map(|_| ())
+        let reply = self
+            .send(expert.id, || {
+                self.http
+                    .patch(url.clone())
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })
+            .await?;
+        reply.json()
     }
 
     async fn update(
@@ -592,16 +629,37 @@ impl Inner {
         let id = stored_or_derived(appointment);
         for calendar in event_calendars(&settings) {
             match self.patch(expert, client, appointment, calendar, &id).await {
-                Ok(()) => return Ok(ExternalEvent::new(id)),
+                Ok(event) => return Ok(with_meeting(expert, ExternalEvent::new(id), &event)),
                 Err(error) if wire::is_google_error(&error, 404, None) => continue,
                 Err(error) => return Err(core(error)),
             }
         }
         // The event is nowhere (its create never arrived, or it was removed for good): write it.
         let id = event_id(appointment.id);
-        self.insert(expert, client, appointment, &settings.event_calendar, &id)
+        let event = self
+            .insert(expert, client, appointment, &settings.event_calendar, &id)
             .await?;
-        Ok(ExternalEvent::new(id))
+        Ok(with_meeting(expert, ExternalEvent::new(id), &event))
+    }
+
+    /// The conference of the appointment's event, wherever it is.
+    async fn meeting(&self, expert: ExpertId, appointment: &Appointment) -> Result<Meeting, CoreError> {
+        let settings = self.settings(expert).await?;
+        let id = stored_or_derived(appointment);
+        for calendar in event_calendars(&settings) {
+            match self.get(expert, calendar, &id).await {
+                Ok(event) => {
+                    return Ok(event.meeting().unwrap_or(Meeting::Unavailable {
+                        reason: "the Google Calendar event has no video meeting".into(),
+                    }))
+                }
+                Err(error) if wire::is_google_error(&error, 404, None) => continue,
+                Err(error) => return Err(core(error)),
+            }
+        }
+        Ok(Meeting::Unavailable {
+            reason: "the Google Calendar event of this appointment is gone".into(),
+        })
     }
 
     async fn cancel(&self, expert: ExpertId, appointment: &Appointment) -> Result<(), CoreError> {
@@ -619,6 +677,15 @@ impl Inner {
         }
         // Never written, or gone for good: nothing to remove.
         Ok(())
+    }
+}
+
+/// The reference with the event's meeting, when the policy asks the calendar for one. An event
+/// written before the policy asked for meetings has none, and says so only when asked.
+fn with_meeting(expert: &Expert, reference: ExternalEvent, event: &Event) -> ExternalEvent {
+    match event.meeting() {
+        Some(meeting) if *expert.booking_policy.video() == VideoPolicy::Provider => reference.with_meeting(meeting),
+        _ => reference,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Google Calendar v3's JSON, in the parts this crate sends and reads (field names as in Google's
 //! discovery document), and the reading of Google's error bodies.
 
+use availability_core::Meeting;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{Appointment, Client, Expert};
 use provider_http::ProviderHttpError;
@@ -87,6 +88,7 @@ pub(crate) struct CalendarListEntry {
 
 /// The fields of an event this crate reads back.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Event {
     #[serde(default)]
     pub(crate) status: Option<String>,
@@ -94,6 +96,96 @@ pub(crate) struct Event {
     pub(crate) start: Option<EventTime>,
     #[serde(default)]
     pub(crate) end: Option<EventTime>,
+    #[serde(default)]
+    pub(crate) hangout_link: Option<String>,
+    #[serde(default)]
+    pub(crate) conference_data: Option<ConferenceData>,
+}
+
+/// An event's conference (Google Meet), as far as this crate reads it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConferenceData {
+    #[serde(default)]
+    pub(crate) create_request: Option<CreateConferenceRequest>,
+    #[serde(default)]
+    pub(crate) entry_points: Vec<EntryPoint>,
+}
+
+/// The request that made (or is making) the conference.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateConferenceRequest {
+    #[serde(default)]
+    pub(crate) status: Option<ConferenceStatus>,
+}
+
+/// `{"statusCode": "pending" | "success" | "failure"}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConferenceStatus {
+    #[serde(default)]
+    pub(crate) status_code: Option<String>,
+}
+
+/// One way into the conference (`video`, `phone`, `sip`, `more`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EntryPoint {
+    #[serde(default)]
+    pub(crate) entry_point_type: Option<String>,
+    #[serde(default)]
+    pub(crate) uri: Option<String>,
+}
+
+impl Event {
+    /// What became of the event's Meet conference: made (its `hangoutLink`, or else its `video`
+    /// entry point), still pending, failed, or never asked for (None).
+    pub(crate) fn meeting(&self) -> Option<Meeting> {
+        let conference = self.conference_data.as_ref();
+        let status = conference
+            .and_then(|c| c.create_request.as_ref())
+            .and_then(|r| r.status.as_ref())
+            .and_then(|s| s.status_code.as_deref());
+        let video = conference.and_then(|c| {
+            c.entry_points
+                .iter()
+                .find(|e| e.entry_point_type.as_deref() == Some("video"))
+                .and_then(|e| e.uri.clone())
+        });
+        let link = self.hangout_link.clone().or(video).filter(|url| is_https(url));
+        match (status, link) {
+            (Some("pending"), _) => Some(Meeting::Pending),
+            (Some("failure"), _) => Some(Meeting::Unavailable {
+                reason: "Google could not make the Meet meeting for this event".into(),
+            }),
+            (_, Some(url)) => Some(Meeting::Ready { url }),
+            (Some(_), None) => Some(Meeting::Unavailable {
+                reason: "Google made the conference without a video link".into(),
+            }),
+            (None, None) if conference.is_some() => Some(Meeting::Unavailable {
+                reason: "Google made the conference without a video link".into(),
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
+fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        && url.len() > 8
+}
+
+/// The conference request of an insert: Meet, keyed by `request_id` so that a retried insert
+/// can never make a second meeting (Google ties a conference to its request id).
+pub(crate) fn conference_request(request_id: &str) -> Value {
+    json!({
+        "createRequest": {
+            "requestId": request_id,
+            "conferenceSolutionKey": {"type": "hangoutsMeet"},
+        }
+    })
 }
 
 /// An event's start or end: `dateTime` for timed events, `date` for all-day ones.
@@ -238,6 +330,47 @@ mod tests {
 
         let read: Event = serde_json::from_value(event).unwrap();
         assert!(read.holds(&appointment));
+    }
+
+    #[test]
+    fn the_meeting_is_read_from_the_conference() {
+        let read = |v: Value| serde_json::from_value::<Event>(v).unwrap().meeting();
+        assert_eq!(read(json!({"status": "confirmed"})), None);
+        assert_eq!(
+            read(json!({"conferenceData": {"createRequest": {"status": {"statusCode": "pending"}}}})),
+            Some(Meeting::Pending)
+        );
+        assert_eq!(
+            read(json!({"hangoutLink": "https://meet.google.com/abc-defg-hij",
+                        "conferenceData": {"createRequest": {"status": {"statusCode": "success"}}}})),
+            Some(Meeting::Ready {
+                url: "https://meet.google.com/abc-defg-hij".into()
+            })
+        );
+        // Without hangoutLink, the video entry point.
+        assert_eq!(
+            read(
+                json!({"conferenceData": {"createRequest": {"status": {"statusCode": "success"}},
+                        "entryPoints": [{"entryPointType": "phone", "uri": "tel:+1-555"},
+                                        {"entryPointType": "video", "uri": "https://meet.google.com/xyz-abcd-efg"}]}})
+            ),
+            Some(Meeting::Ready {
+                url: "https://meet.google.com/xyz-abcd-efg".into()
+            })
+        );
+        assert!(matches!(
+            read(json!({"conferenceData": {"createRequest": {"status": {"statusCode": "failure"}}}})),
+            Some(Meeting::Unavailable { .. })
+        ));
+        assert!(matches!(
+            read(json!({"hangoutLink": "javascript:alert(1)",
+                        "conferenceData": {"createRequest": {"status": {"statusCode": "success"}}}})),
+            Some(Meeting::Unavailable { .. })
+        ));
+        assert_eq!(
+            conference_request("abc123")["createRequest"]["conferenceSolutionKey"]["type"],
+            "hangoutsMeet"
+        );
     }
 
     #[test]

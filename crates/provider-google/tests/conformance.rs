@@ -125,7 +125,15 @@ async fn google_strategy_conforms_with_buffers_in_another_zone_and_calendar() {
         Some("team#consult@group.calendar.google.com"),
     )
     .await;
+    // Meet conferences come back pending and are made on the second read of their event.
+    harness.setup.fake.set_conference_pending_reads(2);
     conformance::run_all(&harness).await;
+    let conferences = harness.setup.fake.conferences();
+    assert_eq!(
+        conferences.len(),
+        1,
+        "one booking with video, one conference, whatever the retries: {conferences:?}"
+    );
     // The appointments went to the chosen calendar, none to the primary one.
     assert!(harness.setup.fake.events("primary").is_empty());
     assert!(!harness.setup.fake.events(&harness.calendar).is_empty());

@@ -45,6 +45,42 @@ pub(crate) struct GraphEvent {
     pub(crate) is_all_day: Option<bool>,
     #[serde(default)]
     pub(crate) transaction_id: Option<String>,
+    #[serde(default)]
+    pub(crate) online_meeting: Option<OnlineMeetingInfo>,
+}
+
+/// An event's online meeting: where to join.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OnlineMeetingInfo {
+    #[serde(default)]
+    pub(crate) join_url: Option<String>,
+}
+
+impl GraphEvent {
+    /// The Teams join link, when the event has an online meeting with an https link.
+    pub(crate) fn join_url(&self) -> Option<String> {
+        self.online_meeting
+            .as_ref()
+            .and_then(|m| m.join_url.clone())
+            .filter(|url| url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) && url.len() > 8)
+    }
+}
+
+/// One calendar of `GET /me/calendars`, as far as the meeting check reads it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GraphCalendar {
+    #[serde(default)]
+    pub(crate) is_default_calendar: Option<bool>,
+    #[serde(default)]
+    pub(crate) allowed_online_meeting_providers: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct CalendarPage {
+    #[serde(default)]
+    value: Vec<GraphCalendar>,
 }
 
 #[derive(Deserialize)]
@@ -320,6 +356,33 @@ impl Graph {
             Err(error) if is_gone(&error) => Ok(None),
             Err(error) => Err(core(error)),
         }
+    }
+
+    /// GET /me/events/{id}; `None` when the event is gone (404/410).
+    pub(crate) async fn get_event(&self, expert: ExpertId, id: &str) -> Result<Option<GraphEvent>, CoreError> {
+        let url = self.url(&["me", "events", id]);
+        match self
+            .send(expert, None, || {
+                self.client.get(url.clone()).header("Prefer", PREFER_UTC)
+            })
+            .await
+        {
+            Ok(reply) => reply.json().map(Some).map_err(core),
+            Err(error) if is_gone(&error) => Ok(None),
+            Err(error) => Err(core(error)),
+        }
+    }
+
+    /// GET /me/calendars: the default calendar (where events go), for the online meeting
+    /// providers it offers.
+    pub(crate) async fn default_calendar(&self, expert: ExpertId) -> Result<Option<GraphCalendar>, CoreError> {
+        let url = self.url(&["me", "calendars"]);
+        let reply = self
+            .send(expert, None, || self.client.get(url.clone()))
+            .await
+            .map_err(core)?;
+        let page: CalendarPage = reply.json().map_err(core)?;
+        Ok(page.value.into_iter().find(|c| c.is_default_calendar == Some(true)))
     }
 
     /// DELETE /me/events/{id}; an event already gone (404/410) is success.

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use availability_core::{
-    AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent, IntegrationRepository,
+    AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent, IntegrationRepository, Meeting,
+    VideoMeetings,
 };
 use availability_domain::jiff::{civil, SignedDuration, Timestamp};
-use availability_domain::{Appointment, CalendarType, Client, Expert, ExpertId, IntegrationType, Interval, Schedule};
+use availability_domain::{
+    Appointment, CalendarType, Client, Expert, ExpertId, IntegrationType, Interval, Schedule, VideoPolicy,
+};
 use provider_http::{TokenManager, TokenSet};
 use serde_json::{json, Value};
 
@@ -273,7 +276,8 @@ impl Office365CalendarStrategy {
         appointment: &Appointment,
         transaction_id: &str,
     ) -> Result<ExternalEvent, CoreError> {
-        let body = event_body(client, appointment, transaction_id);
+        let teams = *expert.booking_policy.video() == VideoPolicy::Provider;
+        let body = event_body(client, appointment, transaction_id, teams);
         let event = self.graph.create_event(expert.id, &body).await?;
         let id = event
             .id
@@ -292,7 +296,37 @@ impl Office365CalendarStrategy {
                 "the event made for this appointment vanished while it was being moved",
             ));
         }
-        Ok(ExternalEvent::new(id))
+        let reference = ExternalEvent::new(id);
+        if !teams {
+            return Ok(reference);
+        }
+        Ok(reference.with_meeting(self.meeting_of(expert.id, &event).await?))
+    }
+
+    /// The event's Teams meeting, or why it has none: Graph makes the event without an online
+    /// meeting when the account's calendar does not offer Teams (a personal Microsoft account
+    /// offers `skypeForConsumer` only), so the calendar's `allowedOnlineMeetingProviders` says why.
+    async fn meeting_of(&self, expert: ExpertId, event: &GraphEvent) -> Result<Meeting, CoreError> {
+        if let Some(url) = event.join_url() {
+            return Ok(Meeting::Ready { url });
+        }
+        let offered = self
+            .graph
+            .default_calendar(expert)
+            .await?
+            .map(|c| c.allowed_online_meeting_providers)
+            .unwrap_or_default();
+        let reason = if offered.iter().any(|p| p == "teamsForBusiness") {
+            "Microsoft made the event without a Teams meeting".to_owned()
+        } else if offered.is_empty() {
+            "this Microsoft account cannot make Teams meetings (its calendar offers no online meetings)".to_owned()
+        } else {
+            format!(
+                "this Microsoft account cannot make Teams meetings (a personal account? its calendar offers {} only)",
+                offered.join(", ")
+            )
+        };
+        Ok(Meeting::Unavailable { reason })
     }
 
     /// Events whose transactionId says they were made for `appointment`, anywhere it can have been.
@@ -385,8 +419,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn event_body(client: &Client, appointment: &Appointment, transaction_id: &str) -> Value {
-    json!({
+/// The event of a new appointment; `teams`: with a Teams meeting (made once per transactionId,
+/// so a retried create returns the first event with its meeting).
+fn event_body(client: &Client, appointment: &Appointment, transaction_id: &str, teams: bool) -> Value {
+    let mut body = json!({
         "subject": format!("Appointment with {}", client.name),
         "start": DateTimeTimeZone::utc(appointment.start_time),
         "end": DateTimeTimeZone::utc(appointment.end_time),
@@ -396,7 +432,12 @@ fn event_body(client: &Client, appointment: &Appointment, transaction_id: &str) 
         }],
         "showAs": "busy",
         "transactionId": transaction_id,
-    })
+    });
+    if let (true, Some(map)) = (teams, body.as_object_mut()) {
+        map.insert("isOnlineMeeting".into(), json!(true));
+        map.insert("onlineMeetingProvider".into(), json!("teamsForBusiness"));
+    }
+    body
 }
 
 fn times_body(appointment: &Appointment) -> Value {
@@ -504,6 +545,32 @@ impl AvailabilityStrategy for Office365CalendarStrategy {
 
     fn event_writer(&self) -> Option<&dyn EventWriter> {
         Some(self)
+    }
+
+    fn video(&self) -> Option<&dyn VideoMeetings> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl VideoMeetings for Office365CalendarStrategy {
+    /// Reads the appointment's event for its Teams meeting.
+    async fn meeting(&self, expert: &Expert, appointment: &Appointment) -> Result<Meeting, CoreError> {
+        let read = async {
+            let Some(id) = external_id(appointment) else {
+                return Ok(Meeting::Unavailable {
+                    reason: "the appointment has no Outlook event yet".into(),
+                });
+            };
+            match self.graph.get_event(expert.id, id).await? {
+                Some(event) => self.meeting_of(expert.id, &event).await,
+                None => Ok(Meeting::Unavailable {
+                    reason: "the Outlook event of this appointment is gone".into(),
+                }),
+            }
+        }
+        .await;
+        self.health.observe(expert.id, read).await
     }
 }
 

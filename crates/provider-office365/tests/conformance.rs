@@ -16,6 +16,8 @@ use support::{event_interval, Connected};
 
 struct Harness {
     connected: Connected,
+    /// Whether the account offers Teams meetings (a personal one does not).
+    teams: bool,
 }
 
 #[async_trait]
@@ -52,6 +54,10 @@ impl ConformanceHarness for Harness {
         }
     }
 
+    fn makes_meetings(&self) -> bool {
+        self.teams
+    }
+
     async fn heal(&self) {
         let fake = &self.connected.fake;
         fake.set_unavailable(false);
@@ -70,6 +76,7 @@ impl ConformanceHarness for Harness {
 async fn office365_strategy_conforms() {
     let harness = Harness {
         connected: Connected::connected().await,
+        teams: true,
     };
     conformance::run_all(&harness).await;
 }
@@ -79,7 +86,10 @@ async fn office365_strategy_conforms_for_personal_accounts() {
     let connected = Connected::start().await;
     connected.fake.set_personal_account(true);
     assert!(connected.connect().await.personal);
-    let harness = Harness { connected };
+    let harness = Harness {
+        connected,
+        teams: false,
+    };
     conformance::run_all(&harness).await;
     assert_eq!(
         harness.connected.fake.request_count("/v1.0/me/calendar/getSchedule"),
@@ -93,5 +103,5 @@ async fn office365_strategy_conforms_with_buffers_in_another_zone() {
     let policy = BookingPolicy::new(45, 15, 10, 20, 0, 60).unwrap();
     let connected = Connected::start_with(support::expert("America/New_York", policy)).await;
     connected.connect().await;
-    conformance::run_all(&Harness { connected }).await;
+    conformance::run_all(&Harness { connected, teams: true }).await;
 }

@@ -27,6 +27,8 @@ struct StoredEvent {
     resource: Map<String, Value>,
     /// The account-wide change counter when the event last changed (for sync tokens).
     changed_at: u64,
+    /// Reads of the event left before its pending conference is made.
+    conference_reads_left: u32,
 }
 
 #[derive(Debug)]
@@ -35,6 +37,10 @@ pub(crate) struct Calendars {
     changes: u64,
     /// Bumped to make every sync token handed out so far invalid.
     sync_epoch: u64,
+    /// Conferences asked for from now on stay `pending` for this many reads of their event.
+    pub(crate) conference_pending_reads: u32,
+    /// Every Meet conference made, by request id, in order (one entry per conference).
+    pub(crate) conferences: Vec<String>,
 }
 
 impl Calendars {
@@ -43,6 +49,8 @@ impl Calendars {
             list: Vec::new(),
             changes: 0,
             sync_epoch: 0,
+            conference_pending_reads: 0,
+            conferences: Vec::new(),
         };
         calendars.add(account_email, account_email, true);
         calendars
@@ -109,10 +117,20 @@ impl Calendars {
             .unwrap_or_default()
     }
 
-    pub(crate) fn insert(&mut self, calendar_id: &str, event: Value) -> Result<Value, GoogleError> {
+    /// events.insert. `conference_data_version`: whether the request said
+    /// `conferenceDataVersion=1` (without it, conferenceData is ignored, as Google does).
+    pub(crate) fn insert(
+        &mut self,
+        calendar_id: &str,
+        event: Value,
+        conference_data_version: bool,
+    ) -> Result<Value, GoogleError> {
         let Value::Object(mut resource) = event else {
             return Err(GoogleError::new(400, "parseError", "Parse Error"));
         };
+        resource.remove("hangoutLink");
+        let conference = resource.remove("conferenceData").filter(|_| conference_data_version);
+        let request = conference.as_ref().map(conference_request).transpose()?.flatten();
         self.changes += 1;
         let changed_at = self.changes;
         let calendar = self.find_mut(calendar_id).ok_or_else(GoogleError::not_found)?;
@@ -159,21 +177,37 @@ impl Calendars {
         resource.entry("sequence").or_insert(json!(0));
         resource.entry("reminders").or_insert(json!({"useDefault": true}));
         resource.entry("eventType").or_insert(json!("default"));
+        let mut conference_reads_left = 0;
+        if let Some((request_id, solution)) = request {
+            conference_reads_left = self.conference_pending_reads;
+            make_conference(&mut resource, &request_id, &solution, conference_reads_left > 0);
+            self.conferences.push(request_id);
+        }
+        let calendar = self.find_mut(calendar_id).ok_or_else(GoogleError::not_found)?;
         calendar.events.push(StoredEvent {
             resource: resource.clone(),
             changed_at,
+            conference_reads_left,
         });
         Ok(Value::Object(resource))
     }
 
-    pub(crate) fn get(&self, calendar_id: &str, event_id: &str) -> Result<Value, GoogleError> {
-        let calendar = self.find(calendar_id).ok_or_else(GoogleError::not_found)?;
-        calendar
+    /// events.get. A pending conference is made once its reads are used up (Google finishes
+    /// it in the background; a client sees it on a later read).
+    pub(crate) fn get(&mut self, calendar_id: &str, event_id: &str) -> Result<Value, GoogleError> {
+        let calendar = self.find_mut(calendar_id).ok_or_else(GoogleError::not_found)?;
+        let stored = calendar
             .events
-            .iter()
+            .iter_mut()
             .find(|e| e.resource.get("id").and_then(Value::as_str) == Some(event_id))
-            .map(|e| Value::Object(e.resource.clone()))
-            .ok_or_else(GoogleError::not_found)
+            .ok_or_else(GoogleError::not_found)?;
+        if stored.conference_reads_left > 0 {
+            stored.conference_reads_left -= 1;
+            if stored.conference_reads_left == 0 {
+                finish_conference(&mut stored.resource);
+            }
+        }
+        Ok(Value::Object(stored.resource.clone()))
     }
 
     /// Patch semantics: the fields sent replace the stored ones, nested objects (such as
@@ -199,8 +233,11 @@ impl Calendars {
         let moves = patch.contains_key("start") || patch.contains_key("end");
         for (key, value) in patch {
             match key.as_str() {
-                // Read-only fields are ignored, as Google ignores them on patch.
-                "id" | "kind" | "etag" | "created" | "updated" | "creator" | "organizer" | "iCalUID" | "htmlLink" => {}
+                // Read-only fields are ignored, as Google ignores them on patch; so is a
+                // conference (the fake does not take conferenceDataVersion on patch: a patch
+                // keeps the event's meeting).
+                "id" | "kind" | "etag" | "created" | "updated" | "creator" | "organizer" | "iCalUID" | "htmlLink"
+                | "conferenceData" | "hangoutLink" => {}
                 "start" | "end" => {
                     resource.insert(key, value);
                 }
@@ -463,6 +500,77 @@ fn validate(resource: &Map<String, Value>, calendar_tz: &str) -> Result<(), Goog
         return Err(GoogleError::new(400, "invalid", "Invalid Value"));
     }
     Ok(())
+}
+
+/// The request id and solution of an insert's `conferenceData.createRequest` (None without a
+/// create request). Google's rules: a request id is required, the solution must be one the
+/// calendar offers (the fake offers `hangoutsMeet`).
+fn conference_request(conference: &Value) -> Result<Option<(String, String)>, GoogleError> {
+    let Some(request) = conference.get("createRequest") else {
+        return Ok(None);
+    };
+    let request_id = request
+        .get("requestId")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            GoogleError::new(
+                400,
+                "invalid",
+                "Invalid conference create request: requestId is required.",
+            )
+        })?;
+    let solution = request
+        .pointer("/conferenceSolutionKey/type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if solution != "hangoutsMeet" {
+        return Err(GoogleError::new(400, "invalid", "Invalid conference type value."));
+    }
+    Ok(Some((request_id.to_owned(), solution.to_owned())))
+}
+
+/// Puts a conference on the event: `pending` (no link yet) or made.
+fn make_conference(resource: &mut Map<String, Value>, request_id: &str, solution: &str, pending: bool) {
+    resource.insert(
+        "conferenceData".into(),
+        json!({
+            "createRequest": {
+                "requestId": request_id,
+                "conferenceSolutionKey": {"type": solution},
+                "status": {"statusCode": "pending"},
+            }
+        }),
+    );
+    if !pending {
+        finish_conference(resource);
+    }
+}
+
+/// A pending conference becomes a Meet meeting: `success`, its entry points and `hangoutLink`.
+fn finish_conference(resource: &mut Map<String, Value>) {
+    let letters: String = crate::harness::random_hex()
+        .bytes()
+        .take(10)
+        .map(|b| char::from(b'a' + b % 26))
+        .collect();
+    let code = format!("{}-{}-{}", &letters[..3], &letters[3..7], &letters[7..10]);
+    let uri = format!("https://meet.google.com/{code}");
+    if let Some(Value::Object(data)) = resource.get_mut("conferenceData") {
+        if let Some(status) = data.get_mut("createRequest").and_then(|r| r.get_mut("status")) {
+            *status = json!({"statusCode": "success"});
+        }
+        data.insert(
+            "entryPoints".into(),
+            json!([{"entryPointType": "video", "uri": uri, "label": format!("meet.google.com/{code}")}]),
+        );
+        data.insert(
+            "conferenceSolution".into(),
+            json!({"key": {"type": "hangoutsMeet"}, "name": "Google Meet"}),
+        );
+        data.insert("conferenceId".into(), json!(code));
+    }
+    resource.insert("hangoutLink".into(), json!(uri));
 }
 
 /// Client-chosen ids: base32hex (a-v and 0-9), 5 to 1024 characters.

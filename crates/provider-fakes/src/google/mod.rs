@@ -122,7 +122,7 @@ pub const ROUTES: &[Route] = &[
         http_method: "POST",
         path: "calendars/{calendarId}/events",
         scopes: EVENTS_WRITE,
-        query: &["sendUpdates"],
+        query: &["sendUpdates", "conferenceDataVersion"],
     },
     Route {
         id: "calendar.events.get",
@@ -153,6 +153,8 @@ struct Inner {
     oauth: OAuthServer,
     calendars: Mutex<Calendars>,
     throttles: Mutex<VecDeque<u16>>,
+    /// Methods (discovery ids) whose next call is carried out but whose answer is lost.
+    lost_answers: Mutex<Vec<&'static str>>,
 }
 
 /// The Google fake. Cheap to clone; the server stops when the last clone is dropped.
@@ -187,6 +189,7 @@ impl FakeGoogle {
             ),
             calendars: Mutex::new(Calendars::new(ACCOUNT_EMAIL)),
             throttles: Mutex::new(VecDeque::new()),
+            lost_answers: Mutex::new(Vec::new()),
         });
         let listener = harness::spawn(inner.clone(), entry)?;
         Ok(FakeGoogle {
@@ -224,6 +227,24 @@ impl FakeGoogle {
         lock(&self.inner.throttles).extend(std::iter::repeat_n(status, n));
     }
 
+    /// The next call of the API method `route_id` (a discovery id such as
+    /// `calendar.events.insert`) is carried out, but its answer is lost on the way back: the
+    /// client gets 503 backendError, as after a dropped connection it would retry.
+    pub fn lose_next_answer(&self, route_id: &'static str) {
+        lock(&self.inner.lost_answers).push(route_id);
+    }
+
+    /// Meet conferences asked for from now on stay `pending` until their event has been read
+    /// (`GET .../events/{id}`) `reads` times; 0 (the default) makes them at once.
+    pub fn set_conference_pending_reads(&self, reads: u32) {
+        lock(&self.inner.calendars).conference_pending_reads = reads;
+    }
+
+    /// The request id of every Meet conference made so far, in order (one per conference).
+    pub fn conferences(&self) -> Vec<String> {
+        lock(&self.inner.calendars).conferences.clone()
+    }
+
     /// Adds a calendar to the account's calendar list. A `primary` one replaces the current primary
     /// (the primary calendar's id is the account's email address).
     pub fn add_calendar(&self, id: &str, summary: &str, primary: bool) {
@@ -239,7 +260,7 @@ impl FakeGoogle {
     /// all-day `date`s and attendees' `responseStatus` are honoured) and returns the stored resource.
     pub fn add_event(&self, calendar_id: &str, event: Value) -> Result<Value, FakeError> {
         lock(&self.inner.calendars)
-            .insert(calendar_id, event)
+            .insert(calendar_id, event, true)
             .map_err(|e| FakeError::InvalidSeed(e.message))
     }
 
@@ -372,14 +393,36 @@ fn api(
         ));
     }
     let query = Params::parse(req.query_string());
+    let answer = serve(inner, route, calendar, event, &query, body);
+    let mut lost = lock(&inner.lost_answers);
+    if let Some(at) = lost.iter().position(|r| *r == route) {
+        lost.remove(at);
+        return Err(GoogleError::for_status(503));
+    }
+    answer
+}
+
+fn serve(
+    inner: &Inner,
+    route: &str,
+    calendar: &str,
+    event: &str,
+    query: &Params,
+    body: &[u8],
+) -> Result<HttpResponse, GoogleError> {
     let mut calendars = lock(&inner.calendars);
     match route {
         "calendar.freebusy.query" => freebusy::query(&calendars, body),
-        "calendar.calendarList.list" => calendars.list_calendars(&query),
-        "calendar.events.list" => calendars.list_events(calendar, &query),
+        "calendar.calendarList.list" => calendars.list_calendars(query),
+        "calendar.events.list" => calendars.list_events(calendar, query),
         "calendar.events.insert" => {
             let event = harness::json_object(body).ok_or_else(|| GoogleError::new(400, "parseError", "Parse Error"))?;
-            Ok(HttpResponse::Ok().json(calendars.insert(calendar, Value::Object(event))?))
+            let conferences = match query.get("conferenceDataVersion") {
+                None | Some("0") => false,
+                Some("1") => true,
+                Some(_) => return Err(GoogleError::new(400, "invalid", "Invalid conferenceDataVersion value.")),
+            };
+            Ok(HttpResponse::Ok().json(calendars.insert(calendar, Value::Object(event), conferences)?))
         }
         "calendar.events.get" => Ok(HttpResponse::Ok().json(calendars.get(calendar, event)?)),
         "calendar.events.patch" => {

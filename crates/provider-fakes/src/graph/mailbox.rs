@@ -33,6 +33,10 @@ pub(crate) struct Mailbox {
     calendars: Vec<(String, String, bool)>,
     events: Vec<Event>,
     pub(crate) working_hours: Value,
+    /// The online meeting providers the account's calendars offer (`allowedOnlineMeetingProviders`).
+    pub(crate) meeting_providers: Vec<String>,
+    /// The join URL of every online meeting made so far, in order.
+    pub(crate) meetings: Vec<String>,
 }
 
 impl Mailbox {
@@ -50,11 +54,20 @@ impl Mailbox {
                 "endTime": "17:00:00.0000000",
                 "timeZone": {"name": "Pacific Standard Time"},
             }),
+            meeting_providers: vec!["teamsForBusiness".into()],
+            meetings: Vec::new(),
         }
     }
 
+    /// A personal account offers only Skype (consumer) meetings, a work account Teams.
     pub(crate) fn set_personal(&mut self, personal: bool) {
         self.personal = personal;
+        self.meeting_providers = vec![if personal {
+            "skypeForConsumer"
+        } else {
+            "teamsForBusiness"
+        }
+        .into()];
         // Personal (MSA) accounts have 16-hex-digit ids; work accounts a GUID.
         self.id = if personal {
             random_hex().chars().take(16).collect()
@@ -104,6 +117,8 @@ impl Mailbox {
                     "isDefaultCalendar": is_default,
                     "canEdit": true,
                     "canShare": true,
+                    "allowedOnlineMeetingProviders": self.meeting_providers,
+                    "defaultOnlineMeetingProvider": self.meeting_providers.first().map_or("unknown", String::as_str),
                     "owner": {"name": self.display_name, "address": self.address},
                 })
             })
@@ -176,10 +191,41 @@ impl Mailbox {
         ] {
             fields.insert(key.to_owned(), value);
         }
+        let online = body.get("isOnlineMeeting").and_then(Value::as_bool) == Some(true);
+        let provider = body
+            .get("onlineMeetingProvider")
+            .and_then(Value::as_str)
+            .unwrap_or("teamsForBusiness")
+            .to_owned();
         for (key, value) in body {
-            if key != "start" && key != "end" && key != "id" {
+            if !matches!(
+                key.as_str(),
+                "start"
+                    | "end"
+                    | "id"
+                    | "isOnlineMeeting"
+                    | "onlineMeetingProvider"
+                    | "onlineMeeting"
+                    | "onlineMeetingUrl"
+            ) {
                 fields.insert(key, value);
             }
+        }
+        // An online meeting is made only with a provider the account offers; otherwise the event
+        // is made without one (Graph does not refuse the event).
+        if online && self.meeting_providers.contains(&provider) {
+            let join_url = format!(
+                "https://teams.microsoft.com/l/meetup-join/19%3ameeting_{}%40thread.v2/0",
+                random_hex()
+            );
+            self.meetings.push(join_url.clone());
+            fields.insert("isOnlineMeeting".into(), json!(true));
+            fields.insert("onlineMeetingProvider".into(), json!(provider));
+            fields.insert("onlineMeeting".into(), json!({"joinUrl": join_url}));
+        } else {
+            fields.insert("isOnlineMeeting".into(), json!(false));
+            fields.insert("onlineMeetingProvider".into(), json!("unknown"));
+            fields.insert("onlineMeeting".into(), Value::Null);
         }
         touch(&mut fields);
         self.events.push(Event {
@@ -214,7 +260,17 @@ impl Mailbox {
         (event.start, event.end) = (start, end);
         for (key, value) in patch {
             match key.as_str() {
-                "start" | "end" | "id" | "iCalUId" | "createdDateTime" | "transactionId" => {}
+                // The fake does not turn online meetings on or off by a patch: the event keeps its
+                // meeting across moves.
+                "start"
+                | "end"
+                | "id"
+                | "iCalUId"
+                | "createdDateTime"
+                | "transactionId"
+                | "isOnlineMeeting"
+                | "onlineMeetingProvider"
+                | "onlineMeeting" => {}
                 _ => {
                     event.fields.insert(key, value);
                 }

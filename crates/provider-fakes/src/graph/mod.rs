@@ -124,7 +124,20 @@ impl FakeGraph {
         self.inner.concurrency_limit.store(limit, Ordering::SeqCst);
     }
 
-    /// A personal Microsoft account: /me gets a 16-hex-digit id and getSchedule fails.
+    /// The online meeting providers the account's calendars offer (`allowedOnlineMeetingProviders`,
+    /// e.g. `teamsForBusiness`, `skypeForConsumer`): an event asking for a provider not among
+    /// them is made without an online meeting.
+    pub fn set_online_meeting_providers(&self, providers: &[&str]) {
+        lock(&self.inner.mailbox).meeting_providers = providers.iter().map(|p| (*p).to_owned()).collect();
+    }
+
+    /// The join URL of every online meeting made so far, in order.
+    pub fn online_meetings(&self) -> Vec<String> {
+        lock(&self.inner.mailbox).meetings.clone()
+    }
+
+    /// A personal Microsoft account: /me gets a 16-hex-digit id and getSchedule fails; its
+    /// calendars offer Skype (consumer) meetings only, no Teams.
     pub fn set_personal_account(&self, personal: bool) {
         lock(&self.inner.mailbox).set_personal(personal);
     }
