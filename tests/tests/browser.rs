@@ -1242,3 +1242,154 @@ async fn an_expert_connects_a_caldav_calendar_with_the_preset_picker() {
     c.close().await.unwrap();
     server.stop().await;
 }
+
+/// Video meetings on the pages: the appointment page shows "Join" with the expert's room for a
+/// meeting that starts in about 5 minutes and none for one tomorrow (a note instead); on the
+/// manage page the video choice is part of the booking rules, so saving the rules keeps it, and
+/// "made by my calendar" for hours typed in is refused with the reason at the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_appointment_page_offers_join_from_ten_minutes_before() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("the_appointment_page_offers_join_from_ten_minutes_before").remove(0);
+    let server = TestServer::start(&db).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, expert_token) = new_expert(api).await;
+    // Round the clock, every day: a slot starts every 5 minutes.
+    let rules: Vec<Value> = (0..=6)
+        .map(|d| json!({"day_of_week": d, "start_time": "00:00", "end_time": "24:00", "is_available": true}))
+        .collect();
+    let put = api
+        .put(
+            &format!("/api/v1/experts/{expert}/availability"),
+            &expert_token,
+            json!({"rules": rules, "overrides": []}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let room = "https://zoom.us/j/5551234567?pwd=video";
+    let policy_path = format!("/api/v1/experts/{expert}/booking-policy");
+    let set = api
+        .put(
+            &policy_path,
+            &expert_token,
+            json!({"slot_interval_minutes": 5, "video": "static", "video_url": room}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    let client = api
+        .post(
+            "/api/v1/clients",
+            ADMIN_TOKEN,
+            json!({"name": "Ann Video", "email": "ann.video@example.com", "timezone": BROWSER_ZONE}),
+        )
+        .await;
+    let client_id = client.body["id"].as_str().unwrap().to_owned();
+    let client_token = api.token("client", &client_id).await;
+
+    // The next 5-minute mark at least 5 minutes away: between 5 and 10 minutes from now.
+    let now = Timestamp::now().as_second();
+    let soon = Timestamp::from_second(((now + 299) / 300) * 300 + 300).unwrap();
+    let book = |start: Timestamp| {
+        let end = start + SignedDuration::from_mins(30);
+        api.post(
+            "/api/v1/appointments",
+            &client_token,
+            json!({"expert_id": expert, "client_id": client_id, "start_time": start.to_string(), "end_time": end.to_string()}),
+        )
+    };
+    let near = book(soon).await;
+    assert_eq!(near.status, 201, "{:?}", near.body);
+    assert_eq!(near.body["meeting_url"], room);
+    let tomorrow = book(soon + SignedDuration::from_hours(24)).await;
+    assert_eq!(tomorrow.status, 201, "{:?}", tomorrow.body);
+    assert_eq!(tomorrow.body["meeting_url"], room);
+
+    let c = browser(&driver).await;
+    let near_page = format!("/appointments/{}", near.body["id"].as_str().unwrap());
+    sign_in(&c, &base, &client_token, &near_page).await;
+    wait_for(&c, "the appointment page", "document.body.dataset.ready === 'true'").await;
+    let join = wait_for(
+        &c,
+        "the Join link",
+        "(() => { const a = document.querySelector('#meeting-box a#join'); \
+              return a && {href: a.getAttribute('href'), text: a.textContent.trim(), target: a.target}; })()",
+    )
+    .await;
+    assert_eq!(join, json!({"href": room, "text": "Join", "target": "_blank"}));
+    check_page(&c, "appointment with a meeting").await;
+
+    let later_page = format!("/appointments/{}", tomorrow.body["id"].as_str().unwrap());
+    c.goto(&format!("{base}{later_page}")).await.unwrap();
+    wait_for(&c, "the appointment page", "document.body.dataset.ready === 'true'").await;
+    let note = wait_for(
+        &c,
+        "the note on the meeting",
+        "(() => { const n = document.querySelector('#meeting-note'); return n && n.textContent; })()",
+    )
+    .await;
+    assert!(note.as_str().unwrap().contains("10 minutes before"), "{note}");
+    let links = c
+        .execute(
+            "return [...document.querySelectorAll('a')].filter(a => a.id === 'join' || a.textContent.trim() === 'Join' \
+                 || a.getAttribute('href') === arguments[0]).length;",
+            vec![json!(room)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(links, json!(0), "no Join and no link for tomorrow's meeting yet");
+
+    // The manage page: the video choice is in the booking rules and survives saving them.
+    c.goto(&format!("{base}/")).await.unwrap();
+    c.delete_all_cookies().await.unwrap();
+    let manage = format!("/experts/{expert}/manage");
+    sign_in(&c, &base, &expert_token, &manage).await;
+    wait_for(
+        &c,
+        "the booking rules with the video choice",
+        &format!(
+            "document.querySelector('#policy-video').value === 'static' \
+             && document.querySelector('#policy-video_url').value === {room:?} \
+             && !document.querySelector('#policy-video-url-field').hidden"
+        ),
+    )
+    .await;
+    set_value(&c, "#policy-slot_duration_minutes", "45").await;
+    click(&c, "#save-policy").await;
+    wait_for(
+        &c,
+        "the rules saved",
+        "document.querySelector('#policy-state').textContent === '' \
+         && !document.querySelector('#policy').classList.contains('is-dirty')",
+    )
+    .await;
+    let saved = api.get(&policy_path, &expert_token).await;
+    assert_eq!(saved.body["slot_duration_minutes"], 45, "{:?}", saved.body);
+    assert_eq!(
+        (saved.body["video"].as_str(), saved.body["video_url"].as_str()),
+        (Some("static"), Some(room)),
+        "saving the booking rules keeps the video choice: {:?}",
+        saved.body
+    );
+
+    // Hours typed in cannot make meetings: refused, with the reason at the field.
+    set_value(&c, "#policy-video", "provider").await;
+    click(&c, "#save-policy").await;
+    let error = wait_for(
+        &c,
+        "the refusal at the video field",
+        "document.querySelector('#policy-video-error').textContent",
+    )
+    .await;
+    assert!(
+        error.as_str().unwrap().contains("cannot make video meetings"),
+        "{error}"
+    );
+    let kept = api.get(&policy_path, &expert_token).await;
+    assert_eq!(kept.body, saved.body, "nothing changed");
+    check_page(&c, "manage with video").await;
+    c.close().await.unwrap();
+    server.stop().await;
+}

@@ -1,5 +1,6 @@
 // One appointment, /appointments/{id}: when it is (in the viewer's zone and the expert's), its
-// status and calendar sync in plain words, and cancelling it with a confirmation.
+// status and calendar sync in plain words, its video meeting ("Join" from 10 minutes before the
+// start), and cancelling it with a confirmation.
 import { api, el, mountTopbar, requireSession } from "/assets/api.js";
 import * as T from "/assets/time.js";
 
@@ -21,7 +22,11 @@ const state = {
   pollDelay: 1000,
   pollTimer: null,
   pollUntil: 0,
+  joinTimer: null,
 };
+
+/** How long before the start the "Join" link appears. */
+const JOIN_EARLY_MS = 10 * 60000;
 
 function say(kind, ...content) {
   notice.replaceChildren(el("div", { class: `alert alert-${kind}` }, ...content));
@@ -124,9 +129,12 @@ function render() {
     pendingBox.replaceChildren();
   }
 
+  renderMeeting(a, ended);
+
   const minutes = Math.round((new Date(a.end_time) - new Date(a.start_time)) / 60000);
   const facts = [["Length", T.duration(minutes)], ["With", expertName]];
-  if (a.calendar_type && CALENDARS[a.calendar_type]) facts.push(["Calendar", CALENDARS[a.calendar_type]]);
+  const calendar = calendars.get(a.calendar_type);
+  if (calendar) facts.push(["Calendar", calendar.name]);
   if (cancelled && a.cancellation_reason) facts.push(["Reason for cancelling", a.cancellation_reason]);
   if (a.created_at) facts.push(["Booked", `${T.dateShort(a.created_at, zone)}, ${T.time(a.created_at, zone)}`]);
   $("facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
@@ -141,6 +149,37 @@ function render() {
   if (ended && !cancelled && a.status === "confirmed" && !notice.childElementCount) {
     say("info", "This appointment has already taken place.");
   }
+}
+
+/** The video meeting: "Join" from 10 minutes before the start until the end, a note before. */
+function renderMeeting(a, ended) {
+  const box = $("meeting-box");
+  clearTimeout(state.joinTimer);
+  const link = a.meeting_url && /^https:\/\//i.test(a.meeting_url) ? a.meeting_url : null;
+  if (a.status !== "confirmed" || ended) {
+    box.replaceChildren();
+    return;
+  }
+  if (!link) {
+    box.replaceChildren(...(a.meeting_error
+      ? [el("p", { class: "muted small", id: "meeting-note" }, `No video link: ${a.meeting_error}`)]
+      : []));
+    return;
+  }
+  const opensIn = new Date(a.start_time).getTime() - JOIN_EARLY_MS - Date.now();
+  if (opensIn <= 0) {
+    box.replaceChildren(
+      el("a", { class: "btn btn-primary", id: "join", href: link, target: "_blank", rel: "noopener noreferrer" }, "Join"),
+    );
+    // Gone once it is over.
+    const endsIn = new Date(a.end_time).getTime() - Date.now();
+    if (endsIn < 86400000) state.joinTimer = setTimeout(render, endsIn + 1000);
+    return;
+  }
+  box.replaceChildren(el("p", { class: "muted small", id: "meeting-note" },
+    "This appointment is on video. The Join link appears here 10 minutes before the start."));
+  // Shown without a reload when the time comes (timers this far ahead are fine; longer ones are not).
+  if (opensIn < 86400000) state.joinTimer = setTimeout(render, opensIn + 500);
 }
 
 // ---------------------------------------------------------------- sync: watch until it settles

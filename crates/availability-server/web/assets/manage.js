@@ -155,9 +155,27 @@ function checkPolicyField(f, input) {
   return !problem;
 }
 
+/** The video choice: the room link is asked for (and checked) only with "my own room". */
+function checkVideo() {
+  const video = policyForm.elements.video.value;
+  const url = policyForm.elements.video_url;
+  $("policy-video-url-field").hidden = video !== "static";
+  const text = url.value.trim();
+  let problem = "";
+  if (video === "static" && !/^https:\/\/[^\s/?#]+/i.test(text)) {
+    problem = text === "" ? "Enter the link of your room." : "Enter an https:// link.";
+  }
+  $("policy-video_url-error").textContent = problem;
+  url.setAttribute("aria-invalid", String(Boolean(problem)));
+  $("policy-video-error").textContent = "";
+  policyForm.elements.video.setAttribute("aria-invalid", "false");
+  return !problem;
+}
+
 /**
  * The policy in the form, or null while a field is not valid. `anyRange`: whole numbers out of
- * range too (a save sends them, and the server's answer is the word that counts).
+ * range too, and any room link (a save sends them, and the server's answer is the word that
+ * counts). The video fields are part of it, so saving the booking rules keeps them.
  */
 function policyValues(anyRange = false) {
   const out = {};
@@ -168,6 +186,12 @@ function policyValues(anyRange = false) {
     if (!anyRange && (value < f.min || value > f.max)) return null;
     out[f.name] = value;
   }
+  const video = policyForm.elements.video.value;
+  if (video !== "none") out.video = video;
+  if (video === "static") {
+    if (!anyRange && !checkVideo()) return null;
+    out.video_url = policyForm.elements.video_url.value.trim();
+  }
   return out;
 }
 
@@ -177,9 +201,21 @@ function loadPolicy(policy) {
     input.value = policy[f.name];
     checkPolicyField(f, input);
   }
+  policyForm.elements.video.value = policy.video || "none";
+  policyForm.elements.video_url.value = policy.video_url || "";
+  checkVideo();
   savedPolicy = JSON.stringify(policyValues());
   policyChanged();
 }
+
+policyForm.elements.video.addEventListener("change", () => {
+  checkVideo();
+  policyChanged();
+});
+policyForm.elements.video_url.addEventListener("input", () => {
+  checkVideo();
+  policyChanged();
+});
 
 function policyChanged() {
   const values = policyValues();
@@ -206,7 +242,13 @@ policyForm.addEventListener("submit", async (event) => {
     say("ok", "Saved your booking rules.");
   } catch (e) {
     const named = e.status === 422 && POLICY_FIELDS.find((f) => e.message.includes(f.name));
-    if (named) {
+    if (e.code === "invalid_video" || e.code === "video_unsupported") {
+      const field = e.code === "invalid_video" && policyForm.elements.video.value === "static" ? "video_url" : "video";
+      const input = policyForm.elements[field];
+      input.setAttribute("aria-invalid", "true");
+      $(`${input.id}-error`).textContent = e.message;
+      input.focus();
+    } else if (named) {
       const input = policyForm.elements[named.name];
       input.setAttribute("aria-invalid", "true");
       if (!$(`${input.id}-error`).textContent) $(`${input.id}-error`).textContent = e.message;
