@@ -7,9 +7,12 @@ use std::sync::Arc;
 
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use availability_core::domain::{
-    DayOfWeek, IntegrationType, Interval, NewAppointment, Secret, SyncStatus, WeeklyRule, Zone,
+    BookingPolicy, DayOfWeek, IntegrationType, Interval, NewAppointment, Secret, SyncStatus, VideoPolicy, WeeklyRule,
+    Zone,
 };
-use availability_core::{AppointmentRepository, BookingGuard, CoreError, CredentialRepository, IntegrationRepository};
+use availability_core::{
+    AppointmentRepository, BookingGuard, CoreError, CredentialRepository, IntegrationRepository, Meeting,
+};
 use availability_store::crypto::Keyring;
 use availability_store::{testing, Store};
 
@@ -415,5 +418,150 @@ async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
             "the changed one runs again at once; the failed one waits"
         );
         let _ = CoreError::SlotTaken;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_policies_and_meetings_that_are_still_being_made() {
+    for url in urls("video_policies_and_meetings_that_are_still_being_made").await {
+        let store = Arc::new(open(&url, KEY_A, "").await);
+        let google = IntegrationType::from_static("google_calendar");
+        let expert = store
+            .create_expert("E".into(), "e@x.com".into(), Zone::utc())
+            .await
+            .unwrap();
+        let provider = BookingPolicy::default().with_video(VideoPolicy::Provider);
+        // Hours typed in make no meetings: refused by the write, nothing changes.
+        let refused = store
+            .set_booking_policy_with_video(expert.id, provider.clone(), vec![google])
+            .await
+            .unwrap();
+        assert!(refused.is_none(), "{url}");
+        assert_eq!(
+            store.expert(expert.id).await.unwrap().booking_policy,
+            BookingPolicy::default()
+        );
+        store.set_integration(expert.id, google).await.unwrap();
+        let stored = store
+            .set_booking_policy_with_video(expert.id, provider.clone(), vec![google])
+            .await
+            .unwrap()
+            .expect("Google makes meetings");
+        assert_eq!(stored.booking_policy, provider);
+        // Back to hours typed in while the policy asks for meetings: refused, nothing changes.
+        let switch = store
+            .switch_integration(expert.id, IntegrationType::MANUAL, false)
+            .await
+            .unwrap();
+        assert!(switch.is_none(), "{url}");
+        let kept = store.expert(expert.id).await.unwrap();
+        assert_eq!(
+            (kept.integration_type, kept.booking_policy.clone()),
+            (google, provider.clone())
+        );
+        // A room of the expert's own reads back as it was written.
+        let room = VideoPolicy::parse(Some("static"), Some("https://zoom.us/j/42")).unwrap();
+        let with_room = BookingPolicy::default().with_video(room);
+        store.set_booking_policy(expert.id, with_room.clone()).await.unwrap();
+        assert_eq!(store.expert(expert.id).await.unwrap().booking_policy, with_room);
+        assert!(store
+            .switch_integration(expert.id, IntegrationType::MANUAL, false)
+            .await
+            .unwrap()
+            .is_some());
+        store.set_integration(expert.id, google).await.unwrap();
+
+        // A meeting still being made keeps the job, as a read of the meeting.
+        let rules = (0..7)
+            .map(|d| {
+                WeeklyRule::new(
+                    DayOfWeek::new(d).unwrap(),
+                    "00:00".parse().unwrap(),
+                    "24:00".parse().unwrap(),
+                    true,
+                )
+                .unwrap()
+            })
+            .collect();
+        store.replace_schedule(expert.id, rules, vec![], None).await.unwrap();
+        let client = store
+            .create_client("C".into(), "c@x.com".into(), Zone::utc())
+            .await
+            .unwrap();
+        let now = Timestamp::now();
+        let start = Timestamp::from_second((now.as_second() / 3600 + 24) * 3600).unwrap();
+        let booked = AppointmentRepository::book(
+            &*store,
+            NewAppointment {
+                expert_id: expert.id,
+                client_id: client.id,
+                time: Interval::new(start, start + SignedDuration::from_mins(30)).unwrap(),
+            },
+            BookingGuard {
+                external_busy: vec![],
+                now,
+                integration: google,
+                calendar_type: Some(availability_domain::CalendarType::from_static("google")),
+                meeting_url: Some("https://zoom.us/j/42".into()),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(booked.meeting_url.as_deref(), Some("https://zoom.us/j/42"));
+        let job = store.claim_sync_jobs(10).await.unwrap().remove(0);
+        assert!(!job.meeting_pending);
+        store
+            .sync_succeeded_with_meeting(job, Some("evt1".into()), Some(Meeting::Pending), 0)
+            .await
+            .unwrap();
+        let a = store.appointment(booked.id).await.unwrap();
+        assert_eq!(a.external_calendar_event_id.as_deref(), Some("evt1"));
+        assert_eq!(a.sync_status, SyncStatus::Pending, "the job is not done");
+        let job = store.claim_sync_jobs(10).await.unwrap().remove(0);
+        assert!(job.meeting_pending, "{url}: the job now only reads the meeting");
+        let url_made = "https://meet.google.com/abc-defg-hij";
+        store
+            .sync_succeeded_with_meeting(job, None, Some(Meeting::Ready { url: url_made.into() }), 0)
+            .await
+            .unwrap();
+        let a = store.appointment(booked.id).await.unwrap();
+        assert_eq!(
+            (a.sync_status, a.meeting_url.as_deref(), a.meeting_error.as_deref()),
+            (SyncStatus::Synced, Some(url_made), None)
+        );
+        assert_eq!(store.pending_sync_jobs().await.unwrap(), 0);
+        // A move queues the job again as a write of the event, not a read of the meeting.
+        let moved = Interval::new(
+            start + SignedDuration::from_hours(2),
+            start + SignedDuration::from_mins(150),
+        )
+        .unwrap();
+        AppointmentRepository::reschedule(
+            &*store,
+            booked.id,
+            moved,
+            BookingGuard {
+                external_busy: vec![],
+                now,
+                integration: google,
+                calendar_type: Some(availability_domain::CalendarType::from_static("google")),
+                meeting_url: None,
+            },
+        )
+        .await
+        .unwrap();
+        let job = store.claim_sync_jobs(10).await.unwrap().remove(0);
+        assert!(!job.meeting_pending);
+        assert_eq!(
+            store.appointment(booked.id).await.unwrap().meeting_url.as_deref(),
+            Some(url_made),
+            "a move keeps the link"
+        );
+        store
+            .sync_succeeded_with_meeting(job, None, Some(Meeting::Unavailable { reason: "gone".into() }), 0)
+            .await
+            .unwrap();
+        let a = store.appointment(booked.id).await.unwrap();
+        assert_eq!(a.meeting_error.as_deref(), Some("gone"));
     }
 }
