@@ -232,6 +232,39 @@ async fn google_bookings_get_the_meet_link_once_and_keep_it() {
             .get(&format!("/api/v1/appointments/{first_id}"), &expert_token)
             .await;
         assert_eq!(seen.body["meeting_url"], first["meeting_url"], "{l}");
+
+        // Disconnecting Google falls back to hours typed in; the policy still asks for meetings,
+        // so a new booking says why it has none (and the policy cannot be saved so again).
+        let gone = api
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/experts/{expert}/integrations/google_calendar"),
+                Some(&expert_token),
+                None,
+            )
+            .await;
+        assert_eq!(gone.status, 204, "{l}: {:?}", gone.body);
+        let now_manual = api.get(&format!("/api/v1/experts/{expert}"), &expert_token).await;
+        assert_eq!(now_manual.body["integration_type"], "manual", "{l}");
+        assert_eq!(now_manual.body["booking_policy"]["video"], "provider", "{l}");
+        let third = book(
+            api,
+            &client_token,
+            &expert,
+            &client,
+            &format!("{day}T15:00:00Z"),
+            &format!("{day}T15:30:00Z"),
+        )
+        .await;
+        assert_eq!(third["meeting_url"], Value::Null, "{l}: {third}");
+        assert!(
+            third["meeting_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("cannot make video meetings")),
+            "{l}: {third}"
+        );
+        let again = api.put(&policy_path, &expert_token, json!({"video": "provider"})).await;
+        assert_error(&again, 422, "video_unsupported");
         server.stop().await;
     }
 }

@@ -274,7 +274,7 @@ impl AppointmentRepository for InMemoryStore {
             cancellation_reason: None,
             sync_error: None,
             meeting_url: guard.meeting_url.clone(),
-            meeting_error: None,
+            meeting_error: guard.meeting_error.clone(),
             created_at: guard.timestamp(),
             updated_at: guard.timestamp(),
         };

@@ -59,6 +59,9 @@ pub struct BookingGuard {
     /// The meeting link a new booking gets at once (the expert's own room, booking policy
     /// `video: "static"`); a reschedule keeps the link the appointment has.
     pub meeting_url: Option<String>,
+    /// Why a new booking gets no meeting although the policy asks for one (the expert's
+    /// integration makes none); a reschedule keeps what the appointment has.
+    pub meeting_error: Option<String>,
 }
 
 impl BookingGuard {

@@ -350,6 +350,7 @@ async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
             integration: IntegrationType::from_static("google_calendar"),
             calendar_type: Some(availability_domain::CalendarType::from_static("google")),
             meeting_url: None,
+            meeting_error: None,
         };
         let mut ids = Vec::new();
         for i in 1..=3 {
@@ -503,6 +504,7 @@ async fn video_policies_and_meetings_that_are_still_being_made() {
                 integration: google,
                 calendar_type: Some(availability_domain::CalendarType::from_static("google")),
                 meeting_url: Some("https://zoom.us/j/42".into()),
+                meeting_error: None,
             },
         )
         .await
@@ -546,6 +548,7 @@ async fn video_policies_and_meetings_that_are_still_being_made() {
                 integration: google,
                 calendar_type: Some(availability_domain::CalendarType::from_static("google")),
                 meeting_url: None,
+                meeting_error: None,
             },
         )
         .await

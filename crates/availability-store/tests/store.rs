@@ -67,6 +67,7 @@ fn guard() -> BookingGuard {
         integration: IntegrationType::MANUAL,
         calendar_type: None,
         meeting_url: None,
+        meeting_error: None,
     }
 }
 

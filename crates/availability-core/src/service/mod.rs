@@ -11,7 +11,7 @@ use std::sync::Arc;
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, BookingPolicy, ExpertId, Interval, NewAppointment, Schedule, Slot,
-    SyncStatus,
+    SyncStatus, VideoPolicy,
 };
 
 use crate::busy_cache::{BusyCache, BusyKey};
@@ -436,6 +436,16 @@ impl AvailabilityService {
                 .video()
                 .room()
                 .map(|room| room.as_str().to_owned()),
+            meeting_error: (*expert.booking_policy.video() == VideoPolicy::Provider
+                && (strategy.video().is_none() || strategy.event_writer().is_none()))
+            .then(|| {
+                // The policy was set while a calendar that makes meetings was active, and that
+                // calendar was disconnected since (the expert fell back to another integration).
+                format!(
+                    "the expert's calendar ({}) cannot make video meetings; the booking policy asks it for one",
+                    strategy.display_name()
+                )
+            }),
         })
     }
 
