@@ -35,6 +35,11 @@ pub struct Config {
     /// How failed authentication is throttled per client address. Not read from the
     /// environment: the contract's 20 per 60 s; tests shorten the window.
     pub auth_throttle: AuthThrottleSettings,
+    /// METRICS_BIND: a listener of its own for `GET /metrics`, without a token (default: none).
+    pub metrics_bind: Option<String>,
+    /// METRICS_TOKEN: the bearer token of `GET /metrics` on the main listener (at least 32
+    /// characters); unset, the main listener has no /metrics.
+    pub metrics_token: Option<Secret<String>>,
 }
 
 /// Failed authentications allowed per client address within a window, before that address's
@@ -58,6 +63,9 @@ impl Default for AuthThrottleSettings {
 
 /// The shortest ADMIN_TOKEN accepted (api.md: 32 characters).
 pub const ADMIN_TOKEN_MIN_LEN: usize = 32;
+
+/// The shortest METRICS_TOKEN accepted (as ADMIN_TOKEN).
+pub const METRICS_TOKEN_MIN_LEN: usize = 32;
 
 /// How the server writes its log (to stderr; stdout keeps what the server prints for people).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +129,15 @@ impl Config {
                 });
             }
         }
+        let metrics_token = get("METRICS_TOKEN").map(Secret::new);
+        if let Some(t) = &metrics_token {
+            if t.expose().chars().count() < METRICS_TOKEN_MIN_LEN {
+                return Err(ConfigError {
+                    name: "METRICS_TOKEN",
+                    message: format!("use at least {METRICS_TOKEN_MIN_LEN} characters (e.g. `openssl rand -hex 32`)"),
+                });
+            }
+        }
         let workers = match get("WORKERS") {
             Some(w) => Some(w.parse::<usize>().ok().filter(|n| *n > 0).ok_or(ConfigError {
                 name: "WORKERS",
@@ -177,6 +194,8 @@ impl Config {
             log_format,
             trusted_proxies,
             auth_throttle: AuthThrottleSettings::default(),
+            metrics_bind: get("METRICS_BIND"),
+            metrics_token,
         })
     }
 }
@@ -222,6 +241,13 @@ mod tests {
             2
         );
         assert!(Config::from_vars(vars(&[("WORKERS", "zero")])).is_err());
+        assert!(Config::from_vars(vars(&[("METRICS_TOKEN", &"m".repeat(31))])).is_err());
+        let c = Config::from_vars(vars(&[("METRICS_TOKEN", &"m".repeat(32))])).unwrap();
+        assert!(c.metrics_token.is_some() && c.metrics_bind.is_none());
+        assert!(
+            !format!("{c:?}").contains(&"m".repeat(32)),
+            "the metrics token never prints"
+        );
         assert!(Config::from_vars(vars(&[("ENCRYPTION_KEY", "not-a-key")])).is_err());
         assert!(Config::from_vars(vars(&[("LOG_FORMAT", "xml")])).is_err());
         assert_eq!(

@@ -511,3 +511,13 @@ pub(crate) fn expert_by_setting(
     }
     Ok(None)
 }
+
+/// How many integrations each (integration type, status) has, for /metrics.
+pub(crate) fn counts(conn: &mut Conn) -> Result<Vec<(String, String, i64)>, StoreError> {
+    use diesel::dsl::count_star;
+    Ok(db_run!(conn, |c| ei::table
+        .group_by((ei::integration_type, ei::status))
+        .select((ei::integration_type, ei::status, count_star()))
+        .order((ei::integration_type, ei::status))
+        .load::<(String, String, i64)>(c))?)
+}

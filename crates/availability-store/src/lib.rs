@@ -6,6 +6,7 @@ pub mod crypto;
 mod db;
 mod error;
 mod experts;
+mod ics;
 pub mod idempotency;
 mod integrations;
 pub mod outbox;
@@ -28,6 +29,7 @@ pub use appointments::Party;
 pub use db::DatabaseUrl;
 pub use error::StoreError;
 pub use experts::ExpertPatch;
+pub use ics::CalendarEntry;
 pub use idempotency::StoredAnswer;
 pub use integrations::{IntegrationRecord, OAuthStart, STATE_TTL_SECONDS as OAUTH_STATE_SECONDS};
 pub use outbox::ClaimedJob;
@@ -421,6 +423,47 @@ impl Store {
     }
 }
 
+/// iCalendar: appointments as calendars show them, and the experts' secret feeds.
+impl Store {
+    /// One appointment with its SEQUENCE and the names its event shows.
+    pub async fn calendar_entry(&self, id: AppointmentId) -> Result<CalendarEntry, StoreError> {
+        self.run(move |c| ics::entry(c, id)).await
+    }
+
+    /// The expert's confirmed and pending appointments that end after `since`, by start.
+    pub async fn feed_entries(&self, expert: ExpertId, since: Timestamp) -> Result<Vec<CalendarEntry>, StoreError> {
+        self.run(move |c| ics::feed(c, expert, since.as_second())).await
+    }
+
+    /// Turns the expert's feed on with a new 256-bit secret (hex), replacing any earlier one:
+    /// the URL of the old secret stops working at once. Only the secret's SHA-256 is stored.
+    pub async fn rotate_ics_feed(&self, expert: ExpertId) -> Result<String, StoreError> {
+        let secret = tokens::new_token()?;
+        let hash = tokens::token_hash(&secret);
+        self.run_write(move |c| ics::set_feed_hash(c, expert, Some(&hash)))
+            .await?;
+        Ok(secret)
+    }
+
+    /// Turns the expert's feed off (already off: nothing to do).
+    pub async fn disable_ics_feed(&self, expert: ExpertId) -> Result<(), StoreError> {
+        self.run_write(move |c| ics::set_feed_hash(c, expert, None)).await
+    }
+
+    /// Whether `secret` is the expert's current feed secret (compared on hashes, in constant
+    /// time). False for an unknown expert, a feed that is off, or any other secret.
+    pub async fn ics_feed_secret_matches(&self, expert: ExpertId, secret: String) -> Result<bool, StoreError> {
+        let stored = self.run_read(move |c| ics::feed_hash(c, expert)).await?;
+        let Some(stored) = stored else {
+            return Ok(false);
+        };
+        let presented = tokens::token_hash(&secret);
+        #[allow(deprecated)]
+        let same = ring::constant_time::verify_slices_are_equal(stored.as_bytes(), presented.as_bytes()).is_ok();
+        Ok(same)
+    }
+}
+
 /// Integrations, OAuth states and the outbox.
 impl Store {
     /// The expert's connected integrations.
@@ -540,6 +583,17 @@ impl Store {
     ) -> Result<bool, StoreError> {
         self.run_write(move |c| outbox::fail(c, &job, &reason, now(), retry_in_seconds))
             .await
+    }
+
+    /// The sync queue's depth and the enqueue time of its oldest job, for /metrics.
+    pub async fn sync_queue(&self) -> Result<(i64, Option<Timestamp>), StoreError> {
+        let (depth, oldest) = self.run(outbox::depth).await?;
+        Ok((depth, oldest.map(rows::instant).transpose()?))
+    }
+
+    /// How many integrations each (integration type, status) has, for /metrics.
+    pub async fn integration_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.run(integrations::counts).await
     }
 
     /// How many sync jobs are queued.

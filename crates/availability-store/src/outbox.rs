@@ -189,3 +189,11 @@ pub(crate) fn fail(
 pub(crate) fn pending(conn: &mut Conn) -> Result<i64, StoreError> {
     Ok(db_run!(conn, |c| sync_jobs::table.count().get_result(c))?)
 }
+
+/// The queue's depth and the enqueue time (Unix seconds) of its oldest job, for /metrics.
+pub(crate) fn depth(conn: &mut Conn) -> Result<(i64, Option<i64>), StoreError> {
+    use diesel::dsl::{count_star, min};
+    Ok(db_run!(conn, |c| sync_jobs::table
+        .select((count_star(), min(sync_jobs::first_queued_at)))
+        .get_result::<(i64, Option<i64>)>(c))?)
+}

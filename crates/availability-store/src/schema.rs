@@ -16,6 +16,7 @@ diesel::table! {
         booking_horizon_days -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        ics_feed_secret_hash -> Nullable<Text>,
     }
 }
 
@@ -65,6 +66,7 @@ diesel::table! {
         updated_at -> BigInt,
         sync_error -> Nullable<Text>,
         scheduling_url -> Nullable<Text>,
+        sequence -> Integer,
     }
 }
 

@@ -6,7 +6,9 @@ mod appointments;
 mod experts;
 mod extract;
 mod health;
+mod ics;
 mod integrations;
+mod metrics;
 mod oauth;
 mod params;
 mod provider_settings;
@@ -33,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .configure(slots::configure)
                 .configure(appointments::configure)
+                .configure(ics::configure_api)
                 .configure(admin::configure)
                 .configure(experts::configure)
                 .configure(providers::configure)
@@ -41,10 +44,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(oauth::configure_api),
         )
         .configure(health::configure)
+        .configure(ics::configure)
+        .configure(metrics::configure)
         .configure(oauth::configure)
         .configure(webhooks::configure)
         .configure(crate::session::configure)
         .configure(crate::pages::configure);
+}
+
+/// The routes of METRICS_BIND's listener (only `/metrics`).
+pub fn configure_metrics_listener(cfg: &mut web::ServiceConfig) {
+    metrics::configure_listener(cfg);
 }
 
 /// The answer to an unknown route.
