@@ -11,6 +11,8 @@
     clippy::zombie_processes
 )]
 
+pub mod python;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
