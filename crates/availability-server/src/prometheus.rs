@@ -86,6 +86,10 @@ fn describe() {
         "Age of the oldest job waiting in an outbox, by queue (0 when empty)"
     );
     describe_gauge!("integrations", "Calendar integrations, by integration type and status");
+    // Reported from the start, so that a rate over the first booking sees it rise from 0.
+    for outcome in ["created", "pending"] {
+        counter!("bookings_total", "outcome" => outcome).increment(0);
+    }
 }
 
 /// Records every request: by method, route pattern (never the raw path, which holds ids and
