@@ -12,6 +12,8 @@ mod schedule;
 mod schedule_set;
 mod secret;
 mod time;
+#[cfg(feature = "chrono")]
+pub mod with_chrono;
 
 pub use appointment::{Appointment, AppointmentStatus, BookingState, NewAppointment, Slot, SyncStatus};
 pub use error::DomainError;
@@ -25,6 +27,9 @@ pub use schedule::{DateOverride, Schedule, TimeWindow, WeeklyRule};
 pub use schedule_set::{NamedSchedule, SchedulePeriod, ScheduleSet};
 pub use secret::Secret;
 pub use time::{DayOfWeek, Interval, LocalTime, Zone};
+
+#[cfg(feature = "chrono")]
+pub use with_chrono::{FromChrono, ToChrono};
 
 /// Re-exported so embedders use the same date-time types as the engine.
 pub use jiff;
