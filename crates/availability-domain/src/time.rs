@@ -28,6 +28,7 @@ impl DayOfWeek {
     }
 
     /// From a count of days after Sunday, modulo 7 (so any count is a day).
+    #[cfg(feature = "chrono")]
     pub(crate) fn wrapping(days_from_sunday: u32) -> Self {
         Self((days_from_sunday % 7) as u8)
     }
