@@ -10,7 +10,7 @@ mod support;
 use reqwest::Method;
 use serde_json::{json, Value};
 use support::python::{python_or_skip, run_script, PROMETHEUS_READER};
-use support::{databases, free_port, next_monday, TestServer};
+use support::{databases, free_port, next_monday, password_calendar, TestServer, PASSWORD_CALENDAR};
 
 const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef0123456789";
 
@@ -69,9 +69,10 @@ async fn metrics_are_behind_the_token_or_on_their_own_listener_and_count_booking
 
         let metrics_port = free_port();
         let metrics_bind = format!("127.0.0.1:{metrics_port}");
-        let server = TestServer::start_with_env(
+        let server = TestServer::start_with_env_and(
             &db,
             &[("METRICS_TOKEN", METRICS_TOKEN), ("METRICS_BIND", &metrics_bind)],
+            vec![password_calendar()],
         )
         .await;
         let api = &server.api;
@@ -160,6 +161,50 @@ async fn metrics_are_behind_the_token_or_on_their_own_listener_and_count_booking
         );
         let unauthorized = [("route", "/metrics"), ("status", "401")];
         assert!(value(&after, "http_requests_total", &unauthorized) >= 3.0);
+
+        // A calendar provider: its calls by provider, operation and outcome, with latency; the
+        // integrations by status, read from the database.
+        let (cal_expert, cal_token) = api.expert_with_hours().await;
+        let connect = api
+            .put(
+                &format!("/api/v1/experts/{cal_expert}/integrations/{PASSWORD_CALENDAR}"),
+                &cal_token,
+                json!({"server_url": "https://dav.example/", "username": "ada", "password": "right"}),
+            )
+            .await;
+        assert_eq!(connect.status, 200, "{:?}", connect.body);
+        let active = api
+            .put(
+                &format!("/api/v1/experts/{cal_expert}/integration"),
+                &cal_token,
+                json!({"integration_type": PASSWORD_CALENDAR}),
+            )
+            .await;
+        assert_eq!(active.status, 200, "{:?}", active.body);
+        let calls = [
+            ("provider", PASSWORD_CALENDAR),
+            ("operation", "busy_intervals"),
+            ("outcome", "ok"),
+        ];
+        let before_calls = value(&after, "provider_calls_total", &calls);
+        let _ = api
+            .slots(
+                &cal_expert,
+                &client_token,
+                &format!("{day}T00:00:00Z"),
+                &format!("{day}T23:59:59Z"),
+            )
+            .await;
+        let (_, with_calls) = scrape(&python, &separate, None).await;
+        assert!(
+            value(&with_calls, "provider_calls_total", &calls) > before_calls,
+            "{}",
+            db.label
+        );
+        assert_eq!(with_calls["types"]["provider_call_duration_seconds"], "histogram");
+        assert!(value(&with_calls, "provider_call_duration_seconds_count", &calls) >= 1.0);
+        let connected = [("integration_type", PASSWORD_CALENDAR), ("status", "connected")];
+        assert_eq!(value(&with_calls, "integrations", &connected), 1.0, "{}", db.label);
 
         server.stop().await;
     }

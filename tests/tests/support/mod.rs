@@ -103,6 +103,29 @@ impl TestServer {
         Self::start_configured(db, env, |_| {}).await
     }
 
+    /// Like [`TestServer::start_with_env`], with extra providers registered too.
+    pub async fn start_with_env_and(
+        db: &TestDb,
+        env: &[(&str, &str)],
+        extra: Vec<std::sync::Arc<dyn availability_core::Provider>>,
+    ) -> Self {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let bind = format!("127.0.0.1:{port}");
+        let mut all = vec![("BIND", bind.as_str()), ("PUBLIC_BASE_URL", base.as_str())];
+        all.extend_from_slice(env);
+        let server = availability_server::bind_with(config_with(db, &all), &[], extra)
+            .await
+            .unwrap();
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        Self {
+            api: Api::new(base),
+            db: db.clone(),
+            handle,
+        }
+    }
+
     /// Like [`TestServer::start_with_env`], with settings the environment does not hold (e.g. a
     /// shorter authentication-throttle window).
     pub async fn start_configured(db: &TestDb, env: &[(&str, &str)], adjust: impl FnOnce(&mut Config)) -> Self {
