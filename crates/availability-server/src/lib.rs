@@ -140,8 +140,13 @@ pub async fn bind_with(
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(policy::answer_policy))
-            // The path only: query strings (OAuth codes, states) never reach the log.
-            .wrap(Logger::new("%s %U %Dms").log_target("availability_server::http"))
+            // The path only: query strings (OAuth codes, states) never reach the log, nor the
+            // secret in a calendar feed's path.
+            .wrap(
+                Logger::new("%s %{path}xi %Dms")
+                    .custom_request_replace("path", |req| routes::loggable_path(req.path()))
+                    .log_target("availability_server::http"),
+            )
             .wrap(Compress::default())
             // Outermost, so that every answer is counted (the throttle's 429s too).
             .wrap(from_fn(prometheus::record_http))

@@ -135,6 +135,14 @@ async fn feed(
         .body(body))
 }
 
+/// The path as the log may show it: a feed's address holds its secret, which is left out.
+pub(super) fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/ics/").and_then(|rest| rest.split_once('/')) {
+        Some((expert, _secret)) => format!("/ics/{expert}/[secret]"),
+        None => path.to_owned(),
+    }
+}
+
 /// Whether If-None-Match names this ETag (or `*`); a weak form of it matches too (RFC 9110
 /// 13.1.2 compares weakly for If-None-Match).
 fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
@@ -144,4 +152,21 @@ fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn a_feeds_secret_never_reaches_the_log() {
+        let secret = "ab".repeat(32);
+        let logged = loggable_path(&format!("/ics/e1/{secret}.ics"));
+        assert_eq!(logged, "/ics/e1/[secret]");
+        assert_eq!(
+            loggable_path("/api/v1/appointments/a1/ics"),
+            "/api/v1/appointments/a1/ics"
+        );
+        assert_eq!(loggable_path("/ics/x"), "/ics/x");
+    }
 }

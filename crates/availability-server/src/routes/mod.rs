@@ -52,6 +52,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(crate::pages::configure);
 }
 
+/// A request's path as the log may show it: a calendar feed's secret is left out.
+pub fn loggable_path(path: &str) -> String {
+    ics::loggable_path(path)
+}
+
 /// The routes of METRICS_BIND's listener (only `/metrics`).
 pub fn configure_metrics_listener(cfg: &mut web::ServiceConfig) {
     metrics::configure_listener(cfg);
