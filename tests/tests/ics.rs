@@ -2,12 +2,15 @@
 //! independent parser (Python's `icalendar` from PyPI): the right instants, SEQUENCE rising with
 //! each change, STATUS:CANCELLED after a cancel, CRLF lines folded at 75 octets without splitting
 //! a UTF-8 character, a name with commas, semicolons and emoji escaped and read back whole; the
-//! feed's rotation (the old URL 404), turning it off, busy_only, ETag / If-None-Match; who may ask.
+//! feed's 30 days back, rotation (the old URL 404), turning it off, busy_only, ETag /
+//! If-None-Match; who may ask.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
+use availability_core::domain::jiff::{SignedDuration, Timestamp};
+use availability_core::domain::{Appointment, AppointmentId, AppointmentStatus, SyncStatus};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -243,6 +246,37 @@ async fn appointment_ics_and_the_experts_feed_read_by_an_independent_parser() {
         assert_eq!(secret.len(), 64, "256 bits in hex: {feed_url}");
         assert!(secret.chars().all(|c| c.is_ascii_hexdigit()));
 
+        // Two past appointments, written straight to the database (the API books no past):
+        // one that ended 29 days ago is in the feed, one that ended 31 days ago is not.
+        let store = availability_store::Store::open(&db.url).await.unwrap();
+        let past = |days_ago: i64| {
+            let start = Timestamp::now() - SignedDuration::from_hours(24 * days_ago) - SignedDuration::from_mins(30);
+            let start = Timestamp::from_second(start.as_second()).unwrap();
+            Appointment {
+                id: AppointmentId::new(),
+                expert_id: expert.parse().unwrap(),
+                client_id: client.parse().unwrap(),
+                start_time: start,
+                end_time: Timestamp::from_second(start.as_second() + 1800).unwrap(),
+                status: AppointmentStatus::Confirmed,
+                calendar_type: None,
+                external_calendar_event_id: None,
+                scheduling_url: None,
+                sync_status: SyncStatus::NotApplicable,
+                cancellation_reason: None,
+                sync_error: None,
+                created_at: start,
+                updated_at: start,
+            }
+        };
+        let (recent, old) = (past(29), past(31));
+        availability_store::testing::insert_unchecked(&store, recent.clone())
+            .await
+            .unwrap();
+        availability_store::testing::insert_unchecked(&store, old.clone())
+            .await
+            .unwrap();
+
         // A second appointment, then a cancelled one: the feed shows the confirmed ones only.
         let second = book(api, &expert, &client, &client_token, &slots[3]).await;
         let third = book(api, &expert, &client, &client_token, &slots[2]).await;
@@ -274,17 +308,25 @@ async fn appointment_ics_and_the_experts_feed_read_by_an_independent_parser() {
         assert_eq!(parsed["method"], "PUBLISH");
         let events = parsed["events"].as_array().unwrap();
         let uids: Vec<&str> = events.iter().map(|e| e["uid"].as_str().unwrap()).collect();
-        assert_eq!(events.len(), 2, "confirmed ones only, not the cancelled: {parsed}");
-        assert!(uids[0].contains(&id) && uids[1].contains(&second), "by start: {uids:?}");
         assert_eq!(
-            (&events[0]["start"], &events[0]["sequence"]),
+            events.len(),
+            3,
+            "confirmed ones from 30 days back, not the cancelled one nor an older one: {parsed}"
+        );
+        assert!(
+            uids[0].contains(&recent.id.to_string()) && uids[1].contains(&id) && uids[2].contains(&second),
+            "by start: {uids:?}"
+        );
+        assert!(!uids.iter().any(|u| u.contains(&old.id.to_string())));
+        assert_eq!(
+            (&events[1]["start"], &events[1]["sequence"]),
             (&json!(slots[1].0), &json!(1))
         );
         assert_eq!(
-            (&events[1]["start"], &events[1]["end"]),
+            (&events[2]["start"], &events[2]["end"]),
             (&json!(slots[3].0), &json!(slots[3].1))
         );
-        assert!(events[1]["summary"].as_str().unwrap().contains(NAME));
+        assert!(events[2]["summary"].as_str().unwrap().contains(NAME));
 
         // ETag / If-None-Match: 304 while nothing changed, 200 with a new ETag after a change.
         let same = fetch(&feed_url, None, &[("If-None-Match", &etag)]).await;
@@ -300,7 +342,7 @@ async fn appointment_ics_and_the_experts_feed_read_by_an_independent_parser() {
         let busy_text = busy.text();
         assert!(!busy_text.contains("Zo") && !busy_text.contains("Dr. E") && !busy_text.contains("/appointments/"));
         let busy_events = parse(&python, &busy_text)["events"].as_array().unwrap().clone();
-        assert_eq!(busy_events.len(), 2);
+        assert_eq!(busy_events.len(), 3);
         for (busy, full) in busy_events.iter().zip(events) {
             assert_eq!(
                 (&busy["start"], &busy["end"], &busy["uid"]),
@@ -322,7 +364,7 @@ async fn appointment_ics_and_the_experts_feed_read_by_an_independent_parser() {
         let changed = fetch(&feed_url, None, &[("If-None-Match", &etag)]).await;
         assert_eq!(changed.status, 200, "a cancel changes the feed");
         assert_ne!(changed.header("etag"), etag);
-        assert_eq!(parse(&python, &changed.text())["events"].as_array().unwrap().len(), 1);
+        assert_eq!(parse(&python, &changed.text())["events"].as_array().unwrap().len(), 2);
 
         // Rotation: a new URL; the old one answers 404 like any unknown address.
         let rotated = api
