@@ -13,6 +13,7 @@ mod session;
 pub mod state;
 pub mod sync_worker;
 pub mod throttle;
+pub mod webhook_worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -137,6 +138,14 @@ pub async fn bind_with(
         .ok_or_else(|| anyhow::anyhow!("no listen address"))?;
     let server = http.run();
     spawn_housekeeping(store.clone());
+    tokio::spawn(
+        webhook_worker::WebhookWorker {
+            store: store.clone(),
+            client: webhook_worker::client()?,
+            retry_base_seconds: config.webhook_retry_base_seconds,
+        }
+        .run(),
+    );
     tokio::spawn(
         sync_worker::SyncWorker {
             store: store.clone(),
