@@ -15,8 +15,7 @@ CREATE TABLE webhook_endpoints (
 
 -- One row per event per subscribed, enabled endpoint, written in the transaction of the change.
 -- `seq` is the delivery's id and orders the events (a later event of an appointment waits for the
--- earlier ones to the
--- same endpoint); `event_id` is the webhook-id, the same for every endpoint and every attempt;
+-- earlier ones to the same endpoint); `event_id` is the webhook-id, the same for every endpoint and every attempt;
 -- `payload` is the exact body that is signed and sent. Claimed with leases like sync_jobs;
 -- `first_queued_at` starts the 3-day retry window (a manual retry starts a new one).
 CREATE TABLE webhook_deliveries (
