@@ -256,28 +256,26 @@ fn run(command: &mut Command) -> Result<(), String> {
     Err(format!("{command:?} failed ({}): {tail}", output.status))
 }
 
-/// The virtualenv's python, made once (under a file lock: test binaries may run side by side).
+/// The virtualenv's python, made once. Test processes that race to make it each build their own
+/// in a folder of their own and rename it into place; the first rename wins and the others use
+/// its result (a directory is never renamed onto a non-empty one).
 fn peer_python() -> Result<PathBuf, String> {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     PYTHON
         .get_or_init(|| {
             let dir = target_dir().join("webhook-peers");
             std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-            let lock = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(dir.join("venv.lock"))
-                .map_err(|e| format!("the venv lock: {e}"))?;
-            lock.lock().map_err(|e| format!("locking the venv: {e}"))?;
             let root = dir.join("venv");
-            let python = root.join("bin").join("python");
-            let marker = root.join("webhook-peers-ready");
-            if std::fs::read_to_string(&marker).is_ok_and(|m| m == PEER_PACKAGE) {
-                return Ok(python);
+            let ready = |root: &Path| {
+                std::fs::read_to_string(root.join("webhook-peers-ready")).is_ok_and(|m| m == PEER_PACKAGE)
+            };
+            if ready(&root) {
+                return Ok(root.join("bin").join("python"));
             }
+            let building = dir.join(format!("venv-{}", std::process::id()));
+            let python = building.join("bin").join("python");
             let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-            run(Command::new(&system).args(["-m", "venv", "--clear"]).arg(&root))
+            run(Command::new(&system).args(["-m", "venv", "--clear"]).arg(&building))
                 .map_err(|e| format!("no usable Python venv: {e}"))?;
             run(Command::new(&python).args([
                 "-m",
@@ -288,8 +286,19 @@ fn peer_python() -> Result<PathBuf, String> {
                 PEER_PACKAGE,
             ]))
             .map_err(|e| format!("pip could not install {PEER_PACKAGE}: {e}"))?;
-            std::fs::write(&marker, PEER_PACKAGE).map_err(|e| e.to_string())?;
-            Ok(python)
+            std::fs::write(building.join("webhook-peers-ready"), PEER_PACKAGE).map_err(|e| e.to_string())?;
+            if !ready(&root) {
+                // An old venv of another version is replaced.
+                let _ = std::fs::remove_dir_all(&root);
+            }
+            if std::fs::rename(&building, &root).is_err() {
+                let _ = std::fs::remove_dir_all(&building);
+            }
+            if ready(&root) {
+                Ok(root.join("bin").join("python"))
+            } else {
+                Err("the webhook peer's virtualenv could not be put in place".to_owned())
+            }
         })
         .clone()
 }

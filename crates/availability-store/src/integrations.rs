@@ -280,7 +280,7 @@ pub(crate) fn mark(
                 .map_err(StoreError::from),
             Mark::NeedsReauth(reason) => c.transaction(|c| {
                 // Only a change of status is an event: every failing call says it again.
-                let newly = diesel::update(row.clone().filter(ei::status.ne("needs_reauth")))
+                let newly = diesel::update(row.filter(ei::status.ne("needs_reauth")))
                     .set(ei::status.eq("needs_reauth"))
                     .execute(c)?;
                 let n = diesel::update(row)

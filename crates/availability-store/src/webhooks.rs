@@ -349,7 +349,7 @@ macro_rules! integration_json {
     ($c:ident, $expert:expr, $integration:expr) => {{
         let key = $expert.to_string();
         use $crate::schema::expert_integrations as row_of;
-        let row: Option<(String, Option<String>, i64, Option<String>, Option<i64>)> = row_of::table
+        let row: Option<$crate::webhooks::IntegrationRow> = row_of::table
             .filter(row_of::expert_id.eq(&key))
             .filter(row_of::integration_type.eq($integration.as_str()))
             .select((
@@ -366,12 +366,15 @@ macro_rules! integration_json {
 }
 pub(crate) use integration_json;
 
+/// An integration's (status, account, connected_at, last_error, last_error_at).
+pub(crate) type IntegrationRow = (String, Option<String>, i64, Option<String>, Option<i64>);
+
 /// {expert_id, type, status, account, connected_at, last_error, last_error_at}; a row that is
 /// gone (disconnected) is status "disconnected" with nothing else known.
 pub(crate) fn integration_value(
     expert: &str,
     integration: IntegrationType,
-    row: Option<(String, Option<String>, i64, Option<String>, Option<i64>)>,
+    row: Option<IntegrationRow>,
 ) -> serde_json::Value {
     match row {
         Some((status, account, connected_at, last_error, last_error_at)) => serde_json::json!({
