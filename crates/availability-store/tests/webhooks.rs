@@ -227,3 +227,110 @@ async fn an_appointments_events_are_claimed_in_order_with_leases() {
         assert_eq!(store.pending_webhook_deliveries().await.unwrap(), 1, "{label}");
     }
 }
+
+#[tokio::test]
+async fn integration_changes_and_confirmations_are_events_too() {
+    use availability_core::domain::{Appointment, AppointmentId, AppointmentStatus, CalendarType, Secret, SyncStatus};
+    use availability_core::IntegrationRepository;
+
+    for (label, url) in databases("integration_changes_and_confirmations_are_events_too") {
+        let store = Store::open(&url).await.unwrap().with_keyring(Keyring::for_testing());
+        let all: Vec<String> = availability_store::WebhookEvent::ALL
+            .iter()
+            .map(|e| e.as_str().to_owned())
+            .collect();
+        let (endpoint, _) = store
+            .create_webhook_endpoint("https://hooks.example.com/in".into(), all)
+            .await
+            .unwrap();
+        let new = booking(&store).await;
+        let calendly = IntegrationType::from_static("calendly");
+        store
+            .connect_integration(
+                new.expert_id,
+                calendly,
+                Secret::new("pat".into()),
+                Some("ada@example.com".into()),
+                "{}".into(),
+            )
+            .await
+            .unwrap();
+        // Only the change of status is an event, not every failing call after it.
+        store
+            .mark_needs_reauth(new.expert_id, calendly, "invalid_grant")
+            .await
+            .unwrap();
+        store
+            .mark_needs_reauth(new.expert_id, calendly, "invalid_grant")
+            .await
+            .unwrap();
+        store.disconnect_integration(new.expert_id, calendly).await.unwrap();
+        store.disconnect_integration(new.expert_id, calendly).await.unwrap();
+
+        // A scheduler's pending booking, then confirmed when the provider reports it.
+        let now = Timestamp::now();
+        let pending = Appointment {
+            id: AppointmentId::new(),
+            expert_id: new.expert_id,
+            client_id: new.client_id,
+            start_time: new.time.start(),
+            end_time: new.time.end(),
+            status: AppointmentStatus::Pending,
+            calendar_type: Some(CalendarType::from_static("calendly")),
+            external_calendar_event_id: None,
+            scheduling_url: Some("https://calendly.example/s/1".into()),
+            sync_status: SyncStatus::NotApplicable,
+            cancellation_reason: None,
+            sync_error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        store.record_pending(pending.clone()).await.unwrap();
+        store
+            .confirm_pending(
+                pending.id,
+                "https://api.calendly.example/invitees/1".into(),
+                new.time,
+                now,
+            )
+            .await
+            .unwrap();
+
+        let log = store.webhook_deliveries(endpoint.id.clone(), 50).await.unwrap();
+        let mut types: Vec<&str> = log.iter().map(|d| d.event_type.as_str()).collect();
+        types.reverse();
+        assert_eq!(
+            types,
+            [
+                "integration.connected",
+                "integration.needs_reauth",
+                "integration.disconnected",
+                "appointment.created",
+                "appointment.confirmed"
+            ],
+            "{label}"
+        );
+        let claimed = store.claim_webhook_deliveries(10).await.unwrap();
+        let body = |kind: &str| -> serde_json::Value {
+            let d = claimed.iter().find(|d| d.event_type == kind).unwrap();
+            serde_json::from_str(&d.payload).unwrap()
+        };
+        let reauth = body("integration.needs_reauth");
+        assert_eq!(reauth["type"], "integration.needs_reauth");
+        assert_eq!(reauth["data"]["integration"]["status"], "needs_reauth", "{label}");
+        assert_eq!(reauth["data"]["integration"]["type"], "calendly");
+        assert_eq!(reauth["data"]["integration"]["expert_id"], new.expert_id.to_string());
+        assert_eq!(
+            body("integration.disconnected")["data"]["integration"]["status"],
+            "disconnected"
+        );
+        // The confirmation waits for the creation of the same appointment (in order).
+        assert!(
+            claimed.iter().all(|d| d.event_type != "appointment.confirmed"),
+            "{label}"
+        );
+        let created = body("appointment.created");
+        assert_eq!(created["data"]["appointment"]["status"], "pending");
+        assert_eq!(created["data"]["appointment"]["id"], pending.id.to_string());
+    }
+}
