@@ -157,8 +157,9 @@ pub async fn bind_with(
     Ok(BoundServer { addr, store, server })
 }
 
-/// Once an hour: forgets expired Idempotency-Key answers, sessions and tokens, and cancels
-/// pending appointments whose scheduling link went unused for 24 hours.
+/// Once an hour: forgets expired Idempotency-Key answers, sessions and tokens, and delivered or
+/// failed webhook deliveries older than 30 days, and cancels pending appointments whose
+/// scheduling link went unused for 24 hours.
 fn spawn_housekeeping(store: Store) {
     tokio::spawn(async move {
         loop {
@@ -170,6 +171,9 @@ fn spawn_housekeeping(store: Store) {
             }
             if let Err(e) = store.purge_expired_tokens().await {
                 tracing::warn!("purging expired tokens: {e}");
+            }
+            if let Err(e) = store.purge_webhook_deliveries().await {
+                tracing::warn!("purging old webhook deliveries: {e}");
             }
             match store.expire_pending_appointments().await {
                 Ok(0) => {}

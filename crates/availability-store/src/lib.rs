@@ -617,6 +617,11 @@ impl Store {
             .await
     }
 
+    /// Forgets delivered and failed webhook deliveries older than 30 days.
+    pub async fn purge_webhook_deliveries(&self) -> Result<usize, StoreError> {
+        self.run_write(move |c| webhooks::purge(c, now())).await
+    }
+
     /// How many webhook deliveries wait for an attempt.
     pub async fn pending_webhook_deliveries(&self) -> Result<i64, StoreError> {
         self.run(webhooks::pending).await

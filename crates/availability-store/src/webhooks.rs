@@ -846,6 +846,19 @@ pub(crate) fn pending(conn: &mut Conn) -> Result<i64, StoreError> {
         .get_result(c))?)
 }
 
+/// How long delivered and failed deliveries stay in the log.
+pub const KEEP_FINISHED_SECONDS: i64 = 30 * 24 * 3600;
+
+/// Forgets delivered and failed deliveries queued more than 30 days before `now`.
+pub(crate) fn purge(conn: &mut Conn, now: i64) -> Result<usize, StoreError> {
+    Ok(db_run!(conn, |c| diesel::delete(
+        wd::table
+            .filter(wd::status.ne(DeliveryStatus::Pending.as_str()))
+            .filter(wd::first_queued_at.lt(now - KEEP_FINISHED_SECONDS))
+    )
+    .execute(c))?)
+}
+
 /// Every endpoint's encrypted secret: (endpoint id, stored text), for re-encryption.
 pub(crate) fn all_secrets(conn: &mut Conn) -> Result<Vec<(String, String)>, StoreError> {
     Ok(db_run!(conn, |c| we::table.select((we::id, we::secret)).load(c))?)

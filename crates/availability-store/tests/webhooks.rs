@@ -225,6 +225,12 @@ async fn an_appointments_events_are_claimed_in_order_with_leases() {
         assert_eq!(created.last_status_code, Some(204));
         assert!(created.delivered_at.is_some() && created.next_attempt_at.is_none());
         assert_eq!(store.pending_webhook_deliveries().await.unwrap(), 1, "{label}");
+        // Housekeeping forgets finished deliveries older than a month (these events are dated
+        // 2026-02-20, the guard's "now"), never a pending one.
+        assert_eq!(store.purge_webhook_deliveries().await.unwrap(), 1, "{label}");
+        let left = store.webhook_deliveries(endpoint.id.clone(), 50).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].event_type, "appointment.rescheduled");
     }
 }
 
