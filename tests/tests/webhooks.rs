@@ -155,9 +155,10 @@ impl Receiver {
     }
 }
 
-/// Polls until `done` holds for the received deliveries.
+/// Polls until `done` holds for the received deliveries: up to 90 s, longer than a lease (60 s),
+/// since a server killed in the middle of an attempt leaves its lease to run out.
 async fn wait_for_receiver(receiver: &Receiver, what: &str, done: impl Fn(&[Received]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while Instant::now() < deadline {
         if done(&receiver.received()) {
             return;

@@ -340,3 +340,38 @@ async fn integration_changes_and_confirmations_are_events_too() {
         assert_eq!(created["data"]["appointment"]["id"], pending.id.to_string());
     }
 }
+
+#[tokio::test]
+async fn endpoint_secrets_are_reencrypted_with_the_credentials() {
+    let url = testing::fresh_sqlite_url();
+    let old_key = "00".repeat(32);
+    let new_key = "11".repeat(32);
+    let store = Store::open(&url)
+        .await
+        .unwrap()
+        .with_keyring(Keyring::new(Some(&old_key), "").unwrap());
+    let (_, secret) = store
+        .create_webhook_endpoint(
+            "https://hooks.example.com/in".into(),
+            vec!["appointment.created".into()],
+        )
+        .await
+        .unwrap();
+    let new = booking(&store).await;
+    store.book(new, guard()).await.unwrap();
+
+    let rotated = Store::open(&url)
+        .await
+        .unwrap()
+        .with_keyring(Keyring::new(Some(&new_key), &old_key).unwrap());
+    let (rewritten, failed) = rotated.reencrypt_credentials().await.unwrap();
+    assert_eq!((rewritten, failed.len()), (1, 0));
+    // Only the new key from now on: the secret still opens for signing.
+    let only_new = Store::open(&url)
+        .await
+        .unwrap()
+        .with_keyring(Keyring::new(Some(&new_key), "").unwrap());
+    let claimed = only_new.claim_webhook_deliveries(10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].secret.expose(), secret.expose());
+}
