@@ -2,7 +2,8 @@
 //! processes share them and a crash loses nothing), signs each on the Standard Webhooks scheme
 //! and POSTs it to its endpoint, and records the outcome. Timeouts (10 s), connection errors, 5xx,
 //! 429, 3xx (redirects are never followed) and other 4xx are retried with backoff from 5 s
-//! doubling to 1 h for 3 days; a 410 gives up at once and disables the endpoint.
+//! doubling to 1 h for 3 days (longer where the receiver's Retry-After asks, up to an hour); a
+//! 410 gives up at once and disables the endpoint.
 
 use std::time::Duration;
 
@@ -48,6 +49,19 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
 pub fn retry_delay_seconds(base: i64, attempts: i32) -> i64 {
     let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
     base.max(1).saturating_mul(1i64 << exp).min(MAX_DELAY_SECONDS)
+}
+
+/// A `Retry-After` in seconds (the HTTP-date form is not used by receivers in practice and is
+/// ignored: the backoff applies).
+fn retry_after_seconds(headers: &reqwest::header::HeaderMap) -> Option<i64> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|s| *s >= 0)
 }
 
 /// A secret that is not `whsec_<base64>`.
@@ -167,6 +181,7 @@ impl WebhookWorker {
             }
         };
         let status = answer.status();
+        let retry_after = retry_after_seconds(answer.headers());
         let body = read_limited(answer).await;
         if status.is_success() {
             return AttemptOutcome::Delivered {
@@ -187,7 +202,12 @@ impl WebhookWorker {
         } else {
             format!("the receiver answered {}", status.as_u16())
         };
-        self.failed(claim, error, Some(status.as_u16()), Some(body))
+        let mut outcome = self.failed(claim, error, Some(status.as_u16()), Some(body));
+        if let (AttemptOutcome::Retry { retry_in, .. }, Some(asked)) = (&mut outcome, retry_after) {
+            // A receiver that says when to come back (429, 503) is not asked again sooner.
+            *retry_in = (*retry_in).max(asked).min(MAX_DELAY_SECONDS);
+        }
+        outcome
     }
 
     /// A failed attempt: retried with backoff, or given up 3 days after it was queued.
@@ -226,6 +246,19 @@ mod tests {
         assert_eq!(delays, [5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]);
         assert_eq!(retry_delay_seconds(5, 1000), 3600);
         assert_eq!(retry_delay_seconds(1, 2), 2);
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after_seconds(&headers), None);
+        headers.insert(reqwest::header::RETRY_AFTER, "120".parse().unwrap());
+        assert_eq!(retry_after_seconds(&headers), Some(120));
+        headers.insert(
+            reqwest::header::RETRY_AFTER,
+            "Fri, 04 Dec 2026 07:00:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after_seconds(&headers), None);
     }
 
     #[test]
