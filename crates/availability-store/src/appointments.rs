@@ -272,15 +272,28 @@ pub(crate) fn cancel(
             (Some(_), false) => current.sync_status.as_str(),
             (None, _) => SyncStatus::NotApplicable.as_str(),
         };
-        diesel::update(appointments::table.find(&key))
-            .set((
-                appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
-                appointments::cancellation_reason.eq(reason),
-                appointments::scheduling_url.eq(None::<String>),
-                appointments::sync_status.eq(sync),
-                appointments::updated_at.eq(now),
-            ))
-            .execute(c)?;
+        // Only a cancel that finds it not cancelled yet (a concurrent one may have won the row's
+        // lock meanwhile) queues the sync and the event.
+        let changed = diesel::update(
+            appointments::table
+                .find(&key)
+                .filter(appointments::status.ne(AppointmentStatus::Cancelled.as_str())),
+        )
+        .set((
+            appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
+            appointments::cancellation_reason.eq(reason),
+            appointments::scheduling_url.eq(None::<String>),
+            appointments::sync_status.eq(sync),
+            appointments::updated_at.eq(now),
+        ))
+        .execute(c)?;
+        if changed == 0 {
+            return appointments::table
+                .find(&key)
+                .select(AppointmentRow::as_select())
+                .first(c)?
+                .into_domain();
+        }
         if current.calendar_type.is_some() && in_provider {
             crate::outbox::enqueue_sync!(c, id, current.expert_id, now)?;
         }
