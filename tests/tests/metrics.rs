@@ -100,6 +100,11 @@ async fn metrics_are_behind_the_token_or_on_their_own_listener_and_count_booking
             0.0,
             "the queue's depth is reported (and empty)"
         );
+        assert_eq!(
+            value(&before, "outbox_jobs", &[("queue", "webhooks")]),
+            0.0,
+            "the webhook queue's depth is reported (and empty: no endpoint is registered)"
+        );
 
         // A booking, and a second one of the same slot (refused).
         let (expert, _) = api.expert_with_hours().await;

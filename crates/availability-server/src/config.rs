@@ -40,6 +40,9 @@ pub struct Config {
     /// METRICS_TOKEN: the bearer token of `GET /metrics` on the main listener (at least 32
     /// characters); unset, the main listener has no /metrics.
     pub metrics_token: Option<Secret<String>>,
+    /// WEBHOOK_RETRY_BASE_SECONDS: the wait before a failed webhook delivery's first retry,
+    /// doubling from there to an hour. 5 s (api.md); for tests, which cannot wait minutes.
+    pub webhook_retry_base_seconds: i64,
 }
 
 /// Failed authentications allowed per client address within a window, before that address's
@@ -170,6 +173,17 @@ impl Config {
             })
             .transpose()?
             .unwrap_or_default();
+        let webhook_retry_base_seconds = match get("WEBHOOK_RETRY_BASE_SECONDS") {
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=3600).contains(n))
+                .ok_or(ConfigError {
+                    name: "WEBHOOK_RETRY_BASE_SECONDS",
+                    message: format!("expected 1-3600 seconds, got {s:?}"),
+                })?,
+            None => 5,
+        };
         let encryption_key = get("ENCRYPTION_KEY").map(Secret::new);
         let encryption_old_keys = Secret::new(get("ENCRYPTION_OLD_KEYS").unwrap_or_default());
         // Checked here so that a bad key stops the server at start, not at the first connect.
@@ -196,6 +210,7 @@ impl Config {
             auth_throttle: AuthThrottleSettings::default(),
             metrics_bind: get("METRICS_BIND"),
             metrics_token,
+            webhook_retry_base_seconds,
         })
     }
 }
@@ -250,6 +265,8 @@ mod tests {
         );
         assert!(Config::from_vars(vars(&[("ENCRYPTION_KEY", "not-a-key")])).is_err());
         assert!(Config::from_vars(vars(&[("LOG_FORMAT", "xml")])).is_err());
+        assert!(Config::from_vars(vars(&[("WEBHOOK_RETRY_BASE_SECONDS", "0")])).is_err());
+        assert_eq!(Config::from_vars(vars(&[])).unwrap().webhook_retry_base_seconds, 5);
         assert_eq!(
             Config::from_vars(vars(&[("LOG_FORMAT", "json")])).unwrap().log_format,
             LogFormat::Json

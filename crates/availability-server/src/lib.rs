@@ -15,6 +15,7 @@ mod session;
 pub mod state;
 pub mod sync_worker;
 pub mod throttle;
+pub mod webhook_worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -187,6 +188,14 @@ pub async fn bind_with(
     };
     spawn_housekeeping(store.clone());
     tokio::spawn(
+        webhook_worker::WebhookWorker {
+            store: store.clone(),
+            client: webhook_worker::client()?,
+            retry_base_seconds: config.webhook_retry_base_seconds,
+        }
+        .run(),
+    );
+    tokio::spawn(
         sync_worker::SyncWorker {
             store: store.clone(),
             strategies,
@@ -203,8 +212,9 @@ pub async fn bind_with(
     })
 }
 
-/// Once an hour: forgets expired Idempotency-Key answers, sessions and tokens, and cancels
-/// pending appointments whose scheduling link went unused for 24 hours.
+/// Once an hour: forgets expired Idempotency-Key answers, sessions and tokens, and delivered or
+/// failed webhook deliveries older than 30 days, and cancels pending appointments whose
+/// scheduling link went unused for 24 hours.
 fn spawn_housekeeping(store: Store) {
     tokio::spawn(async move {
         loop {
@@ -216,6 +226,9 @@ fn spawn_housekeeping(store: Store) {
             }
             if let Err(e) = store.purge_expired_tokens().await {
                 tracing::warn!("purging expired tokens: {e}");
+            }
+            if let Err(e) = store.purge_webhook_deliveries().await {
+                tracing::warn!("purging old webhook deliveries: {e}");
             }
             match store.expire_pending_appointments().await {
                 Ok(0) => {}

@@ -35,6 +35,9 @@ const BUCKETS: &[f64] = &[
 /// The name of the calendar-sync outbox in the `queue` label.
 const SYNC_QUEUE: &str = "calendar_sync";
 
+/// The name of the outgoing-webhook delivery outbox in the `queue` label.
+const WEBHOOK_QUEUE: &str = "webhooks";
+
 /// The process's recorder, installed on first use.
 pub(crate) fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -138,6 +141,14 @@ impl DatabaseGauges {
                 gauge!("outbox_oldest_job_age_seconds", "queue" => SYNC_QUEUE).set(age);
             }
             Err(e) => tracing::warn!("metrics: reading the outbox: {e}"),
+        }
+        match store.webhook_queue().await {
+            Ok((depth, oldest)) => {
+                gauge!("outbox_jobs", "queue" => WEBHOOK_QUEUE).set(depth as f64);
+                let age = oldest.map_or(0.0, |t| (Timestamp::now().as_second() - t.as_second()).max(0) as f64);
+                gauge!("outbox_oldest_job_age_seconds", "queue" => WEBHOOK_QUEUE).set(age);
+            }
+            Err(e) => tracing::warn!("metrics: reading the webhook queue: {e}"),
         }
         match store.integration_counts().await {
             Ok(counts) => {

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use crate::db::{db_run, Conn};
 use crate::schema::{appointments, sync_jobs};
+use crate::webhooks::{Emit, Event, WebhookEvent};
 use crate::StoreError;
 
 /// How long a claimed job is reserved for its worker.
@@ -166,6 +167,12 @@ pub(crate) fn fail(
                         appointments::sync_error.eq(reason),
                     ))
                     .execute(c)?;
+                let failed = appointments::table
+                    .find(&key)
+                    .select(crate::rows::AppointmentRow::as_select())
+                    .first(c)?
+                    .into_domain()?;
+                c.emit(Event::appointment(WebhookEvent::AppointmentSyncFailed, &failed, now)?)?;
             }
         } else {
             diesel::update(
@@ -180,7 +187,7 @@ pub(crate) fn fail(
             ))
             .execute(c)?;
         }
-        Ok::<_, diesel::result::Error>(())
+        Ok::<_, StoreError>(())
     }))?;
     Ok(give_up)
 }

@@ -255,8 +255,14 @@ pub struct ProcessServer {
 
 impl ProcessServer {
     pub async fn spawn(db: &TestDb) -> Self {
+        Self::spawn_with_env(db, &[]).await
+    }
+
+    /// A server process with more settings in its environment.
+    pub async fn spawn_with_env(db: &TestDb, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let child = Command::new(server_binary())
+            .envs(env.iter().copied())
             .env("DATABASE_URL", &db.url)
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("ADMIN_TOKEN", ADMIN_TOKEN)

@@ -14,6 +14,7 @@ mod params;
 mod provider_settings;
 mod providers;
 mod slots;
+mod webhook_endpoints;
 mod webhooks;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -41,7 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(providers::configure)
                 .configure(provider_settings::configure)
                 .configure(integrations::configure)
-                .configure(oauth::configure_api),
+                .configure(oauth::configure_api)
+                .configure(webhook_endpoints::configure),
         )
         .configure(health::configure)
         .configure(ics::configure)
