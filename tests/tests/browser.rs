@@ -527,6 +527,30 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
         .await;
     assert_eq!(still.body["status"], "confirmed", "the refused write changed nothing");
 
+    // "Add to calendar" is a plain link to the appointment's .ics, which the session cookie alone
+    // fetches (a GET needs no CSRF header): a calendar file of this appointment.
+    let ics = ann_browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const link = document.querySelector('#add-to-calendar');
+             fetch(link.href, {credentials: 'same-origin'})
+               .then(async r => done([link.hidden, link.hasAttribute('download'), new URL(link.href).pathname,
+                                      r.status, r.headers.get('content-type'), await r.text()]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ics[0], json!(false), "the link is shown");
+    assert_eq!(ics[1], json!(true), "it downloads");
+    assert_eq!(ics[2], json!(format!("/api/v1/appointments/{appointment}/ics")));
+    assert_eq!(ics[3], json!(200));
+    assert!(ics[4].as_str().unwrap().starts_with("text/calendar"), "{ics:?}");
+    let ics_text = ics[5].as_str().unwrap();
+    assert!(
+        ics_text.starts_with("BEGIN:VCALENDAR\r\n") && ics_text.contains(&appointment),
+        "{ics_text}"
+    );
+
     // Ann cancels on the appointment page; Bob sees 09:00 again.
     click(&ann_browser, "#cancel").await;
     click(&ann_browser, "#confirm-cancel").await;

@@ -498,6 +498,22 @@ async fn static_rooms_are_set_at_booking_and_provider_needs_a_calendar_that_make
             .await;
         assert_eq!(moved.status, 200, "{l}: {:?}", moved.body);
         assert_eq!(moved.body["meeting_url"], room, "{l}: a move keeps the room");
+        // The appointment's .ics carries the room as LOCATION and URL (iCalendar escapes the
+        // query's characters in LOCATION, a TEXT value; URL is a URI and stays as it is).
+        let ics = api
+            .client
+            .get(format!("{}/api/v1/appointments/{id}/ics", api.base))
+            .bearer_auth(&client_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ics.status(), 200, "{l}");
+        let ics = ics.text().await.unwrap().replace("\r\n ", "");
+        assert!(ics.contains(&format!("\r\nURL:{room}\r\n")), "{l}: {ics}");
+        assert!(
+            ics.contains("\r\nLOCATION:https://zoom.us/j/5551234567?pwd=abc\r\n"),
+            "{l}: {ics}"
+        );
 
         // Without video, no link.
         api.put(&path, &expert_token, json!({})).await;

@@ -47,6 +47,10 @@ pub enum DomainError {
     /// Two overrides for the same local date.
     #[error("more than one override for {0}")]
     DuplicateOverride(Date),
+    /// An instant or date outside the years -9999 to 9999 that the engine (jiff) handles, e.g.
+    /// one of chrono's far wider range.
+    #[error("{0} is outside the years -9999 to 9999")]
+    OutOfTimeRange(String),
     /// A recurrence with both `count` and `until`.
     #[error("a recurrence takes either count or until, not both")]
     RecurrenceCountAndUntil,

@@ -13,6 +13,8 @@ mod schedule_set;
 mod secret;
 mod time;
 mod video;
+#[cfg(feature = "chrono")]
+pub mod with_chrono;
 
 pub use appointment::{Appointment, AppointmentStatus, BookingState, NewAppointment, Slot, SyncStatus};
 pub use error::DomainError;
@@ -27,6 +29,9 @@ pub use schedule_set::{NamedSchedule, SchedulePeriod, ScheduleSet};
 pub use secret::Secret;
 pub use time::{DayOfWeek, Interval, LocalTime, Zone};
 pub use video::{RoomUrl, VideoPolicy};
+
+#[cfg(feature = "chrono")]
+pub use with_chrono::{FromChrono, ToChrono};
 
 /// Re-exported so embedders use the same date-time types as the engine.
 pub use jiff;

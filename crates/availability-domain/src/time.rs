@@ -27,6 +27,12 @@ impl DayOfWeek {
         self.0
     }
 
+    /// From a count of days after Sunday, modulo 7 (so any count is a day).
+    #[cfg(feature = "chrono")]
+    pub(crate) fn wrapping(days_from_sunday: u32) -> Self {
+        Self((days_from_sunday % 7) as u8)
+    }
+
     /// The day of week of a civil date.
     pub fn of(date: jiff::civil::Date) -> Self {
         Self(date.weekday().to_sunday_zero_offset() as u8)

@@ -35,6 +35,14 @@ pub struct Config {
     /// How failed authentication is throttled per client address. Not read from the
     /// environment: the contract's 20 per 60 s; tests shorten the window.
     pub auth_throttle: AuthThrottleSettings,
+    /// METRICS_BIND: a listener of its own for `GET /metrics`, without a token (default: none).
+    pub metrics_bind: Option<String>,
+    /// METRICS_TOKEN: the bearer token of `GET /metrics` on the main listener (at least 32
+    /// characters); unset, the main listener has no /metrics.
+    pub metrics_token: Option<Secret<String>>,
+    /// WEBHOOK_RETRY_BASE_SECONDS: the wait before a failed webhook delivery's first retry,
+    /// doubling from there to an hour. 5 s (api.md); for tests, which cannot wait minutes.
+    pub webhook_retry_base_seconds: i64,
 }
 
 /// Failed authentications allowed per client address within a window, before that address's
@@ -58,6 +66,9 @@ impl Default for AuthThrottleSettings {
 
 /// The shortest ADMIN_TOKEN accepted (api.md: 32 characters).
 pub const ADMIN_TOKEN_MIN_LEN: usize = 32;
+
+/// The shortest METRICS_TOKEN accepted (as ADMIN_TOKEN).
+pub const METRICS_TOKEN_MIN_LEN: usize = 32;
 
 /// How the server writes its log (to stderr; stdout keeps what the server prints for people).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +132,15 @@ impl Config {
                 });
             }
         }
+        let metrics_token = get("METRICS_TOKEN").map(Secret::new);
+        if let Some(t) = &metrics_token {
+            if t.expose().chars().count() < METRICS_TOKEN_MIN_LEN {
+                return Err(ConfigError {
+                    name: "METRICS_TOKEN",
+                    message: format!("use at least {METRICS_TOKEN_MIN_LEN} characters (e.g. `openssl rand -hex 32`)"),
+                });
+            }
+        }
         let workers = match get("WORKERS") {
             Some(w) => Some(w.parse::<usize>().ok().filter(|n| *n > 0).ok_or(ConfigError {
                 name: "WORKERS",
@@ -153,6 +173,17 @@ impl Config {
             })
             .transpose()?
             .unwrap_or_default();
+        let webhook_retry_base_seconds = match get("WEBHOOK_RETRY_BASE_SECONDS") {
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=3600).contains(n))
+                .ok_or(ConfigError {
+                    name: "WEBHOOK_RETRY_BASE_SECONDS",
+                    message: format!("expected 1-3600 seconds, got {s:?}"),
+                })?,
+            None => 5,
+        };
         let encryption_key = get("ENCRYPTION_KEY").map(Secret::new);
         let encryption_old_keys = Secret::new(get("ENCRYPTION_OLD_KEYS").unwrap_or_default());
         // Checked here so that a bad key stops the server at start, not at the first connect.
@@ -177,6 +208,9 @@ impl Config {
             log_format,
             trusted_proxies,
             auth_throttle: AuthThrottleSettings::default(),
+            metrics_bind: get("METRICS_BIND"),
+            metrics_token,
+            webhook_retry_base_seconds,
         })
     }
 }
@@ -222,8 +256,17 @@ mod tests {
             2
         );
         assert!(Config::from_vars(vars(&[("WORKERS", "zero")])).is_err());
+        assert!(Config::from_vars(vars(&[("METRICS_TOKEN", &"m".repeat(31))])).is_err());
+        let c = Config::from_vars(vars(&[("METRICS_TOKEN", &"m".repeat(32))])).unwrap();
+        assert!(c.metrics_token.is_some() && c.metrics_bind.is_none());
+        assert!(
+            !format!("{c:?}").contains(&"m".repeat(32)),
+            "the metrics token never prints"
+        );
         assert!(Config::from_vars(vars(&[("ENCRYPTION_KEY", "not-a-key")])).is_err());
         assert!(Config::from_vars(vars(&[("LOG_FORMAT", "xml")])).is_err());
+        assert!(Config::from_vars(vars(&[("WEBHOOK_RETRY_BASE_SECONDS", "0")])).is_err());
+        assert_eq!(Config::from_vars(vars(&[])).unwrap().webhook_retry_base_seconds, 5);
         assert_eq!(
             Config::from_vars(vars(&[("LOG_FORMAT", "json")])).unwrap().log_format,
             LogFormat::Json

@@ -4,8 +4,10 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+mod ics;
 mod pages;
 mod policy;
+mod prometheus;
 pub mod provider_words;
 mod rfc3339;
 mod routes;
@@ -13,6 +15,7 @@ mod session;
 pub mod state;
 pub mod sync_worker;
 pub mod throttle;
+pub mod webhook_worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use actix_web::middleware::{from_fn, Compress, Logger};
 use actix_web::{web, App, HttpServer};
 use availability_core::{
     AvailabilityService, CredentialRepository, IntegrationRepository, Provider, ProviderContext, ProviderFactory,
-    ProviderRegistry,
+    ProviderRegistry, StrategyRegistry,
 };
 use availability_store::Store;
 
@@ -43,9 +46,12 @@ pub const PROVIDERS: &[ProviderFactory] = &[
 pub struct BoundServer {
     /// The address it listens on (the real port when BIND asked for port 0).
     pub addr: SocketAddr,
+    /// The address of METRICS_BIND's listener, if there is one.
+    pub metrics_addr: Option<SocketAddr>,
     /// The store it serves.
     pub store: Store,
     server: Server,
+    metrics_server: Option<Server>,
 }
 
 impl BoundServer {
@@ -57,7 +63,16 @@ impl BoundServer {
     /// Runs until the server is stopped (SIGINT/SIGTERM or the handle): in-flight requests
     /// finish, then it returns.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let Some(metrics) = self.metrics_server else {
+            return self.server.await;
+        };
+        let metrics_handle = metrics.handle();
+        let metrics_task = tokio::spawn(metrics);
+        let answer = self.server.await;
+        // The metrics listener ends with the server it reports on.
+        metrics_handle.stop(true).await;
+        let _ = metrics_task.await;
+        answer
     }
 }
 
@@ -101,7 +116,13 @@ pub async fn bind_with(
     let store = Store::open(&config.database_url).await?.with_keyring(config.keyring());
     let all: Vec<ProviderFactory> = PROVIDERS.iter().chain(factories).copied().collect();
     let providers = providers(&config, &store, &all, built)?;
-    let strategies = providers.strategies();
+    // Every provider call is counted and timed for /metrics.
+    let strategies = providers
+        .iter()
+        .filter_map(|p| p.strategy())
+        .fold(StrategyRegistry::new(), |r, s| {
+            r.with(prometheus::Instrumented::wrap(s))
+        });
     // Calendar writes go through the durable outbox (worker below), not inline.
     let service = AvailabilityService::new(Arc::new(store.clone()), Arc::new(store.clone()), strategies.clone())
         .with_inline_calendar_writes(false);
@@ -114,13 +135,22 @@ pub async fn bind_with(
         providers,
         wake.clone(),
     ));
+    prometheus::handle();
+    let metrics_state = state.clone();
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(policy::answer_policy))
-            // The path only: query strings (OAuth codes, states) never reach the log.
-            .wrap(Logger::new("%s %U %Dms").log_target("availability_server::http"))
+            // The path only: query strings (OAuth codes, states) never reach the log, nor the
+            // secret in a calendar feed's path.
+            .wrap(
+                Logger::new("%s %{path}xi %Dms")
+                    .custom_request_replace("path", |req| routes::loggable_path(req.path()))
+                    .log_target("availability_server::http"),
+            )
             .wrap(Compress::default())
+            // Outermost, so that every answer is counted (the throttle's 429s too).
+            .wrap(from_fn(prometheus::record_http))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
@@ -136,7 +166,35 @@ pub async fn bind_with(
         .first()
         .ok_or_else(|| anyhow::anyhow!("no listen address"))?;
     let server = http.run();
+    let (metrics_addr, metrics_server) = match &config.metrics_bind {
+        Some(bind) => {
+            let listener = HttpServer::new(move || {
+                App::new()
+                    .app_data(metrics_state.clone())
+                    .configure(routes::configure_metrics_listener)
+                    .default_service(web::to(routes::not_found))
+            })
+            .workers(1)
+            .shutdown_timeout(1)
+            .bind(bind)
+            .map_err(|e| anyhow::anyhow!("METRICS_BIND: cannot listen on {bind}: {e}"))?;
+            let addr = *listener
+                .addrs()
+                .first()
+                .ok_or_else(|| anyhow::anyhow!("METRICS_BIND: no listen address"))?;
+            (Some(addr), Some(listener.run()))
+        }
+        None => (None, None),
+    };
     spawn_housekeeping(store.clone());
+    tokio::spawn(
+        webhook_worker::WebhookWorker {
+            store: store.clone(),
+            client: webhook_worker::client()?,
+            retry_base_seconds: config.webhook_retry_base_seconds,
+        }
+        .run(),
+    );
     tokio::spawn(
         sync_worker::SyncWorker {
             store: store.clone(),
@@ -145,11 +203,18 @@ pub async fn bind_with(
         }
         .run(),
     );
-    Ok(BoundServer { addr, store, server })
+    Ok(BoundServer {
+        addr,
+        metrics_addr,
+        store,
+        server,
+        metrics_server,
+    })
 }
 
-/// Once an hour: forgets expired Idempotency-Key answers, sessions and tokens, and cancels
-/// pending appointments whose scheduling link went unused for 24 hours.
+/// Once an hour: forgets expired Idempotency-Key answers, sessions and tokens, and delivered or
+/// failed webhook deliveries older than 30 days, and cancels pending appointments whose
+/// scheduling link went unused for 24 hours.
 fn spawn_housekeeping(store: Store) {
     tokio::spawn(async move {
         loop {
@@ -161,6 +226,9 @@ fn spawn_housekeeping(store: Store) {
             }
             if let Err(e) = store.purge_expired_tokens().await {
                 tracing::warn!("purging expired tokens: {e}");
+            }
+            if let Err(e) = store.purge_webhook_deliveries().await {
+                tracing::warn!("purging old webhook deliveries: {e}");
             }
             match store.expire_pending_appointments().await {
                 Ok(0) => {}

@@ -26,6 +26,10 @@ pub struct AppState {
     pub throttle: AuthThrottle,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
     admin_token_hash: Option<Vec<u8>>,
+    /// SHA-256 of METRICS_TOKEN, if set.
+    metrics_token_hash: Option<Vec<u8>>,
+    /// The database's gauges of /metrics.
+    metrics: crate::prometheus::DatabaseGauges,
 }
 
 impl AppState {
@@ -41,7 +45,13 @@ impl AppState {
             .admin_token
             .as_ref()
             .and_then(|t| hex::decode(tokens::token_hash(t.expose())).ok());
+        let metrics_token_hash = config
+            .metrics_token
+            .as_ref()
+            .and_then(|t| hex::decode(tokens::token_hash(t.expose())).ok());
         Self {
+            metrics_token_hash,
+            metrics: crate::prometheus::DatabaseGauges::default(),
             throttle: AuthThrottle::new(config.auth_throttle),
             store,
             service,
@@ -68,13 +78,33 @@ impl AppState {
 
     /// Whether a presented token is ADMIN_TOKEN (compared in constant time, on hashes).
     pub fn is_admin_token(&self, token: &str) -> bool {
-        let Some(expected) = &self.admin_token_hash else {
-            return false;
-        };
-        let Ok(presented) = hex::decode(tokens::token_hash(token)) else {
-            return false;
-        };
-        #[allow(deprecated)]
-        ring::constant_time::verify_slices_are_equal(expected, &presented).is_ok()
+        same_token(self.admin_token_hash.as_deref(), token)
     }
+
+    /// Whether METRICS_TOKEN is set (without it, the main listener has no /metrics).
+    pub fn has_metrics_token(&self) -> bool {
+        self.metrics_token_hash.is_some()
+    }
+
+    /// Whether a presented token is METRICS_TOKEN (compared in constant time, on hashes).
+    pub fn is_metrics_token(&self, token: &str) -> bool {
+        same_token(self.metrics_token_hash.as_deref(), token)
+    }
+
+    /// The Prometheus text of /metrics.
+    pub(crate) async fn metrics_text(&self) -> String {
+        self.metrics.render(&self.store).await
+    }
+}
+
+/// Whether `token` hashes to `expected` (compared in constant time; no expected hash: never).
+fn same_token(expected: Option<&[u8]>, token: &str) -> bool {
+    let Some(expected) = expected else {
+        return false;
+    };
+    let Ok(presented) = hex::decode(tokens::token_hash(token)) else {
+        return false;
+    };
+    #[allow(deprecated)]
+    ring::constant_time::verify_slices_are_equal(expected, &presented).is_ok()
 }

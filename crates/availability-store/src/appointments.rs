@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use crate::db::{db_run, Conn, LockedTransaction};
 use crate::rows::AppointmentRow;
 use crate::schema::{appointments, clients};
+use crate::webhooks::{Emit, Event, WebhookEvent};
 use crate::StoreError;
 
 /// Whose appointments a listing is for.
@@ -191,6 +192,11 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
         if calendar_type.is_some() {
             crate::outbox::enqueue_sync!(c, appointment.id, appointment.expert_id, guard.now.as_second())?;
         }
+        c.emit(Event::appointment(
+            WebhookEvent::AppointmentCreated,
+            &appointment,
+            guard.now.as_second(),
+        )?)?;
         Ok(appointment)
     }))
 }
@@ -233,6 +239,11 @@ pub(crate) fn reschedule(
         if updated.calendar_type.is_some() {
             crate::outbox::enqueue_sync!(c, updated.id, updated.expert_id, guard.now.as_second())?;
         }
+        c.emit(Event::appointment(
+            WebhookEvent::AppointmentRescheduled,
+            &updated,
+            guard.now.as_second(),
+        )?)?;
         Ok(updated)
     }))
 }
@@ -263,23 +274,38 @@ pub(crate) fn cancel(
             (Some(_), false) => current.sync_status.as_str(),
             (None, _) => SyncStatus::NotApplicable.as_str(),
         };
-        diesel::update(appointments::table.find(&key))
-            .set((
-                appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
-                appointments::cancellation_reason.eq(reason),
-                appointments::scheduling_url.eq(None::<String>),
-                appointments::sync_status.eq(sync),
-                appointments::updated_at.eq(now),
-            ))
-            .execute(c)?;
+        // Only a cancel that finds it not cancelled yet (a concurrent one may have won the row's
+        // lock meanwhile) queues the sync and the event.
+        let changed = diesel::update(
+            appointments::table
+                .find(&key)
+                .filter(appointments::status.ne(AppointmentStatus::Cancelled.as_str())),
+        )
+        .set((
+            appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
+            appointments::cancellation_reason.eq(reason),
+            appointments::scheduling_url.eq(None::<String>),
+            appointments::sync_status.eq(sync),
+            appointments::updated_at.eq(now),
+        ))
+        .execute(c)?;
+        if changed == 0 {
+            return appointments::table
+                .find(&key)
+                .select(AppointmentRow::as_select())
+                .first(c)?
+                .into_domain();
+        }
         if current.calendar_type.is_some() && in_provider {
             crate::outbox::enqueue_sync!(c, id, current.expert_id, now)?;
         }
-        appointments::table
+        let cancelled = appointments::table
             .find(&key)
             .select(AppointmentRow::as_select())
             .first(c)?
-            .into_domain()
+            .into_domain()?;
+        c.emit(Event::appointment(WebhookEvent::AppointmentCancelled, &cancelled, now)?)?;
+        Ok(cancelled)
     }))
 }
 
@@ -290,21 +316,32 @@ pub(crate) fn record_sync(
     status: SyncStatus,
 ) -> Result<Appointment, StoreError> {
     let key = id.to_string();
-    let n = db_run!(conn, |c| match external_event_id {
-        Some(event) => diesel::update(appointments::table.find(&key))
-            .set((
-                appointments::external_calendar_event_id.eq(event),
-                appointments::sync_status.eq(status.as_str())
-            ))
-            .execute(c),
-        None => diesel::update(appointments::table.find(&key))
-            .set(appointments::sync_status.eq(status.as_str()))
-            .execute(c),
-    })?;
-    if n == 0 {
-        return Err(not_found(id));
-    }
-    appointment(conn, id)
+    let now = availability_domain::jiff::Timestamp::now().as_second();
+    db_run!(conn, |c| c.transaction(|c| {
+        let n = match external_event_id {
+            Some(event) => diesel::update(appointments::table.find(&key))
+                .set((
+                    appointments::external_calendar_event_id.eq(event),
+                    appointments::sync_status.eq(status.as_str()),
+                ))
+                .execute(c)?,
+            None => diesel::update(appointments::table.find(&key))
+                .set(appointments::sync_status.eq(status.as_str()))
+                .execute(c)?,
+        };
+        if n == 0 {
+            return Err(not_found(id));
+        }
+        let recorded = appointments::table
+            .find(&key)
+            .select(AppointmentRow::as_select())
+            .first(c)?
+            .into_domain()?;
+        if status == SyncStatus::Failed {
+            c.emit(Event::appointment(WebhookEvent::AppointmentSyncFailed, &recorded, now)?)?;
+        }
+        Ok(recorded)
+    }))
 }
 
 /// Records what became of the appointment's video meeting (a pending one changes nothing).
@@ -345,6 +382,11 @@ pub(crate) fn record_confirmed(conn: &mut Conn, appointment: &Appointment) -> Re
             return Err(StoreError::SlotTaken);
         }
         diesel::insert_into(appointments::table).values(&row).execute(c)?;
+        c.emit(Event::appointment(
+            WebhookEvent::AppointmentCreated,
+            appointment,
+            appointment.updated_at.as_second(),
+        )?)?;
         Ok(())
     }))?;
     Ok(appointment.clone())
@@ -382,6 +424,11 @@ pub(crate) fn record_pending(conn: &mut Conn, appointment: &Appointment) -> Resu
             }
         }
         diesel::insert_into(appointments::table).values(&row).execute(c)?;
+        c.emit(Event::appointment(
+            WebhookEvent::AppointmentCreated,
+            appointment,
+            appointment.updated_at.as_second(),
+        )?)?;
         Ok(())
     }))?;
     Ok(appointment.clone())
@@ -445,6 +492,7 @@ pub(crate) fn confirm_pending(
         diesel::update(appointments::table.find(&key))
             .set(AppointmentRow::from_domain(&confirmed))
             .execute(c)?;
+        c.emit(Event::appointment(WebhookEvent::AppointmentConfirmed, &confirmed, now)?)?;
         Ok(confirmed)
     }))
 }
@@ -461,31 +509,42 @@ pub(crate) fn hold_unconfirmed(
     now: i64,
 ) -> Result<Appointment, StoreError> {
     let key = id.to_string();
-    let n = db_run!(conn, |c| diesel::update(
-        appointments::table
+    let held: Option<Appointment> = db_run!(conn, |c| c.transaction(|c| {
+        let n = diesel::update(
+            appointments::table
+                .find(&key)
+                .filter(appointments::status.eq(AppointmentStatus::Pending.as_str()))
+                .filter(
+                    appointments::external_calendar_event_id
+                        .is_null()
+                        .or(appointments::external_calendar_event_id.eq(external_event_id)),
+                ),
+        )
+        .set((
+            appointments::external_calendar_event_id.eq(external_event_id),
+            appointments::start_time.eq(time.start().as_second()),
+            appointments::end_time.eq(time.end().as_second()),
+            appointments::scheduling_url.eq(None::<String>),
+            appointments::sync_status.eq(SyncStatus::Failed.as_str()),
+            appointments::sync_error.eq(reason),
+            appointments::updated_at.eq(now),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            return Ok::<_, StoreError>(None);
+        }
+        let held = appointments::table
             .find(&key)
-            .filter(appointments::status.eq(AppointmentStatus::Pending.as_str()))
-            .filter(
-                appointments::external_calendar_event_id
-                    .is_null()
-                    .or(appointments::external_calendar_event_id.eq(external_event_id))
-            )
-    )
-    .set((
-        appointments::external_calendar_event_id.eq(external_event_id),
-        appointments::start_time.eq(time.start().as_second()),
-        appointments::end_time.eq(time.end().as_second()),
-        appointments::scheduling_url.eq(None::<String>),
-        appointments::sync_status.eq(SyncStatus::Failed.as_str()),
-        appointments::sync_error.eq(reason),
-        appointments::updated_at.eq(now),
-    ))
-    .execute(c))?;
-    let held = appointment(conn, id)?;
-    if n == 0 {
-        return Err(StoreError::Refused(CoreError::NotPending(held.id)));
+            .select(AppointmentRow::as_select())
+            .first(c)?
+            .into_domain()?;
+        c.emit(Event::appointment(WebhookEvent::AppointmentSyncFailed, &held, now)?)?;
+        Ok(Some(held))
+    }))?;
+    match held {
+        Some(held) => Ok(held),
+        None => Err(StoreError::Refused(CoreError::NotPending(appointment(conn, id)?.id))),
     }
-    Ok(held)
 }
 
 /// An expert's held bookings: pending appointments that carry a provider's booking which could not
@@ -512,19 +571,31 @@ pub const PENDING_LINK_SECONDS: i64 = 24 * 60 * 60;
 /// "pending" forever. A booking made on the link later still arrives by webhook and is recorded as
 /// a new appointment. Returns how many were cancelled.
 pub(crate) fn expire_pending(conn: &mut Conn, now: i64) -> Result<usize, StoreError> {
-    Ok(db_run!(conn, |c| diesel::update(
-        appointments::table
+    db_run!(conn, |c| c.transaction(|c| {
+        let stale: Vec<String> = appointments::table
             .filter(appointments::status.eq(AppointmentStatus::Pending.as_str()))
             .filter(appointments::external_calendar_event_id.is_null())
             .filter(appointments::created_at.le(now - PENDING_LINK_SECONDS))
-    )
-    .set((
-        appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
-        appointments::cancellation_reason.eq("the scheduling link was not used within 24 hours"),
-        appointments::scheduling_url.eq(None::<String>),
-        appointments::updated_at.eq(now),
-    ))
-    .execute(c))?)
+            .select(appointments::id)
+            .load(c)?;
+        for key in &stale {
+            diesel::update(appointments::table.find(key))
+                .set((
+                    appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
+                    appointments::cancellation_reason.eq("the scheduling link was not used within 24 hours"),
+                    appointments::scheduling_url.eq(None::<String>),
+                    appointments::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            let cancelled = appointments::table
+                .find(key)
+                .select(AppointmentRow::as_select())
+                .first(c)?
+                .into_domain()?;
+            c.emit(Event::appointment(WebhookEvent::AppointmentCancelled, &cancelled, now)?)?;
+        }
+        Ok::<_, StoreError>(stale.len())
+    }))
 }
 
 /// An expert's pending appointments that no provider booking has reached yet, of clients with

@@ -19,6 +19,7 @@ macro_rules! integration_row {
     };
 }
 use crate::tokens::token_hash;
+use crate::webhooks::{self, Emit, Event, WebhookEvent};
 use crate::StoreError;
 
 /// How long an OAuth state may be used.
@@ -174,31 +175,34 @@ pub(crate) fn connect(
             id: key,
         });
     }
-    db_run!(conn, |c| diesel::insert_into(ei::table)
-        .values((
-            ei::expert_id.eq(&key),
-            ei::integration_type.eq(integration.as_str()),
-            ei::status.eq("connected"),
-            ei::account.eq(account),
-            ei::settings.eq(settings),
-            ei::connected_at.eq(now),
-            ei::last_synced_at.eq(now),
-            ei::credentials.eq(Some(&sealed)),
-        ))
-        .on_conflict((ei::expert_id, ei::integration_type))
-        .do_update()
-        .set((
-            ei::status.eq("connected"),
-            ei::account.eq(account),
-            ei::settings.eq(settings),
-            ei::connected_at.eq(now),
-            ei::last_synced_at.eq(now),
-            ei::last_error.eq(None::<String>),
-            ei::last_error_at.eq(None::<i64>),
-            ei::credentials.eq(Some(&sealed)),
-        ))
-        .execute(c))?;
-    Ok(())
+    db_run!(conn, |c| c.transaction(|c| {
+        diesel::insert_into(ei::table)
+            .values((
+                ei::expert_id.eq(&key),
+                ei::integration_type.eq(integration.as_str()),
+                ei::status.eq("connected"),
+                ei::account.eq(account),
+                ei::settings.eq(settings),
+                ei::connected_at.eq(now),
+                ei::last_synced_at.eq(now),
+                ei::credentials.eq(Some(&sealed)),
+            ))
+            .on_conflict((ei::expert_id, ei::integration_type))
+            .do_update()
+            .set((
+                ei::status.eq("connected"),
+                ei::account.eq(account),
+                ei::settings.eq(settings),
+                ei::connected_at.eq(now),
+                ei::last_synced_at.eq(now),
+                ei::last_error.eq(None::<String>),
+                ei::last_error_at.eq(None::<i64>),
+                ei::credentials.eq(Some(&sealed)),
+            ))
+            .execute(c)?;
+        let data = webhooks::integration_json!(c, expert, integration);
+        c.emit(Event::integration(WebhookEvent::IntegrationConnected, data, now))
+    }))
 }
 
 /// Wipes the integration's row (credential, settings, status) and falls back to manual if it was
@@ -218,7 +222,11 @@ pub(crate) fn disconnect(
             .first::<Option<String>>(c)
             .optional()?
             .flatten();
-        diesel::delete(integration_row!(&key, integration)).execute(c)?;
+        let removed = diesel::delete(integration_row!(&key, integration)).execute(c)?;
+        if removed > 0 {
+            let data = webhooks::integration_value(&key, integration, None);
+            c.emit(Event::integration(WebhookEvent::IntegrationDisconnected, data, now))?;
+        }
         diesel::update(
             ep::table
                 .find(&key)
@@ -229,7 +237,7 @@ pub(crate) fn disconnect(
             ep::updated_at.eq(now),
         ))
         .execute(c)?;
-        Ok::<_, diesel::result::Error>(old)
+        Ok::<_, StoreError>(old)
     }))?;
     // The revoke is best effort: an undecryptable credential is simply wiped.
     Ok(old
@@ -264,17 +272,26 @@ pub(crate) fn mark(
                     ei::last_error.eq(None::<String>),
                     ei::last_error_at.eq(None::<i64>),
                 ))
-                .execute(c),
+                .execute(c)
+                .map_err(StoreError::from),
             Mark::Failure(reason) => diesel::update(row)
                 .set((ei::last_error.eq(reason), ei::last_error_at.eq(now)))
-                .execute(c),
-            Mark::NeedsReauth(reason) => diesel::update(row)
-                .set((
-                    ei::status.eq("needs_reauth"),
-                    ei::last_error.eq(reason),
-                    ei::last_error_at.eq(now),
-                ))
-                .execute(c),
+                .execute(c)
+                .map_err(StoreError::from),
+            Mark::NeedsReauth(reason) => c.transaction(|c| {
+                // Only a change of status is an event: every failing call says it again.
+                let newly = diesel::update(row.filter(ei::status.ne("needs_reauth")))
+                    .set(ei::status.eq("needs_reauth"))
+                    .execute(c)?;
+                let n = diesel::update(row)
+                    .set((ei::last_error.eq(reason), ei::last_error_at.eq(now)))
+                    .execute(c)?;
+                if newly > 0 {
+                    let data = webhooks::integration_json!(c, expert, integration);
+                    c.emit(Event::integration(WebhookEvent::IntegrationNeedsReauth, data, now))?;
+                }
+                Ok::<_, StoreError>(n)
+            }),
         }
     })?;
     Ok(())
@@ -510,4 +527,14 @@ pub(crate) fn expert_by_setting(
         }
     }
     Ok(None)
+}
+
+/// How many integrations each (integration type, status) has, for /metrics.
+pub(crate) fn counts(conn: &mut Conn) -> Result<Vec<(String, String, i64)>, StoreError> {
+    use diesel::dsl::count_star;
+    Ok(db_run!(conn, |c| ei::table
+        .group_by((ei::integration_type, ei::status))
+        .select((ei::integration_type, ei::status, count_star()))
+        .order((ei::integration_type, ei::status))
+        .load::<(String, String, i64)>(c))?)
 }

@@ -6,6 +6,7 @@ pub mod crypto;
 mod db;
 mod error;
 mod experts;
+mod ics;
 pub mod idempotency;
 mod integrations;
 pub mod outbox;
@@ -15,6 +16,7 @@ mod schema;
 pub mod sessions;
 pub mod testing;
 pub mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -28,6 +30,7 @@ pub use appointments::Party;
 pub use db::DatabaseUrl;
 pub use error::StoreError;
 pub use experts::ExpertPatch;
+pub use ics::CalendarEntry;
 pub use idempotency::StoredAnswer;
 pub use integrations::{IntegrationRecord, OAuthStart, STATE_TTL_SECONDS as OAUTH_STATE_SECONDS};
 pub use outbox::ClaimedJob;
@@ -35,6 +38,9 @@ pub use outbox::ClaimedJob;
 use crypto::Keyring;
 pub use sessions::{NewSession, Session};
 pub use tokens::{Principal, TokenRecord};
+pub use webhooks::{
+    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, EndpointPatch, WebhookEndpoint, WebhookEvent,
+};
 
 use db::{Conn, DbPool};
 
@@ -460,6 +466,47 @@ impl Store {
     }
 }
 
+/// iCalendar: appointments as calendars show them, and the experts' secret feeds.
+impl Store {
+    /// One appointment with its SEQUENCE and the names its event shows.
+    pub async fn calendar_entry(&self, id: AppointmentId) -> Result<CalendarEntry, StoreError> {
+        self.run(move |c| ics::entry(c, id)).await
+    }
+
+    /// The expert's confirmed and pending appointments that end after `since`, by start.
+    pub async fn feed_entries(&self, expert: ExpertId, since: Timestamp) -> Result<Vec<CalendarEntry>, StoreError> {
+        self.run(move |c| ics::feed(c, expert, since.as_second())).await
+    }
+
+    /// Turns the expert's feed on with a new 256-bit secret (hex), replacing any earlier one:
+    /// the URL of the old secret stops working at once. Only the secret's SHA-256 is stored.
+    pub async fn rotate_ics_feed(&self, expert: ExpertId) -> Result<String, StoreError> {
+        let secret = tokens::new_token()?;
+        let hash = tokens::token_hash(&secret);
+        self.run_write(move |c| ics::set_feed_hash(c, expert, Some(&hash)))
+            .await?;
+        Ok(secret)
+    }
+
+    /// Turns the expert's feed off (already off: nothing to do).
+    pub async fn disable_ics_feed(&self, expert: ExpertId) -> Result<(), StoreError> {
+        self.run_write(move |c| ics::set_feed_hash(c, expert, None)).await
+    }
+
+    /// Whether `secret` is the expert's current feed secret (compared on hashes, in constant
+    /// time). False for an unknown expert, a feed that is off, or any other secret.
+    pub async fn ics_feed_secret_matches(&self, expert: ExpertId, secret: String) -> Result<bool, StoreError> {
+        let stored = self.run_read(move |c| ics::feed_hash(c, expert)).await?;
+        let Some(stored) = stored else {
+            return Ok(false);
+        };
+        let presented = tokens::token_hash(&secret);
+        #[allow(deprecated)]
+        let same = ring::constant_time::verify_slices_are_equal(stored.as_bytes(), presented.as_bytes()).is_ok();
+        Ok(same)
+    }
+}
+
 /// Integrations, OAuth states and the outbox.
 impl Store {
     /// The expert's connected integrations.
@@ -602,9 +649,103 @@ impl Store {
             .await
     }
 
+    /// The sync queue's depth and the enqueue time of its oldest job, for /metrics.
+    pub async fn sync_queue(&self) -> Result<(i64, Option<Timestamp>), StoreError> {
+        let (depth, oldest) = self.run(outbox::depth).await?;
+        Ok((depth, oldest.map(rows::instant).transpose()?))
+    }
+
+    /// The webhook queue's depth (pending deliveries) and the enqueue time of its oldest
+    /// delivery, for /metrics.
+    pub async fn webhook_queue(&self) -> Result<(i64, Option<Timestamp>), StoreError> {
+        let (depth, oldest) = self.run(webhooks::depth).await?;
+        Ok((depth, oldest.map(rows::instant).transpose()?))
+    }
+
+    /// How many integrations each (integration type, status) has, for /metrics.
+    pub async fn integration_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.run(integrations::counts).await
+    }
+
     /// How many sync jobs are queued.
     pub async fn pending_sync_jobs(&self) -> Result<i64, StoreError> {
         self.run(outbox::pending).await
+    }
+
+    /// Registers a webhook endpoint (URL and events checked by the caller); returns it and its
+    /// secret, which is stored encrypted and never shown again.
+    pub async fn create_webhook_endpoint(
+        &self,
+        url: String,
+        events: Vec<String>,
+    ) -> Result<(WebhookEndpoint, availability_domain::Secret<String>), StoreError> {
+        let keyring = self.keyring.clone();
+        self.run_write(move |c| webhooks::create_endpoint(c, &keyring, &url, &events, now()))
+            .await
+    }
+
+    /// Every webhook endpoint, oldest first.
+    pub async fn webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.run(webhooks::endpoints).await
+    }
+
+    /// One webhook endpoint.
+    pub async fn webhook_endpoint(&self, id: String) -> Result<WebhookEndpoint, StoreError> {
+        self.run(move |c| webhooks::endpoint(c, &id)).await
+    }
+
+    /// Changes a webhook endpoint.
+    pub async fn update_webhook_endpoint(
+        &self,
+        id: String,
+        patch: EndpointPatch,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        self.run_write(move |c| webhooks::update_endpoint(c, &id, &patch, now()))
+            .await
+    }
+
+    /// Removes a webhook endpoint and its deliveries; whether it existed.
+    pub async fn delete_webhook_endpoint(&self, id: String) -> Result<bool, StoreError> {
+        self.run_write(move |c| webhooks::delete_endpoint(c, &id)).await
+    }
+
+    /// An endpoint's deliveries, newest first, at most `limit`.
+    pub async fn webhook_deliveries(&self, endpoint: String, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+        self.run(move |c| webhooks::deliveries(c, &endpoint, limit)).await
+    }
+
+    /// Queues a delivery again at once, with a fresh retry window.
+    pub async fn retry_webhook_delivery(&self, endpoint: String, delivery: i64) -> Result<Delivery, StoreError> {
+        self.run_write(move |c| webhooks::retry_delivery(c, &endpoint, delivery, now()))
+            .await
+    }
+
+    /// Claims up to `limit` due webhook deliveries for this worker (leases of
+    /// [`webhooks::LEASE_SECONDS`]).
+    pub async fn claim_webhook_deliveries(&self, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let keyring = self.keyring.clone();
+        self.run_write(move |c| webhooks::claim(c, &keyring, now(), limit))
+            .await
+    }
+
+    /// Records what came of a delivery attempt.
+    pub async fn finish_webhook_delivery(
+        &self,
+        claim: ClaimedDelivery,
+        outcome: AttemptOutcome,
+    ) -> Result<(), StoreError> {
+        self.run_write(move |c| webhooks::finish(c, &claim, &outcome, now()))
+            .await
+    }
+
+    /// Forgets delivered and failed webhook deliveries older than 30 days.
+    pub async fn purge_webhook_deliveries(&self) -> Result<usize, StoreError> {
+        self.run_write(move |c| webhooks::purge(c, now())).await
+    }
+
+    /// How many webhook deliveries wait for an attempt.
+    pub async fn pending_webhook_deliveries(&self) -> Result<i64, StoreError> {
+        self.run(webhooks::pending).await
     }
 
     /// Rewrites every credential that is not under the current key. Returns (rewritten, failed):
@@ -630,6 +771,21 @@ impl Store {
                         }
                     }
                     Err(e) => failed.push(format!("expert {expert} {integration}: {e}")),
+                }
+            }
+            for (endpoint, stored) in webhooks::all_secrets(c)? {
+                if !keyring.is_stale(&stored) {
+                    continue;
+                }
+                let ctx = webhooks::secret_context(&endpoint);
+                match keyring.decrypt(&stored, &ctx) {
+                    Ok(plain) => {
+                        let sealed = keyring.encrypt(plain.expose(), &ctx)?;
+                        if webhooks::replace_secret(c, &endpoint, &stored, &sealed)? {
+                            rewritten += 1;
+                        }
+                    }
+                    Err(e) => failed.push(format!("webhook endpoint {endpoint}: {e}")),
                 }
             }
             Ok((rewritten, failed))

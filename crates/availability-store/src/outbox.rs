@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use crate::db::{db_run, Conn};
 use crate::schema::{appointments, sync_jobs};
+use crate::webhooks::{Emit, Event, WebhookEvent};
 use crate::StoreError;
 
 /// How long a claimed job is reserved for its worker.
@@ -224,6 +225,12 @@ pub(crate) fn fail(
                         appointments::sync_error.eq(reason),
                     ))
                     .execute(c)?;
+                let failed = appointments::table
+                    .find(&key)
+                    .select(crate::rows::AppointmentRow::as_select())
+                    .first(c)?
+                    .into_domain()?;
+                c.emit(Event::appointment(WebhookEvent::AppointmentSyncFailed, &failed, now)?)?;
             }
         } else {
             diesel::update(
@@ -238,7 +245,7 @@ pub(crate) fn fail(
             ))
             .execute(c)?;
         }
-        Ok::<_, diesel::result::Error>(())
+        Ok::<_, StoreError>(())
     }))?;
     Ok(give_up)
 }
@@ -246,4 +253,12 @@ pub(crate) fn fail(
 /// How many jobs are queued (for tests and /readyz-style checks).
 pub(crate) fn pending(conn: &mut Conn) -> Result<i64, StoreError> {
     Ok(db_run!(conn, |c| sync_jobs::table.count().get_result(c))?)
+}
+
+/// The queue's depth and the enqueue time (Unix seconds) of its oldest job, for /metrics.
+pub(crate) fn depth(conn: &mut Conn) -> Result<(i64, Option<i64>), StoreError> {
+    use diesel::dsl::{count_star, min};
+    Ok(db_run!(conn, |c| sync_jobs::table
+        .select((count_star(), min(sync_jobs::first_queued_at)))
+        .get_result::<(i64, Option<i64>)>(c))?)
 }

@@ -18,6 +18,7 @@ diesel::table! {
         updated_at -> BigInt,
         video -> Text,
         video_url -> Nullable<Text>,
+        ics_feed_secret_hash -> Nullable<Text>,
     }
 }
 
@@ -69,6 +70,7 @@ diesel::table! {
         scheduling_url -> Nullable<Text>,
         meeting_url -> Nullable<Text>,
         meeting_error -> Nullable<Text>,
+        sequence -> Integer,
     }
 }
 
@@ -131,6 +133,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     expert_integrations,
     oauth_states,
     sync_jobs,
+    webhook_endpoints,
+    webhook_deliveries,
 );
 
 diesel::table! {
@@ -178,3 +182,39 @@ diesel::table! {
         meeting_pending -> Bool,
     }
 }
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        url -> Text,
+        events -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (seq) {
+        seq -> BigInt,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        appointment_id -> Nullable<Text>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        claim_token -> Nullable<Text>,
+        first_queued_at -> BigInt,
+        last_error -> Nullable<Text>,
+        last_status_code -> Nullable<Integer>,
+        last_response -> Nullable<Text>,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));

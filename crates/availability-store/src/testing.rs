@@ -72,6 +72,14 @@ pub async fn dump_credentials(store: &crate::Store) -> Result<Vec<String>, Store
         .await
 }
 
+/// The expert's stored feed column, as the database holds it (for "no secret in a dump" checks).
+pub async fn stored_ics_feed(
+    store: &crate::Store,
+    expert: availability_domain::ExpertId,
+) -> Result<Option<String>, StoreError> {
+    store.run(move |c| crate::ics::feed_hash(c, expert)).await
+}
+
 /// Every stored OAuth state row as text.
 pub async fn dump_oauth_states(store: &crate::Store) -> Result<Vec<String>, StoreError> {
     use crate::schema::oauth_states as os;

@@ -11,6 +11,8 @@
     clippy::zombie_processes
 )]
 
+pub mod python;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -99,6 +101,29 @@ impl TestServer {
     /// redirect URIs) can name it.
     pub async fn start_with_env(db: &TestDb, env: &[(&str, &str)]) -> Self {
         Self::start_configured(db, env, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_with_env`], with extra providers registered too.
+    pub async fn start_with_env_and(
+        db: &TestDb,
+        env: &[(&str, &str)],
+        extra: Vec<std::sync::Arc<dyn availability_core::Provider>>,
+    ) -> Self {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let bind = format!("127.0.0.1:{port}");
+        let mut all = vec![("BIND", bind.as_str()), ("PUBLIC_BASE_URL", base.as_str())];
+        all.extend_from_slice(env);
+        let server = availability_server::bind_with(config_with(db, &all), &[], extra)
+            .await
+            .unwrap();
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        Self {
+            api: Api::new(base),
+            db: db.clone(),
+            handle,
+        }
     }
 
     /// Like [`TestServer::start_with_env`], with settings the environment does not hold (e.g. a
@@ -230,8 +255,14 @@ pub struct ProcessServer {
 
 impl ProcessServer {
     pub async fn spawn(db: &TestDb) -> Self {
+        Self::spawn_with_env(db, &[]).await
+    }
+
+    /// A server process with more settings in its environment.
+    pub async fn spawn_with_env(db: &TestDb, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let child = Command::new(server_binary())
+            .envs(env.iter().copied())
             .env("DATABASE_URL", &db.url)
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("ADMIN_TOKEN", ADMIN_TOKEN)
@@ -275,7 +306,7 @@ impl Drop for ProcessServer {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

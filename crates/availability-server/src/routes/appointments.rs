@@ -68,6 +68,11 @@ async fn book(
         }
     }
     let result = book_once(caller, &state, body).await;
+    crate::prometheus::booking(match &result {
+        Ok(a) if a.is_pending() => "pending",
+        Ok(_) => "created",
+        Err(e) => e.code,
+    });
     let Some(key) = key else {
         return result.map(|a| HttpResponse::build(booked_status(&a)).json(a));
     };

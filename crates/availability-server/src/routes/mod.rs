@@ -6,12 +6,15 @@ mod appointments;
 mod experts;
 mod extract;
 mod health;
+mod ics;
 mod integrations;
+mod metrics;
 mod oauth;
 mod params;
 mod provider_settings;
 mod providers;
 mod slots;
+mod webhook_endpoints;
 mod webhooks;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -33,18 +36,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .configure(slots::configure)
                 .configure(appointments::configure)
+                .configure(ics::configure_api)
                 .configure(admin::configure)
                 .configure(experts::configure)
                 .configure(providers::configure)
                 .configure(provider_settings::configure)
                 .configure(integrations::configure)
-                .configure(oauth::configure_api),
+                .configure(oauth::configure_api)
+                .configure(webhook_endpoints::configure),
         )
         .configure(health::configure)
+        .configure(ics::configure)
+        .configure(metrics::configure)
         .configure(oauth::configure)
         .configure(webhooks::configure)
         .configure(crate::session::configure)
         .configure(crate::pages::configure);
+}
+
+/// A request's path as the log may show it: a calendar feed's secret is left out.
+pub fn loggable_path(path: &str) -> String {
+    ics::loggable_path(path)
+}
+
+/// The routes of METRICS_BIND's listener (only `/metrics`).
+pub fn configure_metrics_listener(cfg: &mut web::ServiceConfig) {
+    metrics::configure_listener(cfg);
 }
 
 /// The answer to an unknown route.

@@ -141,6 +141,14 @@ function render() {
 
   const cancel = $("cancel");
   cancel.hidden = cancelled || ended;
+  // The .ics comes from the API with the session cookie (a plain GET link: no script, no CSRF
+  // header needed). After a cancel the same event says CANCELLED, which updates a calendar that
+  // has it.
+  const ics = $("add-to-calendar");
+  ics.href = `${path}/ics`;
+  ics.setAttribute("download", `appointment-${a.id}.ics`);
+  ics.textContent = cancelled ? "Update your calendar (.ics)" : "Add to calendar (.ics)";
+  ics.hidden = false;
   const bookLink = $("book-link");
   bookLink.href = `/book/${encodeURIComponent(a.expert_id)}`;
   bookLink.textContent = state.session.role === "expert"

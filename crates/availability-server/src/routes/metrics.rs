@@ -1,0 +1,46 @@
+//! `GET /metrics` (Prometheus text format): on the main listener behind METRICS_TOKEN, or on
+//! METRICS_BIND's listener of its own without a token. Without either, there is no /metrics.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::auth::bearer;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The Prometheus text exposition format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The route on the main listener.
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(behind_token));
+}
+
+/// The route of METRICS_BIND's listener.
+pub fn configure_listener(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(open));
+}
+
+async fn behind_token(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if !state.has_metrics_token() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {} {}", req.method(), req.path()),
+        ));
+    }
+    match bearer(&req) {
+        Some(token) if state.is_metrics_token(&token) => open(state).await,
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "/metrics needs Authorization: Bearer METRICS_TOKEN",
+        )),
+    }
+}
+
+async fn open(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .content_type(PROMETHEUS_TEXT)
+        .body(state.metrics_text().await))
+}

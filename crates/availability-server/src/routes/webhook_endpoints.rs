@@ -1,0 +1,299 @@
+//! Outgoing webhook endpoints (admin): register, list, change and remove receivers, read an
+//! endpoint's delivery log and send a delivery again. The sending is `webhook_worker`'s.
+
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use availability_core::CoreError;
+use availability_domain::jiff::Timestamp;
+use availability_store::{Delivery, EndpointPatch, WebhookEndpoint, WebhookEvent};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{Authed, JsonObject};
+use super::params::parse_id;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/webhook-endpoints", web::post().to(create))
+        .route("/webhook-endpoints", web::get().to(list))
+        .route("/webhook-endpoints/{id}", web::get().to(get))
+        .route("/webhook-endpoints/{id}", web::patch().to(update))
+        .route("/webhook-endpoints/{id}", web::delete().to(delete))
+        .route("/webhook-endpoints/{id}/deliveries", web::get().to(deliveries))
+        .route(
+            "/webhook-endpoints/{id}/deliveries/{delivery_id}/retry",
+            web::post().to(retry),
+        );
+}
+
+/// The longest URL accepted.
+const MAX_URL_LEN: usize = 2048;
+/// Deliveries listed by default, and at most.
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 200;
+
+#[derive(Deserialize)]
+struct NewEndpoint {
+    url: String,
+    events: Vec<String>,
+    enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Patch {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct DeliveryQuery {
+    limit: Option<i64>,
+}
+
+fn bad_url(message: &str) -> ApiError {
+    ApiError::invalid("invalid_webhook_url", message)
+}
+
+/// Whether an http:// URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1 (the URL
+/// parser has already normalised the host: IPv4 in dotted form, IPv6 in brackets).
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An endpoint URL: https, or http to a loopback host only; no user name or password in it.
+pub(crate) fn check_url(url: &str) -> Result<String, ApiError> {
+    let url = url.trim();
+    if url.len() > MAX_URL_LEN {
+        return Err(bad_url("url is longer than 2048 characters"));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| bad_url("url must be an absolute https:// URL"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad_url("url may not carry a user name or password"));
+    }
+    let Some(host) = parsed.host_str() else {
+        return Err(bad_url("url must name a host"));
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => {
+            return Err(bad_url(
+                "url must be https (http only to a loopback host: localhost, 127.0.0.0/8 or ::1)",
+            ))
+        }
+        _ => return Err(bad_url("url must be an https:// URL")),
+    }
+    Ok(parsed.to_string())
+}
+
+/// Known event names, each once, in the order given; at least one.
+pub(crate) fn check_events(events: &[String]) -> Result<Vec<String>, ApiError> {
+    if events.is_empty() {
+        return Err(ApiError::invalid("events_required", "subscribe to at least one event"));
+    }
+    let mut checked: Vec<String> = Vec::new();
+    for name in events {
+        let event: WebhookEvent = name.parse().map_err(|_| {
+            let known: Vec<&str> = WebhookEvent::ALL.iter().map(|e| e.as_str()).collect();
+            ApiError::invalid(
+                "unknown_event",
+                format!("unknown event {name:?}; the events are {}", known.join(", ")),
+            )
+        })?;
+        if !checked.iter().any(|c| c == event.as_str()) {
+            checked.push(event.as_str().to_owned());
+        }
+    }
+    Ok(checked)
+}
+
+fn instant(seconds: i64) -> Value {
+    json!(Timestamp::from_second(seconds).ok().map(|t| t.to_string()))
+}
+
+fn endpoint_json(e: &WebhookEndpoint) -> Value {
+    json!({
+        "id": e.id,
+        "url": e.url,
+        "events": e.events,
+        "enabled": e.enabled,
+        "disabled_reason": e.disabled_reason,
+        "created_at": instant(e.created_at),
+        "updated_at": instant(e.updated_at),
+    })
+}
+
+fn delivery_json(d: &Delivery) -> Value {
+    json!({
+        "id": d.id,
+        "event_type": d.event_type,
+        "webhook_id": d.webhook_id,
+        "appointment_id": d.appointment_id,
+        "status": d.status.as_str(),
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "last_status_code": d.last_status_code,
+        "last_response_body": d.last_response,
+        "next_attempt_at": d.next_attempt_at.map(instant),
+        "delivered_at": d.delivered_at.map(instant),
+        "queued_at": instant(d.queued_at),
+    })
+}
+
+fn endpoint_id(path: &str) -> Result<String, ApiError> {
+    Ok(parse_id::<uuid::Uuid>("webhook endpoint id", path)?.to_string())
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    Authed(caller, body): Authed<JsonObject<NewEndpoint>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let body = body.into_inner();
+    let url = check_url(&body.url)?;
+    let events = check_events(&body.events)?;
+    if !state.store.can_store_credentials() {
+        return Err(CoreError::EncryptionKeyMissing.into());
+    }
+    let (mut endpoint, secret) = state.store.create_webhook_endpoint(url, events).await?;
+    if body.enabled == Some(false) {
+        let patch = EndpointPatch {
+            enabled: Some(false),
+            ..EndpointPatch::default()
+        };
+        endpoint = state.store.update_webhook_endpoint(endpoint.id.clone(), patch).await?;
+    }
+    tracing::info!(endpoint = %endpoint.id, "webhook endpoint registered");
+    let mut answer = endpoint_json(&endpoint);
+    answer["secret"] = json!(secret.expose());
+    Ok(HttpResponse::Created().json(answer))
+}
+
+async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let endpoints = state.store.webhook_endpoints().await?;
+    let list: Vec<Value> = endpoints.iter().map(endpoint_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "webhook_endpoints": list })))
+}
+
+async fn get(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let endpoint = state.store.webhook_endpoint(endpoint_id(&path)?).await?;
+    Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Authed(caller, body): Authed<JsonObject<Patch>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = endpoint_id(&path)?;
+    let body = body.into_inner();
+    let patch = EndpointPatch {
+        url: body.url.as_deref().map(check_url).transpose()?,
+        events: body.events.as_deref().map(check_events).transpose()?,
+        enabled: body.enabled,
+    };
+    let endpoint = state.store.update_webhook_endpoint(id, patch).await?;
+    Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
+}
+
+async fn delete(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = endpoint_id(&path)?;
+    if !state.store.delete_webhook_endpoint(id.clone()).await? {
+        return Err(ApiError::not_found("webhook endpoint", &id));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn deliveries(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Authed(caller, query): Authed<web::Query<DeliveryQuery>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = endpoint_id(&path)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "out_of_range",
+            format!("limit must be 1-{MAX_LIMIT}, got {limit}"),
+        ));
+    }
+    let list = state.store.webhook_deliveries(id, limit).await?;
+    let list: Vec<Value> = list.iter().map(delivery_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "deliveries": list })))
+}
+
+async fn retry(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let (endpoint, delivery) = path.into_inner();
+    let endpoint = state.store.webhook_endpoint(endpoint_id(&endpoint)?).await?;
+    let delivery: i64 = delivery.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_parameter",
+            format!("delivery_id must be a number, got {delivery:?}"),
+        )
+    })?;
+    if !endpoint.enabled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "endpoint_disabled",
+            "the endpoint is disabled: enable it (PATCH enabled: true) before retrying",
+        ));
+    }
+    let queued = state.store.retry_webhook_delivery(endpoint.id, delivery).await?;
+    Ok(HttpResponse::Accepted().json(delivery_json(&queued)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_https_or_loopback_http() {
+        for good in [
+            "https://hooks.example.com/in",
+            "http://127.0.0.1:9000/hook",
+            "http://127.5.0.1/hook",
+            "http://localhost:8080/",
+            "http://[::1]:9000/x",
+        ] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://hooks.example.com/in",
+            "http://10.0.0.1/x",
+            "http://[::2]/x",
+            "ftp://example.com/",
+            "https://user:pw@example.com/",
+            "not a url",
+            "/relative",
+        ] {
+            let e = check_url(bad).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (422, "invalid_webhook_url"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn events_are_known_names() {
+        let events = check_events(&["appointment.created".into(), "appointment.created".into()]).unwrap();
+        assert_eq!(events, ["appointment.created"]);
+        assert_eq!(check_events(&["nope".into()]).unwrap_err().code, "unknown_event");
+        assert_eq!(check_events(&[]).unwrap_err().code, "events_required");
+        let all: Vec<String> = WebhookEvent::ALL.iter().map(|e| e.as_str().to_owned()).collect();
+        assert_eq!(check_events(&all).unwrap().len(), 9);
+    }
+}
