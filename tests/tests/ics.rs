@@ -265,6 +265,8 @@ async fn appointment_ics_and_the_experts_feed_read_by_an_independent_parser() {
                 sync_status: SyncStatus::NotApplicable,
                 cancellation_reason: None,
                 sync_error: None,
+                meeting_url: None,
+                meeting_error: None,
                 created_at: start,
                 updated_at: start,
             }

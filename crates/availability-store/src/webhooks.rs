@@ -872,6 +872,16 @@ pub(crate) fn replace_secret(conn: &mut Conn, id: &str, old: &str, new: &str) ->
     Ok(n == 1)
 }
 
+/// The webhook queue's depth (deliveries still pending) and the enqueue time (Unix seconds) of
+/// the oldest of them, for /metrics.
+pub(crate) fn depth(conn: &mut Conn) -> Result<(i64, Option<i64>), StoreError> {
+    use diesel::dsl::{count_star, min};
+    Ok(db_run!(conn, |c| wd::table
+        .filter(wd::status.eq(DeliveryStatus::Pending.as_str()))
+        .select((count_star(), min(wd::first_queued_at)))
+        .get_result::<(i64, Option<i64>)>(c))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -893,14 +903,4 @@ mod tests {
         let raw = STANDARD.decode(a.strip_prefix("whsec_").unwrap()).unwrap();
         assert_eq!(raw.len(), 32);
     }
-}
-
-/// The webhook queue's depth (deliveries still pending) and the enqueue time (Unix seconds) of
-/// the oldest of them, for /metrics.
-pub(crate) fn depth(conn: &mut Conn) -> Result<(i64, Option<i64>), StoreError> {
-    use diesel::dsl::{count_star, min};
-    Ok(db_run!(conn, |c| wd::table
-        .filter(wd::status.eq(DeliveryStatus::Pending.as_str()))
-        .select((count_star(), min(wd::first_queued_at)))
-        .get_result::<(i64, Option<i64>)>(c))?)
 }

@@ -45,6 +45,8 @@ fn guard() -> BookingGuard {
         now: ts("2026-02-20T00:00:00Z"),
         integration: IntegrationType::MANUAL,
         calendar_type: None,
+        meeting_url: None,
+        meeting_error: None,
     }
 }
 

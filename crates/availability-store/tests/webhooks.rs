@@ -31,6 +31,8 @@ fn guard() -> BookingGuard {
         now: ts("2026-02-20T00:00:00Z"),
         integration: IntegrationType::MANUAL,
         calendar_type: None,
+        meeting_url: None,
+        meeting_error: None,
     }
 }
 
@@ -288,6 +290,8 @@ async fn integration_changes_and_confirmations_are_events_too() {
             sync_status: SyncStatus::NotApplicable,
             cancellation_reason: None,
             sync_error: None,
+            meeting_url: None,
+            meeting_error: None,
             created_at: now,
             updated_at: now,
         };
