@@ -1,24 +1,22 @@
 //! Outgoing webhooks end to end: the real server, over real HTTP, delivering to a receiver on a
 //! loopback port that the test runs (and takes down, and brings back). Every signature is checked
 //! by an independent implementation of the Standard Webhooks scheme: the `standardwebhooks`
-//! package from PyPI, installed into a cached virtualenv under `target/webhook-peers` (a machine
-//! without Python or PyPI prints `SKIPPED` for that check, unless `REQUIRE_WEBHOOK_PEERS=1`).
+//! package from PyPI, in the tests' Python reference virtualenv (`support::python`: a machine
+//! without Python or PyPI prints `SKIPPED` for that check, unless `REQUIRE_PYTHON_PEERS=1`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
 use std::collections::HashSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use reqwest::Method;
 use serde_json::{json, Value};
+use support::python::{python_or_skip, run_script};
 use support::{databases, free_port, next_monday, Api, ProcessServer, TestDb, TestServer, ADMIN_TOKEN};
 
 /// Retries every 1 s, 2 s, 4 s ... instead of 5 s, 10 s, 20 s: the same policy, faster.
@@ -235,75 +233,6 @@ async fn book(api: &Api, people: &(String, String, String), time: &str) -> Value
 // ---------------------------------------------------------------------------------------------
 // The independent check: standardwebhooks from PyPI.
 
-/// Pinned so every machine checks against the same implementation.
-const PEER_PACKAGE: &str = "standardwebhooks==1.1.0";
-/// Set to 1 (CI does) to make a machine without Python or PyPI fail instead of skip.
-const REQUIRE_PEERS_VAR: &str = "REQUIRE_WEBHOOK_PEERS";
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"),
-    }
-}
-
-fn run(command: &mut Command) -> Result<(), String> {
-    let output = command.output().map_err(|e| format!("{command:?}: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let err = String::from_utf8_lossy(&output.stderr);
-    let tail: String = err.chars().skip(err.chars().count().saturating_sub(600)).collect();
-    Err(format!("{command:?} failed ({}): {tail}", output.status))
-}
-
-/// The virtualenv's python, made once. Test processes that race to make it each build their own
-/// in a folder of their own and rename it into place; the first rename wins and the others use
-/// its result (a directory is never renamed onto a non-empty one).
-fn peer_python() -> Result<PathBuf, String> {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let dir = target_dir().join("webhook-peers");
-            std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-            let root = dir.join("venv");
-            let ready = |root: &Path| {
-                std::fs::read_to_string(root.join("webhook-peers-ready")).is_ok_and(|m| m == PEER_PACKAGE)
-            };
-            if ready(&root) {
-                return Ok(root.join("bin").join("python"));
-            }
-            let building = dir.join(format!("venv-{}", std::process::id()));
-            let python = building.join("bin").join("python");
-            let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-            run(Command::new(&system).args(["-m", "venv", "--clear"]).arg(&building))
-                .map_err(|e| format!("no usable Python venv: {e}"))?;
-            run(Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                PEER_PACKAGE,
-            ]))
-            .map_err(|e| format!("pip could not install {PEER_PACKAGE}: {e}"))?;
-            std::fs::write(building.join("webhook-peers-ready"), PEER_PACKAGE).map_err(|e| e.to_string())?;
-            if !ready(&root) {
-                // An old venv of another version is replaced.
-                let _ = std::fs::remove_dir_all(&root);
-            }
-            if std::fs::rename(&building, &root).is_err() {
-                let _ = std::fs::remove_dir_all(&building);
-            }
-            if ready(&root) {
-                Ok(root.join("bin").join("python"))
-            } else {
-                Err("the webhook peer's virtualenv could not be put in place".to_owned())
-            }
-        })
-        .clone()
-}
-
 /// Checks each received delivery with standardwebhooks' `Webhook(secret).verify(body, headers)`,
 /// and that a tampered body, or another secret, is refused. Returns how many were verified
 /// (None when skipped).
@@ -327,16 +256,7 @@ for c in cases:
     ok += 1
 print(ok)
 "#;
-    let python = match peer_python() {
-        Ok(python) => python,
-        Err(why) => {
-            if std::env::var(REQUIRE_PEERS_VAR).is_ok_and(|v| v == "1") {
-                panic!("the webhook signatures need {PEER_PACKAGE}, and {REQUIRE_PEERS_VAR}=1: {why}");
-            }
-            println!("SKIPPED the standardwebhooks check of webhook signatures: {why}");
-            return None;
-        }
-    };
+    let python = python_or_skip("the standardwebhooks check of webhook signatures")?;
     let cases: Vec<Value> = received
         .iter()
         .map(|r| {
@@ -344,27 +264,8 @@ print(ok)
                 "id": r.id, "timestamp": r.timestamp, "signature": r.signature, "body": r.body})
         })
         .collect();
-    let mut child = Command::new(python)
-        .arg("-c")
-        .arg(SCRIPT)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(Value::Array(cases).to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "standardwebhooks refused a delivery: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Some(String::from_utf8_lossy(&output.stdout).trim().parse().unwrap())
+    let verified = run_script(&python, SCRIPT, &Value::Array(cases).to_string());
+    Some(usize::try_from(verified.as_u64().expect("the script prints how many it verified")).unwrap())
 }
 
 // ---------------------------------------------------------------------------------------------
