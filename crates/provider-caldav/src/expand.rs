@@ -529,7 +529,17 @@ fn occurrence_span(start: &When, end: &EndSpec, floating: &TimeZone) -> Option<(
                     };
                     base.and_then(|b| b.checked_add(SignedDuration::from_secs(exact)).ok())
                 }
-                EndSpec::WallLength(length) => local.checked_add(*length).ok().and_then(|l| zone.instant(l, floating)),
+                EndSpec::WallLength(length) => {
+                    let wall_end = local.checked_add(*length).ok().and_then(|l| zone.instant(l, floating));
+                    // A start in a DST gap is moved forward by the gap (RFC 5545 3.3.5), and its
+                    // wall-clock end can then fall on or before it: an event that would block
+                    // nothing, or less than nothing. It keeps its length as elapsed time instead,
+                    // as RFC 5545 3.8.5.3 says of a DTEND-bound series, so it still blocks.
+                    match wall_end {
+                        Some(e) if e <= s && length.is_positive() => s.checked_add(*length).ok(),
+                        other => other,
+                    }
+                }
                 EndSpec::End(w) => w.key(floating).and_then(|k| key_instant(k, floating)),
                 // A DATE-TIME start without an end is an instant: it blocks nothing.
                 EndSpec::None => Some(s),

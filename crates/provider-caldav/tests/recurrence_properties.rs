@@ -243,7 +243,17 @@ fn expansion_matches_recurring_ical_events() {
     proptest!(config, |(cases in proptest::collection::vec(case(), 32))| {
         let expected = reference(&python, &cases);
         for (n, case) in cases.iter().enumerate() {
-            let want = expected.get(&format!("{n:03}")).cloned().unwrap_or_default();
+            let mut want = expected.get(&format!("{n:03}")).cloned().unwrap_or_default();
+            // The one place we differ on purpose: an instance whose start falls in a DST gap
+            // (moved forward by the gap) and whose wall-clock end lands on or before that start.
+            // recurring-ical-events gives it zero or negative length; we keep its length so
+            // that it blocks time (src/expand.rs, `occurrence_span`).
+            for (start, end) in &mut want {
+                if *end <= *start {
+                    *end = *start + case.minutes * 60;
+                }
+            }
+            want.sort();
             prop_assert_eq!(ours(case), want, "case {:?}\n{}", case, case.ics());
         }
     });

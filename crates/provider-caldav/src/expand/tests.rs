@@ -282,6 +282,42 @@ END:VEVENT
 }
 
 #[test]
+fn an_instance_starting_in_a_gap_still_blocks_its_length() {
+    // São Paulo skipped 00:00-01:00 on 4 November 2018. The instance "00:45-01:45" starts at
+    // 00:45 -03:00 (= 01:45 -02:00, 03:45 UTC), where its wall-clock end also lands: it would
+    // block nothing. The 15-minute one would end before it starts. Both keep their length.
+    let ics = wrap(
+        "BEGIN:VEVENT
+UID:hour
+DTSTART;TZID=America/Sao_Paulo:20181028T004500
+DTEND;TZID=America/Sao_Paulo:20181028T014500
+RRULE:FREQ=WEEKLY;COUNT=2
+END:VEVENT
+BEGIN:VEVENT
+UID:quarter
+DTSTART;TZID=America/Sao_Paulo:20181104T004500
+DTEND;TZID=America/Sao_Paulo:20181104T010000
+END:VEVENT
+",
+    );
+    let got = spans(&ics, &context("UTC"), "2018-11-03T00:00:00Z", "2018-11-05T00:00:00Z");
+    assert_eq!(got, pairs(&[("2018-11-04T03:45:00Z", "2018-11-04T04:45:00Z")]));
+    let quarter = expand_occurrences(
+        &ics,
+        &context("UTC"),
+        (ts("2018-11-03T00:00:00Z"), ts("2018-11-05T00:00:00Z")),
+    )
+    .unwrap()
+    .into_iter()
+    .find(|o| o.uid == "quarter")
+    .map(|o| (o.start.to_string(), o.end.to_string()));
+    assert_eq!(
+        quarter,
+        Some(("2018-11-04T03:45:00Z".to_owned(), "2018-11-04T04:00:00Z".to_owned()))
+    );
+}
+
+#[test]
 fn overlap_is_strict_and_dtend_exclusive() {
     let ics = wrap(
         "BEGIN:VEVENT
