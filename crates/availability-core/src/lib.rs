@@ -32,8 +32,8 @@ pub use provider::{
 pub use provider_events::{EventOutcome, Invitee, ProviderEvent};
 pub use service::{check_window, AvailabilityService, MAX_QUERY_DAYS};
 pub use strategy::{
-    AvailabilityStrategy, BusyTimeSource, Capabilities, EventWriter, ExpertCalendar, ExternalEvent, Meeting,
-    ProviderBooking, Scheduler, StrategyRegistry, VideoMeetings,
+    bookings_of, counted_window, AvailabilityStrategy, BusyTimeSource, Capabilities, EventWriter, ExpertCalendar,
+    ExternalEvent, Meeting, ProviderBooking, Scheduler, StrategyRegistry, VideoMeetings,
 };
 
 pub use availability_domain as domain;

@@ -14,7 +14,7 @@ use availability_domain::{
 use crate::ports::{
     AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
 };
-use crate::strategy::{busy_window, ExpertCalendar, Meeting};
+use crate::strategy::{busy_window, counted_window, ExpertCalendar, Meeting};
 use crate::CoreError;
 
 #[derive(Default)]
@@ -141,6 +141,32 @@ impl InMemoryStore {
         list
     }
 
+    /// `list` and, when the expert's policy has limits, the confirmed and pending appointments
+    /// that start in the counted window around `window` (without duplicates).
+    fn with_counted(state: &State, expert: &Expert, mut list: Vec<Appointment>, window: Interval) -> Vec<Appointment> {
+        if let Some(counted) = counted_window(expert, window) {
+            for a in Self::counted_in(state, expert.id, counted) {
+                if !list.iter().any(|b| b.id == a.id) {
+                    list.push(a);
+                }
+            }
+            list.sort_by_key(|a| (a.start_time, a.id));
+        }
+        list
+    }
+
+    fn counted_in(state: &State, expert: ExpertId, window: Interval) -> Vec<Appointment> {
+        let mut list: Vec<_> = state
+            .appointments
+            .values()
+            .filter(|a| a.expert_id == expert && (a.is_confirmed() || a.is_pending()))
+            .filter(|a| a.start_time >= window.start() && a.start_time < window.end())
+            .cloned()
+            .collect();
+        list.sort_by_key(|a| (a.start_time, a.id));
+        list
+    }
+
     fn check(
         state: &State,
         expert_id: ExpertId,
@@ -157,6 +183,7 @@ impl InMemoryStore {
             .get(&expert_id)
             .ok_or_else(|| not_found("expert", expert_id))?;
         let nearby = Self::confirmed_in(state, expert_id, BookingGuard::lookup_window(expert, requested));
+        let nearby = Self::with_counted(state, expert, nearby, requested);
         guard
             .check(expert, schedule, &nearby, requested, ignore)
             .map_err(CoreError::from)
@@ -204,7 +231,7 @@ impl ExpertRepository for InMemoryStore {
             .ok_or_else(|| not_found("expert", id))?;
         let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
         let around = busy_window(window, &expert.booking_policy, duration);
-        let appointments = Self::confirmed_in(&state, id, around);
+        let appointments = Self::with_counted(&state, &expert, Self::confirmed_in(&state, id, around), window);
         let connection = state.connections.get(&id).copied().unwrap_or_default();
         Ok(ExpertCalendar {
             expert,
@@ -247,6 +274,10 @@ impl AppointmentRepository for InMemoryStore {
 
     async fn confirmed_overlapping(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError> {
         Ok(Self::confirmed_in(&self.lock(), expert, window))
+    }
+
+    async fn counted_starting_in(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError> {
+        Ok(Self::counted_in(&self.lock(), expert, window))
     }
 
     async fn book(&self, new: NewAppointment, guard: BookingGuard) -> Result<Appointment, CoreError> {

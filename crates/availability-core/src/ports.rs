@@ -8,8 +8,8 @@ use availability_domain::{
     NewAppointment, Schedule, Secret, SyncStatus, Zone,
 };
 
-use crate::engine::{self, BookingRefusal};
-use crate::strategy::{ExpertCalendar, Meeting};
+use crate::engine::{BookingContext, BusyTime, Hours, Refusal, Requester};
+use crate::strategy::{bookings_of, ExpertCalendar, Meeting};
 use crate::CoreError;
 
 /// Experts, clients and their working hours.
@@ -71,29 +71,34 @@ impl BookingGuard {
         Timestamp::from_second(self.now.as_second()).unwrap_or(self.now)
     }
 
-    /// Runs the slot engine on the expert's current data. `confirmed` are the expert's confirmed
-    /// appointments around the requested time; `ignore` is the appointment being rescheduled.
+    /// Runs the slot engine on the expert's current data. `appointments` are the expert's
+    /// confirmed appointments around the requested time ([`Self::lookup_window`]) and, when the
+    /// policy has limits, the confirmed and pending ones that start in
+    /// [`crate::strategy::counted_window`] of it; `ignore` is the appointment being rescheduled
+    /// (it neither blocks nor counts, so a move within its day never counts twice).
     pub fn check(
         &self,
         expert: &Expert,
         schedule: &Schedule,
-        confirmed: &[Appointment],
+        appointments: &[Appointment],
         requested: Interval,
         ignore: Option<AppointmentId>,
-    ) -> Result<(), BookingRefusal> {
-        let appointments: Vec<Interval> = confirmed
-            .iter()
-            .filter(|a| a.is_confirmed() && Some(a.id) != ignore)
-            .filter_map(Appointment::interval)
-            .collect();
-        engine::check_booking(
-            schedule,
-            &expert.booking_policy,
-            &appointments,
-            &self.external_busy,
-            requested,
-            self.now,
-        )
+    ) -> Result<(), Refusal> {
+        let bookings = bookings_of(appointments);
+        let busy: Vec<BusyTime> = self.external_busy.iter().copied().map(BusyTime::new).collect();
+        let context = BookingContext {
+            expert_zone: &schedule.zone,
+            hours: Hours::One(schedule),
+            policy: &expert.booking_policy,
+            calendar_busy: &busy,
+            bookings: &bookings,
+            holds: &[],
+        };
+        let requester = Requester {
+            hold: None,
+            rescheduling: ignore,
+        };
+        context.check(requested, self.now, &requester)
     }
 
     /// The window whose confirmed appointments the check needs: the requested time widened by the
@@ -117,6 +122,10 @@ pub trait AppointmentRepository: Send + Sync {
 
     /// The expert's confirmed appointments that overlap `window`.
     async fn confirmed_overlapping(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError>;
+
+    /// The expert's confirmed and pending appointments that start in `window` (those that count
+    /// towards the booking policy's limits, see [`crate::strategy::counted_window`]).
+    async fn counted_starting_in(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError>;
 
     /// Stores a confirmed appointment if `guard` accepts it on the data read under the expert's
     /// lock. Its calendar_type and sync_status follow the expert's integration at that moment.

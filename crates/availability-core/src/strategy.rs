@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use availability_domain::jiff::SignedDuration;
 use availability_domain::{Appointment, CalendarType, Client, Expert, IntegrationType, Interval, Schedule, Slot};
 
-use crate::engine::SlotQuery;
+use crate::engine::{counted_bookings_window, Booking, BookingStatus, SlotQuery};
 use crate::CoreError;
 
 /// What one expert's slots are computed from: the expert, their working hours and their
@@ -26,7 +26,9 @@ pub struct ExpertCalendar {
     pub expert: Expert,
     /// Weekly rules and date overrides.
     pub schedule: Schedule,
-    /// Confirmed appointments that may block the queried window.
+    /// Confirmed appointments that may block the queried window and, when the booking policy has
+    /// limits, the confirmed and pending appointments that start in
+    /// [`counted_bookings_window`] of it (they count towards the limits).
     pub appointments: Vec<Appointment>,
     /// Which connection of the expert's active calendar this is: it changes whenever the expert
     /// connects, reconnects, disconnects or switches a calendar (or its stored grant or settings
@@ -43,6 +45,44 @@ impl ExpertCalendar {
             .filter_map(Appointment::interval)
             .collect()
     }
+
+    /// The appointments as the engine's bookings (confirmed ones block and count, pending ones
+    /// count), for rule 10.
+    pub fn bookings(&self) -> Vec<Booking> {
+        bookings_of(&self.appointments)
+    }
+}
+
+/// Appointments as the engine's bookings: confirmed ones block time and count towards the
+/// limits, pending ones only count, cancelled ones are left out.
+pub fn bookings_of(appointments: &[Appointment]) -> Vec<Booking> {
+    appointments
+        .iter()
+        .filter_map(|a| {
+            let status = if a.is_confirmed() {
+                BookingStatus::Confirmed
+            } else if a.is_pending() {
+                BookingStatus::Pending
+            } else {
+                return None;
+            };
+            Some(Booking {
+                id: Some(a.id),
+                time: a.interval()?,
+                status,
+            })
+        })
+        .collect()
+}
+
+/// Where the appointments that count towards the policy's limits for `window` start (None without
+/// limits): a store loads the confirmed and pending ones starting there beside those around the
+/// window (see [`ExpertCalendar::appointments`]).
+pub fn counted_window(expert: &Expert, window: Interval) -> Option<Interval> {
+    expert
+        .booking_policy
+        .has_limits()
+        .then(|| counted_bookings_window(&expert.timezone, window))
 }
 
 /// What a provider can do, as `GET /api/v1/providers` shows it.

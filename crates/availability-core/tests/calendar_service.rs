@@ -438,3 +438,83 @@ async fn an_explanation_agrees_with_the_slots_and_names_the_calendar() {
         .await;
     assert!(matches!(too_long, Err(CoreError::Invalid(_))), "{too_long:?}");
 }
+
+#[tokio::test]
+async fn limits_count_pending_appointments_in_slots_explanations_and_bookings() {
+    let w = world();
+    let mut expert = w.store.expert(w.expert).await.unwrap();
+    expert.booking_policy = BookingPolicy::default().with_max_bookings_per_week(Some(1)).unwrap();
+    w.store.put_expert(expert);
+    assert_eq!(
+        w.service
+            .slots(w.expert, ts(DAY.0), ts(DAY.1), None)
+            .await
+            .unwrap()
+            .len(),
+        4,
+        "an empty week"
+    );
+    // A pending booking (a provider's, waiting for the client) on Wednesday fills the week.
+    let at = ts("2026-03-01T00:00:00Z");
+    let pending = Appointment {
+        id: availability_core::domain::AppointmentId::new(),
+        expert_id: w.expert,
+        client_id: w.client,
+        start_time: ts("2026-03-04T15:00:00Z"),
+        end_time: ts("2026-03-04T15:30:00Z"),
+        status: availability_core::domain::AppointmentStatus::Pending,
+        calendar_type: None,
+        external_calendar_event_id: None,
+        scheduling_url: None,
+        sync_status: availability_core::domain::SyncStatus::NotApplicable,
+        cancellation_reason: None,
+        sync_error: None,
+        meeting_url: None,
+        meeting_error: None,
+        created_at: at,
+        updated_at: at,
+    };
+    w.store.put_appointment(pending.clone());
+    let slots = w.service.slots(w.expert, ts(DAY.0), ts(DAY.1), None).await.unwrap();
+    assert!(slots.is_empty(), "{slots:?}");
+    let why = w
+        .service
+        .explain(w.expert, ts("2026-03-02T09:00:00Z"), None)
+        .await
+        .unwrap();
+    assert!(!why.bookable);
+    assert!(
+        why.reasons.iter().any(|r| r.code == ReasonCode::LimitReached),
+        "{why:?}"
+    );
+    let refused = w
+        .service
+        .book(NewAppointment {
+            expert_id: w.expert,
+            client_id: w.client,
+            time: half_hour("2026-03-02T09:00:00Z"),
+        })
+        .await;
+    assert!(matches!(refused, Err(CoreError::LimitReached(_))), "{refused:?}");
+    // The following week is another week.
+    let next = w
+        .service
+        .slots(w.expert, ts("2026-03-09T00:00:00Z"), ts("2026-03-10T00:00:00Z"), None)
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 6, "{next:?}");
+    // Once cancelled, it counts no more.
+    w.store.put_appointment(Appointment {
+        status: availability_core::domain::AppointmentStatus::Cancelled,
+        ..pending
+    });
+    w.clock.set(ts("2026-03-01T00:01:00Z"));
+    assert_eq!(
+        w.service
+            .slots(w.expert, ts(DAY.0), ts(DAY.1), None)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+}

@@ -1,6 +1,6 @@
 //! Appointments: bookings validated by the slot engine inside the transaction that writes them.
 
-use availability_core::strategy::busy_window;
+use availability_core::strategy::{busy_window, counted_window};
 use availability_core::{BookingGuard, CoreError, ExpertCalendar, Meeting};
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, ClientId, ExpertId, Interval, NewAppointment, SyncStatus,
@@ -75,6 +75,47 @@ pub(crate) fn confirmed_overlapping(
     list(conn, Party::Expert(expert), window, Some(AppointmentStatus::Confirmed))
 }
 
+/// The expert's confirmed and pending appointments that start in `window` (those that count
+/// towards the booking policy's limits), on a backend connection.
+macro_rules! counted_starting_in {
+    ($c:ident, $expert:expr, $window:expr) => {{
+        let window: Interval = $window;
+        appointments::table
+            .filter(appointments::expert_id.eq($expert.to_string()))
+            .filter(appointments::status.eq_any([
+                AppointmentStatus::Confirmed.as_str(),
+                AppointmentStatus::Pending.as_str(),
+            ]))
+            .filter(appointments::start_time.ge(window.start().as_second()))
+            .filter(appointments::start_time.lt(window.end().as_second()))
+            .select(AppointmentRow::as_select())
+            .order(appointments::start_time)
+            .load::<AppointmentRow>($c)?
+            .into_iter()
+            .map(AppointmentRow::into_domain)
+            .collect::<Result<Vec<Appointment>, _>>()?
+    }};
+}
+
+pub(crate) fn counted_starting_in(
+    conn: &mut Conn,
+    expert: ExpertId,
+    window: Interval,
+) -> Result<Vec<Appointment>, StoreError> {
+    db_run!(conn, |c| Ok::<_, StoreError>(counted_starting_in!(c, expert, window)))
+}
+
+/// `list` with the appointments of `counted` it does not hold yet, in order of start.
+fn with_counted(mut list: Vec<Appointment>, counted: Vec<Appointment>) -> Vec<Appointment> {
+    for a in counted {
+        if !list.iter().any(|b| b.id == a.id) {
+            list.push(a);
+        }
+    }
+    list.sort_by_key(|a| (a.start_time, a.id));
+    list
+}
+
 /// Expert, schedule and the confirmed appointments around a slot query, in one read transaction
 /// on one connection (one round trip from the async side).
 /// What a slot query needs of an expert, and the calendar version it was read at (both in one
@@ -108,7 +149,11 @@ pub(crate) fn expert_calendar(
             .load::<AppointmentRow>(c)?
             .into_iter()
             .map(AppointmentRow::into_domain)
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let appointments = match counted_window(&expert, window) {
+            Some(counted) => with_counted(appointments, counted_starting_in!(c, id, counted)),
+            None => appointments,
+        };
         Ok::<_, StoreError>((
             version,
             ExpertCalendar {
@@ -136,7 +181,11 @@ macro_rules! checked_in_transaction {
             .load::<AppointmentRow>($c)?
             .into_iter()
             .map(AppointmentRow::into_domain)
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let nearby = match counted_window(&expert, $requested) {
+            Some(counted) => with_counted(nearby, counted_starting_in!($c, $expert, counted)),
+            None => nearby,
+        };
         $guard.check(&expert, &schedule, &nearby, $requested, $ignore)?;
         expert
     }};

@@ -1,6 +1,6 @@
 //! The store's error enum.
 
-use availability_core::{BookingRefusal, CoreError};
+use availability_core::{BookingRefusal, CoreError, Refusal};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// What can go wrong in the store.
@@ -83,6 +83,16 @@ impl From<BookingRefusal> for StoreError {
         match r {
             BookingRefusal::SlotTaken => StoreError::SlotTaken,
             BookingRefusal::SlotUnavailable(why) => StoreError::SlotUnavailable(why.to_owned()),
+        }
+    }
+}
+
+impl From<Refusal> for StoreError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::SlotTaken => StoreError::SlotTaken,
+            // Refusal is non-exhaustive: a full period and any later kind keep the core's error.
+            other => StoreError::Refused(CoreError::from(other)),
         }
     }
 }

@@ -119,6 +119,7 @@ pub(crate) fn set_policy(
         .filter(|_| *p.video() == VideoPolicy::Provider)
         .map(|list| list.iter().map(|t| t.as_str()).collect());
     let video = p.video().as_str();
+    let limit = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
     let video_url = p.video().room().map(|room| room.as_str().to_owned());
     macro_rules! values {
         () => {
@@ -131,6 +132,10 @@ pub(crate) fn set_policy(
                 expert_profiles::booking_horizon_days.eq(p.booking_horizon_days() as i32),
                 expert_profiles::video.eq(video),
                 expert_profiles::video_url.eq(video_url.as_deref()),
+                expert_profiles::max_bookings_per_day.eq(limit(p.max_bookings_per_day())),
+                expert_profiles::max_bookings_per_week.eq(limit(p.max_bookings_per_week())),
+                expert_profiles::max_bookings_per_month.eq(limit(p.max_bookings_per_month())),
+                expert_profiles::max_booked_minutes_per_day.eq(limit(p.max_booked_minutes_per_day())),
                 expert_profiles::updated_at.eq(now),
             )
         };

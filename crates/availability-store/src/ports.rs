@@ -77,6 +77,12 @@ impl AppointmentRepository for Store {
             .await?)
     }
 
+    async fn counted_starting_in(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError> {
+        Ok(self
+            .run(move |c| appointments::counted_starting_in(c, expert, window))
+            .await?)
+    }
+
     async fn book(&self, new: NewAppointment, guard: BookingGuard) -> Result<Appointment, CoreError> {
         Ok(self.run_write(move |c| appointments::book(c, &new, &guard)).await?)
     }

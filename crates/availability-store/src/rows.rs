@@ -36,6 +36,15 @@ pub(crate) struct ExpertRow {
     pub updated_at: i64,
     pub video: String,
     pub video_url: Option<String>,
+    pub max_bookings_per_day: Option<i32>,
+    pub max_bookings_per_week: Option<i32>,
+    pub max_bookings_per_month: Option<i32>,
+    pub max_booked_minutes_per_day: Option<i32>,
+}
+
+/// A limit as stored (the domain keeps them within 1-1440).
+fn limit_column(limit: Option<u32>) -> Option<i32> {
+    limit.map(|n| i32::try_from(n).unwrap_or(i32::MAX))
 }
 
 impl ExpertRow {
@@ -57,6 +66,10 @@ impl ExpertRow {
             updated_at: now,
             video: p.video().as_str().to_owned(),
             video_url: p.video().room().map(|room| room.as_str().to_owned()),
+            max_bookings_per_day: limit_column(p.max_bookings_per_day()),
+            max_bookings_per_week: limit_column(p.max_bookings_per_week()),
+            max_bookings_per_month: limit_column(p.max_bookings_per_month()),
+            max_booked_minutes_per_day: limit_column(p.max_booked_minutes_per_day()),
         }
     }
 
@@ -70,7 +83,12 @@ impl ExpertRow {
             self.booking_horizon_days.into(),
         )
         .map_err(|e| corrupt("booking policy", e))?
-        .with_video(VideoPolicy::parse(Some(&self.video), self.video_url.as_deref()).map_err(|e| corrupt("video", e))?);
+        .with_video(VideoPolicy::parse(Some(&self.video), self.video_url.as_deref()).map_err(|e| corrupt("video", e))?)
+        .with_max_bookings_per_day(self.max_bookings_per_day.map(i64::from))
+        .and_then(|p| p.with_max_bookings_per_week(self.max_bookings_per_week.map(i64::from)))
+        .and_then(|p| p.with_max_bookings_per_month(self.max_bookings_per_month.map(i64::from)))
+        .and_then(|p| p.with_max_booked_minutes_per_day(self.max_booked_minutes_per_day.map(i64::from)))
+        .map_err(|e| corrupt("booking limits", e))?;
         Ok(Expert {
             id: self.id.parse().map_err(|e| corrupt("expert id", e))?,
             name: self.name,

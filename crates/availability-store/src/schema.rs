@@ -19,6 +19,10 @@ diesel::table! {
         video -> Text,
         video_url -> Nullable<Text>,
         ics_feed_secret_hash -> Nullable<Text>,
+        max_bookings_per_day -> Nullable<Integer>,
+        max_bookings_per_week -> Nullable<Integer>,
+        max_bookings_per_month -> Nullable<Integer>,
+        max_booked_minutes_per_day -> Nullable<Integer>,
     }
 }
 

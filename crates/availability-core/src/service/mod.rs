@@ -17,10 +17,11 @@ use availability_domain::{
 use crate::busy_cache::{BusyCache, BusyKey};
 use crate::clock::{Clock, SystemClock};
 use crate::engine;
-use crate::engine::{Booking, BookingContext, BookingStatus, BusyTime, Explanation, Hours, Requester, SlotQuery};
+use crate::engine::{BookingContext, BusyTime, Explanation, Hours, Requester, SlotQuery};
 use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
 use crate::strategy::{
-    busy_window, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, ExternalEvent, Meeting, StrategyRegistry,
+    busy_window, counted_window, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, ExternalEvent, Meeting,
+    StrategyRegistry,
 };
 use crate::CoreError;
 
@@ -130,7 +131,15 @@ impl AvailabilityService {
         let around = busy_window(window, &policy, policy.slot_duration_minutes());
         calendar.expert.booking_policy = policy;
         calendar.schedule = schedule;
-        calendar.appointments = self.appointments.confirmed_overlapping(expert_id, around).await?;
+        let mut appointments = self.appointments.confirmed_overlapping(expert_id, around).await?;
+        if let Some(counted) = counted_window(&calendar.expert, window) {
+            for a in self.appointments.counted_starting_in(expert_id, counted).await? {
+                if !appointments.iter().any(|b| b.id == a.id) {
+                    appointments.push(a);
+                }
+            }
+        }
+        calendar.appointments = appointments;
         self.slots_of(calendar, window, None).await
     }
 
@@ -163,6 +172,21 @@ impl AvailabilityService {
             }
             None => Vec::new(),
         };
+        if policy.has_limits() {
+            // Rule 10's limits count confirmed and pending appointments over whole local days,
+            // weeks and months: the engine's full context (the calendar holds those appointments).
+            let calendar_busy: Vec<BusyTime> = external.into_iter().map(BusyTime::new).collect();
+            let bookings = calendar.bookings();
+            let context = BookingContext {
+                expert_zone: &calendar.schedule.zone,
+                hours: Hours::One(&calendar.schedule),
+                policy: &policy,
+                calendar_busy: &calendar_busy,
+                bookings: &bookings,
+                holds: &[],
+            };
+            return Ok(context.slots(&query, &Requester::default()));
+        }
         let appointments = calendar.appointment_intervals();
         Ok(engine::available_slots(
             &calendar.schedule,
@@ -175,10 +199,10 @@ impl AvailabilityService {
     /// Every reason a booking of [start, end) is not a slot of the expert (api.md's explanations;
     /// `end` defaults to start + the policy's slot duration, and may be at most a day after
     /// start). The engine gives the reasons over the same inputs as [`slots`](Self::slots): the
-    /// expert's schedule and policy, their confirmed appointments and the calendar's busy time
+    /// expert's schedule and policy, their appointments and the calendar's busy time
     /// (through the same cache, labelled with the provider's name), as seen now. So the answer is
     /// bookable exactly when `slots` for that length shows `start`. Like the service's slots and
-    /// bookings, it applies none of the policy's day, week and month limits. A scheduler decides
+    /// bookings, it applies the policy's day, week and month limits. A scheduler decides
     /// its own slots: its times cannot be explained here (`Unsupported`).
     pub async fn explain(
         &self,
@@ -208,7 +232,7 @@ impl AvailabilityService {
                 operation: "explanations (the scheduler decides its own slots)",
             });
         }
-        let policy = engine::without_limits(&calendar.expert.booking_policy);
+        let policy = calendar.expert.booking_policy.clone();
         let minutes = minutes.unwrap_or(policy.slot_duration_minutes());
         let time = match end {
             Some(end) => Interval::new(start, end)?,
@@ -236,18 +260,7 @@ impl AvailabilityService {
             }
             None => Vec::new(),
         };
-        let bookings: Vec<Booking> = calendar
-            .appointments
-            .iter()
-            .filter(|a| a.is_confirmed())
-            .filter_map(|a| {
-                Some(Booking {
-                    id: Some(a.id),
-                    time: a.interval()?,
-                    status: BookingStatus::Confirmed,
-                })
-            })
-            .collect();
+        let bookings = calendar.bookings();
         let context = BookingContext {
             expert_zone: &calendar.schedule.zone,
             hours: Hours::One(&calendar.schedule),

@@ -203,11 +203,15 @@ pub(super) struct PolicyBody {
     booking_horizon_days: Option<i64>,
     video: Option<String>,
     video_url: Option<String>,
+    max_bookings_per_day: Option<i64>,
+    max_bookings_per_week: Option<i64>,
+    max_bookings_per_month: Option<i64>,
+    max_booked_minutes_per_day: Option<i64>,
 }
 
 impl PolicyBody {
-    /// The policy; a missing field takes its default (api.md). `video_url` counts only with
-    /// `video: "static"`.
+    /// The policy; a missing field takes its default (api.md): a missing or null limit is no
+    /// limit. `video_url` counts only with `video: "static"`.
     fn into_policy(self) -> Result<BookingPolicy, ApiError> {
         let b = self;
         let duration = b.slot_duration_minutes.unwrap_or(30);
@@ -220,7 +224,11 @@ impl PolicyBody {
             b.minimum_notice_minutes.unwrap_or(0),
             b.booking_horizon_days.unwrap_or(60),
         )?
-        .with_video(video))
+        .with_video(video)
+        .with_max_bookings_per_day(b.max_bookings_per_day)?
+        .with_max_bookings_per_week(b.max_bookings_per_week)?
+        .with_max_bookings_per_month(b.max_bookings_per_month)?
+        .with_max_booked_minutes_per_day(b.max_booked_minutes_per_day)?)
     }
 }
 

@@ -17,6 +17,11 @@ const POLICY_FIELDS = [
   { name: "buffer_after_minutes", label: "Free after each appointment", unit: "min", min: 0, max: 1440, hint: "0 to 1440 minutes." },
   { name: "minimum_notice_minutes", label: "Minimum notice", unit: "min", min: 0, max: 525600, hint: "How long before its start a time can still be booked. 0 to 525600 minutes (1440 = a day)." },
   { name: "booking_horizon_days", label: "Bookable up to", unit: "days ahead", min: 1, max: 730, hint: "1 to 730 days." },
+  // Limits: empty is no limit. Counted in the expert's time zone over confirmed and pending bookings.
+  { name: "max_bookings_per_day", label: "At most per day", unit: "bookings", min: 1, max: 1000, optional: true, hint: "Empty: no limit. 1 to 1000 bookings in one day of your time zone." },
+  { name: "max_bookings_per_week", label: "At most per week", unit: "bookings", min: 1, max: 1000, optional: true, hint: "Empty: no limit. 1 to 1000 bookings from Monday to Sunday." },
+  { name: "max_bookings_per_month", label: "At most per month", unit: "bookings", min: 1, max: 1000, optional: true, hint: "Empty: no limit. 1 to 1000 bookings in one calendar month." },
+  { name: "max_booked_minutes_per_day", label: "Booked time per day at most", unit: "min", min: 1, max: 1440, optional: true, hint: "Empty: no limit. 1 to 1440 minutes in one day." },
 ];
 
 const tz = $("timezone");
@@ -119,7 +124,7 @@ function policyInputs() {
   $("policy-fields").replaceChildren(...POLICY_FIELDS.map((f) => {
     const id = `policy-${f.name}`;
     const input = el("input", {
-      id, name: f.name, type: "number", inputmode: "numeric", min: f.min, max: f.max, step: 1, required: true,
+      id, name: f.name, type: "number", inputmode: "numeric", min: f.min, max: f.max, step: 1, required: !f.optional,
       "aria-describedby": `${id}-hint ${id}-error`, class: "number",
     });
     input.addEventListener("input", () => {
@@ -146,12 +151,12 @@ function checkPolicyField(f, input) {
   const text = input.value.trim();
   const value = Number(text);
   let problem = "";
-  if (text === "") problem = "Enter a number.";
+  if (text === "") problem = f.optional ? "" : "Enter a number.";
   else if (!Number.isInteger(value)) problem = "Enter a whole number.";
   else if (value < f.min || value > f.max) problem = `Between ${f.min} and ${f.max}.`;
   $(`${input.id}-error`).textContent = problem;
   input.setAttribute("aria-invalid", String(Boolean(problem)));
-  if (f.unit === "min") input.parentElement.parentElement.querySelector(".human").textContent = problem ? "" : human(value);
+  if (f.unit === "min") input.parentElement.parentElement.querySelector(".human").textContent = problem || text === "" ? "" : human(value);
   return !problem;
 }
 
@@ -182,6 +187,7 @@ function policyValues(anyRange = false) {
   for (const f of POLICY_FIELDS) {
     const input = policyForm.elements[f.name];
     const value = Number(input.value);
+    if (f.optional && input.value.trim() === "") continue;
     if (input.value.trim() === "" || !Number.isInteger(value)) return null;
     if (!anyRange && (value < f.min || value > f.max)) return null;
     out[f.name] = value;
@@ -198,7 +204,7 @@ function policyValues(anyRange = false) {
 function loadPolicy(policy) {
   for (const f of POLICY_FIELDS) {
     const input = policyForm.elements[f.name];
-    input.value = policy[f.name];
+    input.value = policy[f.name] ?? "";
     checkPolicyField(f, input);
   }
   policyForm.elements.video.value = policy.video || "none";
