@@ -19,6 +19,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/appointments/{id}", web::get().to(get_appointment))
         .route("/appointments/{id}", web::patch().to(reschedule))
         .route("/appointments/{id}/cancel", web::post().to(cancel))
+        .route("/appointments/{id}/sync/retry", web::post().to(retry_sync))
         .route("/experts/{id}/appointments", web::get().to(list_for_expert))
         .route("/clients/{id}/appointments", web::get().to(list_for_client));
 }
@@ -193,6 +194,34 @@ async fn cancel(
     let cancelled = state.service.cancel(id, reason).await?;
     state.sync_wake.notify_one();
     Ok(HttpResponse::Ok().json(cancelled))
+}
+
+/// POST .../sync/retry (the expert, admins): the calendar sync of an appointment whose retries
+/// gave up is queued once more (sync_status pending, the reason cleared); 409 `sync_not_failed`
+/// when there is nothing to retry.
+async fn retry_sync(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("appointment id", &path)?;
+    let appointment = state.store.appointment(id).await?;
+    caller.require_party_to(&appointment)?;
+    caller.require_expert(appointment.expert_id)?;
+    match state.store.retry_sync(id).await? {
+        Some(queued) => {
+            state.sync_wake.notify_one();
+            Ok(HttpResponse::Ok().json(queued))
+        }
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "sync_not_failed",
+            format!(
+                "the calendar sync of appointment {id} has not failed (sync_status {}), so there is nothing to retry",
+                appointment.sync_status
+            ),
+        )),
+    }
 }
 
 #[derive(Deserialize)]
