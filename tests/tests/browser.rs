@@ -1021,8 +1021,8 @@ async fn the_sign_in_page_follows_next_only_to_its_own_paths() {
     let api = &server.api;
     let base = api.base.clone();
     let (expert, token) = new_expert(api).await;
-    // An expert's default page after sign-in.
-    let default_page = format!("/experts/{expert}/manage");
+    // An expert's default page after sign-in: their agenda.
+    let default_page = format!("/experts/{expert}/appointments");
     // As they would appear in a link's query string.
     let hostile = [
         "%2F%09%2Fevil.example%2Fpath",
@@ -1415,5 +1415,203 @@ async fn the_appointment_page_offers_join_from_ten_minutes_before() {
     assert_eq!(kept.body, saved.body, "nothing changed");
     check_page(&c, "manage with video").await;
     c.close().await.unwrap();
+    server.stop().await;
+}
+
+/// Signs in through the form with no `?next=`, and waits for the role's start page.
+async fn sign_in_to_start_page(c: &Client, base: &str, token: &str, start: &str) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    submit_token(c, token).await;
+    wait_for(c, "the start page after sign-in", &format!("location.pathname === {start:?}")).await;
+    wait_for(c, "the page to be ready", "document.body.dataset.ready === 'true'").await;
+}
+
+/// The first open time the booking page shows (it opens on the first day with one), and the one
+/// after it.
+async fn first_two_open_times(c: &Client) -> (String, String) {
+    wait_for(c, "the booking page", "document.body.dataset.ready === 'true'").await;
+    wait_for(
+        c,
+        "open times",
+        "document.querySelectorAll('#slots button[data-slot-start]').length >= 2",
+    )
+    .await;
+    let shown = shown_slots(c).await;
+    (shown[0].clone(), shown[1].clone())
+}
+
+/// The pages for people: a client signs in and lands on the directory, finds the expert with
+/// "free today", books; the expert signs in, lands on the agenda and sees the booking; the client
+/// reschedules from the appointment page (the old time stays until the new one is confirmed) and
+/// the agenda shows the new time; the expert cancels it with a reason and the client's list shows
+/// it cancelled with that reason. Every new page passes the accessible-name and phone checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("clients_find_book_and_reschedule_and_experts_keep_an_agenda").remove(0);
+    let server = TestServer::start(&db).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, expert_token) = new_expert(api).await;
+    // Open all day every day, so "free today" finds the expert whenever the test runs.
+    let rules: Vec<Value> = (0..7)
+        .map(|d| json!({"day_of_week": d, "start_time": "00:00", "end_time": "24:00"}))
+        .collect();
+    let put = api
+        .put(
+            &format!("/api/v1/experts/{expert}/availability"),
+            &expert_token,
+            json!({"rules": rules}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let idle = api
+        .post(
+            "/api/v1/experts",
+            ADMIN_TOKEN,
+            json!({"name": "Ivo Idle", "email": "ivo@example.com", "timezone": EXPERT_ZONE}),
+        )
+        .await;
+    assert_eq!(idle.status, 201);
+    let ann = new_client(api, "Ann Lee", "ann@example.com").await;
+
+    // The client lands on the directory; "free today" lists the expert with hours, not the idle one.
+    let ann_browser = browser(&driver).await;
+    sign_in_to_start_page(&ann_browser, &base, &ann, "/experts").await;
+    let listed = format!("#results li[data-expert-id=\"{expert}\"]");
+    wait_for(&ann_browser, "the directory", &format!("document.querySelector('{listed}') !== null")).await;
+    click(&ann_browser, "input[name=when][value=today]").await;
+    wait_for(
+        &ann_browser,
+        "the free-today list",
+        &format!(
+            "document.querySelector('#results').getAttribute('aria-busy') === 'false' \
+             && document.querySelector('{listed} .next') !== null"
+        ),
+    )
+    .await;
+    let idle_listed = ann_browser
+        .execute(
+            &format!(
+                "return document.querySelector('#results li[data-expert-id=\"{}\"]') !== null;",
+                idle.body["id"].as_str().unwrap()
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(idle_listed, json!(false), "an expert with no hours is not free today");
+    check_page(&ann_browser, "directory").await;
+    screenshots(&ann_browser, "directory").await;
+
+    // Book the first open time.
+    click(&ann_browser, &format!("{listed} a[data-expert]")).await;
+    let (first, second) = first_two_open_times(&ann_browser).await;
+    click(&ann_browser, &format!("#slots button[data-slot-start=\"{first}\"]")).await;
+    click(&ann_browser, "#confirm-book").await;
+    wait_for(
+        &ann_browser,
+        "the appointment page",
+        "location.pathname.startsWith('/appointments/') && document.body.dataset.ready === 'true'",
+    )
+    .await;
+    let appointment = path_of(&ann_browser)
+        .await
+        .trim_start_matches("/appointments/")
+        .to_owned();
+
+    // The expert lands on the agenda and sees it.
+    let expert_browser = browser(&driver).await;
+    sign_in_to_start_page(
+        &expert_browser,
+        &base,
+        &expert_token,
+        &format!("/experts/{expert}/appointments"),
+    )
+    .await;
+    let entry = format!("#upcoming li[data-appointment-id=\"{appointment}\"]");
+    wait_for(
+        &expert_browser,
+        "the booking in the agenda",
+        &format!("document.querySelector('{entry}')?.dataset.start === {first:?}"),
+    )
+    .await;
+    check_page(&expert_browser, "agenda").await;
+    screenshots(&expert_browser, "agenda").await;
+
+    // The client reschedules from the appointment page; until confirmed the old time holds.
+    click(&ann_browser, "#reschedule").await;
+    wait_for(&ann_browser, "the picker in reschedule mode", "location.search.includes('reschedule=')").await;
+    let (_, _) = first_two_open_times(&ann_browser).await;
+    wait_for(&ann_browser, "the time being moved", "document.querySelector('#moving-from') !== null").await;
+    click(&ann_browser, &format!("#slots button[data-slot-start=\"{second}\"]")).await;
+    let still = api
+        .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(still.body["start_time"], first.as_str(), "not moved before it is confirmed");
+    click(&ann_browser, "#confirm-book").await;
+    wait_for(
+        &ann_browser,
+        "the moved appointment",
+        &format!("location.pathname === '/appointments/{appointment}' && document.body.dataset.ready === 'true'"),
+    )
+    .await;
+    let moved = api
+        .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(
+        (moved.body["start_time"].as_str(), moved.body["status"].as_str()),
+        (Some(second.as_str()), Some("confirmed"))
+    );
+
+    // The agenda shows the new time; the expert cancels it with a reason.
+    expert_browser
+        .goto(&format!("{base}/experts/{expert}/appointments"))
+        .await
+        .unwrap();
+    wait_for(
+        &expert_browser,
+        "the new time in the agenda",
+        &format!("document.querySelector('{entry}')?.dataset.start === {second:?}"),
+    )
+    .await;
+    click(&expert_browser, &format!("{entry} [data-action=cancel]")).await;
+    set_value(&expert_browser, "#cancel-reason", "I am ill today, sorry").await;
+    click(&expert_browser, "#confirm-cancel").await;
+    wait_for(
+        &expert_browser,
+        "the cancel",
+        &format!(
+            "document.querySelector('#cancelled li[data-appointment-id=\"{appointment}\"]') !== null \
+             && document.querySelector('{entry}') === null"
+        ),
+    )
+    .await;
+    let cancelled = api
+        .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(
+        (cancelled.body["status"].as_str(), cancelled.body["cancellation_reason"].as_str()),
+        (Some("cancelled"), Some("I am ill today, sorry"))
+    );
+
+    // The client's list shows it cancelled, with the reason.
+    ann_browser.goto(&format!("{base}/appointments")).await.unwrap();
+    wait_for(
+        &ann_browser,
+        "the cancelled appointment with its reason",
+        &format!(
+            "(document.querySelector('#cancelled li[data-appointment-id=\"{appointment}\"]') || {{}})\
+             .textContent?.includes('I am ill today, sorry')"
+        ),
+    )
+    .await;
+    check_page(&ann_browser, "appointments").await;
+    screenshots(&ann_browser, "appointments").await;
+
+    ann_browser.close().await.unwrap();
+    expert_browser.close().await.unwrap();
     server.stop().await;
 }
