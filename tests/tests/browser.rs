@@ -1422,7 +1422,12 @@ async fn the_appointment_page_offers_join_from_ten_minutes_before() {
 async fn sign_in_to_start_page(c: &Client, base: &str, token: &str, start: &str) {
     c.goto(&format!("{base}/")).await.unwrap();
     submit_token(c, token).await;
-    wait_for(c, "the start page after sign-in", &format!("location.pathname === {start:?}")).await;
+    wait_for(
+        c,
+        "the start page after sign-in",
+        &format!("location.pathname === {start:?}"),
+    )
+    .await;
     wait_for(c, "the page to be ready", "document.body.dataset.ready === 'true'").await;
 }
 
@@ -1481,7 +1486,12 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
     let ann_browser = browser(&driver).await;
     sign_in_to_start_page(&ann_browser, &base, &ann, "/experts").await;
     let listed = format!("#results li[data-expert-id=\"{expert}\"]");
-    wait_for(&ann_browser, "the directory", &format!("document.querySelector('{listed}') !== null")).await;
+    wait_for(
+        &ann_browser,
+        "the directory",
+        &format!("document.querySelector('{listed}') !== null"),
+    )
+    .await;
     click(&ann_browser, "input[name=when][value=today]").await;
     wait_for(
         &ann_browser,
@@ -1543,14 +1553,28 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
 
     // The client reschedules from the appointment page; until confirmed the old time holds.
     click(&ann_browser, "#reschedule").await;
-    wait_for(&ann_browser, "the picker in reschedule mode", "location.search.includes('reschedule=')").await;
+    wait_for(
+        &ann_browser,
+        "the picker in reschedule mode",
+        "location.search.includes('reschedule=')",
+    )
+    .await;
     let (_, _) = first_two_open_times(&ann_browser).await;
-    wait_for(&ann_browser, "the time being moved", "document.querySelector('#moving-from') !== null").await;
+    wait_for(
+        &ann_browser,
+        "the time being moved",
+        "document.querySelector('#moving-from') !== null",
+    )
+    .await;
     click(&ann_browser, &format!("#slots button[data-slot-start=\"{second}\"]")).await;
     let still = api
         .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
         .await;
-    assert_eq!(still.body["start_time"], first.as_str(), "not moved before it is confirmed");
+    assert_eq!(
+        still.body["start_time"],
+        first.as_str(),
+        "not moved before it is confirmed"
+    );
     click(&ann_browser, "#confirm-book").await;
     wait_for(
         &ann_browser,
@@ -1593,7 +1617,10 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
         .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
         .await;
     assert_eq!(
-        (cancelled.body["status"].as_str(), cancelled.body["cancellation_reason"].as_str()),
+        (
+            cancelled.body["status"].as_str(),
+            cancelled.body["cancellation_reason"].as_str()
+        ),
         (Some("cancelled"), Some("I am ill today, sorry"))
     );
 

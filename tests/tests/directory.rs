@@ -24,13 +24,24 @@ use support::{databases, next_monday, Api, TestServer, ADMIN_TOKEN, ENCRYPTION_K
 
 const DOWN_CALENDAR: IntegrationType = IntegrationType::from_static("directory_calendar");
 
-/// A calendar that is empty, and can be taken down.
+/// A calendar that is empty, and can be taken down (all of it, or only its event writes).
 #[derive(Debug, Default)]
 struct SwitchableCalendar {
     down: AtomicBool,
+    writes_down: AtomicBool,
 }
 
 impl SwitchableCalendar {
+    fn check_writes(&self) -> Result<(), CoreError> {
+        if self.writes_down.load(Ordering::SeqCst) {
+            return Err(CoreError::ProviderUnavailable {
+                integration: DOWN_CALENDAR,
+                message: "503 from upstream.example".into(),
+            });
+        }
+        self.check()
+    }
+
     fn check(&self) -> Result<(), CoreError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(CoreError::ProviderUnavailable {
@@ -71,15 +82,15 @@ impl BusyTimeSource for SwitchableCalendar {
 #[async_trait]
 impl EventWriter for SwitchableCalendar {
     async fn create_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
-        self.check()?;
+        self.check_writes()?;
         Ok(ExternalEvent::new(format!("evt{}", a.id.0.simple())))
     }
     async fn update_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
-        self.check()?;
+        self.check_writes()?;
         Ok(ExternalEvent::new(format!("evt{}", a.id.0.simple())))
     }
     async fn delete_event(&self, _: &Expert, _: &Appointment) -> Result<(), CoreError> {
-        self.check()
+        self.check_writes()
     }
 }
 
@@ -292,11 +303,19 @@ async fn an_expert_whose_calendar_is_down_is_listed_as_unavailable() {
         calendar.down.store(true, Ordering::SeqCst);
         // GET slots of that expert fails; the directory does not.
         let slots = api
-            .get(&format!("/api/v1/experts/{cal}/slots?from={from}&to={to}"), &client_token)
+            .get(
+                &format!("/api/v1/experts/{cal}/slots?from={from}&to={to}"),
+                &client_token,
+            )
             .await;
         assert_eq!((slots.status.as_u16(), slots.code()), (503, "provider_unavailable"));
-        let (listed, unavailable) =
-            all_pages(api, &client_token, &format!("available_from={from}&available_to={to}"), 10).await;
+        let (listed, unavailable) = all_pages(
+            api,
+            &client_token,
+            &format!("available_from={from}&available_to={to}"),
+            10,
+        )
+        .await;
         let ids: Vec<&str> = listed.iter().map(|e| e["id"].as_str().unwrap()).collect();
         assert_eq!(ids, [manual.as_str()], "{}", db.label);
         assert_eq!(unavailable.len(), 1, "{unavailable:?}");
@@ -304,7 +323,10 @@ async fn an_expert_whose_calendar_is_down_is_listed_as_unavailable() {
         assert_eq!(unavailable[0]["code"], "provider_unavailable");
         let reason = unavailable[0]["reason"].as_str().unwrap();
         assert!(reason.contains("Directory Calendar"), "{reason}");
-        assert!(!reason.contains("upstream.example"), "the provider's words stay in the log: {reason}");
+        assert!(
+            !reason.contains("upstream.example"),
+            "the provider's words stay in the log: {reason}"
+        );
         let search = api
             .get(
                 &format!("/api/v1/availability/search?start={monday}T09:00:00Z&end={monday}T09:30:00Z"),
@@ -317,8 +339,13 @@ async fn an_expert_whose_calendar_is_down_is_listed_as_unavailable() {
         assert_eq!(search.body["unavailable"][0]["expert_id"], cal.as_str());
         // Back up: listed again (the failure was not cached).
         calendar.down.store(false, Ordering::SeqCst);
-        let (listed, unavailable) =
-            all_pages(api, &client_token, &format!("available_from={from}&available_to={to}"), 10).await;
+        let (listed, unavailable) = all_pages(
+            api,
+            &client_token,
+            &format!("available_from={from}&available_to={to}"),
+            10,
+        )
+        .await;
         assert_eq!(listed.len(), 2, "{listed:?}");
         assert!(unavailable.is_empty());
         server.stop().await;
@@ -327,8 +354,8 @@ async fn an_expert_whose_calendar_is_down_is_listed_as_unavailable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_directory_questions_are_refused_in_the_error_shape() {
-    let db = &databases("bad_directory_questions_are_refused_in_the_error_shape")[0];
-    let server = TestServer::start(db).await;
+    let db = databases("bad_directory_questions_are_refused_in_the_error_shape").remove(0);
+    let server = TestServer::start(&db).await;
     let api = &server.api;
     let (_, token) = api.client_with_token().await;
     let monday = next_monday();
@@ -338,11 +365,27 @@ async fn bad_directory_questions_are_refused_in_the_error_shape() {
         ("/api/v1/experts?limit=101".into(), 400, "invalid_parameter"),
         ("/api/v1/experts?limit=ten".into(), 400, "invalid_parameter"),
         ("/api/v1/experts?cursor=nonsense".into(), 400, "invalid_parameter"),
-        (format!("/api/v1/experts?available_from={monday}T00:00:00Z"), 400, "invalid_parameter"),
-        ("/api/v1/experts?available_from=monday&available_to=tuesday".into(), 400, "invalid_parameter"),
+        (
+            format!("/api/v1/experts?available_from={monday}T00:00:00Z"),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/experts?available_from=monday&available_to=tuesday".into(),
+            400,
+            "invalid_parameter",
+        ),
         ("/api/v1/experts?duration_minutes=30".into(), 400, "invalid_parameter"),
-        (format!("/api/v1/experts?{window}&duration_minutes=3"), 422, "out_of_range"),
-        (format!("/api/v1/experts?{window}&duration_minutes=thirty"), 400, "invalid_parameter"),
+        (
+            format!("/api/v1/experts?{window}&duration_minutes=3"),
+            422,
+            "out_of_range",
+        ),
+        (
+            format!("/api/v1/experts?{window}&duration_minutes=thirty"),
+            400,
+            "invalid_parameter",
+        ),
         (
             format!("/api/v1/experts?available_from={monday}T12:00:00Z&available_to={monday}T00:00:00Z"),
             422,
@@ -353,9 +396,21 @@ async fn bad_directory_questions_are_refused_in_the_error_shape() {
             422,
             "window_too_long",
         ),
-        (format!("/api/v1/experts?q={}", "x".repeat(201)), 400, "invalid_parameter"),
-        (format!("/api/v1/availability/search?start={monday}T09:00:00Z"), 400, "invalid_parameter"),
-        ("/api/v1/availability/search?start=9am&end=10am".into(), 400, "invalid_parameter"),
+        (
+            format!("/api/v1/experts?q={}", "x".repeat(201)),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            format!("/api/v1/availability/search?start={monday}T09:00:00Z"),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/availability/search?start=9am&end=10am".into(),
+            400,
+            "invalid_parameter",
+        ),
         (
             format!("/api/v1/availability/search?start={monday}T10:00:00Z&end={monday}T09:00:00Z"),
             422,
@@ -374,7 +429,12 @@ async fn bad_directory_questions_are_refused_in_the_error_shape() {
     ];
     for (path, status, code) in cases {
         let answer = api.get(&path, &token).await;
-        assert_eq!((answer.status.as_u16(), answer.code()), (status, code), "{path}: {:?}", answer.body);
+        assert_eq!(
+            (answer.status.as_u16(), answer.code()),
+            (status, code),
+            "{path}: {:?}",
+            answer.body
+        );
         assert!(answer.body["error"]["message"].is_string(), "{path}");
     }
     // A cursor of the other kind of list.
@@ -383,11 +443,17 @@ async fn bad_directory_questions_are_refused_in_the_error_shape() {
     let by_name = api.get("/api/v1/experts?limit=1", &token).await;
     assert_eq!(by_name.status, 200, "{:?}", by_name.body);
     let cursor = by_name.body["next_cursor"].as_str().unwrap();
-    let mixed = api.get(&format!("/api/v1/experts?{window}&cursor={cursor}"), &token).await;
+    let mixed = api
+        .get(&format!("/api/v1/experts?{window}&cursor={cursor}"), &token)
+        .await;
     assert_eq!((mixed.status.as_u16(), mixed.code()), (400, "invalid_parameter"));
     for path in ["/api/v1/experts", "/api/v1/availability/search"] {
         let anonymous = api.call(Method::GET, path, None, None).await;
-        assert_eq!((anonymous.status.as_u16(), anonymous.code()), (401, "unauthorized"), "{path}");
+        assert_eq!(
+            (anonymous.status.as_u16(), anonymous.code()),
+            (401, "unauthorized"),
+            "{path}"
+        );
     }
     server.stop().await;
 }
@@ -427,9 +493,14 @@ async fn a_failed_calendar_sync_can_be_retried_by_the_expert() {
         // Nothing has failed yet.
         wait_for(api, &id, &client_token, "synced").await;
         let early = api.call(Method::POST, &retry, Some(&expert_token), None).await;
-        assert_eq!((early.status.as_u16(), early.code()), (409, "sync_not_failed"), "{:?}", early.body);
-        // The calendar goes down and the job is a day old: the worker gives up.
-        calendar.down.store(true, Ordering::SeqCst);
+        assert_eq!(
+            (early.status.as_u16(), early.code()),
+            (409, "sync_not_failed"),
+            "{:?}",
+            early.body
+        );
+        // The calendar stops taking writes and the job is a day old: the worker gives up.
+        calendar.writes_down.store(true, Ordering::SeqCst);
         let moved = api
             .patch(
                 &format!("/api/v1/appointments/{id}"),
@@ -444,11 +515,14 @@ async fn a_failed_calendar_sync_can_be_retried_by_the_expert() {
         )
         .unwrap();
         let failed = wait_for(api, &id, &client_token, "failed").await;
-        assert!(failed["sync_error"].as_str().unwrap().contains("Directory Calendar"), "{failed:?}");
+        assert!(
+            failed["sync_error"].as_str().unwrap().contains("Directory Calendar"),
+            "{failed:?}"
+        );
         // The client may not retry; the expert may.
         let refused = api.call(Method::POST, &retry, Some(&client_token), None).await;
         assert_eq!(refused.status, 403, "{:?}", refused.body);
-        calendar.down.store(false, Ordering::SeqCst);
+        calendar.writes_down.store(false, Ordering::SeqCst);
         let queued = api.call(Method::POST, &retry, Some(&expert_token), None).await;
         assert_eq!(queued.status, 200, "{:?}", queued.body);
         assert!(queued.body["sync_error"].is_null());

@@ -422,9 +422,9 @@ pub(crate) fn list(
         }
         if let Some((name, id)) = &after {
             query = query.filter(
-                expert_profiles::name
-                    .gt(name.clone())
-                    .or(expert_profiles::name.eq(name.clone()).and(expert_profiles::id.gt(id.clone()))),
+                expert_profiles::name.gt(name.clone()).or(expert_profiles::name
+                    .eq(name.clone())
+                    .and(expert_profiles::id.gt(id.clone()))),
             );
         }
         query.load(c)

@@ -211,7 +211,10 @@ async fn list_experts(
     let q = name_query(params.q.as_deref())?;
     let cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
     let window = match (&params.available_from, &params.available_to) {
-        (Some(from), Some(to)) => Some((parse_instant("available_from", from)?, parse_instant("available_to", to)?)),
+        (Some(from), Some(to)) => Some((
+            parse_instant("available_from", from)?,
+            parse_instant("available_to", to)?,
+        )),
         (None, None) => None,
         _ => {
             return Err(ApiError::bad_request(
@@ -240,16 +243,13 @@ async fn list_experts(
         let mut page = state.store.list_experts(q, after, limit + 1).await?;
         let more = page.len() as i64 > limit;
         page.truncate(limit as usize);
-        let next_cursor = more
-            .then(|| page.last())
-            .flatten()
-            .map(|e| {
-                Cursor::ByName(ExpertCursor {
-                    name: e.name.clone(),
-                    id: e.id,
-                })
-                .encode()
-            });
+        let next_cursor = more.then(|| page.last()).flatten().map(|e| {
+            Cursor::ByName(ExpertCursor {
+                name: e.name.clone(),
+                id: e.id,
+            })
+            .encode()
+        });
         return Ok(HttpResponse::Ok().json(DirectoryPage {
             experts: page.iter().map(|e| listed(e, None)).collect(),
             unavailable: None,
@@ -311,7 +311,8 @@ async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let start = parse_instant("start", &params.start)?;
     let end = parse_instant("end", &params.end)?;
-    let time = Interval::new(start, end).map_err(|_| ApiError::invalid("end_before_start", "end must be after start"))?;
+    let time =
+        Interval::new(start, end).map_err(|_| ApiError::invalid("end_before_start", "end must be after start"))?;
     if time.seconds() % 60 != 0 {
         return Err(ApiError::invalid(
             "invalid_length",
@@ -355,7 +356,9 @@ mod tests {
         assert_eq!(Cursor::decode(&by_name.encode()).unwrap(), by_name);
         let by_slot = Cursor::BySlot(Timestamp::from_second(1_800_000_000).unwrap(), id);
         assert_eq!(Cursor::decode(&by_slot.encode()).unwrap(), by_slot);
-        for bad in ["", "!!!", "eA", &URL_SAFE_NO_PAD.encode("w|x|y"), &URL_SAFE_NO_PAD.encode("n|nope|A")] {
+        let wrong_time = URL_SAFE_NO_PAD.encode("w|x|y");
+        let wrong_id = URL_SAFE_NO_PAD.encode("n|nope|A");
+        for bad in ["", "!!!", "eA", wrong_time.as_str(), wrong_id.as_str()] {
             assert_eq!(Cursor::decode(bad).unwrap_err().code, "invalid_parameter", "{bad:?}");
         }
     }
