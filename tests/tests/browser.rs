@@ -1545,7 +1545,10 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
     wait_for(
         &expert_browser,
         "the booking in the agenda",
-        &format!("document.querySelector('{entry}')?.dataset.start === {first:?}"),
+        &format!(
+            "document.querySelector('{entry}')?.dataset.start === {first:?} \
+             && document.querySelector('{entry} .with').textContent === 'With Ann Lee'"
+        ),
     )
     .await;
     check_page(&expert_browser, "agenda").await;

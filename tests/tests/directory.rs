@@ -489,6 +489,12 @@ async fn a_failed_calendar_sync_can_be_retried_by_the_expert() {
             .await;
         assert_eq!(booked.status, 201, "{:?}", booked.body);
         let id = booked.body["id"].as_str().unwrap().to_owned();
+        // Whom the agenda names: the expert's clients, for the expert only.
+        let clients = api.get(&format!("/api/v1/experts/{cal}/clients"), &expert_token).await;
+        assert_eq!(clients.status, 200, "{:?}", clients.body);
+        assert_eq!(clients.body, json!({"clients": [{"id": client, "name": "Ann"}]}));
+        let not_yours = api.get(&format!("/api/v1/experts/{cal}/clients"), &client_token).await;
+        assert_eq!(not_yours.status, 403);
         let retry = format!("/api/v1/appointments/{id}/sync/retry");
         // Nothing has failed yet.
         wait_for(api, &id, &client_token, "synced").await;

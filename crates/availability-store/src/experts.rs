@@ -431,3 +431,22 @@ pub(crate) fn list(
     })?;
     rows.into_iter().map(ExpertRow::into_domain).collect()
 }
+
+/// The clients who have (or had) an appointment with the expert, by name: whom the expert's agenda
+/// names.
+pub(crate) fn clients_of_expert(conn: &mut Conn, expert: ExpertId) -> Result<Vec<Client>, StoreError> {
+    use crate::schema::appointments;
+    let key = expert.to_string();
+    let rows: Vec<ClientRow> = db_run!(conn, |c| clients::table
+        .filter(
+            clients::id.eq_any(
+                appointments::table
+                    .filter(appointments::expert_id.eq(&key))
+                    .select(appointments::client_id)
+            )
+        )
+        .order((clients::name, clients::id))
+        .select(ClientRow::as_select())
+        .load(c))?;
+    rows.into_iter().map(ClientRow::into_domain).collect()
+}

@@ -226,6 +226,11 @@ impl Store {
             .await
     }
 
+    /// The clients who have (or had) an appointment with the expert, by name.
+    pub async fn clients_of_expert(&self, expert: ExpertId) -> Result<Vec<Client>, StoreError> {
+        self.run(move |c| experts::clients_of_expert(c, expert)).await
+    }
+
     /// Changes an expert's name, email or zone.
     pub async fn update_expert(&self, id: ExpertId, patch: ExpertPatch) -> Result<Expert, StoreError> {
         self.run_write(move |c| experts::update_expert(c, id, &patch, now()))

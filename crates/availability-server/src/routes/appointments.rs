@@ -21,7 +21,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/appointments/{id}/cancel", web::post().to(cancel))
         .route("/appointments/{id}/sync/retry", web::post().to(retry_sync))
         .route("/experts/{id}/appointments", web::get().to(list_for_expert))
-        .route("/clients/{id}/appointments", web::get().to(list_for_client));
+        .route("/clients/{id}/appointments", web::get().to(list_for_client))
+        .route("/experts/{id}/clients", web::get().to(clients_of_expert));
 }
 
 #[derive(Deserialize)]
@@ -290,4 +291,32 @@ async fn list_for_client(
     let (window, status) = list_window(&params)?;
     let list = state.store.appointments(Party::Client(id), window, status).await?;
     Ok(HttpResponse::Ok().json(json!({"appointments": list})))
+}
+
+/// A client as their expert's agenda names them.
+#[derive(serde::Serialize)]
+struct AgendaClient {
+    id: ClientId,
+    name: String,
+}
+
+/// GET /api/v1/experts/{id}/clients (the expert, admins): {clients:[{id, name}]}, the clients who
+/// have or had an appointment with the expert, by name; the agenda shows whom each appointment is
+/// with.
+async fn clients_of_expert(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let clients: Vec<AgendaClient> = state
+        .store
+        .clients_of_expert(id)
+        .await?
+        .into_iter()
+        .map(|c| AgendaClient { id: c.id, name: c.name })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "clients": clients })))
 }

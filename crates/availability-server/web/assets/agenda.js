@@ -9,7 +9,7 @@ import { actions, askToCancel, loadAppointments, mountCancelDialog, sortOut } fr
 const $ = (id) => document.getElementById(id);
 const expertId = decodeURIComponent(location.pathname.split("/")[2] || "");
 const expertPath = `/api/v1/experts/${encodeURIComponent(expertId)}`;
-const state = { expert: null, zone: "UTC" };
+const state = { expert: null, zone: "UTC", clients: new Map() };
 
 function say(kind, ...content) {
   $("notice").replaceChildren(el("div", { class: `alert alert-${kind}` }, ...content));
@@ -19,12 +19,16 @@ function when(a) {
   return `${T.dateShort(a.start_time, state.zone)}, ${T.timeRange(a.start_time, a.end_time, state.zone)}`;
 }
 
+function clientName(a) {
+  return state.clients.get(a.client_id) || "a client";
+}
+
 function label(a) {
-  return `the appointment on ${when(a)}`;
+  return `the appointment with ${clientName(a)} on ${when(a)}`;
 }
 
 async function cancel(a) {
-  const cancelled = await askToCancel(a, state.zone, "Your client is told");
+  const cancelled = await askToCancel(a, state.zone, `With ${clientName(a)}`);
   if (cancelled) {
     say("ok", `Cancelled the appointment on ${when(a)}.`);
     await refresh();
@@ -51,6 +55,7 @@ function entry(a, extra = []) {
   const status = a.status === "cancelled" ? el("span", { class: "badge badge-danger" }, "Cancelled") : syncNote(a);
   const lines = [
     el("h3", {}, T.timeRange(a.start_time, a.end_time, state.zone), " ", status),
+    el("p", { class: "with" }, `With ${clientName(a)}`),
     el("p", { class: "muted small" }, `${T.dateLong(a.start_time, state.zone)} · ${T.duration(Math.round((new Date(a.end_time) - new Date(a.start_time)) / 60000))}`),
   ];
   if (a.status === "cancelled" && a.cancellation_reason) {
@@ -84,7 +89,11 @@ function needsAttention(a) {
 }
 
 async function refresh() {
-  const all = await loadAppointments(`${expertPath}/appointments`, 60);
+  const [all, clients] = await Promise.all([
+    loadAppointments(`${expertPath}/appointments`, 60),
+    api("GET", `${expertPath}/clients`).then((answer) => answer.clients, () => []),
+  ]);
+  state.clients = new Map(clients.map((c) => [c.id, c.name]));
   const { upcoming, past, cancelled } = sortOut(all);
   const attention = all.filter(needsAttention);
   $("attention").hidden = attention.length === 0;
