@@ -300,6 +300,12 @@ struct AgendaClient {
     name: String,
 }
 
+/// GET /api/v1/experts/{id}/clients's answer.
+#[derive(serde::Serialize)]
+struct AgendaClients {
+    clients: Vec<AgendaClient>,
+}
+
 /// GET /api/v1/experts/{id}/clients (the expert, admins): {clients:[{id, name}]}, the clients who
 /// have or had an appointment with the expert, by name; the agenda shows whom each appointment is
 /// with.
@@ -318,5 +324,5 @@ async fn clients_of_expert(
         .into_iter()
         .map(|c| AgendaClient { id: c.id, name: c.name })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "clients": clients })))
+    Ok(HttpResponse::Ok().json(AgendaClients { clients }))
 }
