@@ -1516,6 +1516,32 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
     check_page(&ann_browser, "directory").await;
     screenshots(&ann_browser, "directory").await;
 
+    // "At a time": tomorrow 10:00 in the client's zone, for 30 minutes (the expert's grid).
+    let tomorrow = TimeZone::get(BROWSER_ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() + SignedDuration::from_hours(24))
+        .date();
+    click(&ann_browser, "input[name=when][value=at]").await;
+    set_value(&ann_browser, "#at-date", &tomorrow.to_string()).await;
+    set_value(&ann_browser, "#at-clock", "10:00").await;
+    click(&ann_browser, "#search button[type=submit]").await;
+    wait_for(
+        &ann_browser,
+        "the experts free at that time",
+        &format!(
+            "document.querySelector('#results').getAttribute('aria-busy') === 'false' \
+             && (document.querySelector('{listed} .next') || {{}}).textContent?.includes('10:00')"
+        ),
+    )
+    .await;
+    click(&ann_browser, "input[name=when][value=today]").await;
+    wait_for(
+        &ann_browser,
+        "the free-today list again",
+        &format!("document.querySelector('#at-time').hidden && document.querySelector('{listed}') !== null"),
+    )
+    .await;
+
     // Book the first open time.
     click(&ann_browser, &format!("{listed} a[data-expert]")).await;
     let (first, second) = first_two_open_times(&ann_browser).await;
