@@ -8,91 +8,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
+mod switchable;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use availability_core::domain::{Appointment, CalendarType, Client, Expert, IntegrationType, Interval, Secret};
-use availability_core::{AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent};
-use availability_store::crypto::Keyring;
-use availability_store::Store;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{databases, next_monday, Api, TestServer, ADMIN_TOKEN, ENCRYPTION_KEY};
-
-const DOWN_CALENDAR: IntegrationType = IntegrationType::from_static("directory_calendar");
-
-/// A calendar that is empty, and can be taken down (all of it, or only its event writes).
-#[derive(Debug, Default)]
-struct SwitchableCalendar {
-    down: AtomicBool,
-    writes_down: AtomicBool,
-}
-
-impl SwitchableCalendar {
-    fn check_writes(&self) -> Result<(), CoreError> {
-        if self.writes_down.load(Ordering::SeqCst) {
-            return Err(CoreError::ProviderUnavailable {
-                integration: DOWN_CALENDAR,
-                message: "503 from upstream.example".into(),
-            });
-        }
-        self.check()
-    }
-
-    fn check(&self) -> Result<(), CoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(CoreError::ProviderUnavailable {
-                integration: DOWN_CALENDAR,
-                message: "503 from upstream.example".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-impl AvailabilityStrategy for SwitchableCalendar {
-    fn integration_type(&self) -> IntegrationType {
-        DOWN_CALENDAR
-    }
-    fn display_name(&self) -> &'static str {
-        "Directory Calendar"
-    }
-    fn calendar_type(&self) -> Option<CalendarType> {
-        Some(CalendarType::from_static("directory_calendar"))
-    }
-    fn busy_time(&self) -> Option<&dyn BusyTimeSource> {
-        Some(self)
-    }
-    fn event_writer(&self) -> Option<&dyn EventWriter> {
-        Some(self)
-    }
-}
-
-#[async_trait]
-impl BusyTimeSource for SwitchableCalendar {
-    async fn busy_intervals(&self, _: &Expert, _: Interval) -> Result<Vec<Interval>, CoreError> {
-        self.check()?;
-        Ok(vec![])
-    }
-}
-
-#[async_trait]
-impl EventWriter for SwitchableCalendar {
-    async fn create_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
-        self.check_writes()?;
-        Ok(ExternalEvent::new(format!("evt{}", a.id.0.simple())))
-    }
-    async fn update_event(&self, _: &Expert, _: &Client, a: &Appointment) -> Result<ExternalEvent, CoreError> {
-        self.check_writes()?;
-        Ok(ExternalEvent::new(format!("evt{}", a.id.0.simple())))
-    }
-    async fn delete_event(&self, _: &Expert, _: &Appointment) -> Result<(), CoreError> {
-        self.check_writes()
-    }
-}
+use support::{databases, next_monday, Api, TestServer, ADMIN_TOKEN};
+use switchable::{age_sync_job, use_calendar, SwitchableCalendar};
 
 /// An expert with these weekly hours ((day_of_week, start, end)) in a zone; their token.
 async fn expert(api: &Api, name: &str, zone: &str, hours: &[(i64, &str, &str)]) -> (String, String) {
@@ -119,32 +44,6 @@ async fn expert(api: &Api, name: &str, zone: &str, hours: &[(i64, &str, &str)]) 
         .await;
     assert_eq!(put.status, 200, "{:?}", put.body);
     (id, token)
-}
-
-/// Makes the expert use the switchable calendar (its credential stored directly).
-async fn use_calendar(api: &Api, db_url: &str, expert: &str) {
-    let store = Store::open(db_url)
-        .await
-        .unwrap()
-        .with_keyring(Keyring::new(Some(ENCRYPTION_KEY), "").unwrap());
-    store
-        .connect_integration(
-            expert.parse().unwrap(),
-            DOWN_CALENDAR,
-            Secret::new("{}".into()),
-            Some("e@calendar.example".into()),
-            "{}".into(),
-        )
-        .await
-        .unwrap();
-    let set = api
-        .put(
-            &format!("/api/v1/experts/{expert}/integration"),
-            ADMIN_TOKEN,
-            json!({"integration_type": DOWN_CALENDAR.as_str()}),
-        )
-        .await;
-    assert_eq!(set.status, 200, "{:?}", set.body);
 }
 
 /// Every page of GET /api/v1/experts with this query, following next_cursor.
@@ -515,11 +414,7 @@ async fn a_failed_calendar_sync_can_be_retried_by_the_expert() {
             )
             .await;
         assert_eq!(moved.status, 200, "{:?}", moved.body);
-        availability_store::testing::execute_sql(
-            &db.url,
-            &format!("UPDATE sync_jobs SET first_queued_at = 0, due_at = 0 WHERE appointment_id = '{id}'"),
-        )
-        .unwrap();
+        age_sync_job(&db.url, &id);
         let failed = wait_for(api, &id, &client_token, "failed").await;
         assert!(
             failed["sync_error"].as_str().unwrap().contains("Directory Calendar"),
