@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
+mod switchable;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1669,5 +1670,115 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
 
     ann_browser.close().await.unwrap();
     expert_browser.close().await.unwrap();
+    server.stop().await;
+}
+
+/// The agenda shows a calendar sync that failed, with the reason, and its retry brings the
+/// appointment into the calendar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agenda_shows_a_failed_calendar_sync_and_retries_it() {
+    use std::sync::atomic::Ordering;
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("the_agenda_shows_a_failed_calendar_sync_and_retries_it").remove(0);
+    let calendar = std::sync::Arc::new(switchable::SwitchableCalendar::default());
+    let server = TestServer::start_with(&db, vec![support::provider_of(calendar.clone())]).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, expert_token) = new_expert(api).await;
+    let rules: Vec<Value> = (0..7)
+        .map(|d| json!({"day_of_week": d, "start_time": "08:00", "end_time": "18:00"}))
+        .collect();
+    let put = api
+        .put(
+            &format!("/api/v1/experts/{expert}/availability"),
+            &expert_token,
+            json!({"rules": rules}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    switchable::use_calendar(api, &db.url, &expert).await;
+    let client = api
+        .post(
+            "/api/v1/clients",
+            ADMIN_TOKEN,
+            json!({"name": "Cleo Client", "email": "cleo@example.com"}),
+        )
+        .await;
+    let client = client.body["id"].as_str().unwrap().to_owned();
+    let day = TimeZone::get(EXPERT_ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() + SignedDuration::from_hours(48))
+        .date();
+    calendar.writes_down.store(true, Ordering::SeqCst);
+    let booked = api
+        .post(
+            "/api/v1/appointments",
+            ADMIN_TOKEN,
+            json!({"expert_id": expert, "client_id": client,
+                   "start_time": expert_instant(day, 9, 0), "end_time": expert_instant(day, 9, 30)}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let appointment = booked.body["id"].as_str().unwrap().to_owned();
+    switchable::age_sync_job(&db.url, &appointment);
+    let started = Instant::now();
+    loop {
+        let a = api
+            .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+            .await;
+        if a.body["sync_status"] == "failed" {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the sync never failed: {:?}", a.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let c = browser(&driver).await;
+    sign_in(&c, &base, &expert_token, &format!("/experts/{expert}/appointments")).await;
+    let failed = format!("#attention-list li[data-appointment-id=\"{appointment}\"]");
+    let text = wait_for(
+        &c,
+        "the failed sync in the agenda",
+        &format!("document.querySelector('{failed}')?.textContent"),
+    )
+    .await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("Your calendar could not be updated") && text.contains("cannot be reached"),
+        "{text}"
+    );
+    check_page(&c, "agenda with a failed sync").await;
+    calendar.writes_down.store(false, Ordering::SeqCst);
+    click(&c, &format!("{failed} [data-action=retry]")).await;
+    wait_for(
+        &c,
+        "the retry",
+        "(document.querySelector('#notice').textContent || '').includes('Trying again')",
+    )
+    .await;
+    let started = Instant::now();
+    loop {
+        let a = api
+            .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+            .await;
+        if a.body["sync_status"] == "synced" {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the retry never synced: {:?}", a.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.refresh().await.unwrap();
+    wait_for(
+        &c,
+        "the agenda without the failure",
+        &format!(
+            "document.body.dataset.ready === 'true' && document.querySelector('#attention').hidden \
+             && document.querySelector('#upcoming li[data-appointment-id=\"{appointment}\"]') !== null"
+        ),
+    )
+    .await;
+    c.close().await.unwrap();
     server.stop().await;
 }
