@@ -1050,7 +1050,7 @@ async fn unknown_routes_and_methods_answer_json() {
         // A known path with a method it does not have: a JSON error too (404 or 405).
         for (method, path) in [
             (Method::DELETE, format!("/api/v1/experts/{e}")),
-            (Method::GET, "/api/v1/experts".to_owned()),
+            (Method::DELETE, "/api/v1/experts".to_owned()),
             (Method::PUT, "/api/v1/tokens".to_owned()),
             (Method::POST, format!("/api/v1/experts/{e}/slots")),
             (Method::DELETE, format!("/api/v1/appointments/{}", w.appointment)),

@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
+mod switchable;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1021,8 +1022,8 @@ async fn the_sign_in_page_follows_next_only_to_its_own_paths() {
     let api = &server.api;
     let base = api.base.clone();
     let (expert, token) = new_expert(api).await;
-    // An expert's default page after sign-in.
-    let default_page = format!("/experts/{expert}/manage");
+    // An expert's default page after sign-in: their agenda.
+    let default_page = format!("/experts/{expert}/appointments");
     // As they would appear in a link's query string.
     let hostile = [
         "%2F%09%2Fevil.example%2Fpath",
@@ -1418,6 +1419,370 @@ async fn the_appointment_page_offers_join_from_ten_minutes_before() {
     let kept = api.get(&policy_path, &expert_token).await;
     assert_eq!(kept.body, saved.body, "nothing changed");
     check_page(&c, "manage with video").await;
+    c.close().await.unwrap();
+    server.stop().await;
+}
+
+/// Signs in through the form with no `?next=`, and waits for the role's start page.
+async fn sign_in_to_start_page(c: &Client, base: &str, token: &str, start: &str) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    submit_token(c, token).await;
+    wait_for(
+        c,
+        "the start page after sign-in",
+        &format!("location.pathname === {start:?}"),
+    )
+    .await;
+    wait_for(c, "the page to be ready", "document.body.dataset.ready === 'true'").await;
+}
+
+/// The first open time the booking page shows (it opens on the first day with one), and the one
+/// after it.
+async fn first_two_open_times(c: &Client) -> (String, String) {
+    wait_for(c, "the booking page", "document.body.dataset.ready === 'true'").await;
+    wait_for(
+        c,
+        "open times",
+        "document.querySelectorAll('#slots button[data-slot-start]').length >= 2",
+    )
+    .await;
+    let shown = shown_slots(c).await;
+    (shown[0].clone(), shown[1].clone())
+}
+
+/// The pages for people: a client signs in and lands on the directory, finds the expert with
+/// "free today", books; the expert signs in, lands on the agenda and sees the booking; the client
+/// reschedules from the appointment page (the old time stays until the new one is confirmed) and
+/// the agenda shows the new time; the expert cancels it with a reason and the client's list shows
+/// it cancelled with that reason. Every new page passes the accessible-name and phone checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("clients_find_book_and_reschedule_and_experts_keep_an_agenda").remove(0);
+    let server = TestServer::start(&db).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, expert_token) = new_expert(api).await;
+    // Open all day every day, so "free today" finds the expert whenever the test runs.
+    let rules: Vec<Value> = (0..7)
+        .map(|d| json!({"day_of_week": d, "start_time": "00:00", "end_time": "24:00"}))
+        .collect();
+    let put = api
+        .put(
+            &format!("/api/v1/experts/{expert}/availability"),
+            &expert_token,
+            json!({"rules": rules}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let idle = api
+        .post(
+            "/api/v1/experts",
+            ADMIN_TOKEN,
+            json!({"name": "Ivo Idle", "email": "ivo@example.com", "timezone": EXPERT_ZONE}),
+        )
+        .await;
+    assert_eq!(idle.status, 201);
+    let ann = new_client(api, "Ann Lee", "ann@example.com").await;
+
+    // The client lands on the directory; "free today" lists the expert with hours, not the idle one.
+    let ann_browser = browser(&driver).await;
+    sign_in_to_start_page(&ann_browser, &base, &ann, "/experts").await;
+    let listed = format!("#results li[data-expert-id=\"{expert}\"]");
+    wait_for(
+        &ann_browser,
+        "the directory",
+        &format!("document.querySelector('{listed}') !== null"),
+    )
+    .await;
+    click(&ann_browser, "input[name=when][value=today]").await;
+    wait_for(
+        &ann_browser,
+        "the free-today list",
+        &format!(
+            "document.querySelector('#results').getAttribute('aria-busy') === 'false' \
+             && document.querySelector('{listed} .next') !== null"
+        ),
+    )
+    .await;
+    let idle_listed = ann_browser
+        .execute(
+            &format!(
+                "return document.querySelector('#results li[data-expert-id=\"{}\"]') !== null;",
+                idle.body["id"].as_str().unwrap()
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(idle_listed, json!(false), "an expert with no hours is not free today");
+    check_page(&ann_browser, "directory").await;
+    screenshots(&ann_browser, "directory").await;
+
+    // "At a time": tomorrow 10:00 in the client's zone, for 30 minutes (the expert's grid).
+    let tomorrow = TimeZone::get(BROWSER_ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() + SignedDuration::from_hours(24))
+        .date();
+    click(&ann_browser, "input[name=when][value=at]").await;
+    set_value(&ann_browser, "#at-date", &tomorrow.to_string()).await;
+    set_value(&ann_browser, "#at-clock", "10:00").await;
+    click(&ann_browser, "#search button[type=submit]").await;
+    wait_for(
+        &ann_browser,
+        "the experts free at that time",
+        &format!(
+            "document.querySelector('#results').getAttribute('aria-busy') === 'false' \
+             && (document.querySelector('{listed} .next') || {{}}).textContent?.includes('10:00')"
+        ),
+    )
+    .await;
+    click(&ann_browser, "input[name=when][value=today]").await;
+    wait_for(
+        &ann_browser,
+        "the free-today list again",
+        &format!("document.querySelector('#at-time').hidden && document.querySelector('{listed}') !== null"),
+    )
+    .await;
+
+    // Book the first open time.
+    click(&ann_browser, &format!("{listed} a[data-expert]")).await;
+    let (first, second) = first_two_open_times(&ann_browser).await;
+    click(&ann_browser, &format!("#slots button[data-slot-start=\"{first}\"]")).await;
+    click(&ann_browser, "#confirm-book").await;
+    wait_for(
+        &ann_browser,
+        "the appointment page",
+        "location.pathname.startsWith('/appointments/') && document.body.dataset.ready === 'true'",
+    )
+    .await;
+    let appointment = path_of(&ann_browser)
+        .await
+        .trim_start_matches("/appointments/")
+        .to_owned();
+
+    // The expert lands on the agenda and sees it.
+    let expert_browser = browser(&driver).await;
+    sign_in_to_start_page(
+        &expert_browser,
+        &base,
+        &expert_token,
+        &format!("/experts/{expert}/appointments"),
+    )
+    .await;
+    let entry = format!("#upcoming li[data-appointment-id=\"{appointment}\"]");
+    wait_for(
+        &expert_browser,
+        "the booking in the agenda",
+        &format!(
+            "document.querySelector('{entry}')?.dataset.start === {first:?} \
+             && document.querySelector('{entry} .with').textContent === 'With Ann Lee'"
+        ),
+    )
+    .await;
+    check_page(&expert_browser, "agenda").await;
+    screenshots(&expert_browser, "agenda").await;
+
+    // The client reschedules from the appointment page; until confirmed the old time holds.
+    click(&ann_browser, "#reschedule").await;
+    wait_for(
+        &ann_browser,
+        "the picker in reschedule mode",
+        "location.search.includes('reschedule=')",
+    )
+    .await;
+    let (_, _) = first_two_open_times(&ann_browser).await;
+    wait_for(
+        &ann_browser,
+        "the time being moved",
+        "document.querySelector('#moving-from') !== null",
+    )
+    .await;
+    click(&ann_browser, &format!("#slots button[data-slot-start=\"{second}\"]")).await;
+    let still = api
+        .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(
+        still.body["start_time"],
+        first.as_str(),
+        "not moved before it is confirmed"
+    );
+    click(&ann_browser, "#confirm-book").await;
+    wait_for(
+        &ann_browser,
+        "the moved appointment",
+        &format!("location.pathname === '/appointments/{appointment}' && document.body.dataset.ready === 'true'"),
+    )
+    .await;
+    let moved = api
+        .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(
+        (moved.body["start_time"].as_str(), moved.body["status"].as_str()),
+        (Some(second.as_str()), Some("confirmed"))
+    );
+
+    // The agenda shows the new time; the expert cancels it with a reason.
+    expert_browser
+        .goto(&format!("{base}/experts/{expert}/appointments"))
+        .await
+        .unwrap();
+    wait_for(
+        &expert_browser,
+        "the new time in the agenda",
+        &format!("document.querySelector('{entry}')?.dataset.start === {second:?}"),
+    )
+    .await;
+    click(&expert_browser, &format!("{entry} [data-action=cancel]")).await;
+    set_value(&expert_browser, "#cancel-reason", "I am ill today, sorry").await;
+    click(&expert_browser, "#confirm-cancel").await;
+    wait_for(
+        &expert_browser,
+        "the cancel",
+        &format!(
+            "document.querySelector('#cancelled li[data-appointment-id=\"{appointment}\"]') !== null \
+             && document.querySelector('{entry}') === null"
+        ),
+    )
+    .await;
+    let cancelled = api
+        .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(
+        (
+            cancelled.body["status"].as_str(),
+            cancelled.body["cancellation_reason"].as_str()
+        ),
+        (Some("cancelled"), Some("I am ill today, sorry"))
+    );
+
+    // The client's list shows it cancelled, with the reason.
+    ann_browser.goto(&format!("{base}/appointments")).await.unwrap();
+    wait_for(
+        &ann_browser,
+        "the cancelled appointment with its reason",
+        &format!(
+            "(document.querySelector('#cancelled li[data-appointment-id=\"{appointment}\"]') || {{}})\
+             .textContent?.includes('I am ill today, sorry')"
+        ),
+    )
+    .await;
+    check_page(&ann_browser, "appointments").await;
+    screenshots(&ann_browser, "appointments").await;
+
+    ann_browser.close().await.unwrap();
+    expert_browser.close().await.unwrap();
+    server.stop().await;
+}
+
+/// The agenda shows a calendar sync that failed, with the reason, and its retry brings the
+/// appointment into the calendar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agenda_shows_a_failed_calendar_sync_and_retries_it() {
+    use std::sync::atomic::Ordering;
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("the_agenda_shows_a_failed_calendar_sync_and_retries_it").remove(0);
+    let calendar = std::sync::Arc::new(switchable::SwitchableCalendar::default());
+    let server = TestServer::start_with(&db, vec![support::provider_of(calendar.clone())]).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, expert_token) = new_expert(api).await;
+    let rules: Vec<Value> = (0..7)
+        .map(|d| json!({"day_of_week": d, "start_time": "08:00", "end_time": "18:00"}))
+        .collect();
+    let put = api
+        .put(
+            &format!("/api/v1/experts/{expert}/availability"),
+            &expert_token,
+            json!({"rules": rules}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    switchable::use_calendar(api, &db.url, &expert).await;
+    let client = api
+        .post(
+            "/api/v1/clients",
+            ADMIN_TOKEN,
+            json!({"name": "Cleo Client", "email": "cleo@example.com"}),
+        )
+        .await;
+    let client = client.body["id"].as_str().unwrap().to_owned();
+    let day = TimeZone::get(EXPERT_ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() + SignedDuration::from_hours(48))
+        .date();
+    calendar.writes_down.store(true, Ordering::SeqCst);
+    let booked = api
+        .post(
+            "/api/v1/appointments",
+            ADMIN_TOKEN,
+            json!({"expert_id": expert, "client_id": client,
+                   "start_time": expert_instant(day, 9, 0), "end_time": expert_instant(day, 9, 30)}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let appointment = booked.body["id"].as_str().unwrap().to_owned();
+    switchable::age_sync_job(&db.url, &appointment);
+    let started = Instant::now();
+    loop {
+        let a = api
+            .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+            .await;
+        if a.body["sync_status"] == "failed" {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the sync never failed: {:?}", a.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let c = browser(&driver).await;
+    sign_in(&c, &base, &expert_token, &format!("/experts/{expert}/appointments")).await;
+    let failed = format!("#attention-list li[data-appointment-id=\"{appointment}\"]");
+    let text = wait_for(
+        &c,
+        "the failed sync in the agenda",
+        &format!("document.querySelector('{failed}')?.textContent"),
+    )
+    .await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("Your calendar could not be updated") && text.contains("cannot be reached"),
+        "{text}"
+    );
+    check_page(&c, "agenda with a failed sync").await;
+    calendar.writes_down.store(false, Ordering::SeqCst);
+    click(&c, &format!("{failed} [data-action=retry]")).await;
+    wait_for(
+        &c,
+        "the retry",
+        "(document.querySelector('#notice').textContent || '').includes('Trying again')",
+    )
+    .await;
+    let started = Instant::now();
+    loop {
+        let a = api
+            .get(&format!("/api/v1/appointments/{appointment}"), ADMIN_TOKEN)
+            .await;
+        if a.body["sync_status"] == "synced" {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the retry never synced: {:?}", a.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.refresh().await.unwrap();
+    wait_for(
+        &c,
+        "the agenda without the failure",
+        &format!(
+            "document.body.dataset.ready === 'true' && document.querySelector('#attention').hidden \
+             && document.querySelector('#upcoming li[data-appointment-id=\"{appointment}\"]') !== null"
+        ),
+    )
+    .await;
     c.close().await.unwrap();
     server.stop().await;
 }

@@ -202,7 +202,15 @@ async fn pages_are_served_with_a_content_security_policy() {
     let db = databases("pages_are_served_with_a_content_security_policy").remove(0);
     let server = TestServer::start(&db).await;
     let http = reqwest::Client::new();
-    for path in ["/", "/experts/x/manage", "/book/x", "/appointments/x"] {
+    for path in [
+        "/",
+        "/experts/x/manage",
+        "/book/x",
+        "/appointments/x",
+        "/experts",
+        "/experts/x/appointments",
+        "/appointments",
+    ] {
         let res = http.get(format!("{}{path}", server.api.base)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         let headers = res.headers().clone();

@@ -30,7 +30,9 @@ pub use provider::{
     ProviderSetupError, ReportedChange, WebhookHandler, WebhookOutcome, WebhookReply, WebhookRequest,
 };
 pub use provider_events::{EventOutcome, Invitee, ProviderEvent};
-pub use service::{check_window, AvailabilityService, MAX_QUERY_DAYS};
+pub use service::{
+    check_directory_question, check_window, AvailabilityService, DirectoryAnswer, FreeTime, MAX_QUERY_DAYS,
+};
 pub use strategy::{
     bookings_of, counted_window, AvailabilityStrategy, BusyTimeSource, Capabilities, EventWriter, ExpertCalendar,
     ExternalEvent, Meeting, ProviderBooking, Scheduler, StrategyRegistry, VideoMeetings,

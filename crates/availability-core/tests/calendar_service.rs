@@ -518,3 +518,41 @@ async fn limits_count_pending_appointments_in_slots_explanations_and_bookings() 
         4
     );
 }
+
+#[tokio::test]
+async fn the_directory_questions_answer_from_the_slots_and_name_a_calendar_that_is_down() {
+    use availability_core::{check_directory_question, DirectoryAnswer};
+    let w = world();
+    let slots = w.service.slots(w.expert, ts(DAY.0), ts(DAY.1), None).await.unwrap();
+    let free = w.service.next_free(w.expert, ts(DAY.0), ts(DAY.1), None).await.unwrap();
+    let DirectoryAnswer::Answered(Some(free)) = free else {
+        panic!("{free:?}")
+    };
+    assert_eq!((free.next_slot, free.slot_count), (slots[0], slots.len()));
+    // Free for exactly a slot; not for a busy time, nor off the grid.
+    for (start, expected) in [
+        ("2026-03-02T09:30:00Z", true),
+        ("2026-03-02T10:00:00Z", false),
+        ("2026-03-02T09:10:00Z", false),
+    ] {
+        let answer = w.service.is_free(w.expert, half_hour(start)).await.unwrap();
+        assert_eq!(answer, DirectoryAnswer::Answered(expected), "{start}");
+    }
+    // A calendar that is down is that expert's answer, not an error of the whole question.
+    w.calendar.down.store(true, Ordering::SeqCst);
+    w.clock.set(ts("2026-03-01T00:01:00Z"));
+    let down = w.service.next_free(w.expert, ts(DAY.0), ts(DAY.1), None).await.unwrap();
+    assert!(
+        matches!(
+            down,
+            DirectoryAnswer::Unavailable(CoreError::ProviderUnavailable { .. })
+        ),
+        "{down:?}"
+    );
+    // A wrong question is refused before any expert is asked.
+    assert!(matches!(
+        check_directory_question(ts(DAY.1), ts(DAY.0), None),
+        Err(CoreError::WindowReversed)
+    ));
+    assert!(check_directory_question(ts(DAY.0), ts(DAY.1), Some(2)).is_err());
+}

@@ -22,6 +22,18 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         web::get().to(|req: HttpRequest| async move { page(&req, "index.html") }),
     )
     .route(
+        "/experts",
+        web::get().to(|req: HttpRequest| async move { page(&req, "directory.html") }),
+    )
+    .route(
+        "/experts/{id}/appointments",
+        web::get().to(|req: HttpRequest| async move { page(&req, "agenda.html") }),
+    )
+    .route(
+        "/appointments",
+        web::get().to(|req: HttpRequest| async move { page(&req, "appointments.html") }),
+    )
+    .route(
         "/experts/{id}/manage",
         web::get().to(|req: HttpRequest| async move { page(&req, "manage.html") }),
     )

@@ -671,3 +671,46 @@ pub(crate) fn pending_for_email(
         .map(|(row, _)| row.into_domain())
         .collect()
 }
+
+/// Queues the calendar sync of an appointment whose sync failed (the retries gave up) once more:
+/// sync_status pending again, the reason cleared, a fresh job due now (with a fresh 24 hours of
+/// retries). `None` when there is nothing to retry: the sync did not fail, or the appointment is a
+/// held provider booking (pending: it is resolved by cancelling it, not by writing it again).
+pub(crate) fn retry_sync(conn: &mut Conn, id: AppointmentId, now: i64) -> Result<Option<Appointment>, StoreError> {
+    let key = id.to_string();
+    db_run!(conn, |c| c.transaction(|c| {
+        let current = appointments::table
+            .find(&key)
+            .select(AppointmentRow::as_select())
+            .load(c)
+            .map(|rows| rows.into_iter().next())?
+            .ok_or_else(|| not_found(id))?;
+        let retryable = current.sync_status == SyncStatus::Failed.as_str()
+            && current.calendar_type.is_some()
+            && current.status != AppointmentStatus::Pending.as_str();
+        if !retryable {
+            return Ok(None);
+        }
+        let changed = diesel::update(
+            appointments::table
+                .find(&key)
+                .filter(appointments::sync_status.eq(SyncStatus::Failed.as_str())),
+        )
+        .set((
+            appointments::sync_status.eq(SyncStatus::Pending.as_str()),
+            appointments::sync_error.eq(None::<String>),
+            appointments::updated_at.eq(now),
+        ))
+        .execute(c)?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        crate::outbox::enqueue_sync!(c, id, current.expert_id, now)?;
+        let queued = appointments::table
+            .find(&key)
+            .select(AppointmentRow::as_select())
+            .first(c)?
+            .into_domain()?;
+        Ok::<_, StoreError>(Some(queued))
+    }))
+}

@@ -377,3 +377,81 @@ pub(crate) fn client_by_email(conn: &mut Conn, email: &str) -> Result<Option<Cli
         .map(|rows| rows.into_iter().next()))?;
     row.map(ClientRow::into_domain).transpose()
 }
+
+diesel::define_sql_function! {
+    /// SQL's lower(): name search is case-insensitive on both backends (PostgreSQL's LIKE is not).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Where a page of the expert list starts: after this (name, id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpertCursor {
+    /// The last listed expert's name.
+    pub name: String,
+    /// The last listed expert's id.
+    pub id: ExpertId,
+}
+
+/// `%`, `_` and `\` of a search are matched as themselves.
+fn like_pattern(q: &str) -> String {
+    let mut pattern = String::with_capacity(q.len() + 2);
+    pattern.push('%');
+    for ch in q.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Experts by name, then id: whose name contains `q` (case-insensitively), after `after`, at most
+/// `limit`.
+pub(crate) fn list(
+    conn: &mut Conn,
+    q: Option<&str>,
+    after: Option<&ExpertCursor>,
+    limit: i64,
+) -> Result<Vec<Expert>, StoreError> {
+    let pattern = q.map(like_pattern);
+    let after = after.map(|a| (a.name.clone(), a.id.to_string()));
+    let rows: Vec<ExpertRow> = db_run!(conn, |c| {
+        let mut query = expert_profiles::table
+            .select(ExpertRow::as_select())
+            .order((expert_profiles::name, expert_profiles::id))
+            .limit(limit)
+            .into_boxed();
+        if let Some(p) = &pattern {
+            query = query.filter(lower(expert_profiles::name).like(p.clone()).escape('\\'));
+        }
+        if let Some((name, id)) = &after {
+            query = query.filter(
+                expert_profiles::name.gt(name.clone()).or(expert_profiles::name
+                    .eq(name.clone())
+                    .and(expert_profiles::id.gt(id.clone()))),
+            );
+        }
+        query.load(c)
+    })?;
+    rows.into_iter().map(ExpertRow::into_domain).collect()
+}
+
+/// The clients who have (or had) an appointment with the expert, by name: whom the expert's agenda
+/// names.
+pub(crate) fn clients_of_expert(conn: &mut Conn, expert: ExpertId) -> Result<Vec<Client>, StoreError> {
+    use crate::schema::appointments;
+    let key = expert.to_string();
+    let rows: Vec<ClientRow> = db_run!(conn, |c| clients::table
+        .filter(
+            clients::id.eq_any(
+                appointments::table
+                    .filter(appointments::expert_id.eq(&key))
+                    .select(appointments::client_id)
+            )
+        )
+        .order((clients::name, clients::id))
+        .select(ClientRow::as_select())
+        .load(c))?;
+    rows.into_iter().map(ClientRow::into_domain).collect()
+}

@@ -29,7 +29,7 @@ use availability_domain::{
 pub use appointments::Party;
 pub use db::DatabaseUrl;
 pub use error::StoreError;
-pub use experts::ExpertPatch;
+pub use experts::{ExpertCursor, ExpertPatch};
 pub use ics::CalendarEntry;
 pub use idempotency::StoredAnswer;
 pub use integrations::{IntegrationRecord, OAuthStart, STATE_TTL_SECONDS as OAUTH_STATE_SECONDS};
@@ -212,6 +212,23 @@ impl Store {
     /// One expert.
     pub async fn expert(&self, id: ExpertId) -> Result<Expert, StoreError> {
         self.run(move |c| experts::expert(c, id)).await
+    }
+
+    /// Experts by name, then id: whose name contains `q` (case-insensitively), after `after`, at
+    /// most `limit` (the directory's pages).
+    pub async fn list_experts(
+        &self,
+        q: Option<String>,
+        after: Option<ExpertCursor>,
+        limit: i64,
+    ) -> Result<Vec<Expert>, StoreError> {
+        self.run(move |c| experts::list(c, q.as_deref(), after.as_ref(), limit))
+            .await
+    }
+
+    /// The clients who have (or had) an appointment with the expert, by name.
+    pub async fn clients_of_expert(&self, expert: ExpertId) -> Result<Vec<Client>, StoreError> {
+        self.run(move |c| experts::clients_of_expert(c, expert)).await
     }
 
     /// Changes an expert's name, email or zone.
@@ -436,6 +453,12 @@ impl Store {
     ) -> Result<Appointment, StoreError> {
         self.run_write(move |c| appointments::hold_unconfirmed(c, id, &external_event_id, time, &reason, now()))
             .await
+    }
+
+    /// Queues once more the calendar sync of an appointment whose sync failed; `None` when there
+    /// is nothing to retry (its sync did not fail, or it is a held provider booking).
+    pub async fn retry_sync(&self, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
+        self.run_write(move |c| appointments::retry_sync(c, id, now())).await
     }
 
     /// The expert's held bookings: pending appointments holding a provider's booking that

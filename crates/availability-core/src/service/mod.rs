@@ -4,7 +4,10 @@
 //! What a provider reports about its bookings is decided here too (`reported.rs`), so an
 //! embedder gets the same behaviour as the server.
 
+mod directory;
 mod reported;
+
+pub use directory::{check_directory_question, DirectoryAnswer, FreeTime};
 
 use std::sync::Arc;
 

@@ -19,8 +19,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/appointments/{id}", web::get().to(get_appointment))
         .route("/appointments/{id}", web::patch().to(reschedule))
         .route("/appointments/{id}/cancel", web::post().to(cancel))
+        .route("/appointments/{id}/sync/retry", web::post().to(retry_sync))
         .route("/experts/{id}/appointments", web::get().to(list_for_expert))
-        .route("/clients/{id}/appointments", web::get().to(list_for_client));
+        .route("/clients/{id}/appointments", web::get().to(list_for_client))
+        .route("/experts/{id}/clients", web::get().to(clients_of_expert));
 }
 
 #[derive(Deserialize)]
@@ -195,6 +197,34 @@ async fn cancel(
     Ok(HttpResponse::Ok().json(cancelled))
 }
 
+/// POST .../sync/retry (the expert, admins): the calendar sync of an appointment whose retries
+/// gave up is queued once more (sync_status pending, the reason cleared); 409 `sync_not_failed`
+/// when there is nothing to retry.
+async fn retry_sync(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id("appointment id", &path)?;
+    let appointment = state.store.appointment(id).await?;
+    caller.require_party_to(&appointment)?;
+    caller.require_expert(appointment.expert_id)?;
+    match state.store.retry_sync(id).await? {
+        Some(queued) => {
+            state.sync_wake.notify_one();
+            Ok(HttpResponse::Ok().json(queued))
+        }
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "sync_not_failed",
+            format!(
+                "the calendar sync of appointment {id} has not failed (sync_status {}), so there is nothing to retry",
+                appointment.sync_status
+            ),
+        )),
+    }
+}
+
 #[derive(Deserialize)]
 struct ListParams {
     from: Option<String>,
@@ -261,4 +291,38 @@ async fn list_for_client(
     let (window, status) = list_window(&params)?;
     let list = state.store.appointments(Party::Client(id), window, status).await?;
     Ok(HttpResponse::Ok().json(json!({"appointments": list})))
+}
+
+/// A client as their expert's agenda names them.
+#[derive(serde::Serialize)]
+struct AgendaClient {
+    id: ClientId,
+    name: String,
+}
+
+/// GET /api/v1/experts/{id}/clients's answer.
+#[derive(serde::Serialize)]
+struct AgendaClients {
+    clients: Vec<AgendaClient>,
+}
+
+/// GET /api/v1/experts/{id}/clients (the expert, admins): {clients:[{id, name}]}, the clients who
+/// have or had an appointment with the expert, by name; the agenda shows whom each appointment is
+/// with.
+async fn clients_of_expert(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = expert_id(&path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    let clients: Vec<AgendaClient> = state
+        .store
+        .clients_of_expert(id)
+        .await?
+        .into_iter()
+        .map(|c| AgendaClient { id: c.id, name: c.name })
+        .collect();
+    Ok(HttpResponse::Ok().json(AgendaClients { clients }))
 }

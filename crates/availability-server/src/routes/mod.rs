@@ -3,6 +3,7 @@
 
 mod admin;
 mod appointments;
+mod directory;
 mod experts;
 mod extract;
 mod health;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(ics::configure_api)
                 .configure(admin::configure)
                 .configure(experts::configure)
+                .configure(directory::configure)
                 .configure(providers::configure)
                 .configure(provider_settings::configure)
                 .configure(integrations::configure)

@@ -97,6 +97,7 @@ export async function signOut() {
  */
 export function mountTopbar(session, onError) {
   document.getElementById("who").textContent = `${session.name} · ${session.role}`;
+  mountNav(session);
   const out = document.getElementById("sign-out");
   out.hidden = false;
   out.addEventListener("click", async () => {
@@ -107,6 +108,27 @@ export function mountTopbar(session, onError) {
       onError(e);
     }
   });
+}
+
+/** The links of the top bar for the signed-in role; the current page's link says so. */
+function mountNav(session) {
+  const bar = document.querySelector("header.topbar");
+  if (!bar || bar.querySelector(".topnav")) return;
+  const links = [];
+  if (session.role === "expert" && session.expert_id) {
+    const id = encodeURIComponent(session.expert_id);
+    links.push([`/experts/${id}/appointments`, "Your agenda"], [`/experts/${id}/manage`, "Availability"]);
+  } else if (session.role === "client") {
+    links.push(["/experts", "Find an expert"], ["/appointments", "Your appointments"]);
+  } else {
+    links.push(["/experts", "Experts"]);
+  }
+  const nav = el("nav", { class: "topnav", "aria-label": "Main" });
+  for (const [href, text] of links) {
+    const here = location.pathname === href;
+    nav.append(el("a", { href, "aria-current": here ? "page" : null }, text));
+  }
+  bar.querySelector(".brand").after(nav);
 }
 
 /** Text content helper that never interprets HTML: pages build DOM nodes, not markup strings. */

@@ -141,6 +141,11 @@ function render() {
 
   const cancel = $("cancel");
   cancel.hidden = cancelled || ended;
+  // Reschedule: the expert's slot picker moves this appointment; it stays booked until the new
+  // time is confirmed there.
+  const reschedule = $("reschedule");
+  reschedule.href = `/book/${encodeURIComponent(a.expert_id)}?reschedule=${encodeURIComponent(a.id)}`;
+  reschedule.hidden = cancelled || ended || a.status !== "confirmed";
   // The .ics comes from the API with the session cookie (a plain GET link: no script, no CSRF
   // header needed). After a cancel the same event says CANCELLED, which updates a calendar that
   // has it.
@@ -313,6 +318,10 @@ async function start() {
   const params = new URLSearchParams(location.search);
   if (params.has("booked")) {
     if (appointment.status === "confirmed") say("ok", "You're booked. This page is your appointment: come back here to see or cancel it.");
+    history.replaceState(null, "", location.pathname);
+  }
+  if (params.has("rescheduled")) {
+    say("ok", "Moved. Your appointment is now at the time below.");
     history.replaceState(null, "", location.pathname);
   }
   render();

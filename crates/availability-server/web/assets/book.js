@@ -7,6 +7,9 @@ import * as T from "/assets/time.js";
 const $ = (id) => document.getElementById(id);
 const expertId = decodeURIComponent(location.pathname.split("/")[2] || "");
 const expertPath = `/api/v1/experts/${encodeURIComponent(expertId)}`;
+// ?reschedule={appointment id}: the picker moves that appointment (PATCH) instead of booking a new
+// one; the old time stays booked until the new one is confirmed.
+const rescheduleId = new URLSearchParams(location.search).get("reschedule");
 
 const notice = $("notice");
 const week = $("week");
@@ -38,7 +41,10 @@ const state = {
   booking: false,
   expertReady: Promise.resolve(null),
   noneAhead: false, // a look ahead found no open time up to the horizon
+  moving: null, // the appointment being rescheduled
 };
+
+const confirmLabel = () => (state.moving ? "Confirm new time" : "Confirm booking");
 
 // ---------------------------------------------------------------- notices
 
@@ -417,7 +423,11 @@ function openConfirm(slot) {
   const minutes = Math.round((new Date(slot.end) - new Date(slot.start)) / 60000);
   $("confirm-with").textContent = expert ? `${T.duration(minutes)} with ${expert.name}` : T.duration(minutes);
   confirmError.replaceChildren();
-  confirmBook.textContent = "Confirm booking";
+  if (state.moving) {
+    $("confirm-title").textContent = "Move your appointment here?";
+    $("confirm-with").textContent = `From ${T.dateShort(state.moving.start_time, zone)}, ${T.timeRange(state.moving.start_time, state.moving.end_time, zone)}. The current time stays booked until this one is confirmed.`;
+  }
+  confirmBook.textContent = confirmLabel();
   confirmBook.disabled = false;
   $("confirm-body").hidden = false;
   $("confirm-pending").hidden = true;
@@ -446,7 +456,7 @@ async function book() {
   if (!slot || state.booking) return;
   state.booking = true;
   confirmBook.disabled = true;
-  confirmBook.textContent = "Booking…";
+  confirmBook.textContent = state.moving ? "Moving…" : "Booking…";
   dialog.setAttribute("aria-busy", "true");
   confirmError.replaceChildren();
   // One key per slot until the server answered for sure: a retry after a lost answer replays
@@ -455,6 +465,27 @@ async function book() {
   if (!state.keys.has(attempt)) state.keys.set(attempt, newKey());
   const key = state.keys.get(attempt);
   let done = false;
+  if (state.moving) {
+    try {
+      const moved = await api("PATCH", `/api/v1/appointments/${encodeURIComponent(state.moving.id)}`, { start_time: slot.start, end_time: slot.end });
+      done = true;
+      confirmBook.textContent = "Moved";
+      const s = state.session;
+      location.assign(s.role === "expert"
+        ? `/experts/${encodeURIComponent(s.expert_id)}/appointments?rescheduled=${encodeURIComponent(moved.id)}`
+        : `/appointments/${encodeURIComponent(moved.id)}?rescheduled=1`);
+    } catch (e) {
+      await bookingFailed(e, slot);
+    } finally {
+      state.booking = false;
+      dialog.removeAttribute("aria-busy");
+      if (!done) {
+        confirmBook.disabled = false;
+        if (confirmBook.textContent === "Moving…") confirmBook.textContent = confirmLabel();
+      }
+    }
+    return;
+  }
   try {
     const { status, appointment } = await postAppointment(
       { expert_id: expertId, client_id: state.session.client_id, start_time: slot.start, end_time: slot.end },
@@ -475,7 +506,7 @@ async function book() {
     dialog.removeAttribute("aria-busy");
     if (!done) {
       confirmBook.disabled = false;
-      if (confirmBook.textContent === "Booking…") confirmBook.textContent = "Confirm booking";
+      if (confirmBook.textContent === "Booking…") confirmBook.textContent = confirmLabel();
     }
   }
 }
@@ -512,6 +543,8 @@ async function bookingFailed(e, slot) {
     dialogError("Your session has ended, so nothing was booked. ", signInAgainLink(), " and pick your time again.");
   } else if (e.code === "csrf_token_invalid") {
     dialogError("Your sign-in changed in another tab, so nothing was booked. Reload this page and try again.");
+  } else if (state.moving && e.status === 409) {
+    dialogError(`This appointment can't be moved any more (${e.message}). `, el("a", { href: `/appointments/${encodeURIComponent(state.moving.id)}` }, "See the appointment"));
   } else if (e.status === 403) {
     dialogError("Only clients can book appointments, so nothing was booked.");
   } else if (e.status >= 500) {
@@ -606,11 +639,39 @@ document.addEventListener("visibilitychange", () => {
   }
 });
 
+/** Reschedule mode: the appointment to move, said at the top; anyone who may move it may pick. */
+async function startMoving() {
+  const note = $("readonly-note");
+  try {
+    const a = await api("GET", `/api/v1/appointments/${encodeURIComponent(rescheduleId)}`);
+    if (a.status !== "confirmed" || String(a.expert_id).toLowerCase() !== expertId.toLowerCase()) {
+      note.replaceChildren(el("p", {}, "This appointment can't be rescheduled here (it is not a confirmed appointment with this expert). ",
+        el("a", { href: `/appointments/${encodeURIComponent(a.id)}` }, "See the appointment")));
+      note.hidden = false;
+      return;
+    }
+    state.moving = a;
+    state.canBook = true;
+    document.body.classList.add("rescheduling");
+    document.querySelector(".book-head .eyebrow").textContent = "Reschedule an appointment";
+    note.replaceChildren(
+      el("h2", {}, "Pick a new time"),
+      el("p", { id: "moving-from" }, `Now booked: ${T.dateLong(a.start_time, state.zone)}, ${T.timeRange(a.start_time, a.end_time, state.zone)}. It stays booked until you confirm the new time.`),
+      el("p", {}, el("a", { href: `/appointments/${encodeURIComponent(a.id)}` }, "Keep the current time")),
+    );
+    note.hidden = false;
+  } catch (e) {
+    note.replaceChildren(el("p", {}, `The appointment to reschedule couldn't be loaded: ${e.message}`));
+    note.hidden = false;
+  }
+}
+
 async function start() {
   state.session = await requireSession();
   const s = state.session;
   mountTopbar(s, (e) => say("error", e.message));
   state.canBook = s.role === "client" && Boolean(s.client_id);
+  if (rescheduleId) await startMoving();
   if (!state.canBook) document.body.classList.add("read-only");
   T.fillZoneSelect(zoneSelect, state.zone);
   renderZoneHint();

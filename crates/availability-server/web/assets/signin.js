@@ -27,8 +27,10 @@ function nextPath() {
   return url.pathname + url.search + url.hash;
 }
 
+/** Where a role starts: an expert on their agenda, a client in the directory of experts. */
 function startPage(session) {
-  if (session.role === "expert") return `/experts/${session.expert_id}/manage`;
+  if (session.role === "expert") return `/experts/${session.expert_id}/appointments`;
+  if (session.role === "client") return "/experts";
   return null;
 }
 
@@ -51,10 +53,13 @@ async function showSignedIn(session) {
   const parts = [el("h2", {}, `Signed in as ${session.name}`)];
   if (session.role === "expert") {
     parts.push(
-      el("p", {}, el("a", { class: "btn btn-primary", href: startPage(session) }, "Manage your availability")),
+      el("p", { class: "row" }, el("a", { class: "btn btn-primary", href: startPage(session) }, "Your agenda"),
+        el("a", { class: "btn", href: `/experts/${session.expert_id}/manage` }, "Manage your availability")),
       el("p", {}, "Your booking page for clients: ", el("a", { href: `/book/${session.expert_id}` }, `/book/${session.expert_id}`)),
     );
   } else if (session.role === "client") {
+    parts.push(el("p", { class: "row" }, el("a", { class: "btn btn-primary", href: "/experts" }, "Find an expert"),
+      el("a", { class: "btn", href: "/appointments" }, "All your appointments")));
     parts.push(el("h3", {}, "Your upcoming appointments"));
     const list = el("ul", { class: "stack", id: "appointments" });
     parts.push(list);

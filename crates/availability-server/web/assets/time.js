@@ -106,6 +106,15 @@ export function startOfDay(key, zone) {
   return new Date(candidates.length ? candidates[0] : second);
 }
 
+/** The instant a wall-clock time ("HH:MM") of a day key has in a zone (a time in a DST gap moves forward). */
+export function wallTime(key, hhmm, zone) {
+  const [y, m, d] = key.split("-").map(Number);
+  const [h, mi] = hhmm.split(":").map(Number);
+  const wall = Date.UTC(y, m - 1, d, h, mi);
+  const first = wall - offsetMs(wall, zone);
+  return new Date(wall - offsetMs(first, zone));
+}
+
 /** A day key moved by n days. */
 export function addDays(key, n) {
   const [y, m, d] = key.split("-").map(Number);
