@@ -2,7 +2,7 @@
 //! Only the server maps these onto HTTP status codes and API error codes, one code per variant:
 //! a message is for people and is never matched on.
 
-use availability_domain::{AppointmentId, DomainError, IntegrationType};
+use availability_domain::{AppointmentId, DomainError, HoldId, IntegrationType};
 
 use crate::engine::{BookingRefusal, Limit, Refusal};
 
@@ -48,6 +48,14 @@ pub enum CoreError {
     /// would be a slot but for it.
     #[error("{0}")]
     LimitReached(Limit),
+    /// A booking names a hold that has expired or was released (or never existed): the time
+    /// may be someone else's by now.
+    #[error("hold {0} has expired or was released; pick the time again")]
+    HoldExpired(HoldId),
+    /// A booking names a hold that is not for it: another client's, another expert's, or another
+    /// time.
+    #[error("the hold does not match this booking: {0}")]
+    HoldMismatch(String),
     /// Rescheduling (or confirming) an appointment that is not confirmed.
     #[error("appointment {0} is not confirmed (it is cancelled or pending) and cannot be moved")]
     NotConfirmed(AppointmentId),

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, BookingState, Client, ClientId, Expert, ExpertId, IntegrationType,
-    Interval, NewAppointment, Schedule, SyncStatus, Zone,
+    Appointment, AppointmentId, AppointmentStatus, BookingState, Client, ClientId, Expert, ExpertId, Hold, HoldId,
+    IntegrationType, Interval, NewAppointment, Schedule, SyncStatus, Zone,
 };
 
 use crate::ports::{
@@ -23,6 +23,7 @@ struct State {
     clients: HashMap<ClientId, Client>,
     schedules: HashMap<ExpertId, Schedule>,
     appointments: HashMap<AppointmentId, Appointment>,
+    holds: HashMap<HoldId, Hold>,
     credentials: HashMap<(ExpertId, IntegrationType), Credential>,
     integration_status: HashMap<(ExpertId, IntegrationType), IntegrationState>,
     settings: HashMap<(ExpertId, IntegrationType), serde_json::Value>,
@@ -167,6 +168,39 @@ impl InMemoryStore {
         list
     }
 
+    /// The expert's holds that overlap `window` (expired ones too: they block nothing).
+    fn holds_in(state: &State, expert: ExpertId, window: Interval) -> Vec<Hold> {
+        let mut list: Vec<Hold> = state
+            .holds
+            .values()
+            .filter(|h| h.expert_id == expert && h.time.overlaps(&window))
+            .cloned()
+            .collect();
+        list.sort_by_key(|h| (h.time.start(), h.id));
+        list
+    }
+
+    /// Checks a booking's hold, if it redeems one, as the database store does.
+    fn check_hold(state: &State, new: &NewAppointment, guard: &BookingGuard) -> Result<(), CoreError> {
+        let Some(id) = guard.hold else {
+            return Ok(());
+        };
+        let hold = state
+            .holds
+            .get(&id)
+            .filter(|h| h.is_active(guard.now))
+            .ok_or(CoreError::HoldExpired(id))?;
+        if hold.client_id != new.client_id {
+            return Err(CoreError::HoldMismatch("the hold is another client's".into()));
+        }
+        if hold.expert_id != new.expert_id || hold.time != new.time {
+            return Err(CoreError::HoldMismatch(
+                "the hold is for another expert or another time".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn check(
         state: &State,
         expert_id: ExpertId,
@@ -184,8 +218,9 @@ impl InMemoryStore {
             .ok_or_else(|| not_found("expert", expert_id))?;
         let nearby = Self::confirmed_in(state, expert_id, BookingGuard::lookup_window(expert, requested));
         let nearby = Self::with_counted(state, expert, nearby, requested);
+        let holds = Self::holds_in(state, expert_id, BookingGuard::lookup_window(expert, requested));
         guard
-            .check(expert, schedule, &nearby, requested, ignore)
+            .check(expert, schedule, &nearby, &holds, requested, ignore)
             .map_err(CoreError::from)
     }
 }
@@ -232,11 +267,13 @@ impl ExpertRepository for InMemoryStore {
         let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
         let around = busy_window(window, &expert.booking_policy, duration);
         let appointments = Self::with_counted(&state, &expert, Self::confirmed_in(&state, id, around), window);
+        let holds = Self::holds_in(&state, id, around);
         let connection = state.connections.get(&id).copied().unwrap_or_default();
         Ok(ExpertCalendar {
             expert,
             schedule,
             appointments,
+            holds,
             connection,
         })
     }
@@ -280,12 +317,50 @@ impl AppointmentRepository for InMemoryStore {
         Ok(Self::counted_in(&self.lock(), expert, window))
     }
 
+    async fn create_hold(&self, hold: Hold, guard: BookingGuard) -> Result<Hold, CoreError> {
+        let mut state = self.lock();
+        if !state.clients.contains_key(&hold.client_id) {
+            return Err(not_found("client", hold.client_id));
+        }
+        let now = guard.now;
+        state.holds.retain(|_, h| h.is_active(now));
+        // The client's earlier hold with this expert is replaced, unless the new one is refused.
+        let earlier: Vec<Hold> = state
+            .holds
+            .values()
+            .filter(|h| h.expert_id == hold.expert_id && h.client_id == hold.client_id)
+            .cloned()
+            .collect();
+        for h in &earlier {
+            state.holds.remove(&h.id);
+        }
+        if let Err(e) = Self::check(&state, hold.expert_id, hold.time, &guard, None) {
+            state.holds.extend(earlier.into_iter().map(|h| (h.id, h)));
+            return Err(e);
+        }
+        state.holds.insert(hold.id, hold.clone());
+        Ok(hold)
+    }
+
+    async fn find_hold(&self, id: HoldId) -> Result<Hold, CoreError> {
+        self.lock().holds.get(&id).cloned().ok_or_else(|| not_found("hold", id))
+    }
+
+    async fn release_hold(&self, id: HoldId) -> Result<(), CoreError> {
+        self.lock().holds.remove(&id);
+        Ok(())
+    }
+
     async fn book(&self, new: NewAppointment, guard: BookingGuard) -> Result<Appointment, CoreError> {
         let mut state = self.lock();
         if !state.clients.contains_key(&new.client_id) {
             return Err(not_found("client", new.client_id));
         }
+        Self::check_hold(&state, &new, &guard)?;
         Self::check(&state, new.expert_id, new.time, &guard, None)?;
+        if let Some(id) = guard.hold {
+            state.holds.remove(&id);
+        }
         let calendar_type = guard.calendar_type;
         let appointment = Appointment {
             id: AppointmentId::new(),

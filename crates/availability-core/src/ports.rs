@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentId, CalendarType, Client, ClientId, Expert, ExpertId, IntegrationType, Interval,
-    NewAppointment, Schedule, Secret, SyncStatus, Zone,
+    Appointment, AppointmentId, CalendarType, Client, ClientId, Expert, ExpertId, Hold, HoldId, IntegrationType,
+    Interval, NewAppointment, Schedule, Secret, SyncStatus, Zone,
 };
 
 use crate::engine::{BookingContext, BusyTime, Hours, Refusal, Requester};
@@ -62,6 +62,9 @@ pub struct BookingGuard {
     /// Why a new booking gets no meeting although the policy asks for one (the expert's
     /// integration makes none); a reschedule keeps what the appointment has.
     pub meeting_error: Option<String>,
+    /// The hold this booking redeems (its client's, for exactly this time): it does not block
+    /// the booking, and the booking replaces it.
+    pub hold: Option<HoldId>,
 }
 
 impl BookingGuard {
@@ -81,6 +84,7 @@ impl BookingGuard {
         expert: &Expert,
         schedule: &Schedule,
         appointments: &[Appointment],
+        holds: &[Hold],
         requested: Interval,
         ignore: Option<AppointmentId>,
     ) -> Result<(), Refusal> {
@@ -92,10 +96,10 @@ impl BookingGuard {
             policy: &expert.booking_policy,
             calendar_busy: &busy,
             bookings: &bookings,
-            holds: &[],
+            holds,
         };
         let requester = Requester {
-            hold: None,
+            hold: self.hold,
             rescheduling: ignore,
         };
         context.check(requested, self.now, &requester)
@@ -126,6 +130,17 @@ pub trait AppointmentRepository: Send + Sync {
     /// The expert's confirmed and pending appointments that start in `window` (those that count
     /// towards the booking policy's limits, see [`crate::strategy::counted_window`]).
     async fn counted_starting_in(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError>;
+
+    /// Stores a hold if `guard` accepts its time like a booking's (other clients' active holds
+    /// block it), after removing the expert's expired holds and the client's earlier hold with
+    /// this expert (one per client and expert).
+    async fn create_hold(&self, hold: Hold, guard: BookingGuard) -> Result<Hold, CoreError>;
+
+    /// One hold, expired or not; `CoreError::NotFound` once released or removed.
+    async fn find_hold(&self, id: HoldId) -> Result<Hold, CoreError>;
+
+    /// Releases a hold (nothing happens if it is gone already).
+    async fn release_hold(&self, id: HoldId) -> Result<(), CoreError>;
 
     /// Stores a confirmed appointment if `guard` accepts it on the data read under the expert's
     /// lock. Its calendar_type and sync_status follow the expert's integration at that moment.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use availability_domain::jiff::SignedDuration;
-use availability_domain::{Appointment, CalendarType, Client, Expert, IntegrationType, Interval, Schedule, Slot};
+use availability_domain::{Appointment, CalendarType, Client, Expert, Hold, IntegrationType, Interval, Schedule, Slot};
 
 use crate::engine::{counted_bookings_window, Booking, BookingStatus, SlotQuery};
 use crate::CoreError;
@@ -30,6 +30,9 @@ pub struct ExpertCalendar {
     /// limits, the confirmed and pending appointments that start in
     /// [`counted_bookings_window`] of it (they count towards the limits).
     pub appointments: Vec<Appointment>,
+    /// Holds that overlap the queried window (widened like the appointments); an expired one
+    /// blocks nothing, so a cached calendar stays right as holds run out.
+    pub holds: Vec<Hold>,
     /// Which connection of the expert's active calendar this is: it changes whenever the expert
     /// connects, reconnects, disconnects or switches a calendar (or its stored grant or settings
     /// change), so busy time cached for one connection is never served for another.

@@ -160,6 +160,8 @@ impl From<CoreError> for ApiError {
             CoreError::SlotTaken => (S::CONFLICT, "slot_taken"),
             CoreError::SlotUnavailable(_) => (S::UNPROCESSABLE_ENTITY, "slot_unavailable"),
             CoreError::LimitReached(_) => (S::UNPROCESSABLE_ENTITY, "limit_reached"),
+            CoreError::HoldExpired(_) => (S::CONFLICT, "hold_expired"),
+            CoreError::HoldMismatch(_) => (S::UNPROCESSABLE_ENTITY, "hold_mismatch"),
             CoreError::NotConfirmed(_)
             | CoreError::NotPending(_)
             | CoreError::PendingNotReschedulable(_)

@@ -96,8 +96,9 @@ macro_rules! counted_starting_in {
             .collect::<Result<Vec<Appointment>, _>>()?
     }};
 }
+pub(crate) use counted_starting_in;
 
-pub(crate) fn counted_starting_in(
+pub(crate) fn counted_appointments_starting_in(
     conn: &mut Conn,
     expert: ExpertId,
     window: Interval,
@@ -106,7 +107,7 @@ pub(crate) fn counted_starting_in(
 }
 
 /// `list` with the appointments of `counted` it does not hold yet, in order of start.
-fn with_counted(mut list: Vec<Appointment>, counted: Vec<Appointment>) -> Vec<Appointment> {
+pub(crate) fn with_counted(mut list: Vec<Appointment>, counted: Vec<Appointment>) -> Vec<Appointment> {
     for a in counted {
         if !list.iter().any(|b| b.id == a.id) {
             list.push(a);
@@ -154,12 +155,14 @@ pub(crate) fn expert_calendar(
             Some(counted) => with_counted(appointments, counted_starting_in!(c, id, counted)),
             None => appointments,
         };
+        let holds = crate::holds::holds_overlapping!(c, id, around);
         Ok::<_, StoreError>((
             version,
             ExpertCalendar {
                 expert,
                 schedule,
                 appointments,
+                holds,
                 connection,
             },
         ))
@@ -186,10 +189,12 @@ macro_rules! checked_in_transaction {
             Some(counted) => with_counted(nearby, counted_starting_in!($c, $expert, counted)),
             None => nearby,
         };
-        $guard.check(&expert, &schedule, &nearby, $requested, $ignore)?;
+        let holds = crate::holds::holds_overlapping!($c, $expert, window);
+        $guard.check(&expert, &schedule, &nearby, &holds, $requested, $ignore)?;
         expert
     }};
 }
+pub(crate) use checked_in_transaction;
 
 pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) -> Result<Appointment, StoreError> {
     let expert_key = new.expert_id.to_string();
@@ -205,6 +210,9 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
                 id: client_key.clone(),
             });
         }
+        // Expired holds block nothing; the hold this booking redeems (if any) is its own.
+        crate::holds::remove_expired!(c, new.expert_id, guard.now.as_second());
+        crate::holds::redeem!(c, new, guard);
         let expert = checked_in_transaction!(c, new.expert_id, new.time, guard, None);
         if expert.integration_type != guard.integration {
             // The busy time the check used was another calendar's.

@@ -159,6 +159,7 @@ mod tests {
             schedule: Schedule::new(Zone::utc(), vec![], vec![]).unwrap(),
             appointments: vec![one; appointments],
             expert,
+            holds: vec![],
             connection: 0,
         }
     }

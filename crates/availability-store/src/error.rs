@@ -62,8 +62,9 @@ impl From<DieselError> for StoreError {
                 id: String::new(),
             },
             DieselError::DatabaseError(kind, info) => {
-                let overlap = info.constraint_name() == Some("appointments_no_overlap")
-                    || info.message().contains("appointments_no_overlap");
+                let overlap = ["appointments_no_overlap", "holds_no_overlap"]
+                    .iter()
+                    .any(|name| info.constraint_name() == Some(name) || info.message().contains(name));
                 if overlap {
                     return StoreError::SlotTaken;
                 }

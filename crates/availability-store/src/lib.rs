@@ -6,6 +6,7 @@ pub mod crypto;
 mod db;
 mod error;
 mod experts;
+mod holds;
 mod ics;
 pub mod idempotency;
 mod integrations;

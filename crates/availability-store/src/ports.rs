@@ -7,8 +7,8 @@ use availability_core::{
 };
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, IntegrationType, Interval, NewAppointment,
-    Schedule, SyncStatus, Zone,
+    Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, Hold, HoldId, IntegrationType, Interval,
+    NewAppointment, Schedule, SyncStatus, Zone,
 };
 
 use crate::integrations::{self, Mark};
@@ -79,8 +79,20 @@ impl AppointmentRepository for Store {
 
     async fn counted_starting_in(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError> {
         Ok(self
-            .run(move |c| appointments::counted_starting_in(c, expert, window))
+            .run(move |c| appointments::counted_appointments_starting_in(c, expert, window))
             .await?)
+    }
+
+    async fn create_hold(&self, hold: Hold, guard: BookingGuard) -> Result<Hold, CoreError> {
+        Ok(self.run_write(move |c| crate::holds::create(c, &hold, &guard)).await?)
+    }
+
+    async fn find_hold(&self, id: HoldId) -> Result<Hold, CoreError> {
+        Ok(self.run(move |c| crate::holds::find(c, id)).await?)
+    }
+
+    async fn release_hold(&self, id: HoldId) -> Result<(), CoreError> {
+        Ok(self.run_write(move |c| crate::holds::release(c, id)).await?)
     }
 
     async fn book(&self, new: NewAppointment, guard: BookingGuard) -> Result<Appointment, CoreError> {

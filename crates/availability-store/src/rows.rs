@@ -7,7 +7,7 @@ use availability_domain::{
 };
 use diesel::prelude::*;
 
-use crate::schema::{appointments, clients, expert_profiles};
+use crate::schema::{appointments, clients, expert_profiles, holds};
 use crate::StoreError;
 
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -101,6 +101,18 @@ impl ExpertRow {
             booking_policy,
         })
     }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = holds)]
+pub(crate) struct HoldRow {
+    pub id: String,
+    pub expert_id: String,
+    pub client_id: String,
+    pub start_time: i64,
+    pub end_time: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -139,7 +139,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_jobs,
     webhook_endpoints,
     webhook_deliveries,
+    holds,
 );
+
+diesel::table! {
+    holds (id) {
+        id -> Text,
+        expert_id -> Text,
+        client_id -> Text,
+        start_time -> BigInt,
+        end_time -> BigInt,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
 
 diesel::table! {
     expert_integrations (expert_id, integration_type) {

@@ -351,6 +351,7 @@ async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
             calendar_type: Some(availability_domain::CalendarType::from_static("google")),
             meeting_url: None,
             meeting_error: None,
+            hold: None,
         };
         let mut ids = Vec::new();
         for i in 1..=3 {
@@ -505,6 +506,7 @@ async fn video_policies_and_meetings_that_are_still_being_made() {
                 calendar_type: Some(availability_domain::CalendarType::from_static("google")),
                 meeting_url: Some("https://zoom.us/j/42".into()),
                 meeting_error: None,
+                hold: None,
             },
         )
         .await
@@ -549,6 +551,7 @@ async fn video_policies_and_meetings_that_are_still_being_made() {
                 calendar_type: Some(availability_domain::CalendarType::from_static("google")),
                 meeting_url: None,
                 meeting_error: None,
+                hold: None,
             },
         )
         .await

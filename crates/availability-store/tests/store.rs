@@ -68,6 +68,7 @@ fn guard() -> BookingGuard {
         calendar_type: None,
         meeting_url: None,
         meeting_error: None,
+        hold: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn guard() -> BookingGuard {
         calendar_type: None,
         meeting_url: None,
         meeting_error: None,
+        hold: None,
     }
 }
 

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, ExpertId, Interval, NewAppointment, Schedule, Slot,
-    SyncStatus, VideoPolicy,
+    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, ClientId, ExpertId, Hold, HoldId, Interval,
+    NewAppointment, Schedule, Slot, SyncStatus, VideoPolicy,
 };
 
 use crate::busy_cache::{BusyCache, BusyKey};
@@ -175,9 +175,10 @@ impl AvailabilityService {
             }
             None => Vec::new(),
         };
-        if policy.has_limits() {
-            // Rule 10's limits count confirmed and pending appointments over whole local days,
-            // weeks and months: the engine's full context (the calendar holds those appointments).
+        if policy.has_limits() || calendar.holds.iter().any(|h| h.is_active(query.now)) {
+            // Rule 10: limits count confirmed and pending appointments over whole local days,
+            // weeks and months (the calendar holds those appointments), and active holds block
+            // their time: the engine's full context.
             let calendar_busy: Vec<BusyTime> = external.into_iter().map(BusyTime::new).collect();
             let bookings = calendar.bookings();
             let context = BookingContext {
@@ -186,7 +187,7 @@ impl AvailabilityService {
                 policy: &policy,
                 calendar_busy: &calendar_busy,
                 bookings: &bookings,
-                holds: &[],
+                holds: &calendar.holds,
             };
             return Ok(context.slots(&query, &Requester::default()));
         }
@@ -270,7 +271,7 @@ impl AvailabilityService {
             policy: &policy,
             calendar_busy: &calendar_busy,
             bookings: &bookings,
-            holds: &[],
+            holds: &calendar.holds,
         };
         Ok(context.explain(time, now, &Requester::default()))
     }
@@ -307,12 +308,23 @@ impl AvailabilityService {
     /// transaction), then writes it to the expert's calendar when inline writes are on. A
     /// scheduler books it first (see `reported.rs`).
     pub async fn book(&self, new: NewAppointment) -> Result<Appointment, CoreError> {
+        self.book_holding(new, None).await
+    }
+
+    /// [`book`](Self::book), redeeming the client's hold on exactly this time when `hold` names
+    /// one: nobody else could take the time meanwhile, and the booking replaces the hold (409
+    /// `HoldExpired` once it has run out; `HoldMismatch` for another client's, expert's or time).
+    pub async fn book_holding(&self, new: NewAppointment, hold: Option<HoldId>) -> Result<Appointment, CoreError> {
         let calendar = self.calendar_for(new.expert_id, new.time).await?;
         let strategy = self.strategies.get(calendar.expert.integration_type)?.clone();
         if strategy.scheduler().is_some() {
+            if hold.is_some() {
+                return Err(holds_unsupported(strategy.as_ref()));
+            }
             return self.book_with_scheduler(&calendar.expert, strategy.as_ref(), new).await;
         }
-        let guard = self.guard_for(&calendar, strategy.as_ref(), new.time).await?;
+        let mut guard = self.guard_for(&calendar, strategy.as_ref(), new.time).await?;
+        guard.hold = hold;
         let appointment = self.appointments.book(new, guard).await?;
         self.busy_cache.invalidate(appointment.expert_id);
         match strategy.event_writer() {
@@ -323,6 +335,55 @@ impl AvailabilityService {
             }
             _ => Ok(appointment),
         }
+    }
+
+    /// Holds `time` for the client for `ttl_seconds` (60-900, default 300): checked like a
+    /// booking (rules 1-10, other clients' holds included), then blocked for everyone else until
+    /// it expires, is released or is booked. A new hold of the same client with the same expert
+    /// replaces the old one. A scheduler's experts (their provider decides its own slots) cannot
+    /// be held here.
+    pub async fn hold(
+        &self,
+        expert_id: ExpertId,
+        client_id: ClientId,
+        time: Interval,
+        ttl_seconds: Option<i64>,
+    ) -> Result<Hold, CoreError> {
+        let ttl = match ttl_seconds {
+            Some(seconds) => Hold::check_ttl_seconds(seconds)?,
+            None => Hold::DEFAULT_TTL_SECONDS,
+        };
+        // The client must exist before anything is read for it.
+        self.experts.client(client_id).await?;
+        let calendar = self.calendar_for(expert_id, time).await?;
+        let strategy = self.strategies.get(calendar.expert.integration_type)?.clone();
+        if strategy.scheduler().is_some() {
+            return Err(holds_unsupported(strategy.as_ref()));
+        }
+        let guard = self.guard_for(&calendar, strategy.as_ref(), time).await?;
+        let now = guard.timestamp();
+        let hold = Hold {
+            id: HoldId::new(),
+            expert_id,
+            client_id,
+            time,
+            expires_at: now
+                .checked_add(SignedDuration::from_secs(i64::from(ttl)))
+                .map_err(|_| CoreError::WindowReversed)?,
+        };
+        let hold = self.appointments.create_hold(hold, guard).await?;
+        self.busy_cache.invalidate(expert_id);
+        Ok(hold)
+    }
+
+    /// One hold (NotFound once released, booked or removed after it expired).
+    pub async fn hold_of(&self, id: HoldId) -> Result<Hold, CoreError> {
+        self.appointments.find_hold(id).await
+    }
+
+    /// Releases a hold: its time is free for everyone again.
+    pub async fn release_hold(&self, id: HoldId) -> Result<(), CoreError> {
+        self.appointments.release_hold(id).await
     }
 
     /// Moves an appointment to a new time under the same rules as a booking. The strategy that
@@ -462,6 +523,7 @@ impl AvailabilityService {
                     strategy.display_name()
                 )
             }),
+            hold: None,
         })
     }
 
@@ -569,4 +631,12 @@ pub fn check_window(from: Timestamp, to: Timestamp) -> Result<Interval, CoreErro
         });
     }
     Ok(window)
+}
+
+/// A scheduler's slots are its own: a hold here could not stop it from booking the time.
+fn holds_unsupported(strategy: &dyn AvailabilityStrategy) -> CoreError {
+    CoreError::Unsupported {
+        integration: strategy.integration_type(),
+        operation: "holds (the scheduler decides its own slots and bookings)",
+    }
 }

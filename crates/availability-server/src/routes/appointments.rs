@@ -31,9 +31,11 @@ struct BookingBody {
     client_id: String,
     start_time: String,
     end_time: String,
+    /// The client's hold on exactly this time, redeemed by this booking.
+    hold_id: Option<String>,
 }
 
-fn requested_time(start: &str, end: &str) -> Result<Interval, ApiError> {
+pub(super) fn requested_time(start: &str, end: &str) -> Result<Interval, ApiError> {
     let start = parse_instant("start_time", start)?;
     let end = parse_instant("end_time", end)?;
     Interval::new(start, end).map_err(|_| ApiError::invalid("end_before_start", "end_time must be after start_time"))
@@ -136,13 +138,17 @@ async fn book_once(caller: Caller, state: &AppState, body: serde_json::Value) ->
         Principal::Client(id) if id == client => {}
         _ => return Err(ApiError::forbidden()),
     }
+    let hold = body.hold_id.as_deref().map(|h| parse_id("hold_id", h)).transpose()?;
     let booked = state
         .service
-        .book(NewAppointment {
-            expert_id: expert,
-            client_id: client,
-            time,
-        })
+        .book_holding(
+            NewAppointment {
+                expert_id: expert,
+                client_id: client,
+                time,
+            },
+            hold,
+        )
         .await?;
     state.sync_wake.notify_one();
     Ok(booked)

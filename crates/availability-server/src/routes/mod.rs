@@ -7,6 +7,7 @@ mod directory;
 mod experts;
 mod extract;
 mod health;
+mod holds;
 mod ics;
 mod integrations;
 mod metrics;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .configure(slots::configure)
                 .configure(appointments::configure)
+                .configure(holds::configure)
                 .configure(ics::configure_api)
                 .configure(admin::configure)
                 .configure(experts::configure)

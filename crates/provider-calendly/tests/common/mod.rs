@@ -130,6 +130,7 @@ pub fn calendar(expert: &Expert, appointments: Vec<Appointment>) -> ExpertCalend
         expert: expert.clone(),
         schedule: Schedule::empty(expert.timezone.clone()),
         appointments,
+        holds: vec![],
         connection: 0,
     }
 }

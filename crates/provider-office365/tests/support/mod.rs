@@ -160,6 +160,7 @@ impl Connected {
             expert: self.expert.clone(),
             schedule: weekday_hours(&self.expert),
             appointments: vec![],
+            holds: vec![],
             connection: 0,
         }
     }

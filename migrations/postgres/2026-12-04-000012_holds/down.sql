@@ -1,0 +1,2 @@
+DROP TRIGGER holds_calendar_version ON holds;
+DROP TABLE holds;

@@ -1,0 +1,3 @@
+DROP TRIGGER holds_calendar_version_delete;
+DROP TRIGGER holds_calendar_version_insert;
+DROP TABLE holds;
