@@ -448,6 +448,20 @@ async fn experts_set_hours_and_clients_book_in_the_browser() {
     check_page(&ann_browser, "book").await;
     screenshots(&ann_browser, "book").await;
     click(&ann_browser, &format!("#slots button[data-slot-start=\"{nine}\"]")).await;
+    // While Ann reads the confirmation, the time is held for her: nobody else is offered it.
+    wait_for(
+        &ann_browser,
+        "the hold on the picked time",
+        "(document.querySelector('#confirm-hold').textContent || '').includes('held for you')",
+    )
+    .await;
+    let while_held = api
+        .slots(&expert, &bob, &format!("{day}T00:00:00Z"), &format!("{day}T23:59:59Z"))
+        .await;
+    assert!(
+        !while_held.iter().any(|(start, _)| *start == nine),
+        "held for Ann: {while_held:?}"
+    );
     click(&ann_browser, "#confirm-book").await;
     wait_for(
         &ann_browser,

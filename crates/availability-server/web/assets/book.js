@@ -42,6 +42,8 @@ const state = {
   expertReady: Promise.resolve(null),
   noneAhead: false, // a look ahead found no open time up to the horizon
   moving: null, // the appointment being rescheduled
+  hold: null, // {id, start, end}: the picked time, held for this client while they confirm
+  holding: null, // the hold request for the picked time: resolves to the hold, {refused}, or null
 };
 
 const confirmLabel = () => (state.moving ? "Confirm new time" : "Confirm booking");
@@ -433,10 +435,55 @@ function openConfirm(slot) {
   $("confirm-pending").hidden = true;
   if (!dialog.open) dialog.showModal();
   confirmBook.focus();
+  holdPick(slot);
 }
 
 function closeConfirm() {
   if (dialog.open) dialog.close();
+}
+
+/**
+ * Holds the picked time for this client while they read and confirm, so nobody else can book it
+ * meanwhile. A time taken in the meantime is said in the dialog (confirming then refreshes the
+ * times). Where a hold cannot be had (a provider that decides its own slots, the network), the
+ * booking goes on without one, as it always could.
+ */
+function holdPick(slot) {
+  const note = $("confirm-hold");
+  note.textContent = "";
+  releaseHold();
+  if (state.moving) {
+    state.holding = null;
+    return;
+  }
+  const body = { expert_id: expertId, client_id: state.session.client_id, start_time: slot.start, end_time: slot.end };
+  state.holding = api("POST", "/api/v1/holds", body).then(
+    (h) => {
+      const current = state.pick === slot && dialog.open;
+      if (!current) {
+        api("DELETE", `/api/v1/holds/${encodeURIComponent(h.id)}`).catch(() => {});
+        return null;
+      }
+      state.hold = { id: h.id, start: slot.start, end: slot.end };
+      note.textContent = `This time is held for you until ${T.time(h.expires_at, state.zone)}.`;
+      return state.hold;
+    },
+    (e) => {
+      if (e.code !== "slot_taken" && e.code !== "slot_unavailable") return null;
+      if (state.pick === slot && !state.booking) {
+        dialogError(e.code === "slot_taken" ? "Someone else has just taken this time." : "This time can't be booked any more.");
+        confirmBook.textContent = "Pick another time";
+      }
+      return { refused: e };
+    },
+  );
+}
+
+/** Lets the held time go (the dialog closed without a booking). */
+function releaseHold() {
+  const held = state.hold;
+  state.hold = null;
+  if (held) api("DELETE", `/api/v1/holds/${encodeURIComponent(held.id)}`).catch(() => {});
 }
 
 /** POST /api/v1/appointments with an Idempotency-Key, so a retry never books twice. */
@@ -459,9 +506,18 @@ async function book() {
   confirmBook.textContent = state.moving ? "Moving…" : "Booking…";
   dialog.setAttribute("aria-busy", "true");
   confirmError.replaceChildren();
-  // One key per slot until the server answered for sure: a retry after a lost answer replays
-  // the first booking instead of making a second.
-  const attempt = `${slot.start}|${slot.end}`;
+  const held = state.holding ? await state.holding : null;
+  if (held && held.refused) {
+    state.booking = false;
+    dialog.removeAttribute("aria-busy");
+    confirmBook.disabled = false;
+    await bookingFailed(held.refused, slot);
+    return;
+  }
+  const holdId = state.hold && state.hold.start === slot.start && state.hold.end === slot.end ? state.hold.id : null;
+  // One key per slot (and hold) until the server answered for sure: a retry after a lost answer
+  // replays the first booking instead of making a second.
+  const attempt = `${slot.start}|${slot.end}|${holdId || ""}`;
   if (!state.keys.has(attempt)) state.keys.set(attempt, newKey());
   const key = state.keys.get(attempt);
   let done = false;
@@ -487,11 +543,11 @@ async function book() {
     return;
   }
   try {
-    const { status, appointment } = await postAppointment(
-      { expert_id: expertId, client_id: state.session.client_id, start_time: slot.start, end_time: slot.end },
-      key,
-    );
+    const body = { expert_id: expertId, client_id: state.session.client_id, start_time: slot.start, end_time: slot.end };
+    if (holdId) body.hold_id = holdId;
+    const { status, appointment } = await postAppointment(body, key);
     state.keys.delete(attempt);
+    if (holdId) state.hold = null; // the booking took its place
     if (status === 202 || (appointment && appointment.status === "pending")) {
       showPending(appointment);
     } else {
@@ -517,7 +573,15 @@ function dialogError(...content) {
 
 async function bookingFailed(e, slot) {
   const definite = e.status >= 400 && e.status < 500;
-  if (definite) state.keys.delete(`${slot.start}|${slot.end}`);
+  if (definite) for (const k of [...state.keys.keys()]) if (k.startsWith(`${slot.start}|${slot.end}|`)) state.keys.delete(k);
+  if (e.code === "hold_expired" || e.code === "hold_mismatch") {
+    state.hold = null;
+    state.holding = null;
+    $("confirm-hold").textContent = "";
+    dialogError("The hold on this time ran out. Confirm again to book it if it is still free.");
+    confirmBook.textContent = confirmLabel();
+    return;
+  }
   if (e.code === "slot_taken" || e.code === "slot_unavailable") {
     closeConfirm();
     const own = e.code === "slot_taken" ? await ownBookingAt(slot) : null;
@@ -625,6 +689,7 @@ $("use-detected").addEventListener("click", () => {
   zoneSelect.focus();
 });
 confirmBook.addEventListener("click", book);
+dialog.addEventListener("close", releaseHold);
 $("confirm-back").addEventListener("click", closeConfirm);
 dialog.addEventListener("cancel", (event) => {
   if (state.booking) event.preventDefault(); // Escape while the request is out: wait for its answer
