@@ -7,9 +7,11 @@ use availability_domain::{Appointment, AppointmentStatus, ClientId, Interval, Ne
 use availability_store::{Party, Principal, StoredAnswer};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Authed, JsonObject, OptionalJsonObject};
 use super::params::{expert_id, parse_id, parse_instant};
+use crate::api_schema::{Appointment as AppointmentAnswer, AppointmentList, ErrorAnswer};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -23,11 +25,23 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/clients/{id}/appointments", web::get().to(list_for_client));
 }
 
-#[derive(Deserialize)]
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(book, get_appointment, reschedule, cancel, list_for_expert, list_for_client))]
+pub(super) struct Doc;
+
+/// A booking.
+#[derive(Deserialize, ToSchema)]
 struct BookingBody {
+    #[schema(format = Uuid)]
     expert_id: String,
+    #[schema(format = Uuid)]
     client_id: String,
+    /// RFC 3339.
+    #[schema(format = DateTime, example = "2026-03-02T09:00:00Z")]
     start_time: String,
+    /// RFC 3339, after start_time.
+    #[schema(format = DateTime, example = "2026-03-02T09:30:00Z")]
     end_time: String,
 }
 
@@ -39,6 +53,18 @@ fn requested_time(start: &str, end: &str) -> Result<Interval, ApiError> {
 
 const MAX_KEY_LEN: usize = 255;
 
+#[utoipa::path(post, path = "/api/v1/appointments", tag = "appointments", request_body = BookingBody,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1-255 characters, scoped to the caller, kept 24 h: the same key and body replays the first answer")),
+    responses(
+        (status = 201, description = "Booked (the client themself, or admin)", body = AppointmentAnswer),
+        (status = 202, description = "Pending: the client finishes it at `scheduling_url` (a scheduler's single-use link)", body = AppointmentAnswer),
+        (status = 400, description = "`invalid_json`, `invalid_parameter`, `invalid_idempotency_key`", body = ErrorAnswer),
+        (status = 409, description = "`slot_taken`, `provider_refused`", body = ErrorAnswer),
+        (status = 422, description = "`slot_unavailable`, `limit_reached`, `end_before_start`, `idempotency_key_reused`, `unsupported`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`: the expert's calendar answered something unusable", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn book(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -146,6 +172,9 @@ async fn book_once(caller: Caller, state: &AppState, body: serde_json::Value) ->
     Ok(booked)
 }
 
+#[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "appointments",
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    responses((status = 200, description = "The appointment (its expert, its client, admin)", body = AppointmentAnswer)))]
 async fn get_appointment(
     caller: Caller,
     state: web::Data<AppState>,
@@ -156,12 +185,24 @@ async fn get_appointment(
     Ok(HttpResponse::Ok().json(appointment))
 }
 
-#[derive(Deserialize)]
+/// A new time.
+#[derive(Deserialize, ToSchema)]
 struct RescheduleBody {
+    #[schema(format = DateTime, example = "2026-03-02T10:00:00Z")]
     start_time: String,
+    #[schema(format = DateTime, example = "2026-03-02T10:30:00Z")]
     end_time: String,
 }
 
+#[utoipa::path(patch, path = "/api/v1/appointments/{id}", tag = "appointments", request_body = RescheduleBody,
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "Rescheduled (its expert, its client, admin)", body = AppointmentAnswer),
+        (status = 409, description = "`slot_taken`, `conflict` (a cancelled or pending appointment)", body = ErrorAnswer),
+        (status = 422, description = "`slot_unavailable`, `limit_reached`, `end_before_start`, `unsupported`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn reschedule(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -176,11 +217,22 @@ async fn reschedule(
     Ok(HttpResponse::Ok().json(moved))
 }
 
-#[derive(Deserialize, Default)]
+/// Why (optional; the body may be left out).
+#[derive(Deserialize, Default, ToSchema)]
 struct CancelBody {
+    /// Kept up to 1000 characters.
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "appointments",
+    request_body(content = Option<CancelBody>, description = "Optional"),
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "Cancelled (again: 200)", body = AppointmentAnswer),
+        (status = 409, description = "`provider_refused`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn cancel(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -195,10 +247,16 @@ async fn cancel(
     Ok(HttpResponse::Ok().json(cancelled))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// RFC 3339; default now.
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// RFC 3339; default from + 93 days, at most 731 days after from.
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// `confirmed`, `cancelled` or `pending`; absent: all.
     status: Option<String>,
 }
 
@@ -237,6 +295,12 @@ fn list_window(params: &ListParams) -> Result<(Interval, Option<AppointmentStatu
     Ok((window, status))
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/appointments", tag = "appointments",
+    params(("id" = Uuid, Path, description = "The expert's id"), ListParams),
+    responses(
+        (status = 200, description = "The expert's appointments that overlap [from, to), by start (the expert, admin)", body = AppointmentList),
+        (status = 422, description = "`invalid_window`, `window_too_long`", body = ErrorAnswer),
+    ))]
 async fn list_for_expert(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -250,6 +314,12 @@ async fn list_for_expert(
     Ok(HttpResponse::Ok().json(json!({"appointments": list})))
 }
 
+#[utoipa::path(get, path = "/api/v1/clients/{id}/appointments", tag = "appointments",
+    params(("id" = Uuid, Path, description = "The client's id"), ListParams),
+    responses(
+        (status = 200, description = "The client's appointments that overlap [from, to), by start (the client, admin)", body = AppointmentList),
+        (status = 422, description = "`invalid_window`, `window_too_long`", body = ErrorAnswer),
+    ))]
 async fn list_for_client(
     state: web::Data<AppState>,
     path: web::Path<String>,
