@@ -103,7 +103,7 @@ async fn describe(state: &AppState, session: &Session) -> Result<serde_json::Val
     }))
 }
 
-#[utoipa::path(post, path = "/session", tag = "sessions", request_body = SignIn, security(()),
+#[utoipa::path(post, path = "/session", operation_id = "sign_in", tag = "sessions", request_body = SignIn, security(()),
     responses(
         (status = 200, description = "Signed in; sets the cookie availability_session (HttpOnly, SameSite=Strict, 12 hours)", body = SessionAnswer),
         (status = 401, description = "`unauthorized`: an unknown token", body = ErrorAnswer),
@@ -143,7 +143,7 @@ async fn sign_in(
         .json(body))
 }
 
-#[utoipa::path(get, path = "/session", tag = "sessions", security(("session_cookie" = [])),
+#[utoipa::path(get, path = "/session", operation_id = "get_session", tag = "sessions", security(("session_cookie" = [])),
     responses(
         (status = 200, description = "Who is signed in, and the CSRF token of the session's writes", body = SessionAnswer),
         (status = 401, description = "`unauthorized`: not signed in, or the session ended", body = ErrorAnswer),
@@ -171,7 +171,7 @@ async fn current(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
     }
 }
 
-#[utoipa::path(delete, path = "/session", tag = "sessions", security(("session_cookie" = [])),
+#[utoipa::path(delete, path = "/session", operation_id = "sign_out", tag = "sessions", security(("session_cookie" = [])),
     params(("X-CSRF-Token" = Option<String>, Header, description = "The session's csrf_token")),
     responses(
         (status = 204, description = "Signed out (also when there was no session); the cookie is cleared"),

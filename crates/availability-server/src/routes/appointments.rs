@@ -53,7 +53,7 @@ fn requested_time(start: &str, end: &str) -> Result<Interval, ApiError> {
 
 const MAX_KEY_LEN: usize = 255;
 
-#[utoipa::path(post, path = "/api/v1/appointments", tag = "appointments", request_body = BookingBody,
+#[utoipa::path(post, path = "/api/v1/appointments", operation_id = "book_appointment", tag = "appointments", request_body = BookingBody,
     params(("Idempotency-Key" = Option<String>, Header,
         description = "1-255 characters, scoped to the caller, kept 24 h: the same key and body replays the first answer")),
     responses(
@@ -194,7 +194,7 @@ struct RescheduleBody {
     end_time: String,
 }
 
-#[utoipa::path(patch, path = "/api/v1/appointments/{id}", tag = "appointments", request_body = RescheduleBody,
+#[utoipa::path(patch, path = "/api/v1/appointments/{id}", operation_id = "reschedule_appointment", tag = "appointments", request_body = RescheduleBody,
     params(("id" = Uuid, Path, description = "The appointment's id")),
     responses(
         (status = 200, description = "Rescheduled (its expert, its client, admin)", body = AppointmentAnswer),
@@ -224,7 +224,7 @@ struct CancelBody {
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "appointments",
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", operation_id = "cancel_appointment", tag = "appointments",
     request_body(content = Option<CancelBody>, description = "Optional"),
     params(("id" = Uuid, Path, description = "The appointment's id")),
     responses(
@@ -295,7 +295,7 @@ fn list_window(params: &ListParams) -> Result<(Interval, Option<AppointmentStatu
     Ok((window, status))
 }
 
-#[utoipa::path(get, path = "/api/v1/experts/{id}/appointments", tag = "appointments",
+#[utoipa::path(get, path = "/api/v1/experts/{id}/appointments", operation_id = "list_expert_appointments", tag = "appointments",
     params(("id" = Uuid, Path, description = "The expert's id"), ListParams),
     responses(
         (status = 200, description = "The expert's appointments that overlap [from, to), by start (the expert, admin)", body = AppointmentList),
@@ -314,7 +314,7 @@ async fn list_for_expert(
     Ok(HttpResponse::Ok().json(json!({"appointments": list})))
 }
 
-#[utoipa::path(get, path = "/api/v1/clients/{id}/appointments", tag = "appointments",
+#[utoipa::path(get, path = "/api/v1/clients/{id}/appointments", operation_id = "list_client_appointments", tag = "appointments",
     params(("id" = Uuid, Path, description = "The client's id"), ListParams),
     responses(
         (status = 200, description = "The client's appointments that overlap [from, to), by start (the client, admin)", body = AppointmentList),

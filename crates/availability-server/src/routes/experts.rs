@@ -232,7 +232,7 @@ async fn put_availability(
     Ok(HttpResponse::Ok().json(availability_json(&saved)))
 }
 
-#[utoipa::path(get, path = "/api/v1/experts/{id}/booking-policy", tag = "experts",
+#[utoipa::path(get, path = "/api/v1/experts/{id}/booking-policy", operation_id = "get_booking_policy", tag = "experts",
     params(("id" = Uuid, Path, description = "The expert's id")),
     responses((status = 200, description = "The booking policy (anyone authenticated)", body = PolicyAnswer)))]
 async fn get_policy(
@@ -314,7 +314,7 @@ fn video_unsupported(state: &AppState, integration: IntegrationType, what: &str)
     .into()
 }
 
-#[utoipa::path(put, path = "/api/v1/experts/{id}/booking-policy", tag = "experts", request_body = PolicyBody,
+#[utoipa::path(put, path = "/api/v1/experts/{id}/booking-policy", operation_id = "put_booking_policy", tag = "experts", request_body = PolicyBody,
     params(("id" = Uuid, Path, description = "The expert's id")),
     responses(
         (status = 200, description = "The policy, replaced (the expert, admin)", body = PolicyAnswer),
@@ -356,7 +356,7 @@ struct IntegrationBody {
     integration_type: String,
 }
 
-#[utoipa::path(put, path = "/api/v1/experts/{id}/integration", tag = "experts", request_body = IntegrationBody,
+#[utoipa::path(put, path = "/api/v1/experts/{id}/integration", operation_id = "choose_integration", tag = "experts", request_body = IntegrationBody,
     params(("id" = Uuid, Path, description = "The expert's id")),
     responses(
         (status = 200, description = "The expert (the expert, admin)", body = Expert),

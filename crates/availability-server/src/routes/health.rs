@@ -16,13 +16,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(paths(healthz, readyz))]
 pub(super) struct Doc;
 
-#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "health", security(()),
     responses((status = 200, description = "The process answers", body = Health)))]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "health", security(()),
     responses(
         (status = 200, description = "The database answers", body = Health),
         (status = 503, description = "`database_unavailable`", body = ErrorAnswer),

@@ -37,7 +37,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(paths(appointment_ics, rotate_feed, disable_feed, feed))]
 pub(super) struct Doc;
 
-#[utoipa::path(get, path = "/api/v1/appointments/{id}/ics", tag = "icalendar",
+#[utoipa::path(get, path = "/api/v1/appointments/{id}/ics", operation_id = "get_appointment_ics", tag = "icalendar",
     params(("id" = Uuid, Path, description = "The appointment's id")),
     responses((status = 200, description = "A VCALENDAR (METHOD:PUBLISH) with one VEVENT (its client, its expert, admin)",
         content_type = "text/calendar", body = String,
@@ -67,7 +67,7 @@ fn feed_url(state: &AppState, expert: ExpertId, secret: &str) -> String {
     )
 }
 
-#[utoipa::path(post, path = "/api/v1/experts/{id}/ics-feed", tag = "icalendar",
+#[utoipa::path(post, path = "/api/v1/experts/{id}/ics-feed", operation_id = "rotate_ics_feed", tag = "icalendar",
     params(("id" = Uuid, Path, description = "The expert's id")),
     responses((status = 200, description = "The feed's URL with a new secret; the old URL answers 404 from now on (the expert, admin)", body = FeedUrl)))]
 async fn rotate_feed(
@@ -82,7 +82,7 @@ async fn rotate_feed(
     Ok(HttpResponse::Ok().json(json!({ "url": feed_url(&state, id, &secret) })))
 }
 
-#[utoipa::path(delete, path = "/api/v1/experts/{id}/ics-feed", tag = "icalendar",
+#[utoipa::path(delete, path = "/api/v1/experts/{id}/ics-feed", operation_id = "disable_ics_feed", tag = "icalendar",
     params(("id" = Uuid, Path, description = "The expert's id")),
     responses((status = 204, description = "The feed is off, also when it was (the expert, admin)")))]
 async fn disable_feed(
@@ -110,7 +110,7 @@ fn no_feed() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such calendar feed")
 }
 
-#[utoipa::path(get, path = "/ics/{expert_id}/{secret}.ics", tag = "icalendar", security(()),
+#[utoipa::path(get, path = "/ics/{expert_id}/{secret}.ics", operation_id = "get_ics_feed", tag = "icalendar", security(()),
     params(
         ("expert_id" = Uuid, Path, description = "The expert's id"),
         ("secret" = String, Path, description = "The feed's secret (64 hex characters), from POST ics-feed"),

@@ -67,7 +67,7 @@ async fn owned_expert(caller: &Caller, state: &AppState, path: &str) -> Result<E
     Ok(id)
 }
 
-#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations", tag = "integrations",
+#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations", operation_id = "list_integrations", tag = "integrations",
     params(("id" = Uuid, Path, description = "The expert's id")),
     responses((status = 200, description = "One entry per registered provider but manual, connected or not; never a token (the expert, admin)", body = Vec<Integration>)))]
 /// Every registered provider but those with nothing to connect (manual hours), in registration
@@ -92,7 +92,7 @@ async fn list(caller: Caller, state: web::Data<AppState>, path: web::Path<String
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[utoipa::path(put, path = "/api/v1/experts/{id}/integrations/{type}", tag = "integrations",
+#[utoipa::path(put, path = "/api/v1/experts/{id}/integrations/{type}", operation_id = "connect_integration", tag = "integrations",
     request_body(content = CredentialFields, description = "The provider's credential fields (Calendly: personal_access_token, event_type_uri; CalDAV: server_url, username, password); without a secret field, the connected integration's settings"),
     params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
     responses(
@@ -175,7 +175,7 @@ pub(super) async fn require_connected(state: &AppState, provider: &dyn Provider,
     .into())
 }
 
-#[utoipa::path(delete, path = "/api/v1/experts/{id}/integrations/{type}", tag = "integrations",
+#[utoipa::path(delete, path = "/api/v1/experts/{id}/integrations/{type}", operation_id = "disconnect_integration", tag = "integrations",
     params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
     responses(
         (status = 204, description = "Disconnected, also when it was not connected (the expert, admin)"),

@@ -27,7 +27,7 @@ pub fn configure_listener(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(open));
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "health", security(("metrics_token" = [])),
+#[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "health", security(("metrics_token" = [])),
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String),
         (status = 401, description = "`unauthorized`: not METRICS_TOKEN", body = ErrorAnswer),

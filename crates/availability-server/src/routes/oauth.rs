@@ -73,7 +73,7 @@ fn no_oauth(provider: &dyn Provider) -> ApiError {
     ApiError::invalid("integration_unavailable", why)
 }
 
-#[utoipa::path(post, path = "/api/v1/experts/{id}/integrations/{type}/connect", tag = "integrations",
+#[utoipa::path(post, path = "/api/v1/experts/{id}/integrations/{type}/connect", operation_id = "connect_oauth", tag = "integrations",
     params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
     responses(
         (status = 200, description = "Where the expert's browser goes (the expert, admin); sets the binding cookie availability_oauth_{type}", body = OAuthConnect),
@@ -132,7 +132,7 @@ struct StartParams {
 /// GET /oauth/{type}/start?ticket=...: unauthenticated (the single-use ticket says which
 /// connect). Binds the state to this browser (a new cookie; the binding of whoever called connect
 /// no longer counts) and sends it to the provider.
-#[utoipa::path(get, path = "/oauth/{type}/start", tag = "integrations", security(()),
+#[utoipa::path(get, path = "/oauth/{type}/start", operation_id = "oauth_start", tag = "integrations", security(()),
     params(("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar"), StartParams),
     responses(
         (status = 303, description = "To the provider's authorization URL, with a new binding cookie"),
@@ -199,7 +199,7 @@ fn invalid_state() -> ApiError {
 /// Unauthenticated: the single-use state identifies the expert, and the binding cookie the
 /// browser that began the connect. A callback without that cookie, or with another browser's,
 /// exchanges nothing and leaves the state as it is.
-#[utoipa::path(get, path = "/oauth/{type}/callback", tag = "integrations", security(()),
+#[utoipa::path(get, path = "/oauth/{type}/callback", operation_id = "oauth_callback", tag = "integrations", security(()),
     params(("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar"), CallbackParams),
     responses(
         (status = 303, description = "To /experts/{id}/manage?connected={type}, or ?error=... when the provider refused"),

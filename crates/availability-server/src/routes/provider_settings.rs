@@ -69,7 +69,7 @@ async fn owned<'a>(
     Ok((id, provider))
 }
 
-#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations/{type}/calendars", tag = "integrations",
+#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations/{type}/calendars", operation_id = "list_calendars", tag = "integrations",
     params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
     responses(
         (status = 200, description = "The connected account's calendars (the expert, admin)", body = CalendarList),
@@ -98,7 +98,7 @@ struct CalendarChoice {
     event_calendar_id: String,
 }
 
-#[utoipa::path(put, path = "/api/v1/experts/{id}/integrations/{type}/calendars", tag = "integrations",
+#[utoipa::path(put, path = "/api/v1/experts/{id}/integrations/{type}/calendars", operation_id = "choose_calendars", tag = "integrations",
     request_body = CalendarChoice,
     params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
     responses(
@@ -127,7 +127,7 @@ async fn choose_calendars(
     Ok(HttpResponse::Ok().json(json!({ "calendars": calendars })))
 }
 
-#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations/{type}/working_hours", tag = "integrations",
+#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations/{type}/working_hours", operation_id = "get_working_hours", tag = "integrations",
     params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
     responses(
         (status = 200, description = "The provider's working hours in the shape of GET availability; nothing is stored (the expert, admin)", body = Availability),
@@ -163,7 +163,7 @@ async fn working_hours(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations/{type}/event_types", tag = "integrations",
+#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations/{type}/event_types", operation_id = "list_event_types", tag = "integrations",
     params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
     responses(
         (status = 200, description = "The connected account's active event types (the expert, admin)", body = EventTypeList),
@@ -184,7 +184,7 @@ async fn connected_event_types(
     Ok(HttpResponse::Ok().json(json!({ "event_types": types })))
 }
 
-#[utoipa::path(post, path = "/api/v1/experts/{id}/integrations/{type}/event_types", tag = "integrations",
+#[utoipa::path(post, path = "/api/v1/experts/{id}/integrations/{type}/event_types", operation_id = "list_event_types_for_credentials", tag = "integrations",
     request_body(content = CredentialFields, description = "The provider's credential fields (Calendly: personal_access_token)"),
     params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
     responses(

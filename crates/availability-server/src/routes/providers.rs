@@ -39,7 +39,7 @@ fn describe(provider: &dyn Provider) -> Value {
     out
 }
 
-#[utoipa::path(get, path = "/api/v1/providers", tag = "integrations",
+#[utoipa::path(get, path = "/api/v1/providers", operation_id = "list_providers", tag = "integrations",
     responses((status = 200, description = "Every registered provider in registration order (anyone authenticated)", body = ProviderList)))]
 /// Anyone authenticated.
 async fn list(_caller: Caller, state: web::Data<AppState>) -> HttpResponse {

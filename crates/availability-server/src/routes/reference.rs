@@ -17,7 +17,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(paths(document))]
 pub(super) struct Doc;
 
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "reference", security(()),
+#[utoipa::path(get, path = "/api/v1/openapi.json", operation_id = "get_openapi_document", tag = "reference", security(()),
     responses(
         (status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json", body = Object),
         (status = 404, description = "`not_found`", body = ErrorAnswer),

@@ -39,7 +39,7 @@ struct SlotParams {
     timezone: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/experts/{id}/slots", tag = "slots",
+#[utoipa::path(get, path = "/api/v1/experts/{id}/slots", operation_id = "get_slots", tag = "slots",
     params(("id" = Uuid, Path, description = "The expert's id"), SlotParams),
     responses(
         (status = 200, description = "The bookable slots (anyone authenticated)", body = Slots),
@@ -79,7 +79,7 @@ struct ExplainParams {
     end: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/experts/{id}/availability/explain", tag = "slots",
+#[utoipa::path(get, path = "/api/v1/experts/{id}/availability/explain", operation_id = "explain_availability", tag = "slots",
     params(("id" = Uuid, Path, description = "The expert's id"), ExplainParams),
     responses(
         (status = 200, description = "Every reason [start, end) is not a slot (the expert, admin)", body = Explanation),

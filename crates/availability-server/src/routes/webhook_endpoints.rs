@@ -171,7 +171,7 @@ fn endpoint_id(path: &str) -> Result<String, ApiError> {
     Ok(parse_id::<uuid::Uuid>("webhook endpoint id", path)?.to_string())
 }
 
-#[utoipa::path(post, path = "/api/v1/webhook-endpoints", tag = "webhooks", request_body = NewEndpoint,
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints", operation_id = "create_webhook_endpoint", tag = "webhooks", request_body = NewEndpoint,
     responses(
         (status = 201, description = "The endpoint, with its secret shown only here (admin)", body = CreatedWebhookEndpoint),
         (status = 422, description = "`invalid_webhook_url`, `unknown_event`, `events_required`", body = ErrorAnswer),
@@ -202,7 +202,7 @@ async fn create(
     Ok(HttpResponse::Created().json(answer))
 }
 
-#[utoipa::path(get, path = "/api/v1/webhook-endpoints", tag = "webhooks",
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints", operation_id = "list_webhook_endpoints", tag = "webhooks",
     responses((status = 200, description = "Every endpoint, oldest first, without secrets (admin)", body = WebhookEndpointList)))]
 async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
@@ -211,7 +211,7 @@ async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(json!({ "webhook_endpoints": list })))
 }
 
-#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks",
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}", operation_id = "get_webhook_endpoint", tag = "webhooks",
     params(("id" = Uuid, Path, description = "The webhook endpoint's id")),
     responses((status = 200, description = "The endpoint, without its secret (admin)", body = EndpointAnswer)))]
 async fn get(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -220,7 +220,7 @@ async fn get(caller: Caller, state: web::Data<AppState>, path: web::Path<String>
     Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", request_body = Patch,
+#[utoipa::path(patch, path = "/api/v1/webhook-endpoints/{id}", operation_id = "update_webhook_endpoint", tag = "webhooks", request_body = Patch,
     params(("id" = Uuid, Path, description = "The webhook endpoint's id")),
     responses(
         (status = 200, description = "The endpoint (admin)", body = EndpointAnswer),
@@ -243,7 +243,7 @@ async fn update(
     Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", operation_id = "delete_webhook_endpoint", tag = "webhooks",
     params(("id" = Uuid, Path, description = "The webhook endpoint's id")),
     responses((status = 204, description = "Deleted, with its deliveries (admin)")))]
 async fn delete(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -255,7 +255,7 @@ async fn delete(caller: Caller, state: web::Data<AppState>, path: web::Path<Stri
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks",
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
     params(("id" = Uuid, Path, description = "The webhook endpoint's id"), DeliveryQuery),
     responses(
         (status = 200, description = "The endpoint's deliveries, newest first (admin)", body = DeliveryList),
@@ -280,7 +280,7 @@ async fn deliveries(
     Ok(HttpResponse::Ok().json(json!({ "deliveries": list })))
 }
 
-#[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", tag = "webhooks",
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", operation_id = "retry_webhook_delivery", tag = "webhooks",
     params(("id" = Uuid, Path, description = "The webhook endpoint's id"), ("delivery_id" = i64, Path, description = "The delivery's id (a number)")),
     responses(
         (status = 202, description = "Queued again at once with a new 3-day retry window (admin)", body = DeliveryAnswer),

@@ -51,7 +51,7 @@ async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Byte
     }
 }
 
-#[utoipa::path(post, path = "/webhooks/{type}", tag = "integrations", security(()),
+#[utoipa::path(post, path = "/webhooks/{type}", operation_id = "receive_provider_webhook", tag = "integrations", security(()),
     request_body(content = String, description = "The provider's delivery, checked on the raw bytes (signature, channel token or client state) before it is read", content_type = "application/json"),
     params(("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
     responses(
