@@ -7,12 +7,13 @@
 # Any failure exits non-zero. Run by .ci/run after the tests; by hand: scripts/schemathesis.sh
 #
 # The passes, each with one worker (the machine is shared; the figures in docs/benchmarks.md):
-#   1. every operation but POST /session, once per role (admin, expert, client): ids are
-#      random, so this is the refusals' path (401/403/404/400/422);
-#   2. the demo expert's routes with its real id (admin, then the expert's own token), so the
-#      generated hours, policies, previews, slots and explanations reach the engine;
-#   3. POST /session last: its refused sign-ins count as failed authentications, and 20 in 60 s
-#      throttle the address (429 `too_many_attempts`, documented) for every later request.
+#   - every operation but /session, once per role (expert, client, admin): ids are random, so
+#     this is mostly the refusals' path (400/403/404/422), and the admin's creations (experts,
+#     clients, tokens, webhook endpoints) are followed by schemathesis's stateful phase;
+#   - the demo expert's routes with its real id (the expert's own token, then admin's), so the
+#     generated hours, policies, previews, slots and explanations reach the engine;
+#   - /session last: its refused sign-ins count as failed authentications, and 20 in 60 s
+#     throttle the address (429 `too_many_attempts`, documented) for every later request.
 # SCHEMATHESIS_MAX_EXAMPLES (default 25) sets the examples per operation and pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,7 +62,8 @@ for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.err" >&2; exit 1; }
   sleep 0.1
 done
-field() { sed -n "s/^  $1 *\([^ ]*\).*/\1/p" "$work/server.out"; }
+# "  EXPERT_TOKEN 4c2e..." (not the later "  EXPERT_TOKEN -> http://..." line).
+field() { sed -n "s/^  $1 *\([0-9a-f][0-9a-f-]\{31,\}\).*/\1/p" "$work/server.out" | head -n 1; }
 expert_token=$(field EXPERT_TOKEN)
 client_token=$(field CLIENT_TOKEN)
 expert_id=$(field expert)
@@ -99,23 +101,24 @@ run() {
 
 # An empty configuration: schemathesis would otherwise read a schemathesis.toml of the folder.
 : >"$work/none.toml"
-run admin "$admin_token" "$work/none.toml" --exclude-path /session
-run expert "$expert_token" "$work/none.toml" --exclude-path /session
-run client "$client_token" "$work/none.toml" --exclude-path /session
 # The demo expert's own routes with its real id; connecting a calendar with generated
-# credentials (PUT integrations/{type}, POST event_types) is left to pass 1, where the expert is
-# unknown: here it would ask the provider (whose calls go nowhere, see above).
+# credentials (PUT integrations/{type}, POST event_types) is left to the passes with random ids,
+# where the expert is unknown: here it would ask the provider (whose calls go nowhere, see above).
 cat >"$work/expert.toml" <<EOF
 [parameters]
 "path.id" = "$expert_id"
 EOF
-run demo-expert-admin "$admin_token" "$work/expert.toml" \
-  --include-path-regex '^/api/v1/experts/\{id\}' \
-  --exclude-operation-id connect_integration --exclude-operation-id list_event_types_for_credentials
-run demo-expert-own "$expert_token" "$work/expert.toml" \
-  --include-path-regex '^/api/v1/experts/\{id\}' \
-  --exclude-operation-id connect_integration --exclude-operation-id list_event_types_for_credentials
-run session "$client_token" "$work/none.toml" --include-path /session
+demo_expert=(--include-path-regex '^/api/v1/experts/\{id\}'
+  --exclude-operation-id connect_integration --exclude-operation-id list_event_types_for_credentials)
+# The admin passes come after the expert's and the client's: the admin's stateful phase lists the
+# tokens and revokes them (DELETE /api/v1/tokens/{id}), the demo's too, after which every request
+# with them would be a failed authentication.
+run expert "$expert_token" "$work/none.toml" --exclude-path /session
+run client "$client_token" "$work/none.toml" --exclude-path /session
+run demo-expert-own "$expert_token" "$work/expert.toml" "${demo_expert[@]}"
+run demo-expert-admin "$admin_token" "$work/expert.toml" "${demo_expert[@]}"
+run admin "$admin_token" "$work/none.toml" --exclude-path /session
+run session "$admin_token" "$work/none.toml" --include-path /session
 
 elapsed=$(($(date +%s) - started))
 echo "== schemathesis: $total generated requests, 0 failures, ${elapsed} s"
