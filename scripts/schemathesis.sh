@@ -83,10 +83,11 @@ run() {
   echo "-- $name"
   local out="$work/$name.txt"
   local status=0
-  "$venv/bin/schemathesis" --config-file "$config" --no-color run "$base/api/v1/openapi.json" \
-    --url "$base" --checks not_a_server_error,response_schema_conformance \
+  # From the temporary folder: schemathesis keeps its cache (.schemathesis/) in the current one.
+  (cd "$work" && "$venv/bin/schemathesis" --config-file "$config" --no-color run \
+    "$base/api/v1/openapi.json" --url "$base" --checks not_a_server_error,response_schema_conformance \
     --workers 1 --max-examples "$max_examples" --seed 17 \
-    -H "Authorization: Bearer $token" "$@" >"$out" 2>&1 || status=$?
+    -H "Authorization: Bearer $token" "$@") >"$out" 2>&1 || status=$?
   local cases
   cases=$(sed -n 's/^ *\([0-9][0-9]*\) generated.*/\1/p' "$out" | tail -n 1)
   sed -n '/^Test cases:/,/^$/p' "$out" | sed -n '2p'

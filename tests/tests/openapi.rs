@@ -108,11 +108,18 @@ async fn the_document_is_valid_openapi_3_1_and_has_every_route_of_api_md() {
     assert!(header(&headers, "content-type").starts_with("application/json"));
     assert_eq!(header(&headers, "cache-control"), "no-store");
     let doc: Value = serde_json::from_str(&body).unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{}",
+        doc["openapi"]
+    );
 
     let documented = documented_routes();
     let described = document_routes(&doc);
-    assert!(documented.len() >= 50, "docs/api.md's route tables were not read: {documented:?}");
+    assert!(
+        documented.len() >= 50,
+        "docs/api.md's route tables were not read: {documented:?}"
+    );
     let not_described: Vec<&String> = documented.difference(&described).collect();
     assert!(
         not_described.is_empty(),
@@ -145,8 +152,7 @@ async fn the_document_is_valid_openapi_3_1_and_has_every_route_of_api_md() {
                     None => response,
                 };
                 assert_eq!(
-                    response["content"]["application/json"]["schema"]["$ref"],
-                    "#/components/schemas/ErrorAnswer",
+                    response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorAnswer",
                     "{method} {path} {status}"
                 );
             }
@@ -172,7 +178,12 @@ async fn docs_are_served_from_the_binary_under_the_pages_csp() {
     assert_eq!(status, StatusCode::OK);
     assert!(header(&headers, "content-type").starts_with("text/html"));
     let csp = header(&headers, "content-security-policy");
-    for directive in ["default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'"] {
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+    ] {
         assert!(csp.contains(directive), "CSP {csp:?} lacks {directive:?}");
     }
     assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
@@ -184,7 +195,9 @@ async fn docs_are_served_from_the_binary_under_the_pages_csp() {
         let src = tag.split("src=\"").nth(1).map(|s| &s[..s.find('"').unwrap()]);
         let src = src.unwrap_or_else(|| panic!("an inline script in /docs: <script{tag}>"));
         let rest = html.split(&format!("src=\"{src}\"")).nth(1).unwrap();
-        assert!(rest[rest.find('>').unwrap() + 1..].trim_start().starts_with("</script>"));
+        assert!(rest[rest.find('>').unwrap() + 1..]
+            .trim_start()
+            .starts_with("</script>"));
         assets.push((src.to_owned(), "text/javascript"));
     }
     for tag in html.split("<link").skip(1) {
@@ -195,7 +208,10 @@ async fn docs_are_served_from_the_binary_under_the_pages_csp() {
     }
     assert_eq!(assets.len(), 3, "{assets:?}");
     for (asset, kind) in &assets {
-        assert!(asset.starts_with("/assets/"), "{asset} is not one of this server's files");
+        assert!(
+            asset.starts_with("/assets/"),
+            "{asset} is not one of this server's files"
+        );
         let (status, headers, body) = fetch(&format!("{base}{asset}")).await;
         assert_eq!(status, StatusCode::OK, "{asset}");
         assert!(header(&headers, "content-type").starts_with(kind), "{asset}");

@@ -5,7 +5,9 @@
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Response, ResponseBuilder,
 };
@@ -116,9 +118,9 @@ pub(crate) fn frame() -> OpenApi {
 
 fn error_response(status: &str, description: &str) -> Response {
     let content = ContentBuilder::new()
-        .schema(Some(RefOr::<utoipa::openapi::schema::Schema>::Ref(Ref::from_schema_name(
-            ErrorAnswer::name(),
-        ))))
+        .schema(Some(RefOr::<utoipa::openapi::schema::Schema>::Ref(
+            Ref::from_schema_name(ErrorAnswer::name()),
+        )))
         .build();
     let mut response = ResponseBuilder::new()
         .description(description)

@@ -4,8 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::auth::bearer;
 use crate::api_schema::ErrorAnswer;
+use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::state::AppState;
 

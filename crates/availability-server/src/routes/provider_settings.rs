@@ -6,9 +6,9 @@ use actix_web::{web, HttpResponse};
 use availability_core::Provider;
 use availability_domain::ExpertId;
 use serde::Deserialize;
-use utoipa::ToSchema;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 use super::extract::{Authed, JsonObject};
 use super::integrations::is_connected;
@@ -37,7 +37,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 
 /// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(calendars, choose_calendars, working_hours, connected_event_types, event_types_for_fields))]
+#[openapi(paths(
+    calendars,
+    choose_calendars,
+    working_hours,
+    connected_event_types,
+    event_types_for_fields
+))]
 pub(super) struct Doc;
 
 /// 409 `integration_not_connected` unless the expert has connected this provider: what is inside

@@ -26,7 +26,5 @@ async fn document() -> HttpResponse {
     // The document is the same for the life of the binary: written once, on first request.
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     let body = DOCUMENT.get_or_init(|| super::openapi().to_json().unwrap_or_else(|_| "{}".to_owned()));
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body.as_str())
+    HttpResponse::Ok().content_type("application/json").body(body.as_str())
 }

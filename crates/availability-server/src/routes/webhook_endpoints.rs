@@ -15,8 +15,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Authed, JsonObject};
 use super::params::parse_id;
 use crate::api_schema::{
-    CreatedWebhookEndpoint, Delivery as DeliveryAnswer, DeliveryList, ErrorAnswer,
-    WebhookEndpoint as EndpointAnswer, WebhookEndpointList,
+    CreatedWebhookEndpoint, Delivery as DeliveryAnswer, DeliveryList, ErrorAnswer, WebhookEndpoint as EndpointAnswer,
+    WebhookEndpointList,
 };
 use crate::auth::Caller;
 use crate::error::ApiError;
