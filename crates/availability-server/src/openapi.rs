@@ -43,6 +43,11 @@ const SHARED_ERRORS: &[(&str, &str, &str)] = &[
     ("404", "NotFound", "`not_found`: an unknown id"),
     ("413", "PayloadTooLarge", "`payload_too_large`"),
     (
+        "422",
+        "InvalidText",
+        "`invalid_text`: a text of the body holds the NUL character (U+0000)",
+    ),
+    (
         "415",
         "UnsupportedMediaType",
         "`unsupported_media_type`: send JSON with Content-Type: application/json",
@@ -160,11 +165,27 @@ pub(crate) fn add_shared_errors(doc: &mut OpenApi) {
             if operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) || path.contains('{') {
                 statuses.push("400");
             }
+            // Webhook deliveries are read raw by their provider, and a sign-in's token only looked up.
+            let json_body = !(path.starts_with("/webhooks/") || path == "/session");
             if operation.request_body.is_some() {
                 statuses.extend(["400", "413", "415"]);
             }
+            if operation.request_body.is_some() && json_body {
+                statuses.push("422");
+                name_invalid_text(operation);
+            }
             add(operation, &statuses);
         }
+    }
+}
+
+/// Every JSON body is refused with 422 `invalid_text` when a text holds U+0000: said in the
+/// operation's own 422, if it has one (the shared one is added otherwise).
+fn name_invalid_text(operation: &mut Operation) {
+    if let Some(RefOr::T(response)) = operation.responses.responses.get_mut("422") {
+        response
+            .description
+            .push_str(", `invalid_text` (a NUL character in a text)");
     }
 }
 

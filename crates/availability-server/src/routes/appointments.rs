@@ -270,7 +270,10 @@ fn list_window(params: &ListParams) -> Result<(Interval, Option<AppointmentStatu
     };
     let to = match &params.to {
         Some(t) => parse_instant("to", t)?,
-        None => from + SignedDuration::from_hours(24 * DEFAULT_LIST_DAYS),
+        // Near the end of time (9999-12-30) the default window stops there: `+` would panic.
+        None => from
+            .checked_add(SignedDuration::from_hours(24 * DEFAULT_LIST_DAYS))
+            .unwrap_or(Timestamp::MAX),
     };
     let window =
         Interval::new(from, to).map_err(|_| ApiError::invalid("invalid_window", "`to` must be after `from`"))?;
@@ -331,4 +334,27 @@ async fn list_for_client(
     let (window, status) = list_window(&params)?;
     let list = state.store.appointments(Party::Client(id), window, status).await?;
     Ok(HttpResponse::Ok().json(json!({"appointments": list})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(from: Option<&str>, to: Option<&str>) -> ListParams {
+        ListParams {
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            status: None,
+        }
+    }
+
+    /// Found by schemathesis: `from` near jiff's last instant made the default `to` overflow
+    /// (a panic, so no answer at all).
+    #[test]
+    fn a_window_near_the_end_of_time_stops_there() {
+        let (window, _) = list_window(&params(Some("9999-12-30T00:00:00Z"), None)).unwrap();
+        assert_eq!(window.end(), Timestamp::MAX);
+        let refused = list_window(&params(Some("9999-12-30T00:00:00Z"), Some("2026-01-01T00:00:00Z"))).unwrap_err();
+        assert_eq!((refused.status.as_u16(), refused.code), (422, "invalid_window"));
+    }
 }
