@@ -122,4 +122,4 @@ run admin "$admin_token" "$work/none.toml" --exclude-path /session
 run session "$admin_token" "$work/none.toml" --include-path /session
 
 elapsed=$(($(date +%s) - started))
-echo "== schemathesis: $total generated requests, 0 failures, ${elapsed} s"
+echo "== schemathesis: $total generated test cases (each one request, or a few in the stateful phase), 0 failures, ${elapsed} s"

@@ -202,6 +202,29 @@ pub(crate) struct Appointment {
     updated_at: String,
 }
 
+/// An outgoing webhook's event type.
+#[derive(Serialize, ToSchema)]
+pub(crate) enum WebhookEventName {
+    #[serde(rename = "appointment.created")]
+    AppointmentCreated,
+    #[serde(rename = "appointment.rescheduled")]
+    AppointmentRescheduled,
+    #[serde(rename = "appointment.cancelled")]
+    AppointmentCancelled,
+    #[serde(rename = "appointment.confirmed")]
+    AppointmentConfirmed,
+    #[serde(rename = "appointment.sync_failed")]
+    AppointmentSyncFailed,
+    #[serde(rename = "series.created")]
+    SeriesCreated,
+    #[serde(rename = "integration.connected")]
+    IntegrationConnected,
+    #[serde(rename = "integration.disconnected")]
+    IntegrationDisconnected,
+    #[serde(rename = "integration.needs_reauth")]
+    IntegrationNeedsReauth,
+}
+
 /// Where an appointment stands.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -436,7 +459,7 @@ pub(crate) struct FeedUrl {
 pub(crate) struct WebhookEndpoint {
     id: Uuid,
     url: String,
-    events: Vec<String>,
+    events: Vec<WebhookEventName>,
     enabled: bool,
     /// Why the server disabled it (a 410 from the receiver).
     disabled_reason: Option<String>,
@@ -529,3 +552,21 @@ pub(crate) struct Health {
 /// A provider's credential fields (`credential_fields` of `GET /api/v1/providers`), by name.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct CredentialFields(BTreeMap<String, serde_json::Value>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_webhook_events_are_the_stores() {
+        let schema = serde_json::to_value(<WebhookEventName as utoipa::PartialSchema>::schema()).unwrap();
+        let documented: Vec<&str> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let known: Vec<&str> = availability_store::WebhookEvent::ALL.iter().map(|e| e.as_str()).collect();
+        assert_eq!(documented, known);
+    }
+}

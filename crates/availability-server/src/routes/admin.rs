@@ -63,12 +63,13 @@ struct NewClient {
 #[derive(Deserialize, ToSchema)]
 struct NewToken {
     /// `admin`, `expert` or `client`.
-    #[schema(example = "expert")]
+    #[schema(value_type = crate::api_schema::Role, example = "expert")]
     role: String,
     /// The expert or client (not for admin).
     #[schema(format = Uuid)]
     subject_id: Option<String>,
     /// 1-3650; absent: never expires.
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<i64>,
 }
 

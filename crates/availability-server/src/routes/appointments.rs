@@ -257,6 +257,7 @@ struct ListParams {
     #[param(format = DateTime)]
     to: Option<String>,
     /// `confirmed`, `cancelled` or `pending`; absent: all.
+    #[param(value_type = Option<crate::api_schema::AppointmentStatus>)]
     status: Option<String>,
 }
 

@@ -127,13 +127,13 @@ pub(super) struct AvailabilityBody {
 #[derive(Deserialize, ToSchema)]
 struct RuleBody {
     /// 0 = Sunday ... 6 = Saturday.
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 0, maximum = 6)]
     day_of_week: i64,
     /// "HH:MM", 24-hour.
-    #[schema(example = "09:00")]
+    #[schema(example = "09:00", pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     start_time: String,
     /// "HH:MM", 24-hour; "24:00" only here.
-    #[schema(example = "17:00")]
+    #[schema(example = "17:00", pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     end_time: String,
     /// false cuts the time out (a break); default true.
     #[serde(default = "yes")]
@@ -148,7 +148,7 @@ fn yes() -> bool {
 #[derive(Deserialize, ToSchema)]
 struct OverrideBody {
     /// YYYY-MM-DD.
-    #[schema(example = "2026-12-24")]
+    #[schema(example = "2026-12-24", format = Date)]
     date: String,
     #[serde(default)]
     windows: Vec<WindowBody>,
@@ -157,7 +157,9 @@ struct OverrideBody {
 /// Local times, "HH:MM".
 #[derive(Deserialize, ToSchema)]
 struct WindowBody {
+    #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     start_time: String,
+    #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     end_time: String,
 }
 
@@ -248,21 +250,28 @@ async fn get_policy(
 #[derive(Deserialize, ToSchema)]
 pub(super) struct PolicyBody {
     /// 5-1440, default 30.
-    #[schema(example = 30)]
+    #[schema(example = 30, minimum = 5, maximum = 1440)]
     slot_duration_minutes: Option<i64>,
     /// 5-1440, default the duration.
+    #[schema(minimum = 5, maximum = 1440)]
     slot_interval_minutes: Option<i64>,
     /// 0-1440, default 0.
+    #[schema(minimum = 0, maximum = 1440)]
     buffer_before_minutes: Option<i64>,
     /// 0-1440, default 0.
+    #[schema(minimum = 0, maximum = 1440)]
     buffer_after_minutes: Option<i64>,
     /// 0-525600, default 0.
+    #[schema(minimum = 0, maximum = 525600)]
     minimum_notice_minutes: Option<i64>,
     /// 1-730, default 60.
+    #[schema(minimum = 1, maximum = 730)]
     booking_horizon_days: Option<i64>,
     /// `none` (default), `provider` or `static`.
+    #[schema(value_type = Option<crate::api_schema::Video>)]
     video: Option<String>,
     /// https, required with `static`.
+    #[schema(format = "uri")]
     video_url: Option<String>,
 }
 

@@ -101,6 +101,7 @@ async fn disable_feed(
 #[into_params(parameter_in = Query)]
 struct FeedParams {
     /// `1`/`true`: times only, no names; `0`/`false` or absent: full.
+    #[param(pattern = "^(0|1|true|false)$")]
     busy_only: Option<String>,
 }
 

@@ -33,6 +33,7 @@ struct SlotParams {
     #[param(format = DateTime, example = "2026-03-09T00:00:00Z")]
     to: String,
     /// 5-1440; replaces the policy's duration.
+    #[param(minimum = 5, maximum = 1440)]
     duration_minutes: Option<i64>,
     /// IANA time zone to write the times in (the same instants).
     #[param(example = "Europe/Berlin")]

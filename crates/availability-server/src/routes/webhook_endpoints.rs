@@ -50,10 +50,10 @@ const MAX_LIMIT: i64 = 200;
 #[derive(Deserialize, ToSchema)]
 struct NewEndpoint {
     /// https (http only to a loopback host), at most 2048 characters.
-    #[schema(example = "https://marketplace.example.com/hooks/availability")]
+    #[schema(example = "https://marketplace.example.com/hooks/availability", format = "uri")]
     url: String,
-    /// At least one of the event types (`appointment.created`, ...).
-    #[schema(example = json!(["appointment.created", "appointment.cancelled"]))]
+    /// At least one event type.
+    #[schema(value_type = Vec<crate::api_schema::WebhookEventName>, example = json!(["appointment.created", "appointment.cancelled"]))]
     events: Vec<String>,
     /// Default true.
     enabled: Option<bool>,
@@ -63,7 +63,9 @@ struct NewEndpoint {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = WebhookEndpointPatch)]
 struct Patch {
+    #[schema(format = "uri")]
     url: Option<String>,
+    #[schema(value_type = Option<Vec<crate::api_schema::WebhookEventName>>)]
     events: Option<Vec<String>>,
     /// true also clears `disabled_reason`.
     enabled: Option<bool>,
@@ -73,6 +75,7 @@ struct Patch {
 #[into_params(parameter_in = Query)]
 struct DeliveryQuery {
     /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
