@@ -566,7 +566,10 @@ mod tests {
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        let known: Vec<&str> = availability_store::WebhookEvent::ALL.iter().map(|e| e.as_str()).collect();
+        let known: Vec<&str> = availability_store::WebhookEvent::ALL
+            .iter()
+            .map(|e| e.as_str())
+            .collect();
         assert_eq!(documented, known);
     }
 }

@@ -86,7 +86,7 @@ fn object<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
         return Err(ApiError::bad_request("invalid_json", "the body must be a JSON object"));
     }
     // JSON may carry U+0000 ("\u0000"), PostgreSQL's text may not: refused here for every body
-    // and both databases alike, instead of a 5xx from PostgreSQL's refusal (found by fuzzing).
+    // and both databases alike, instead of a 5xx from PostgreSQL's refusal.
     if has_nul(&value) {
         return Err(ApiError::invalid(
             "invalid_text",
