@@ -1304,6 +1304,9 @@ fn garbage_bodies(expert: &str, client: &str, day: &str) -> Vec<Vec<u8>> {
         "{\"name\":\"\\ud800\",\"email\":\"x@example.com\",\"timezone\":\"UTC\"}",
         "{\"name\":\"Zoë 🗓\",\"email\":\"zoë@exämple.com\",\"timezone\":\"Pacific/Chatham\"}",
         "{\"timezone\":\"Europe/Berlin\\u0000\"}",
+        // Valid but for a NUL inside: PostgreSQL refuses NUL in text (it was a 500 there).
+        "{\"name\":\"Dr \\u0000 X\",\"email\":\"nul@example.com\",\"timezone\":\"UTC\"}",
+        "{\"reason\":\"moved\\u0000\"}",
         "{\"role\":\"admin\",\"subject_id\":null}",
         "{\"role\":\"expert\",\"subject_id\":\"\"}",
         "{\"integration_type\":null}",
