@@ -1417,3 +1417,47 @@ async fn the_appointment_page_offers_join_from_ten_minutes_before() {
     c.close().await.unwrap();
     server.stop().await;
 }
+
+/// `/docs`: the vendored Swagger UI draws every operation of `GET /api/v1/openapi.json` in a real
+/// browser under the pages' CSP (`'self'` only, no inline script): its scripts ran, and its
+/// stylesheet applied.
+#[tokio::test]
+async fn the_api_reference_draws_every_operation_under_the_csp() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("the_api_reference_draws_every_operation_under_the_csp").remove(0);
+    let server = TestServer::start(&db).await;
+    let base = server.api.base.clone();
+    let doc: Value = reqwest::get(format!("{base}/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let operations: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    let c = browser(&driver).await;
+    c.goto(&format!("{base}/docs")).await.unwrap();
+    let drawn = wait_for(
+        &c,
+        "every operation drawn by the API reference",
+        &format!("document.querySelectorAll('.opblock').length >= {operations} && document.querySelectorAll('.opblock').length"),
+    )
+    .await;
+    assert_eq!(drawn, json!(operations));
+    let border = c
+        .execute(
+            "return getComputedStyle(document.querySelector('.opblock')).borderTopStyle;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(border, json!("solid"), "swagger-ui.css did not apply");
+    c.close().await.unwrap();
+    server.stop().await;
+}
