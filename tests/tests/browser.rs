@@ -4,7 +4,7 @@
 //! plainly that it was just booked, sees it vanish from their page (and come back when it is
 //! cancelled); a write without the CSRF header is refused. The sign-in page's `?next=` goes only to
 //! paths of its own origin (every open-redirect form the security review found lands on the default
-//! page).
+//! page). The API reference (`/docs`) draws every operation of the OpenAPI document under the CSP.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them and sets
 //! REQUIRE_BROWSER=1, so CI never skips this). Elsewhere, without chromedriver, the test says so
