@@ -11,7 +11,8 @@
 #     this is mostly the refusals' path (400/403/404/422), and the admin's creations (experts,
 #     clients, tokens, webhook endpoints) are followed by schemathesis's stateful phase;
 #   - the demo expert's routes with its real id (the expert's own token, then admin's), so the
-#     generated hours, policies, previews, slots and explanations reach the engine;
+#     generated hours, policies, previews, slots and explanations reach the engine, and bookings
+#     by the demo client with the demo expert (generated times meet the engine's checks);
 #   - /session last: its refused sign-ins count as failed authentications, and 20 in 60 s
 #     throttle the address (429 `too_many_attempts`, documented) for every later request.
 # SCHEMATHESIS_MAX_EXAMPLES (default 25) sets the examples per operation and pass.
@@ -67,7 +68,9 @@ field() { sed -n "s/^  $1 *\([0-9a-f][0-9a-f-]\{31,\}\).*/\1/p" "$work/server.ou
 expert_token=$(field EXPERT_TOKEN)
 client_token=$(field CLIENT_TOKEN)
 expert_id=$(field expert)
-if [ -z "$base" ] || [ -z "$expert_token" ] || [ -z "$client_token" ] || [ -z "$expert_id" ]; then
+client_id=$(field client)
+if [ -z "$base" ] || [ -z "$expert_token" ] || [ -z "$client_token" ] || [ -z "$expert_id" ] \
+  || [ -z "$client_id" ]; then
   echo "the server did not start with its demo data:" >&2
   cat "$work/server.out" "$work/server.err" >&2
   exit 1
@@ -109,6 +112,12 @@ cat >"$work/expert.toml" <<EOF
 [parameters]
 "path.id" = "$expert_id"
 EOF
+# Bookings by the demo client with the demo expert: generated times reach the engine's checks.
+cat >"$work/booking.toml" <<EOF
+[parameters]
+"body.expert_id" = "$expert_id"
+"body.client_id" = "$client_id"
+EOF
 demo_expert=(--include-path-regex '^/api/v1/experts/\{id\}'
   --exclude-operation-id connect_integration --exclude-operation-id list_event_types_for_credentials)
 # The admin passes come after the expert's and the client's: the admin's stateful phase lists the
@@ -118,6 +127,7 @@ run expert "$expert_token" "$work/none.toml" --exclude-path /session
 run client "$client_token" "$work/none.toml" --exclude-path /session
 run demo-expert-own "$expert_token" "$work/expert.toml" "${demo_expert[@]}"
 run demo-expert-admin "$admin_token" "$work/expert.toml" "${demo_expert[@]}"
+run demo-bookings "$client_token" "$work/booking.toml" --include-path-regex '^/api/v1/appointments'
 run admin "$admin_token" "$work/none.toml" --exclude-path /session
 run session "$admin_token" "$work/none.toml" --include-path /session
 
