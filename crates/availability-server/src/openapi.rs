@@ -1,7 +1,8 @@
-//! The OpenAPI 3.1 document's frame: its info, the two ways to authenticate, and the error answers
-//! every operation shares (added to each operation here, so a route's annotation lists only the
-//! answers of its own: its 2xx, and its 409 and 422 codes). The operations themselves come from
-//! the `#[utoipa::path]` annotations next to the handlers; `routes::openapi` puts them together.
+//! The OpenAPI 3.1 document's frame: its info, the ways to authenticate (a token, the pages' session,
+//! METRICS_TOKEN), and the error answers every operation shares (added to each operation here, so a
+//! route's annotation lists only the answers of its own: its 2xx, and its 409 and 422 codes). The
+//! operations come from the `#[utoipa::path]` annotations next to the handlers; `routes::openapi`
+//! puts them together.
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
