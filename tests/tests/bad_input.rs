@@ -1055,6 +1055,12 @@ async fn unknown_routes_and_methods_answer_json() {
             (Method::POST, format!("/api/v1/experts/{e}/slots")),
             (Method::DELETE, format!("/api/v1/appointments/{}", w.appointment)),
             (Method::PUT, "/healthz".to_owned()),
+            // Resources with several methods: actix's own 405, in the JSON shape too.
+            (Method::PATCH, "/session".to_owned()),
+            (
+                Method::POST,
+                format!("/api/v1/experts/{e}/integrations/google_calendar"),
+            ),
         ] {
             let a = api.call(method.clone(), &path, Some(ADMIN_TOKEN), None).await;
             assert!(
