@@ -1055,6 +1055,12 @@ async fn unknown_routes_and_methods_answer_json() {
             (Method::POST, format!("/api/v1/experts/{e}/slots")),
             (Method::DELETE, format!("/api/v1/appointments/{}", w.appointment)),
             (Method::PUT, "/healthz".to_owned()),
+            // Resources with several methods: actix's own 405, in the JSON shape too.
+            (Method::PATCH, "/session".to_owned()),
+            (
+                Method::POST,
+                format!("/api/v1/experts/{e}/integrations/google_calendar"),
+            ),
         ] {
             let a = api.call(method.clone(), &path, Some(ADMIN_TOKEN), None).await;
             assert!(
@@ -1304,6 +1310,9 @@ fn garbage_bodies(expert: &str, client: &str, day: &str) -> Vec<Vec<u8>> {
         "{\"name\":\"\\ud800\",\"email\":\"x@example.com\",\"timezone\":\"UTC\"}",
         "{\"name\":\"Zoë 🗓\",\"email\":\"zoë@exämple.com\",\"timezone\":\"Pacific/Chatham\"}",
         "{\"timezone\":\"Europe/Berlin\\u0000\"}",
+        // Valid but for a NUL inside: PostgreSQL refuses NUL in text (it was a 500 there).
+        "{\"name\":\"Dr \\u0000 X\",\"email\":\"nul@example.com\",\"timezone\":\"UTC\"}",
+        "{\"reason\":\"moved\\u0000\"}",
         "{\"role\":\"admin\",\"subject_id\":null}",
         "{\"role\":\"expert\",\"subject_id\":\"\"}",
         "{\"integration_type\":null}",

@@ -4,7 +4,7 @@
 //! plainly that it was just booked, sees it vanish from their page (and come back when it is
 //! cancelled); a write without the CSRF header is refused. The sign-in page's `?next=` goes only to
 //! paths of its own origin (every open-redirect form the security review found lands on the default
-//! page).
+//! page). The API reference (`/docs`) draws every operation of the OpenAPI document under the CSP.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them and sets
 //! REQUIRE_BROWSER=1, so CI never skips this). Elsewhere, without chromedriver, the test says so
@@ -1797,6 +1797,50 @@ async fn the_agenda_shows_a_failed_calendar_sync_and_retries_it() {
         ),
     )
     .await;
+    c.close().await.unwrap();
+    server.stop().await;
+}
+
+/// `/docs`: the vendored Swagger UI draws every operation of `GET /api/v1/openapi.json` in a real
+/// browser under the pages' CSP (`'self'` only, no inline script): its scripts ran, and its
+/// stylesheet applied.
+#[tokio::test]
+async fn the_api_reference_draws_every_operation_under_the_csp() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("the_api_reference_draws_every_operation_under_the_csp").remove(0);
+    let server = TestServer::start(&db).await;
+    let base = server.api.base.clone();
+    let doc: Value = reqwest::get(format!("{base}/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let operations: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    let c = browser(&driver).await;
+    c.goto(&format!("{base}/docs")).await.unwrap();
+    let drawn = wait_for(
+        &c,
+        "every operation drawn by the API reference",
+        &format!("document.querySelectorAll('.opblock').length >= {operations} && document.querySelectorAll('.opblock').length"),
+    )
+    .await;
+    assert_eq!(drawn, json!(operations));
+    let border = c
+        .execute(
+            "return getComputedStyle(document.querySelector('.opblock')).borderTopStyle;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(border, json!("solid"), "swagger-ui.css did not apply");
     c.close().await.unwrap();
     server.stop().await;
 }

@@ -1,16 +1,20 @@
 #![doc = include_str!("../README.md")]
 
+mod api_schema;
 pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
 mod ics;
+mod openapi;
 mod pages;
 mod policy;
 mod prometheus;
 pub mod provider_words;
 mod rfc3339;
 mod routes;
+
+pub use routes::openapi;
 mod session;
 pub mod state;
 pub mod sync_worker;

@@ -45,6 +45,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         "/appointments/{id}",
         web::get().to(|req: HttpRequest| async move { page(&req, "appointment.html") }),
     )
+    // The interactive API reference: Swagger UI (vendored in web/assets/swagger-ui) drawing
+    // GET /api/v1/openapi.json.
+    .route(
+        "/docs",
+        web::get().to(|req: HttpRequest| async move { page(&req, "docs.html") }),
+    )
     .route("/assets/{file:.+}", web::get().to(asset));
 }
 

@@ -9,8 +9,8 @@
 //! - a provider's failure is named as people know the provider. The error is built where the
 //!   registry is out of reach (`From<CoreError> for ApiError`), so it is named here, where the
 //!   app's state is at hand;
-//! - a body over a limit that some extractor answered in plain text (actix's own 413) is
-//!   answered in the JSON error shape.
+//! - a body over a limit that some extractor answered in plain text (actix's own 413), and
+//!   actix's empty 405 for a method a path does not have, are answered in the JSON error shape.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -55,6 +55,21 @@ pub(crate) async fn answer_policy(
                 "the body is too large",
             );
             res = res.into_response(too_large.error_response());
+        }
+        // A path that has routes, asked with another method: actix answers 405 with no body.
+        None if res.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = res.headers().get(header::ALLOW).cloned();
+            let method = res.request().method().to_string();
+            let refused = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not a method of this path (Allow lists those that are)"),
+            );
+            let mut answer = refused.error_response();
+            if let Some(allow) = allow {
+                answer.headers_mut().insert(header::ALLOW, allow);
+            }
+            res = res.into_response(answer);
         }
         None => {}
     }

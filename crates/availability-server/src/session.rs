@@ -10,7 +10,9 @@ use availability_store::sessions::SESSION_SECONDS;
 use availability_store::{Principal, Session};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
+use crate::api_schema::{ErrorAnswer, Session as SessionAnswer};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -27,6 +29,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(sign_out)),
     );
 }
+
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(sign_in, current, sign_out))]
+pub(crate) struct Doc;
 
 /// The session a request's cookie names, if it is known and unexpired. A write must also carry
 /// the session's CSRF token: a cookie is sent by the browser on its own, the header only by our
@@ -58,8 +65,10 @@ pub(crate) async fn from_cookie(req: &HttpRequest, state: &AppState) -> Result<O
     Ok(Some(session))
 }
 
-#[derive(Deserialize)]
+/// A sign-in.
+#[derive(Deserialize, ToSchema)]
 struct SignIn {
+    /// An API token (or ADMIN_TOKEN).
     token: String,
 }
 
@@ -94,6 +103,12 @@ async fn describe(state: &AppState, session: &Session) -> Result<serde_json::Val
     }))
 }
 
+#[utoipa::path(post, path = "/session", operation_id = "sign_in", tag = "sessions", request_body = SignIn, security(()),
+    responses(
+        (status = 200, description = "Signed in; sets the cookie availability_session (HttpOnly, SameSite=Strict, 12 hours)", body = SessionAnswer),
+        (status = 401, description = "`unauthorized`: an unknown token", body = ErrorAnswer),
+        (status = 429, description = "`too_many_attempts`", body = ErrorAnswer),
+    ))]
 /// POST /session {token}: 200 with the session and its cookie; 401 for an unknown token.
 async fn sign_in(
     state: web::Data<AppState>,
@@ -128,6 +143,11 @@ async fn sign_in(
         .json(body))
 }
 
+#[utoipa::path(get, path = "/session", operation_id = "get_session", tag = "sessions", security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "Who is signed in, and the CSRF token of the session's writes", body = SessionAnswer),
+        (status = 401, description = "`unauthorized`: not signed in, or the session ended", body = ErrorAnswer),
+    ))]
 /// GET /session: who is signed in, and the CSRF token; 401 when nobody is.
 async fn current(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     match from_cookie(&req, &state).await? {
@@ -151,6 +171,12 @@ async fn current(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
     }
 }
 
+#[utoipa::path(delete, path = "/session", operation_id = "sign_out", tag = "sessions", security(("session_cookie" = [])),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "The session's csrf_token")),
+    responses(
+        (status = 204, description = "Signed out (also when there was no session); the cookie is cleared"),
+        (status = 403, description = "`csrf_token_invalid`", body = ErrorAnswer),
+    ))]
 /// DELETE /session: ends the session (a write: the CSRF header is required); 204 also when there
 /// was none.
 async fn sign_out(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {

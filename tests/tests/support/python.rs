@@ -1,6 +1,7 @@
 //! Independent reference implementations from PyPI for the end-to-end tests: Python's `icalendar`
-//! (reads the .ics files and feeds), `prometheus_client` (reads /metrics) and `standardwebhooks`
-//! (verifies outgoing webhook signatures), in a virtualenv made once
+//! (reads the .ics files and feeds), `prometheus_client` (reads /metrics), `standardwebhooks`
+//! (verifies outgoing webhook signatures) and `openapi-spec-validator` (validates the OpenAPI
+//! document), in a virtualenv made once
 //! under `$CARGO_TARGET_DIR/platform-peers/venv` (or `<workspace>/target/...`) under a file lock,
 //! so parallel test binaries do not race. A machine without Python or PyPI prints
 //! `SKIPPED <what>: <why>` and the test passes, unless `REQUIRE_PYTHON_PEERS=1` (CI) makes it fail.
@@ -12,10 +13,11 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// What the virtualenv holds, pinned so every machine parses with the same reference.
-pub const PINNED_PACKAGES: [&str; 3] = [
+pub const PINNED_PACKAGES: [&str; 4] = [
     "icalendar==7.3.2",
     "prometheus_client==0.26.0",
     "standardwebhooks==1.1.0",
+    "openapi-spec-validator==0.9.0",
 ];
 
 /// The environment variable that turns a missing Python or PyPI into a failure (CI sets it).

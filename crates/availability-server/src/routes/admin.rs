@@ -7,9 +7,11 @@ use availability_domain::{ExpertId, Zone};
 use availability_store::{Principal, TokenRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Authed, JsonObject};
 use super::params::{check_name_and_email, parse_id};
+use crate::api_schema::{Client, ErrorAnswer, Expert, IssuedToken, TokenList};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -23,27 +25,51 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tokens/{id}", web::delete().to(revoke_token));
 }
 
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_expert, create_client, create_token, list_tokens, revoke_token))]
+pub(super) struct Doc;
+
 /// The longest expiry a token may be given (10 years).
 const MAX_EXPIRY_DAYS: i64 = 3650;
 
-#[derive(Deserialize)]
+/// A new expert.
+#[derive(Deserialize, ToSchema)]
 struct NewExpert {
+    /// 1-200 characters.
+    #[schema(example = "Dr. Ada Example")]
     name: String,
+    #[schema(example = "ada@example.com")]
     email: String,
+    /// IANA time zone.
+    #[schema(example = "Europe/Berlin")]
     timezone: String,
 }
 
-#[derive(Deserialize)]
+/// A new client.
+#[derive(Deserialize, ToSchema)]
 struct NewClient {
+    #[schema(example = "Ann Client")]
     name: String,
+    /// Unique among clients (compared case-insensitively).
+    #[schema(example = "ann@example.com")]
     email: String,
+    /// IANA time zone; default `UTC`.
+    #[schema(example = "America/New_York")]
     timezone: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A new token.
+#[derive(Deserialize, ToSchema)]
 struct NewToken {
+    /// `admin`, `expert` or `client`.
+    #[schema(value_type = crate::api_schema::Role, example = "expert")]
     role: String,
+    /// The expert or client (not for admin).
+    #[schema(format = Uuid)]
     subject_id: Option<String>,
+    /// 1-3650; absent: never expires.
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<i64>,
 }
 
@@ -67,6 +93,11 @@ fn token_json(record: &TokenRecord) -> Value {
     })
 }
 
+#[utoipa::path(post, path = "/api/v1/experts", tag = "admin", request_body = NewExpert,
+    responses(
+        (status = 201, description = "The expert (admin only)", body = Expert),
+        (status = 422, description = "`invalid_name`, `invalid_email`, `unknown_timezone`", body = ErrorAnswer),
+    ))]
 async fn create_expert(
     state: web::Data<AppState>,
     Authed(caller, body): Authed<JsonObject<NewExpert>>,
@@ -82,6 +113,12 @@ async fn create_expert(
     Ok(HttpResponse::Created().json(expert))
 }
 
+#[utoipa::path(post, path = "/api/v1/clients", tag = "admin", request_body = NewClient,
+    responses(
+        (status = 201, description = "The client (admin only)", body = Client),
+        (status = 409, description = "`email_taken`: another client has the email", body = ErrorAnswer),
+        (status = 422, description = "`invalid_name`, `invalid_email`, `unknown_timezone`", body = ErrorAnswer),
+    ))]
 async fn create_client(
     state: web::Data<AppState>,
     Authed(caller, body): Authed<JsonObject<NewClient>>,
@@ -100,6 +137,11 @@ async fn create_client(
     Ok(HttpResponse::Created().json(client))
 }
 
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "admin", request_body = NewToken,
+    responses(
+        (status = 201, description = "The token, shown once (admin only)", body = IssuedToken),
+        (status = 422, description = "`invalid_role`, `subject_required`, `out_of_range` (expires_in_days)", body = ErrorAnswer),
+    ))]
 async fn create_token(
     state: web::Data<AppState>,
     Authed(caller, body): Authed<JsonObject<NewToken>>,
@@ -147,11 +189,16 @@ async fn create_token(
     Ok(HttpResponse::Created().json(answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TokenFilter {
+    /// Only the tokens of this expert or client.
+    #[param(format = Uuid)]
     subject_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "admin", params(TokenFilter),
+    responses((status = 200, description = "The stored tokens, oldest first, without secrets (admin only)", body = TokenList)))]
 /// GET /tokens?subject_id= (admin): the stored tokens, of one expert or client if given, oldest
 /// first, without their secrets (ADMIN_TOKEN is not stored and not listed).
 async fn list_tokens(
@@ -168,6 +215,9 @@ async fn list_tokens(
     Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
 }
 
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "admin",
+    params(("id" = Uuid, Path, description = "The token's id")),
+    responses((status = 204, description = "Revoked, with the sessions opened with it (admin, or the token's own holder)")))]
 /// DELETE /tokens/{id} (admin, or whoever the token speaks for): 204; the token and the sessions
 /// opened with it are gone for every server process from the next request on.
 async fn revoke_token(

@@ -7,9 +7,11 @@ use availability_domain::{Appointment, AppointmentStatus, ClientId, Interval, Ne
 use availability_store::{Party, Principal, StoredAnswer};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Authed, JsonObject, OptionalJsonObject};
 use super::params::{expert_id, parse_id, parse_instant};
+use crate::api_schema::{Appointment as AppointmentAnswer, AppointmentList, ErrorAnswer};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -25,11 +27,23 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/experts/{id}/clients", web::get().to(clients_of_expert));
 }
 
-#[derive(Deserialize)]
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(book, get_appointment, reschedule, cancel, list_for_expert, list_for_client))]
+pub(super) struct Doc;
+
+/// A booking.
+#[derive(Deserialize, ToSchema)]
 struct BookingBody {
+    #[schema(format = Uuid)]
     expert_id: String,
+    #[schema(format = Uuid)]
     client_id: String,
+    /// RFC 3339.
+    #[schema(format = DateTime, example = "2026-03-02T09:00:00Z")]
     start_time: String,
+    /// RFC 3339, after start_time.
+    #[schema(format = DateTime, example = "2026-03-02T09:30:00Z")]
     end_time: String,
     /// The client's hold on exactly this time, redeemed by this booking.
     hold_id: Option<String>,
@@ -43,6 +57,18 @@ pub(super) fn requested_time(start: &str, end: &str) -> Result<Interval, ApiErro
 
 const MAX_KEY_LEN: usize = 255;
 
+#[utoipa::path(post, path = "/api/v1/appointments", operation_id = "book_appointment", tag = "appointments", request_body = BookingBody,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1-255 characters, scoped to the caller, kept 24 h: the same key and body replays the first answer")),
+    responses(
+        (status = 201, description = "Booked (the client themself, or admin)", body = AppointmentAnswer),
+        (status = 202, description = "Pending: the client finishes it at `scheduling_url` (a scheduler's single-use link)", body = AppointmentAnswer),
+        (status = 400, description = "`invalid_json`, `invalid_parameter`, `invalid_idempotency_key`", body = ErrorAnswer),
+        (status = 409, description = "`slot_taken`, `provider_refused`", body = ErrorAnswer),
+        (status = 422, description = "`slot_unavailable`, `limit_reached`, `end_before_start`, `idempotency_key_reused`, `unsupported`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`: the expert's calendar answered something unusable", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn book(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -154,6 +180,9 @@ async fn book_once(caller: Caller, state: &AppState, body: serde_json::Value) ->
     Ok(booked)
 }
 
+#[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "appointments",
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    responses((status = 200, description = "The appointment (its expert, its client, admin)", body = AppointmentAnswer)))]
 async fn get_appointment(
     caller: Caller,
     state: web::Data<AppState>,
@@ -164,12 +193,24 @@ async fn get_appointment(
     Ok(HttpResponse::Ok().json(appointment))
 }
 
-#[derive(Deserialize)]
+/// A new time.
+#[derive(Deserialize, ToSchema)]
 struct RescheduleBody {
+    #[schema(format = DateTime, example = "2026-03-02T10:00:00Z")]
     start_time: String,
+    #[schema(format = DateTime, example = "2026-03-02T10:30:00Z")]
     end_time: String,
 }
 
+#[utoipa::path(patch, path = "/api/v1/appointments/{id}", operation_id = "reschedule_appointment", tag = "appointments", request_body = RescheduleBody,
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "Rescheduled (its expert, its client, admin)", body = AppointmentAnswer),
+        (status = 409, description = "`slot_taken`, `conflict` (a cancelled or pending appointment)", body = ErrorAnswer),
+        (status = 422, description = "`slot_unavailable`, `limit_reached`, `end_before_start`, `unsupported`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn reschedule(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -184,11 +225,22 @@ async fn reschedule(
     Ok(HttpResponse::Ok().json(moved))
 }
 
-#[derive(Deserialize, Default)]
+/// Why (optional; the body may be left out).
+#[derive(Deserialize, Default, ToSchema)]
 struct CancelBody {
+    /// Kept up to 1000 characters.
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", operation_id = "cancel_appointment", tag = "appointments",
+    request_body(content = Option<CancelBody>, description = "Optional"),
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "Cancelled (again: 200)", body = AppointmentAnswer),
+        (status = 409, description = "`provider_refused`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn cancel(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -231,10 +283,17 @@ async fn retry_sync(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// RFC 3339; default now.
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// RFC 3339; default from + 93 days, at most 731 days after from.
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// `confirmed`, `cancelled` or `pending`; absent: all.
+    #[param(value_type = Option<crate::api_schema::AppointmentStatus>)]
     status: Option<String>,
 }
 
@@ -248,7 +307,10 @@ fn list_window(params: &ListParams) -> Result<(Interval, Option<AppointmentStatu
     };
     let to = match &params.to {
         Some(t) => parse_instant("to", t)?,
-        None => from + SignedDuration::from_hours(24 * DEFAULT_LIST_DAYS),
+        // Near the end of time (9999-12-30) the default window stops there: `+` would panic.
+        None => from
+            .checked_add(SignedDuration::from_hours(24 * DEFAULT_LIST_DAYS))
+            .unwrap_or(Timestamp::MAX),
     };
     let window =
         Interval::new(from, to).map_err(|_| ApiError::invalid("invalid_window", "`to` must be after `from`"))?;
@@ -273,6 +335,12 @@ fn list_window(params: &ListParams) -> Result<(Interval, Option<AppointmentStatu
     Ok((window, status))
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/appointments", operation_id = "list_expert_appointments", tag = "appointments",
+    params(("id" = Uuid, Path, description = "The expert's id"), ListParams),
+    responses(
+        (status = 200, description = "The expert's appointments that overlap [from, to), by start (the expert, admin)", body = AppointmentList),
+        (status = 422, description = "`invalid_window`, `window_too_long`", body = ErrorAnswer),
+    ))]
 async fn list_for_expert(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -286,6 +354,12 @@ async fn list_for_expert(
     Ok(HttpResponse::Ok().json(json!({"appointments": list})))
 }
 
+#[utoipa::path(get, path = "/api/v1/clients/{id}/appointments", operation_id = "list_client_appointments", tag = "appointments",
+    params(("id" = Uuid, Path, description = "The client's id"), ListParams),
+    responses(
+        (status = 200, description = "The client's appointments that overlap [from, to), by start (the client, admin)", body = AppointmentList),
+        (status = 422, description = "`invalid_window`, `window_too_long`", body = ErrorAnswer),
+    ))]
 async fn list_for_client(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -331,4 +405,27 @@ async fn clients_of_expert(
         .map(|c| AgendaClient { id: c.id, name: c.name })
         .collect();
     Ok(HttpResponse::Ok().json(AgendaClients { clients }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(from: Option<&str>, to: Option<&str>) -> ListParams {
+        ListParams {
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            status: None,
+        }
+    }
+
+    /// `from` near jiff's last instant made the default `to` overflow (a panic, so no answer at
+    /// all), found while probing what the fuzzer rarely generates.
+    #[test]
+    fn a_window_near_the_end_of_time_stops_there() {
+        let (window, _) = list_window(&params(Some("9999-12-30T00:00:00Z"), None)).unwrap();
+        assert_eq!(window.end(), Timestamp::MAX);
+        let refused = list_window(&params(Some("9999-12-30T00:00:00Z"), Some("2026-01-01T00:00:00Z"))).unwrap_err();
+        assert_eq!((refused.status.as_u16(), refused.code), (422, "invalid_window"));
+    }
 }

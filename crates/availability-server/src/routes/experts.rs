@@ -10,9 +10,11 @@ use availability_domain::{
 use availability_store::ExpertPatch;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::extract::{Authed, JsonObject};
 use super::params::{check_name_and_email, expert_id, parse_instant};
+use crate::api_schema::{Availability, BookingPolicy as PolicyAnswer, ErrorAnswer, Expert, Slots};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -31,6 +33,23 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/experts/{id}/integration", web::put().to(put_integration));
 }
 
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    get_expert,
+    patch_expert,
+    get_availability,
+    put_availability,
+    preview_availability,
+    get_policy,
+    put_policy,
+    put_integration
+))]
+pub(super) struct Doc;
+
+#[utoipa::path(get, path = "/api/v1/experts/{id}", tag = "experts",
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses((status = 200, description = "The expert (anyone authenticated)", body = Expert)))]
 async fn get_expert(
     _caller: Caller,
     state: web::Data<AppState>,
@@ -40,13 +59,20 @@ async fn get_expert(
     Ok(HttpResponse::Ok().json(expert))
 }
 
-#[derive(Deserialize)]
+/// The fields to change.
+#[derive(Deserialize, ToSchema)]
 struct ProfilePatch {
     name: Option<String>,
     email: Option<String>,
     timezone: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/experts/{id}", tag = "experts", request_body = ProfilePatch,
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses(
+        (status = 200, description = "The expert (the expert, admin)", body = Expert),
+        (status = 422, description = "`invalid_name`, `invalid_email`, `unknown_timezone`", body = ErrorAnswer),
+    ))]
 async fn patch_expert(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -72,6 +98,9 @@ pub(super) fn availability_json(schedule: &Schedule) -> serde_json::Value {
     json!({"timezone": schedule.zone, "rules": schedule.rules, "overrides": schedule.overrides})
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/availability", tag = "experts",
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses((status = 200, description = "Weekly rules and date overrides (the expert, admin)", body = Availability)))]
 async fn get_availability(
     caller: Caller,
     state: web::Data<AppState>,
@@ -85,19 +114,28 @@ async fn get_availability(
 
 /// The availability as sent: plain JSON types, validated into domain values here so that an
 /// out-of-range value is a 422, not a JSON type error.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct AvailabilityBody {
     rules: Vec<RuleBody>,
     #[serde(default)]
     overrides: Vec<OverrideBody>,
+    /// IANA time zone; if given, it becomes the expert's.
     timezone: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Hours on one day of the week.
+#[derive(Deserialize, ToSchema)]
 struct RuleBody {
+    /// 0 = Sunday ... 6 = Saturday.
+    #[schema(example = 1, minimum = 0, maximum = 6)]
     day_of_week: i64,
+    /// "HH:MM", 24-hour.
+    #[schema(example = "09:00", pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     start_time: String,
+    /// "HH:MM", 24-hour; "24:00" only here.
+    #[schema(example = "17:00", pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     end_time: String,
+    /// false cuts the time out (a break); default true.
     #[serde(default = "yes")]
     is_available: bool,
 }
@@ -106,16 +144,22 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+/// One date's hours instead of the weekly rules (no windows: a day off).
+#[derive(Deserialize, ToSchema)]
 struct OverrideBody {
+    /// YYYY-MM-DD.
+    #[schema(example = "2026-12-24", format = Date)]
     date: String,
     #[serde(default)]
     windows: Vec<WindowBody>,
 }
 
-#[derive(Deserialize)]
+/// Local times, "HH:MM".
+#[derive(Deserialize, ToSchema)]
 struct WindowBody {
+    #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     start_time: String,
+    #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     end_time: String,
 }
 
@@ -171,6 +215,12 @@ impl AvailabilityBody {
 const MAX_RULES: usize = 500;
 const MAX_OVERRIDES: usize = 2000;
 
+#[utoipa::path(put, path = "/api/v1/experts/{id}/availability", tag = "experts", request_body = AvailabilityBody,
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses(
+        (status = 200, description = "Replaced atomically (the expert, admin)", body = Availability),
+        (status = 422, description = "`invalid_day_of_week`, `invalid_time`, `end_before_start`, `invalid_date`, `duplicate_override`, `unknown_timezone`, `too_many_rules`", body = ErrorAnswer),
+    ))]
 async fn put_availability(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -184,6 +234,9 @@ async fn put_availability(
     Ok(HttpResponse::Ok().json(availability_json(&saved)))
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/booking-policy", operation_id = "get_booking_policy", tag = "experts",
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses((status = 200, description = "The booking policy (anyone authenticated)", body = PolicyAnswer)))]
 async fn get_policy(
     _caller: Caller,
     state: web::Data<AppState>,
@@ -193,15 +246,32 @@ async fn get_policy(
     Ok(HttpResponse::Ok().json(expert.booking_policy))
 }
 
-#[derive(Deserialize)]
+/// A booking policy; a missing field takes its default.
+#[derive(Deserialize, ToSchema)]
 pub(super) struct PolicyBody {
+    /// 5-1440, default 30.
+    #[schema(example = 30, minimum = 5, maximum = 1440)]
     slot_duration_minutes: Option<i64>,
+    /// 5-1440, default the duration.
+    #[schema(minimum = 5, maximum = 1440)]
     slot_interval_minutes: Option<i64>,
+    /// 0-1440, default 0.
+    #[schema(minimum = 0, maximum = 1440)]
     buffer_before_minutes: Option<i64>,
+    /// 0-1440, default 0.
+    #[schema(minimum = 0, maximum = 1440)]
     buffer_after_minutes: Option<i64>,
+    /// 0-525600, default 0.
+    #[schema(minimum = 0, maximum = 525600)]
     minimum_notice_minutes: Option<i64>,
+    /// 1-730, default 60.
+    #[schema(minimum = 1, maximum = 730)]
     booking_horizon_days: Option<i64>,
+    /// `none` (default), `provider` or `static`.
+    #[schema(value_type = Option<crate::api_schema::Video>)]
     video: Option<String>,
+    /// https, required with `static`.
+    #[schema(format = "uri")]
     video_url: Option<String>,
     max_bookings_per_day: Option<i64>,
     max_bookings_per_week: Option<i64>,
@@ -261,6 +331,12 @@ fn video_unsupported(state: &AppState, integration: IntegrationType, what: &str)
     .into()
 }
 
+#[utoipa::path(put, path = "/api/v1/experts/{id}/booking-policy", operation_id = "put_booking_policy", tag = "experts", request_body = PolicyBody,
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses(
+        (status = 200, description = "The policy, replaced (the expert, admin)", body = PolicyAnswer),
+        (status = 422, description = "`out_of_range`, `invalid_video`, `video_unsupported`", body = ErrorAnswer),
+    ))]
 async fn put_policy(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -289,11 +365,20 @@ async fn put_policy(
     }
 }
 
-#[derive(Deserialize)]
+/// The integration whose availability applies.
+#[derive(Deserialize, ToSchema)]
 struct IntegrationBody {
+    /// A registered provider's `integration_type` (GET /api/v1/providers).
+    #[schema(example = "manual")]
     integration_type: String,
 }
 
+#[utoipa::path(put, path = "/api/v1/experts/{id}/integration", operation_id = "choose_integration", tag = "experts", request_body = IntegrationBody,
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses(
+        (status = 200, description = "The expert (the expert, admin)", body = Expert),
+        (status = 422, description = "`unknown_integration`, `integration_not_connected`, `integration_unavailable`, `video_unsupported`", body = ErrorAnswer),
+    ))]
 async fn put_integration(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -339,15 +424,27 @@ async fn put_integration(
 /// POST .../availability/preview: the PUT availability body, an optional `booking_policy` and a
 /// window (`from`, `to`). The slots the expert would have with these unsaved settings, from the
 /// same engine and calendar as GET slots; nothing is stored. The manage page's live preview.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PreviewBody {
     #[serde(flatten)]
     availability: AvailabilityBody,
     booking_policy: Option<PolicyBody>,
+    /// RFC 3339.
+    #[schema(format = DateTime, example = "2026-03-02T00:00:00Z")]
     from: String,
+    /// RFC 3339, at most 93 days after from.
+    #[schema(format = DateTime, example = "2026-03-09T00:00:00Z")]
     to: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/experts/{id}/availability/preview", tag = "experts", request_body = PreviewBody,
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses(
+        (status = 200, description = "The slots the expert would have with these unsaved settings; nothing is stored (the expert, admin)", body = Slots),
+        (status = 422, description = "The codes of PUT availability, PUT booking-policy and GET slots", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn preview_availability(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -8,8 +8,10 @@ use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::ExpertId;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
 use super::params::{expert_id, parse_id};
+use crate::api_schema::{ErrorAnswer, FeedUrl};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ics::{calendar, Detail};
@@ -30,6 +32,16 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ics/{expert_id}/{file}", web::get().to(feed));
 }
 
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(appointment_ics, rotate_feed, disable_feed, feed))]
+pub(super) struct Doc;
+
+#[utoipa::path(get, path = "/api/v1/appointments/{id}/ics", operation_id = "get_appointment_ics", tag = "icalendar",
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    responses((status = 200, description = "A VCALENDAR (METHOD:PUBLISH) with one VEVENT (its client, its expert, admin)",
+        content_type = "text/calendar", body = String,
+        headers(("Content-Disposition" = String, description = "attachment; filename=\"appointment-{id}.ics\"")))))]
 async fn appointment_ics(
     caller: Caller,
     state: web::Data<AppState>,
@@ -55,6 +67,9 @@ fn feed_url(state: &AppState, expert: ExpertId, secret: &str) -> String {
     )
 }
 
+#[utoipa::path(post, path = "/api/v1/experts/{id}/ics-feed", operation_id = "rotate_ics_feed", tag = "icalendar",
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses((status = 200, description = "The feed's URL with a new secret; the old URL answers 404 from now on (the expert, admin)", body = FeedUrl)))]
 async fn rotate_feed(
     caller: Caller,
     state: web::Data<AppState>,
@@ -67,6 +82,9 @@ async fn rotate_feed(
     Ok(HttpResponse::Ok().json(json!({ "url": feed_url(&state, id, &secret) })))
 }
 
+#[utoipa::path(delete, path = "/api/v1/experts/{id}/ics-feed", operation_id = "disable_ics_feed", tag = "icalendar",
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses((status = 204, description = "The feed is off, also when it was (the expert, admin)")))]
 async fn disable_feed(
     caller: Caller,
     state: web::Data<AppState>,
@@ -79,8 +97,11 @@ async fn disable_feed(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedParams {
+    /// `1`/`true`: times only, no names; `0`/`false` or absent: full.
+    #[param(pattern = "^(0|1|true|false)$")]
     busy_only: Option<String>,
 }
 
@@ -90,6 +111,21 @@ fn no_feed() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such calendar feed")
 }
 
+#[utoipa::path(get, path = "/ics/{expert_id}/{secret}.ics", operation_id = "get_ics_feed", tag = "icalendar", security(()),
+    params(
+        ("expert_id" = Uuid, Path, description = "The expert's id"),
+        ("secret" = String, Path, description = "The feed's secret (64 hex characters), from POST ics-feed"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of the feed last read"),
+        FeedParams,
+    ),
+    responses(
+        (status = 200, description = "The expert's confirmed and pending appointments from 30 days back (whoever holds the URL)",
+            content_type = "text/calendar", body = String,
+            headers(("ETag" = String, description = "The SHA-256 of the body"))),
+        (status = 304, description = "Unchanged since If-None-Match's ETag"),
+        (status = 400, description = "`invalid_parameter` (busy_only)", body = ErrorAnswer),
+        (status = 404, description = "`not_found`: no such calendar feed (off, an old or wrong secret, an unknown expert: the same answer for all)", body = ErrorAnswer),
+    ))]
 async fn feed(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::extract::{Authed, JsonObject};
 use super::params::{expert_id, provider_from_path};
+use crate::api_schema::{CredentialFields, ErrorAnswer, Integration};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,6 +23,11 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(disconnect)),
     );
 }
+
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, put_integration, disconnect))]
+pub(super) struct Doc;
 
 fn instant(seconds: Option<i64>) -> Value {
     json!(seconds
@@ -61,6 +67,9 @@ async fn owned_expert(caller: &Caller, state: &AppState, path: &str) -> Result<E
     Ok(id)
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations", operation_id = "list_integrations", tag = "integrations",
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses((status = 200, description = "One entry per registered provider but manual, connected or not; never a token (the expert, admin)", body = Vec<Integration>)))]
 /// Every registered provider but those with nothing to connect (manual hours), in registration
 /// order, connected or not.
 async fn list(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -83,6 +92,16 @@ async fn list(caller: Caller, state: web::Data<AppState>, path: web::Path<String
     Ok(HttpResponse::Ok().json(out))
 }
 
+#[utoipa::path(put, path = "/api/v1/experts/{id}/integrations/{type}", operation_id = "connect_integration", tag = "integrations",
+    request_body(content = CredentialFields, description = "The provider's credential fields (Calendly: personal_access_token, event_type_uri; CalDAV: server_url, username, password); without a secret field, the connected integration's settings"),
+    params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
+    responses(
+        (status = 200, description = "The integration's entry (the expert, admin)", body = Integration),
+        (status = 404, description = "`not_found`, `unknown_integration`", body = ErrorAnswer),
+        (status = 422, description = "`invalid_credentials`, `invalid_token`, `discovery_failed`, `event_type_required`, `unknown_event_type`, `integration_not_connected`, `invalid_settings`, `unsupported`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `encryption_key_missing`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 /// PUT .../integrations/{type} with credential fields connects a "credentials" or "token"
 /// provider (checked against the provider before anything is stored); without them, it changes
 /// the settings of the connected integration (a scheduler's event type). 200 with the
@@ -156,6 +175,12 @@ pub(super) async fn require_connected(state: &AppState, provider: &dyn Provider,
     .into())
 }
 
+#[utoipa::path(delete, path = "/api/v1/experts/{id}/integrations/{type}", operation_id = "disconnect_integration", tag = "integrations",
+    params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
+    responses(
+        (status = 204, description = "Disconnected, also when it was not connected (the expert, admin)"),
+        (status = 404, description = "`not_found`, `unknown_integration`", body = ErrorAnswer),
+    ))]
 /// 204 also when it was not connected: wipes the credential (one transaction, falling back to
 /// manual if it was active), then lets the provider undo what connecting did (revoke, remove
 /// webhook subscriptions), best effort.

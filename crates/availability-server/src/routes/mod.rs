@@ -15,12 +15,14 @@ mod oauth;
 mod params;
 mod provider_settings;
 mod providers;
+mod reference;
 mod slots;
 mod webhook_endpoints;
 mod webhooks;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::OpenApi;
 
 use crate::error::ApiError;
 
@@ -47,7 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(provider_settings::configure)
                 .configure(integrations::configure)
                 .configure(oauth::configure_api)
-                .configure(webhook_endpoints::configure),
+                .configure(webhook_endpoints::configure)
+                .configure(reference::configure),
         )
         .configure(health::configure)
         .configure(ics::configure)
@@ -56,6 +59,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(webhooks::configure)
         .configure(crate::session::configure)
         .configure(crate::pages::configure);
+}
+
+/// The OpenAPI 3.1 document (`GET /api/v1/openapi.json`, and `/docs` draws it).
+///
+/// Each route module describes its own routes: a `#[utoipa::path(...)]` on the handler (method,
+/// full path, parameters, body, answers with their codes) and the handler's name in the module's
+/// `Doc` (`#[openapi(paths(...))]`, next to its `configure`). A new module adds its `Doc` to the
+/// list below. Answers are mirror types in `api_schema.rs`; request bodies and query structs
+/// derive `ToSchema` / `IntoParams` where they are declared. The shared errors (400, 401, 403,
+/// 404, 413, 415, 429, 503) are added to every operation by `openapi::add_shared_errors`. A route
+/// in docs/api.md's tables that the document lacks (or the reverse) fails `tests/tests/openapi.rs`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = crate::openapi::frame();
+    for part in [
+        admin::Doc::openapi(),
+        appointments::Doc::openapi(),
+        experts::Doc::openapi(),
+        health::Doc::openapi(),
+        ics::Doc::openapi(),
+        integrations::Doc::openapi(),
+        metrics::Doc::openapi(),
+        oauth::Doc::openapi(),
+        provider_settings::Doc::openapi(),
+        providers::Doc::openapi(),
+        reference::Doc::openapi(),
+        slots::Doc::openapi(),
+        webhook_endpoints::Doc::openapi(),
+        webhooks::Doc::openapi(),
+        crate::session::Doc::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    crate::openapi::add_shared_errors(&mut doc);
+    doc
 }
 
 /// A request's path as the log may show it: a calendar feed's secret is left out.

@@ -15,8 +15,10 @@ use availability_domain::{ExpertId, IntegrationType, Secret};
 use availability_store::{tokens, OAuthStart, OAUTH_STATE_SECONDS};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
 use super::params::{expert_id, provider_from_path};
+use crate::api_schema::{ErrorAnswer, OAuthConnect};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -25,6 +27,11 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/oauth/{type}/callback", web::get().to(callback))
         .route("/oauth/{type}/start", web::get().to(start));
 }
+
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(connect, start, callback))]
+pub(super) struct Doc;
 
 /// The cookie that binds a connect of this integration to one browser. Its path is /oauth, so it
 /// goes nowhere but the start link and the callback; SameSite=Lax, so it comes along when the
@@ -66,6 +73,14 @@ fn no_oauth(provider: &dyn Provider) -> ApiError {
     ApiError::invalid("integration_unavailable", why)
 }
 
+#[utoipa::path(post, path = "/api/v1/experts/{id}/integrations/{type}/connect", operation_id = "connect_oauth", tag = "integrations",
+    params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
+    responses(
+        (status = 200, description = "Where the expert's browser goes (the expert, admin); sets the binding cookie availability_oauth_{type}", body = OAuthConnect),
+        (status = 404, description = "`not_found`, `unknown_integration`", body = ErrorAnswer),
+        (status = 422, description = "`integration_unavailable`: the provider has no OAuth connect on this server", body = ErrorAnswer),
+        (status = 503, description = "`encryption_key_missing`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn connect(
     caller: Caller,
     state: web::Data<AppState>,
@@ -107,14 +122,23 @@ async fn connect(
         .json(json!({"authorization_url": request.url, "start_url": start_url})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StartParams {
+    /// The ticket of connect's `start_url`.
     ticket: Option<String>,
 }
 
 /// GET /oauth/{type}/start?ticket=...: unauthenticated (the single-use ticket says which
 /// connect). Binds the state to this browser (a new cookie; the binding of whoever called connect
 /// no longer counts) and sends it to the provider.
+#[utoipa::path(get, path = "/oauth/{type}/start", operation_id = "oauth_start", tag = "integrations", security(()),
+    params(("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar"), StartParams),
+    responses(
+        (status = 303, description = "To the provider's authorization URL, with a new binding cookie"),
+        (status = 400, description = "`invalid_state`: an unknown, used or expired ticket", body = ErrorAnswer),
+        (status = 404, description = "`unknown_integration`", body = ErrorAnswer),
+    ))]
 async fn start(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -146,10 +170,14 @@ fn invalid_ticket() -> ApiError {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CallbackParams {
+    /// The authorization code.
     code: Option<String>,
+    /// The state connect made.
     state: Option<String>,
+    /// The provider's error (`access_denied`, ...).
     error: Option<String>,
 }
 
@@ -171,6 +199,15 @@ fn invalid_state() -> ApiError {
 /// Unauthenticated: the single-use state identifies the expert, and the binding cookie the
 /// browser that began the connect. A callback without that cookie, or with another browser's,
 /// exchanges nothing and leaves the state as it is.
+#[utoipa::path(get, path = "/oauth/{type}/callback", operation_id = "oauth_callback", tag = "integrations", security(()),
+    params(("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar"), CallbackParams),
+    responses(
+        (status = 303, description = "To /experts/{id}/manage?connected={type}, or ?error=... when the provider refused"),
+        (status = 400, description = "`invalid_state`: missing, unknown, used or expired state, or a binding cookie of another browser", body = ErrorAnswer),
+        (status = 404, description = "`unknown_integration`", body = ErrorAnswer),
+        (status = 422, description = "`integration_unavailable`", body = ErrorAnswer),
+        (status = 502, description = "`provider_unavailable`: the code exchange failed", body = ErrorAnswer),
+    ))]
 async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,

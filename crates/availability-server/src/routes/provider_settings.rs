@@ -8,10 +8,12 @@ use availability_domain::ExpertId;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 use super::extract::{Authed, JsonObject};
 use super::integrations::is_connected;
 use super::params::{expert_id, provider_from_path};
+use crate::api_schema::{Availability, CalendarList, CredentialFields, ErrorAnswer, EventTypeList};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,6 +34,17 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(event_types_for_fields)),
     );
 }
+
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    calendars,
+    choose_calendars,
+    working_hours,
+    connected_event_types,
+    event_types_for_fields
+))]
+pub(super) struct Doc;
 
 /// 409 `integration_not_connected` unless the expert has connected this provider: what is inside
 /// a calendar cannot be asked of one that is not there (never a 5xx).
@@ -62,6 +75,15 @@ async fn owned<'a>(
     Ok((id, provider))
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations/{type}/calendars", operation_id = "list_calendars", tag = "integrations",
+    params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
+    responses(
+        (status = 200, description = "The connected account's calendars (the expert, admin)", body = CalendarList),
+        (status = 404, description = "`not_found`, `unknown_integration`, `not_offered` (a feature the provider does not have)", body = ErrorAnswer),
+        (status = 409, description = "`integration_not_connected`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 /// GET .../{type}/calendars -> {calendars:[{id, summary, primary, blocks_time, receives_events,
 /// read_only, access_role?, time_zone?}]}
 async fn calendars(
@@ -75,12 +97,24 @@ async fn calendars(
     Ok(HttpResponse::Ok().json(json!({ "calendars": calendars })))
 }
 
-#[derive(Deserialize)]
+/// Which calendars block time and which one receives appointments.
+#[derive(Deserialize, ToSchema)]
 struct CalendarChoice {
     busy_calendar_ids: Vec<String>,
     event_calendar_id: String,
 }
 
+#[utoipa::path(put, path = "/api/v1/experts/{id}/integrations/{type}/calendars", operation_id = "choose_calendars", tag = "integrations",
+    request_body = CalendarChoice,
+    params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
+    responses(
+        (status = 200, description = "The calendars again (the expert, admin)", body = CalendarList),
+        (status = 404, description = "`not_found`, `unknown_integration`, `not_offered` (a feature the provider does not have)", body = ErrorAnswer),
+        (status = 409, description = "`integration_not_connected`", body = ErrorAnswer),
+        (status = 422, description = "`invalid_calendar_choice`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 /// PUT .../{type}/calendars {busy_calendar_ids, event_calendar_id} -> the list again.
 async fn choose_calendars(
     state: web::Data<AppState>,
@@ -99,6 +133,16 @@ async fn choose_calendars(
     Ok(HttpResponse::Ok().json(json!({ "calendars": calendars })))
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations/{type}/working_hours", operation_id = "get_working_hours", tag = "integrations",
+    params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
+    responses(
+        (status = 200, description = "The provider's working hours in the shape of GET availability; nothing is stored (the expert, admin)", body = Availability),
+        (status = 404, description = "`not_found`, `unknown_integration`, `not_offered` (a feature the provider does not have)", body = ErrorAnswer),
+        (status = 409, description = "`integration_not_connected`", body = ErrorAnswer),
+        (status = 422, description = "`working_hours_unavailable`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 /// GET .../{type}/working_hours: the provider's working hours of the expert in the shape of GET
 /// availability (zone, rules; the stored overrides when in the same zone), for the expert to
 /// review and save as their hours. Nothing is stored: bookings are validated against the stored
@@ -125,6 +169,15 @@ async fn working_hours(
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/integrations/{type}/event_types", operation_id = "list_event_types", tag = "integrations",
+    params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
+    responses(
+        (status = 200, description = "The connected account's active event types (the expert, admin)", body = EventTypeList),
+        (status = 404, description = "`not_found`, `unknown_integration`, `not_offered` (a feature the provider does not have)", body = ErrorAnswer),
+        (status = 409, description = "`integration_not_connected`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 /// GET .../{type}/event_types: the connected account's active event types.
 async fn connected_event_types(
     caller: Caller,
@@ -137,6 +190,16 @@ async fn connected_event_types(
     Ok(HttpResponse::Ok().json(json!({ "event_types": types })))
 }
 
+#[utoipa::path(post, path = "/api/v1/experts/{id}/integrations/{type}/event_types", operation_id = "list_event_types_for_credentials", tag = "integrations",
+    request_body(content = CredentialFields, description = "The provider's credential fields (Calendly: personal_access_token)"),
+    params(("id" = Uuid, Path, description = "The expert's id"), ("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
+    responses(
+        (status = 200, description = "The account's active event types; nothing is stored (the expert, admin)", body = EventTypeList),
+        (status = 404, description = "`not_found`, `unknown_integration`, `not_offered` (a feature the provider does not have)", body = ErrorAnswer),
+        (status = 422, description = "`invalid_token`, `invalid_credentials`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 /// POST .../{type}/event_types {credential fields}: checks them and lists the account's active
 /// event types, so the expert can pick one before connecting. Nothing is stored.
 async fn event_types_for_fields(

@@ -5,12 +5,18 @@ use actix_web::{web, HttpResponse};
 use availability_core::Provider;
 use serde_json::{json, Value};
 
+use crate::api_schema::ProviderList;
 use crate::auth::Caller;
 use crate::state::AppState;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/providers", web::get().to(list));
 }
+
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list))]
+pub(super) struct Doc;
 
 fn describe(provider: &dyn Provider) -> Value {
     let d = provider.descriptor();
@@ -33,6 +39,8 @@ fn describe(provider: &dyn Provider) -> Value {
     out
 }
 
+#[utoipa::path(get, path = "/api/v1/providers", operation_id = "list_providers", tag = "integrations",
+    responses((status = 200, description = "Every registered provider in registration order (anyone authenticated)", body = ProviderList)))]
 /// Anyone authenticated.
 async fn list(_caller: Caller, state: web::Data<AppState>) -> HttpResponse {
     let providers: Vec<Value> = state.providers.iter().map(|p| describe(p.as_ref())).collect();

@@ -5,9 +5,11 @@ use actix_web::{web, HttpResponse};
 use availability_domain::Zone;
 use availability_domain::{ExpertId, Slot};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::extract::Authed;
 use super::params::{expert_id, parse_instant, write_instant};
+use crate::api_schema::{ErrorAnswer, Explanation, Slots};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -16,14 +18,36 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/experts/{id}/availability/explain", web::get().to(get_explain));
 }
 
-#[derive(Deserialize)]
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_slots, get_explain))]
+pub(super) struct Doc;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SlotParams {
+    /// RFC 3339.
+    #[param(format = DateTime, example = "2026-03-02T00:00:00Z")]
     from: String,
+    /// RFC 3339, after from and at most 93 days later.
+    #[param(format = DateTime, example = "2026-03-09T00:00:00Z")]
     to: String,
+    /// 5-1440; replaces the policy's duration.
+    #[param(minimum = 5, maximum = 1440)]
     duration_minutes: Option<i64>,
+    /// IANA time zone to write the times in (the same instants).
+    #[param(example = "Europe/Berlin")]
     timezone: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/slots", operation_id = "get_slots", tag = "slots",
+    params(("id" = Uuid, Path, description = "The expert's id"), SlotParams),
+    responses(
+        (status = 200, description = "The bookable slots (anyone authenticated)", body = Slots),
+        (status = 422, description = "`invalid_window`, `window_too_long`, `out_of_range` (duration_minutes), `unknown_timezone`, `duration_not_offered`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn get_slots(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -45,12 +69,25 @@ async fn get_slots(
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExplainParams {
+    /// RFC 3339.
+    #[param(format = DateTime, example = "2026-03-02T09:00:00Z")]
     start: String,
+    /// RFC 3339; default start + the policy's slot duration.
+    #[param(format = DateTime)]
     end: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/experts/{id}/availability/explain", operation_id = "explain_availability", tag = "slots",
+    params(("id" = Uuid, Path, description = "The expert's id"), ExplainParams),
+    responses(
+        (status = 200, description = "Every reason [start, end) is not a slot (the expert, admin)", body = Explanation),
+        (status = 422, description = "`end_before_start`, `out_of_range` (longer than a day), `unsupported`", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 /// GET .../availability/explain?start=&end= (the expert and admins): {bookable, reasons}, from the
 /// same engine and inputs as the slots, so it says exactly why a time is not shown.
 async fn get_explain(

@@ -10,9 +10,14 @@ use availability_domain::jiff::Timestamp;
 use availability_store::{Delivery, EndpointPatch, WebhookEndpoint, WebhookEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Authed, JsonObject};
 use super::params::parse_id;
+use crate::api_schema::{
+    CreatedWebhookEndpoint, Delivery as DeliveryAnswer, DeliveryList, ErrorAnswer, WebhookEndpoint as EndpointAnswer,
+    WebhookEndpointList,
+};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -30,28 +35,47 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, get, update, delete, deliveries, retry))]
+pub(super) struct Doc;
+
 /// The longest URL accepted.
 const MAX_URL_LEN: usize = 2048;
 /// Deliveries listed by default, and at most.
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
 
-#[derive(Deserialize)]
+/// A new webhook endpoint.
+#[derive(Deserialize, ToSchema)]
 struct NewEndpoint {
+    /// https (http only to a loopback host), at most 2048 characters.
+    #[schema(example = "https://marketplace.example.com/hooks/availability", format = "uri")]
     url: String,
+    /// At least one event type.
+    #[schema(value_type = Vec<crate::api_schema::WebhookEventName>, example = json!(["appointment.created", "appointment.cancelled"]))]
     events: Vec<String>,
+    /// Default true.
     enabled: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// The fields to change of a webhook endpoint.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = WebhookEndpointPatch)]
 struct Patch {
+    #[schema(format = "uri")]
     url: Option<String>,
+    #[schema(value_type = Option<Vec<crate::api_schema::WebhookEventName>>)]
     events: Option<Vec<String>>,
+    /// true also clears `disabled_reason`.
     enabled: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeliveryQuery {
+    /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -150,6 +174,12 @@ fn endpoint_id(path: &str) -> Result<String, ApiError> {
     Ok(parse_id::<uuid::Uuid>("webhook endpoint id", path)?.to_string())
 }
 
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints", operation_id = "create_webhook_endpoint", tag = "webhooks", request_body = NewEndpoint,
+    responses(
+        (status = 201, description = "The endpoint, with its secret shown only here (admin)", body = CreatedWebhookEndpoint),
+        (status = 422, description = "`invalid_webhook_url`, `unknown_event`, `events_required`", body = ErrorAnswer),
+        (status = 503, description = "`encryption_key_missing`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn create(
     state: web::Data<AppState>,
     Authed(caller, body): Authed<JsonObject<NewEndpoint>>,
@@ -175,6 +205,8 @@ async fn create(
     Ok(HttpResponse::Created().json(answer))
 }
 
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints", operation_id = "list_webhook_endpoints", tag = "webhooks",
+    responses((status = 200, description = "Every endpoint, oldest first, without secrets (admin)", body = WebhookEndpointList)))]
 async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let endpoints = state.store.webhook_endpoints().await?;
@@ -182,12 +214,21 @@ async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(json!({ "webhook_endpoints": list })))
 }
 
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}", operation_id = "get_webhook_endpoint", tag = "webhooks",
+    params(("id" = Uuid, Path, description = "The webhook endpoint's id")),
+    responses((status = 200, description = "The endpoint, without its secret (admin)", body = EndpointAnswer)))]
 async fn get(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let endpoint = state.store.webhook_endpoint(endpoint_id(&path)?).await?;
     Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
 }
 
+#[utoipa::path(patch, path = "/api/v1/webhook-endpoints/{id}", operation_id = "update_webhook_endpoint", tag = "webhooks", request_body = Patch,
+    params(("id" = Uuid, Path, description = "The webhook endpoint's id")),
+    responses(
+        (status = 200, description = "The endpoint (admin)", body = EndpointAnswer),
+        (status = 422, description = "`invalid_webhook_url`, `unknown_event`, `events_required`", body = ErrorAnswer),
+    ))]
 async fn update(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -205,6 +246,9 @@ async fn update(
     Ok(HttpResponse::Ok().json(endpoint_json(&endpoint)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", operation_id = "delete_webhook_endpoint", tag = "webhooks",
+    params(("id" = Uuid, Path, description = "The webhook endpoint's id")),
+    responses((status = 204, description = "Deleted, with its deliveries (admin)")))]
 async fn delete(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = endpoint_id(&path)?;
@@ -214,6 +258,12 @@ async fn delete(caller: Caller, state: web::Data<AppState>, path: web::Path<Stri
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
+    params(("id" = Uuid, Path, description = "The webhook endpoint's id"), DeliveryQuery),
+    responses(
+        (status = 200, description = "The endpoint's deliveries, newest first (admin)", body = DeliveryList),
+        (status = 422, description = "`out_of_range` (limit)", body = ErrorAnswer),
+    ))]
 async fn deliveries(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -233,6 +283,12 @@ async fn deliveries(
     Ok(HttpResponse::Ok().json(json!({ "deliveries": list })))
 }
 
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry", operation_id = "retry_webhook_delivery", tag = "webhooks",
+    params(("id" = Uuid, Path, description = "The webhook endpoint's id"), ("delivery_id" = i64, Path, description = "The delivery's id (a number)")),
+    responses(
+        (status = 202, description = "Queued again at once with a new 3-day retry window (admin)", body = DeliveryAnswer),
+        (status = 409, description = "`endpoint_disabled`", body = ErrorAnswer),
+    ))]
 async fn retry(
     caller: Caller,
     state: web::Data<AppState>,

@@ -10,6 +10,7 @@ use availability_domain::jiff::Timestamp;
 use serde_json::json;
 
 use super::params::provider_from_path;
+use crate::api_schema::{ErrorAnswer, WebhookAnswer};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -19,6 +20,11 @@ const MAX_BODY: usize = 256 * 1024;
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/webhooks/{type}").route(web::post().to(deliver)));
 }
+
+/// This route in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(deliver))]
+pub(super) struct Doc;
 
 fn too_large() -> ApiError {
     ApiError::new(
@@ -45,6 +51,19 @@ async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Byte
     }
 }
 
+#[utoipa::path(post, path = "/webhooks/{type}", operation_id = "receive_provider_webhook", tag = "integrations", security(()),
+    request_body(content = String, description = "The provider's delivery, checked on the raw bytes (signature, channel token or client state) before it is read", content_type = "application/json"),
+    params(("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar")),
+    responses(
+        (status = 200, description = "Applied, unchanged or ignored; Microsoft's validationToken is echoed as text/plain", body = WebhookAnswer),
+        (status = 202, description = "Accepted, handled in the background"),
+        (status = 400, description = "`invalid_json`: a delivery that passed the check but cannot be read", body = ErrorAnswer),
+        (status = 401, description = "`invalid_signature`: missing, wrong or stale", body = ErrorAnswer),
+        (status = 404, description = "`unknown_integration`, `not_found` (a provider without webhooks)", body = ErrorAnswer),
+        (status = 413, description = "`payload_too_large` (over 256 KB)", body = ErrorAnswer),
+        (status = 502, description = "`provider_error`", body = ErrorAnswer),
+        (status = 503, description = "`provider_unavailable`, `database_unavailable`", body = ErrorAnswer),
+    ))]
 async fn deliver(
     state: web::Data<AppState>,
     path: web::Path<String>,
