@@ -29,7 +29,16 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 
 /// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(book, get_appointment, reschedule, cancel, list_for_expert, list_for_client))]
+#[openapi(paths(
+    book,
+    get_appointment,
+    reschedule,
+    cancel,
+    retry_sync,
+    list_for_expert,
+    list_for_client,
+    clients_of_expert
+))]
 pub(super) struct Doc;
 
 /// A booking.
@@ -46,6 +55,7 @@ struct BookingBody {
     #[schema(format = DateTime, example = "2026-03-02T09:30:00Z")]
     end_time: String,
     /// The client's hold on exactly this time, redeemed by this booking.
+    #[schema(format = Uuid)]
     hold_id: Option<String>,
 }
 
@@ -64,8 +74,8 @@ const MAX_KEY_LEN: usize = 255;
         (status = 201, description = "Booked (the client themself, or admin)", body = AppointmentAnswer),
         (status = 202, description = "Pending: the client finishes it at `scheduling_url` (a scheduler's single-use link)", body = AppointmentAnswer),
         (status = 400, description = "`invalid_json`, `invalid_parameter`, `invalid_idempotency_key`", body = ErrorAnswer),
-        (status = 409, description = "`slot_taken`, `provider_refused`", body = ErrorAnswer),
-        (status = 422, description = "`slot_unavailable`, `limit_reached`, `end_before_start`, `idempotency_key_reused`, `unsupported`", body = ErrorAnswer),
+        (status = 409, description = "`slot_taken`, `provider_refused`, `hold_expired`", body = ErrorAnswer),
+        (status = 422, description = "`slot_unavailable`, `limit_reached`, `hold_mismatch`, `end_before_start`, `idempotency_key_reused`, `unsupported`", body = ErrorAnswer),
         (status = 502, description = "`provider_error`: the expert's calendar answered something unusable", body = ErrorAnswer),
         (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
     ))]
@@ -258,6 +268,12 @@ async fn cancel(
 /// POST .../sync/retry (the expert, admins): the calendar sync of an appointment whose retries
 /// gave up is queued once more (sync_status pending, the reason cleared); 409 `sync_not_failed`
 /// when there is nothing to retry.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/sync/retry", operation_id = "retry_appointment_sync", tag = "appointments",
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "Queued again (its expert, admin)", body = AppointmentAnswer),
+        (status = 409, description = "`sync_not_failed`", body = ErrorAnswer),
+    ))]
 async fn retry_sync(
     caller: Caller,
     state: web::Data<AppState>,
@@ -374,14 +390,15 @@ async fn list_for_client(
 }
 
 /// A client as their expert's agenda names them.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, ToSchema)]
 struct AgendaClient {
+    #[schema(value_type = uuid::Uuid)]
     id: ClientId,
     name: String,
 }
 
 /// GET /api/v1/experts/{id}/clients's answer.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, ToSchema)]
 struct AgendaClients {
     clients: Vec<AgendaClient>,
 }
@@ -389,6 +406,9 @@ struct AgendaClients {
 /// GET /api/v1/experts/{id}/clients (the expert, admins): {clients:[{id, name}]}, the clients who
 /// have or had an appointment with the expert, by name; the agenda shows whom each appointment is
 /// with.
+#[utoipa::path(get, path = "/api/v1/experts/{id}/clients", operation_id = "list_clients_of_expert", tag = "appointments",
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses((status = 200, description = "The clients who have or had an appointment with the expert, by name (the expert, admin)", body = AgendaClients)))]
 async fn clients_of_expert(
     caller: Caller,
     state: web::Data<AppState>,

@@ -13,9 +13,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::Authed;
 use super::params::{parse_instant, write_instant};
+use crate::api_schema::ErrorAnswer;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -23,6 +25,11 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/experts", web::get().to(list_experts))
         .route("/availability/search", web::get().to(search));
 }
+
+/// These routes in the OpenAPI document (a new route: its `#[utoipa::path]` and its name here).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_experts, search))]
+pub(super) struct Doc;
 
 /// A page's default and largest size.
 const DEFAULT_LIMIT: i64 = 20;
@@ -35,46 +42,68 @@ const ASKED_AT_ONCE: usize = 8;
 const MAX_QUERY_CHARS: usize = 200;
 
 /// GET /api/v1/experts's query.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DirectoryParams {
-    /// Part of the name, case-insensitively.
+    /// Part of the name, case-insensitively (at most 200 characters).
     q: Option<String>,
+    /// RFC 3339; with available_to: only experts with a slot in the window, by next slot.
+    #[param(format = DateTime, example = "2026-03-02T00:00:00Z")]
     available_from: Option<String>,
+    /// RFC 3339, after available_from.
+    #[param(format = DateTime, example = "2026-03-09T00:00:00Z")]
     available_to: Option<String>,
+    /// 5-1440 (with a window); replaces each expert's policy duration.
+    #[param(minimum = 5, maximum = 1440)]
     duration_minutes: Option<i64>,
+    /// 1-100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// GET /api/v1/availability/search's query.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchParams {
+    /// RFC 3339.
+    #[param(format = DateTime, example = "2026-03-02T09:00:00Z")]
     start: String,
+    /// RFC 3339: whole minutes after start, 5-1440 of them.
+    #[param(format = DateTime, example = "2026-03-02T10:00:00Z")]
     end: String,
+    /// Part of the name, case-insensitively.
     q: Option<String>,
 }
 
 /// An expert as the directory shows them (no email address).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ListedExpert {
+    #[schema(value_type = uuid::Uuid)]
     id: ExpertId,
     name: String,
     timezone: String,
+    /// With a window: the first slot in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_slot: Option<SlotJson>,
+    /// With a window: how many slots it has.
     #[serde(skip_serializing_if = "Option::is_none")]
     slot_count: Option<usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SlotJson {
+    #[schema(format = DateTime)]
     start: String,
+    #[schema(format = DateTime)]
     end: String,
 }
 
 /// An expert left out because their calendar could not be asked.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Unavailable {
+    #[schema(value_type = uuid::Uuid)]
     expert_id: ExpertId,
     name: String,
     code: &'static str,
@@ -82,7 +111,7 @@ struct Unavailable {
 }
 
 /// GET /api/v1/experts's answer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DirectoryPage {
     experts: Vec<ListedExpert>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,9 +120,11 @@ struct DirectoryPage {
 }
 
 /// GET /api/v1/availability/search's answer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SearchAnswer {
+    #[schema(format = DateTime)]
     start: String,
+    #[schema(format = DateTime)]
     end: String,
     experts: Vec<ListedExpert>,
     unavailable: Vec<Unavailable>,
@@ -196,6 +227,12 @@ async fn all_matching(state: &AppState, q: Option<String>) -> Result<Vec<Expert>
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/experts", operation_id = "list_experts", tag = "directory", params(DirectoryParams),
+    responses(
+        (status = 200, description = "Experts by name, or (with a window) those with a slot in it by next slot; `unavailable` lists those whose calendar could not be asked (anyone authenticated)", body = DirectoryPage),
+        (status = 400, description = "`invalid_parameter` (a time, limit or cursor; one window bound without the other)", body = ErrorAnswer),
+        (status = 422, description = "`invalid_window`, `window_too_long`, `out_of_range` (duration_minutes)", body = ErrorAnswer),
+    ))]
 async fn list_experts(
     state: web::Data<AppState>,
     Authed(_caller, params): Authed<web::Query<DirectoryParams>>,
@@ -305,6 +342,12 @@ async fn list_experts(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/availability/search", operation_id = "search_availability", tag = "directory", params(SearchParams),
+    responses(
+        (status = 200, description = "The experts free for exactly [start, end) (anyone authenticated)", body = SearchAnswer),
+        (status = 400, description = "`invalid_parameter`", body = ErrorAnswer),
+        (status = 422, description = "`end_before_start`, `invalid_length`, `out_of_range`", body = ErrorAnswer),
+    ))]
 async fn search(
     state: web::Data<AppState>,
     Authed(_caller, params): Authed<web::Query<SearchParams>>,

@@ -273,9 +273,17 @@ pub(super) struct PolicyBody {
     /// https, required with `static`.
     #[schema(format = "uri")]
     video_url: Option<String>,
+    /// 1-1000 bookings in one local day of the expert; missing or null: no limit.
+    #[schema(minimum = 1, maximum = 1000)]
     max_bookings_per_day: Option<i64>,
+    /// 1-1000 bookings from Monday to Sunday; missing or null: no limit.
+    #[schema(minimum = 1, maximum = 1000)]
     max_bookings_per_week: Option<i64>,
+    /// 1-1000 bookings in one calendar month; missing or null: no limit.
+    #[schema(minimum = 1, maximum = 1000)]
     max_bookings_per_month: Option<i64>,
+    /// 1-1440 booked minutes in one local day; missing or null: no limit.
+    #[schema(minimum = 1, maximum = 1440)]
     max_booked_minutes_per_day: Option<i64>,
 }
 

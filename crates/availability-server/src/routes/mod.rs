@@ -75,6 +75,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     for part in [
         admin::Doc::openapi(),
         appointments::Doc::openapi(),
+        directory::Doc::openapi(),
+        holds::Doc::openapi(),
         experts::Doc::openapi(),
         health::Doc::openapi(),
         ics::Doc::openapi(),
