@@ -196,20 +196,29 @@ macro_rules! checked_in_transaction {
 }
 pub(crate) use checked_in_transaction;
 
+/// NotFound unless the client exists (inside a write transaction, before anything is written).
+macro_rules! require_client {
+    ($c:ident, $client_key:expr) => {{
+        let key: &str = $client_key;
+        let exists: i64 = crate::schema::clients::table
+            .filter(crate::schema::clients::id.eq(key))
+            .count()
+            .get_result($c)?;
+        if exists == 0 {
+            return Err(crate::StoreError::NotFound {
+                what: "client",
+                id: key.to_owned(),
+            });
+        }
+    }};
+}
+pub(crate) use require_client;
+
 pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) -> Result<Appointment, StoreError> {
     let expert_key = new.expert_id.to_string();
     let client_key = new.client_id.to_string();
     db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
-        let client_exists: i64 = clients::table
-            .filter(clients::id.eq(&client_key))
-            .count()
-            .get_result(c)?;
-        if client_exists == 0 {
-            return Err(StoreError::NotFound {
-                what: "client",
-                id: client_key.clone(),
-            });
-        }
+        require_client!(c, &client_key);
         // Expired holds block nothing; the hold this booking redeems (if any) is its own.
         crate::holds::remove_expired!(c, new.expert_id, guard.now.as_second());
         crate::holds::redeem!(c, new, guard);

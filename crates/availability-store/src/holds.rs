@@ -7,10 +7,10 @@ use availability_core::{BookingGuard, CoreError};
 use availability_domain::{Appointment, AppointmentStatus, Hold, HoldId, Interval, NewAppointment};
 use diesel::prelude::*;
 
-use crate::appointments::{checked_in_transaction, counted_starting_in, with_counted};
+use crate::appointments::{checked_in_transaction, counted_starting_in, require_client, with_counted};
 use crate::db::{db_run, Conn, LockedTransaction};
 use crate::rows::{instant, AppointmentRow, HoldRow};
-use crate::schema::{appointments, clients, holds};
+use crate::schema::{appointments, holds};
 use crate::StoreError;
 
 /// The expert's holds that overlap `window` (expired ones too: the engine ignores them).
@@ -98,16 +98,7 @@ pub(crate) fn create(conn: &mut Conn, hold: &Hold, guard: &BookingGuard) -> Resu
     let expert_key = hold.expert_id.to_string();
     let client_key = hold.client_id.to_string();
     db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
-        let client_exists: i64 = clients::table
-            .filter(clients::id.eq(&client_key))
-            .count()
-            .get_result(c)?;
-        if client_exists == 0 {
-            return Err(StoreError::NotFound {
-                what: "client",
-                id: client_key.clone(),
-            });
-        }
+        require_client!(c, &client_key);
         remove_expired!(c, hold.expert_id, guard.now.as_second());
         diesel::delete(
             holds::table
