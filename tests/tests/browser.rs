@@ -164,15 +164,24 @@ async fn set_value(c: &Client, selector: &str, value: &str) {
     assert_eq!(done, json!(true), "no element {selector}");
 }
 
+/// Clicks the element; found again when the page replaced it between finding and clicking (a
+/// list that re-renders), a few times at most.
 async fn click(c: &Client, selector: &str) {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(selector))
-        .await
-        .unwrap_or_else(|e| panic!("no {selector}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking {selector}: {e}"));
+    for attempt in 1..=3 {
+        let element = c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(selector))
+            .await
+            .unwrap_or_else(|e| panic!("no {selector}: {e}"));
+        match element.click().await {
+            Ok(()) => return,
+            Err(e) if attempt < 3 && e.to_string().contains("stale element") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("clicking {selector}: {e}"),
+        }
+    }
 }
 
 async fn path_of(c: &Client) -> String {
@@ -1557,7 +1566,11 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
     wait_for(
         &ann_browser,
         "the free-today list again",
-        &format!("document.querySelector('#at-time').hidden && document.querySelector('{listed}') !== null"),
+        &format!(
+            "document.querySelector('#at-time').hidden \
+             && document.querySelector('#results').getAttribute('aria-busy') === 'false' \
+             && document.querySelector('{listed}') !== null"
+        ),
     )
     .await;
 
