@@ -267,6 +267,7 @@ async fn appointment_ics_and_the_experts_feed_read_by_an_independent_parser() {
                 sync_error: None,
                 meeting_url: None,
                 meeting_error: None,
+                series_id: None,
                 created_at: start,
                 updated_at: start,
             }

@@ -152,6 +152,7 @@ fn confirmed(expert: &Expert, client: &Client, strategy: &dyn AvailabilityStrate
         sync_error: None,
         meeting_url: None,
         meeting_error: None,
+        series_id: None,
         created_at: Timestamp::now(),
         updated_at: Timestamp::now(),
     }

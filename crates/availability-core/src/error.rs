@@ -4,7 +4,7 @@
 
 use availability_domain::{AppointmentId, DomainError, HoldId, IntegrationType};
 
-use crate::engine::{BookingRefusal, Limit, Refusal};
+use crate::engine::{BookingRefusal, Limit, Refusal, SeriesRefusal};
 
 /// Everything that can go wrong when computing slots, booking, or connecting a provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +48,15 @@ pub enum CoreError {
     /// would be a slot but for it.
     #[error("{0}")]
     LimitReached(Limit),
+    /// A recurring booking the expert's policy does not allow (off, too many or too few
+    /// occurrences: 422 `series_not_allowed`), or with an occurrence beyond the horizon (422
+    /// `slot_unavailable`).
+    #[error("{0}")]
+    SeriesRefused(SeriesRefusal),
+    /// Occurrences of a recurring booking that cannot be booked ("reject": nothing is stored;
+    /// "skip" with none bookable), each with its reason.
+    #[error("{} occurrence(s) of the series cannot be booked", .0.len())]
+    SeriesConflict(Vec<SeriesConflict>),
     /// A booking names a hold that has expired or was released (or never existed): the time
     /// may be someone else's by now.
     #[error("hold {0} has expired or was released; pick the time again")]
@@ -190,6 +199,33 @@ impl From<Refusal> for CoreError {
             Refusal::SlotTaken => CoreError::SlotTaken,
             Refusal::LimitReached(limit) => CoreError::LimitReached(limit),
             Refusal::SlotUnavailable(code) => CoreError::SlotUnavailable(code.summary().to_owned()),
+        }
+    }
+}
+
+/// One occurrence of a series that cannot be booked, and why (the code of the refusal a single
+/// booking of it would get: `slot_taken`, `slot_unavailable` or `limit_reached`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SeriesConflict {
+    /// When it starts.
+    pub start_time: availability_domain::jiff::Timestamp,
+    /// When it ends.
+    pub end_time: availability_domain::jiff::Timestamp,
+    /// Why it cannot be booked.
+    pub code: &'static str,
+}
+
+impl SeriesConflict {
+    /// The occurrence `time` refused for `refusal`.
+    pub fn new(time: availability_domain::Interval, refusal: Refusal) -> Self {
+        Self {
+            start_time: time.start(),
+            end_time: time.end(),
+            code: match refusal {
+                Refusal::SlotTaken => "slot_taken",
+                Refusal::LimitReached(_) => "limit_reached",
+                _ => "slot_unavailable",
+            },
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod ports;
 pub mod provider;
 pub mod provider_events;
+pub mod series;
 mod service;
 pub mod strategy;
 
@@ -19,10 +20,11 @@ pub use engine::{
     BookingRefusal, BookingStatus, BusyTime, Explanation, Hours, Limit, Reason, ReasonCode, Refusal, Requester,
     SeriesRefusal, SlotQuery,
 };
-pub use error::CoreError;
+pub use error::{CoreError, SeriesConflict};
 pub use memory::InMemoryStore;
 pub use ports::{
     AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
+    NewSeries, SeriesBooking,
 };
 pub use provider::{
     AuthorizationRequest, CalendarEntry, ConnectMethod, Connection, CredentialField, EventTypeEntry, Features,

@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, BookingState, Client, ClientId, Expert, ExpertId, Hold, HoldId,
-    IntegrationType, Interval, NewAppointment, Schedule, SyncStatus, Zone,
+    IntegrationType, Interval, NewAppointment, Schedule, Series, SeriesId, SyncStatus, Zone,
 };
 
 use crate::ports::{
     AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
+    NewSeries, SeriesBooking,
 };
 use crate::strategy::{busy_window, counted_window, ExpertCalendar, Meeting};
 use crate::CoreError;
@@ -24,6 +25,7 @@ struct State {
     schedules: HashMap<ExpertId, Schedule>,
     appointments: HashMap<AppointmentId, Appointment>,
     holds: HashMap<HoldId, Hold>,
+    series: HashMap<SeriesId, Series>,
     credentials: HashMap<(ExpertId, IntegrationType), Credential>,
     integration_status: HashMap<(ExpertId, IntegrationType), IntegrationState>,
     settings: HashMap<(ExpertId, IntegrationType), serde_json::Value>,
@@ -317,6 +319,62 @@ impl AppointmentRepository for InMemoryStore {
         Ok(Self::counted_in(&self.lock(), expert, window))
     }
 
+    async fn book_series(&self, new: NewSeries, guard: BookingGuard) -> Result<SeriesBooking, CoreError> {
+        let mut state = self.lock();
+        if !state.clients.contains_key(&new.client_id) {
+            return Err(not_found("client", new.client_id));
+        }
+        let expert = state
+            .experts
+            .get(&new.expert_id)
+            .cloned()
+            .ok_or_else(|| not_found("expert", new.expert_id))?;
+        let schedule = state
+            .schedules
+            .get(&new.expert_id)
+            .cloned()
+            .ok_or_else(|| not_found("expert", new.expert_id))?;
+        let window = BookingGuard::series_window(&expert, &new.occurrences)
+            .ok_or_else(|| CoreError::SeriesConflict(Vec::new()))?;
+        let nearby = Self::with_counted(&state, &expert, Self::confirmed_in(&state, expert.id, window), window);
+        let holds = Self::holds_in(&state, expert.id, window);
+        let verdicts = guard.check_series(&expert, &schedule, &nearby, &holds, &new.occurrences);
+        let (accepted, skipped) = crate::series::sort_verdicts(&new, verdicts)?;
+        let series = Series {
+            id: SeriesId::new(),
+            expert_id: new.expert_id,
+            client_id: new.client_id,
+            recurrence: new.recurrence,
+            created_at: guard.timestamp(),
+        };
+        let appointments: Vec<Appointment> = accepted
+            .into_iter()
+            .map(|time| crate::series::occurrence(&series, time, &guard))
+            .collect();
+        for a in &appointments {
+            state.appointments.insert(a.id, a.clone());
+        }
+        state.series.insert(series.id, series.clone());
+        Ok(SeriesBooking {
+            series,
+            appointments,
+            skipped,
+        })
+    }
+
+    async fn series(&self, id: SeriesId) -> Result<(Series, Vec<Appointment>), CoreError> {
+        let state = self.lock();
+        let series = state.series.get(&id).cloned().ok_or_else(|| not_found("series", id))?;
+        let mut list: Vec<Appointment> = state
+            .appointments
+            .values()
+            .filter(|a| a.series_id == Some(id))
+            .cloned()
+            .collect();
+        list.sort_by_key(|a| (a.start_time, a.id));
+        Ok((series, list))
+    }
+
     async fn create_hold(&self, hold: Hold, guard: BookingGuard) -> Result<Hold, CoreError> {
         let mut state = self.lock();
         if !state.clients.contains_key(&hold.client_id) {
@@ -381,6 +439,7 @@ impl AppointmentRepository for InMemoryStore {
             sync_error: None,
             meeting_url: guard.meeting_url.clone(),
             meeting_error: guard.meeting_error.clone(),
+            series_id: None,
             created_at: guard.timestamp(),
             updated_at: guard.timestamp(),
         };

@@ -5,10 +5,11 @@ use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
     Appointment, AppointmentId, CalendarType, Client, ClientId, Expert, ExpertId, Hold, HoldId, IntegrationType,
-    Interval, NewAppointment, Schedule, Secret, SyncStatus, Zone,
+    Interval, NewAppointment, Recurrence, Schedule, Secret, Series, SeriesId, SyncStatus, Zone,
 };
 
 use crate::engine::{BookingContext, BusyTime, Hours, Refusal, Requester};
+use crate::error::SeriesConflict;
 use crate::strategy::{bookings_of, ExpertCalendar, Meeting};
 use crate::CoreError;
 
@@ -105,6 +106,38 @@ impl BookingGuard {
         context.check(requested, self.now, &requester)
     }
 
+    /// Runs the slot engine on a series' occurrences, in order: each checked as a booking of its
+    /// own, with the occurrences accepted before it blocking and counting. `appointments` and
+    /// `holds` are those around the whole series (see [`Self::series_window`]).
+    pub fn check_series(
+        &self,
+        expert: &Expert,
+        schedule: &Schedule,
+        appointments: &[Appointment],
+        holds: &[Hold],
+        occurrences: &[Interval],
+    ) -> Vec<Result<(), Refusal>> {
+        let bookings = bookings_of(appointments);
+        let busy: Vec<BusyTime> = self.external_busy.iter().copied().map(BusyTime::new).collect();
+        let context = BookingContext {
+            expert_zone: &schedule.zone,
+            hours: Hours::One(schedule),
+            policy: &expert.booking_policy,
+            calendar_busy: &busy,
+            bookings: &bookings,
+            holds,
+        };
+        context.check_series(occurrences, self.now, &Requester::default())
+    }
+
+    /// The window whose confirmed appointments a series' check needs: from the first
+    /// occurrence's start to the last one's end, widened by the buffers.
+    pub fn series_window(expert: &Expert, occurrences: &[Interval]) -> Option<Interval> {
+        let (first, last) = (occurrences.first()?, occurrences.last()?);
+        let span = Interval::new(first.start(), last.end()).ok()?;
+        Some(Self::lookup_window(expert, span))
+    }
+
     /// The window whose confirmed appointments the check needs: the requested time widened by the
     /// policy's buffers (an appointment within a buffer refuses the booking).
     pub fn lookup_window(expert: &Expert, requested: Interval) -> Interval {
@@ -115,6 +148,33 @@ impl BookingGuard {
         let end = requested.end().checked_add(after).unwrap_or(requested.end());
         Interval::new(start, end).unwrap_or(requested)
     }
+}
+
+/// A recurring booking to store: its occurrences (planned by the engine from the first one and
+/// the recurrence, in order) and what to do with those that cannot be booked.
+#[derive(Debug, Clone)]
+pub struct NewSeries {
+    /// Whose time.
+    pub expert_id: ExpertId,
+    /// Who books.
+    pub client_id: ClientId,
+    /// How it repeats.
+    pub recurrence: Recurrence,
+    /// Every occurrence, the first one first.
+    pub occurrences: Vec<Interval>,
+    /// "skip": book the occurrences that can be booked; else ("reject") all or nothing.
+    pub skip_conflicts: bool,
+}
+
+/// A stored series: its occurrences as appointments, and those skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesBooking {
+    /// The series.
+    pub series: Series,
+    /// Its appointments, in order.
+    pub appointments: Vec<Appointment>,
+    /// The occurrences "skip" left out, with why.
+    pub skipped: Vec<SeriesConflict>,
 }
 
 /// Appointments. Writes validate with a [`BookingGuard`] inside their transaction; a check made
@@ -130,6 +190,15 @@ pub trait AppointmentRepository: Send + Sync {
     /// The expert's confirmed and pending appointments that start in `window` (those that count
     /// towards the booking policy's limits, see [`crate::strategy::counted_window`]).
     async fn counted_starting_in(&self, expert: ExpertId, window: Interval) -> Result<Vec<Appointment>, CoreError>;
+
+    /// Stores a series in one transaction under the expert's lock: every occurrence is checked by
+    /// the engine (those accepted before it block and count); with conflicts, "reject" stores
+    /// nothing (`SeriesConflict` lists them) and "skip" stores the rest (`SeriesConflict` when
+    /// none is left). One calendar sync job per stored occurrence, as for a booking.
+    async fn book_series(&self, new: NewSeries, guard: BookingGuard) -> Result<SeriesBooking, CoreError>;
+
+    /// A series and all its appointments (cancelled ones too), in order.
+    async fn series(&self, id: SeriesId) -> Result<(Series, Vec<Appointment>), CoreError>;
 
     /// Stores a hold if `guard` accepts its time like a booking's (other clients' active holds
     /// block it), after removing the expert's expired holds and the client's earlier hold with

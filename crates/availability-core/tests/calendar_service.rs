@@ -471,6 +471,7 @@ async fn limits_count_pending_appointments_in_slots_explanations_and_bookings() 
         sync_error: None,
         meeting_url: None,
         meeting_error: None,
+        series_id: None,
         created_at: at,
         updated_at: at,
     };
@@ -555,4 +556,47 @@ async fn the_directory_questions_answer_from_the_slots_and_name_a_calendar_that_
         Err(CoreError::WindowReversed)
     ));
     assert!(check_directory_question(ts(DAY.0), ts(DAY.1), Some(2)).is_err());
+}
+
+#[tokio::test]
+async fn a_series_is_stored_whole_or_not_at_all_in_memory_too() {
+    use availability_core::domain::{Frequency, Recurrence};
+    let w = world();
+    let mut expert = w.store.expert(w.expert).await.unwrap();
+    expert.booking_policy = BookingPolicy::default().with_max_series_occurrences(4).unwrap();
+    w.store.put_expert(expert);
+    let weekly = |n| Recurrence::count(Frequency::Weekly, 1, n).unwrap();
+    let first = NewAppointment {
+        expert_id: w.expert,
+        client_id: w.client,
+        time: half_hour("2026-03-02T09:00:00Z"),
+    };
+    // The 2nd Monday's 09:00 is taken: "reject" stores nothing and names it.
+    w.service
+        .book(NewAppointment {
+            time: half_hour("2026-03-09T09:00:00Z"),
+            ..first.clone()
+        })
+        .await
+        .unwrap();
+    let before = w.store.appointments_of(w.expert).len();
+    let rejected = w.service.book_series(first.clone(), weekly(3), false).await;
+    match rejected {
+        Err(CoreError::SeriesConflict(list)) => {
+            assert_eq!(list.len(), 1);
+            assert_eq!(list[0].start_time, ts("2026-03-09T09:00:00Z"));
+            assert_eq!(list[0].code, "slot_taken");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.store.appointments_of(w.expert).len(), before, "nothing stored");
+    let skipped = w.service.book_series(first.clone(), weekly(3), true).await.unwrap();
+    assert_eq!(skipped.appointments.len(), 2);
+    assert_eq!(skipped.skipped.len(), 1);
+    assert!(skipped
+        .appointments
+        .iter()
+        .all(|a| a.series_id == Some(skipped.series.id)));
+    let too_many = w.service.book_series(first, weekly(5), false).await;
+    assert!(matches!(too_many, Err(CoreError::SeriesRefused(_))), "{too_many:?}");
 }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::{AppointmentId, CalendarType, ClientId, ExpertId, Interval};
+use crate::{AppointmentId, CalendarType, ClientId, ExpertId, Interval, SeriesId};
 
 /// A bookable time: [start, end) in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -125,6 +125,9 @@ pub struct Appointment {
     /// that cannot make Teams meetings, say); None otherwise.
     #[serde(default)]
     pub meeting_error: Option<String>,
+    /// The recurring booking it is an occurrence of; left out of the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<SeriesId>,
     /// When it was stored.
     pub created_at: Timestamp,
     /// When it last changed.

@@ -61,3 +61,7 @@ id_type!(
     /// A hold: time kept for one client for a few minutes while they finish booking.
     HoldId
 );
+id_type!(
+    /// A recurring booking: occurrences booked together, each an appointment of its own.
+    SeriesId
+);

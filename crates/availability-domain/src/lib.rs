@@ -11,6 +11,7 @@ mod recurrence;
 mod schedule;
 mod schedule_set;
 mod secret;
+mod series;
 mod time;
 mod video;
 #[cfg(feature = "chrono")]
@@ -20,13 +21,14 @@ pub use appointment::{Appointment, AppointmentStatus, BookingState, NewAppointme
 pub use error::DomainError;
 pub use hold::Hold;
 pub use ident::{CalendarType, IntegrationType, InvalidIdentifier};
-pub use ids::{AppointmentId, ClientId, ExpertId, HoldId, ScheduleId};
+pub use ids::{AppointmentId, ClientId, ExpertId, HoldId, ScheduleId, SeriesId};
 pub use party::{Client, Expert};
 pub use policy::BookingPolicy;
 pub use recurrence::{Frequency, Recurrence, RecurrenceEnd};
 pub use schedule::{DateOverride, Schedule, TimeWindow, WeeklyRule};
 pub use schedule_set::{NamedSchedule, SchedulePeriod, ScheduleSet};
 pub use secret::Secret;
+pub use series::Series;
 pub use time::{DayOfWeek, Interval, LocalTime, Zone};
 pub use video::{RoomUrl, VideoPolicy};
 

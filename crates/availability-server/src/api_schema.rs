@@ -196,10 +196,67 @@ pub(crate) struct Appointment {
     meeting_url: Option<String>,
     meeting_error: Option<String>,
     cancellation_reason: Option<String>,
+    /// The series it is an occurrence of; left out otherwise.
+    series_id: Option<Uuid>,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
     updated_at: String,
+}
+
+/// What `POST /api/v1/appointments` made: one appointment, or a series.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Booked {
+    /// One booking.
+    Appointment(Box<Appointment>),
+    /// A recurring booking (`recurrence` in the request).
+    Series(SeriesBooked),
+}
+
+/// A recurring booking as booked.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SeriesBooked {
+    series_id: Uuid,
+    /// The occurrences booked, in order.
+    appointments: Vec<Appointment>,
+    /// With `on_conflict: skip`: the occurrences left out, and why.
+    skipped: Vec<SeriesConflict>,
+}
+
+/// An occurrence of a series that cannot be booked.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SeriesConflict {
+    #[schema(format = DateTime)]
+    start_time: String,
+    #[schema(format = DateTime)]
+    end_time: String,
+    /// `slot_taken`, `slot_unavailable` or `limit_reached`.
+    code: String,
+}
+
+/// How a series repeats.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RecurrenceAnswer {
+    #[schema(pattern = "^(daily|weekly|monthly)$")]
+    frequency: String,
+    interval: u32,
+    count: Option<u32>,
+    #[schema(format = DateTime)]
+    until: Option<String>,
+}
+
+/// A series and all its appointments.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SeriesAnswer {
+    id: Uuid,
+    expert_id: Uuid,
+    client_id: Uuid,
+    recurrence: RecurrenceAnswer,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// Every occurrence, cancelled ones too, in order.
+    appointments: Vec<Appointment>,
 }
 
 /// An outgoing webhook's event type.

@@ -27,6 +27,9 @@ pub struct ApiError {
     /// A provider's failure: the message is rewritten with the provider's display name from the
     /// registry (see [`ApiError::naming`]) before it is answered.
     pub provider: Option<(IntegrationType, ProviderTrouble)>,
+    /// More fields of the error object beside code and message (a series' conflicting
+    /// occurrences).
+    pub details: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl ApiError {
@@ -38,7 +41,19 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             provider: None,
+            details: None,
         }
+    }
+
+    /// The answer's body: `{"error": {code, message, ...details}}`.
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = serde_json::Map::new();
+        error.insert("code".into(), json!(self.code));
+        error.insert("message".into(), json!(self.message));
+        if let Some(details) = &self.details {
+            error.extend(details.as_ref().clone());
+        }
+        json!({ "error": error })
     }
     /// 429 `too_many_attempts`: too many failed authentications from the caller's address.
     pub fn too_many_attempts(retry_after: std::time::Duration) -> Self {
@@ -127,7 +142,7 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.retry_after {
             answer.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
         }
-        answer.json(json!({"error": {"code": self.code, "message": self.message}}))
+        answer.json(self.body())
     }
 }
 
@@ -161,6 +176,14 @@ impl From<CoreError> for ApiError {
             CoreError::SlotUnavailable(_) => (S::UNPROCESSABLE_ENTITY, "slot_unavailable"),
             CoreError::LimitReached(_) => (S::UNPROCESSABLE_ENTITY, "limit_reached"),
             CoreError::HoldExpired(_) => (S::CONFLICT, "hold_expired"),
+            CoreError::SeriesRefused(refusal) => (S::UNPROCESSABLE_ENTITY, refusal.code()),
+            CoreError::SeriesConflict(occurrences) => {
+                let mut error = ApiError::new(S::CONFLICT, "series_conflict", e.to_string());
+                let mut details = serde_json::Map::new();
+                details.insert("occurrences".into(), json!(occurrences));
+                error.details = Some(Box::new(details));
+                return error;
+            }
             CoreError::HoldMismatch(_) => (S::UNPROCESSABLE_ENTITY, "hold_mismatch"),
             CoreError::NotConfirmed(_)
             | CoreError::NotPending(_)

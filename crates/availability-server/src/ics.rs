@@ -138,6 +138,7 @@ mod tests {
                 sync_error: None,
                 meeting_url: None,
                 meeting_error: None,
+                series_id: None,
                 created_at: at("2030-03-01T00:00:00Z"),
                 updated_at: at("2030-03-02T00:00:00Z"),
             },

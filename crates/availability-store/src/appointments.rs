@@ -79,7 +79,7 @@ pub(crate) fn confirmed_overlapping(
 /// towards the booking policy's limits), on a backend connection.
 macro_rules! counted_starting_in {
     ($c:ident, $expert:expr, $window:expr) => {{
-        let window: Interval = $window;
+        let window: availability_domain::Interval = $window;
         appointments::table
             .filter(appointments::expert_id.eq($expert.to_string()))
             .filter(appointments::status.eq_any([
@@ -249,6 +249,7 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
             sync_error: None,
             meeting_url: guard.meeting_url.clone(),
             meeting_error: guard.meeting_error.clone(),
+            series_id: None,
             created_at: guard.timestamp(),
             updated_at: guard.timestamp(),
         };

@@ -152,6 +152,7 @@ mod tests {
             sync_error: None,
             meeting_url: None,
             meeting_error: None,
+            series_id: None,
             created_at: at,
             updated_at: at,
         };

@@ -136,6 +136,7 @@ pub(crate) fn set_policy(
                 expert_profiles::max_bookings_per_week.eq(limit(p.max_bookings_per_week())),
                 expert_profiles::max_bookings_per_month.eq(limit(p.max_bookings_per_month())),
                 expert_profiles::max_booked_minutes_per_day.eq(limit(p.max_booked_minutes_per_day())),
+                expert_profiles::max_series_occurrences.eq(p.max_series_occurrences() as i32),
                 expert_profiles::updated_at.eq(now),
             )
         };

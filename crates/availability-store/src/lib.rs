@@ -14,6 +14,7 @@ pub mod outbox;
 mod ports;
 mod rows;
 mod schema;
+mod series;
 pub mod sessions;
 pub mod testing;
 pub mod tokens;

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use availability_core::{
     AppointmentRepository, BookingGuard, CoreError, Credential, CredentialRepository, ExpertCalendar, ExpertRepository,
-    IntegrationRepository,
+    IntegrationRepository, NewSeries, SeriesBooking,
 };
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
     Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, Hold, HoldId, IntegrationType, Interval,
-    NewAppointment, Schedule, SyncStatus, Zone,
+    NewAppointment, Schedule, Series, SeriesId, SyncStatus, Zone,
 };
 
 use crate::integrations::{self, Mark};
@@ -81,6 +81,14 @@ impl AppointmentRepository for Store {
         Ok(self
             .run(move |c| appointments::counted_appointments_starting_in(c, expert, window))
             .await?)
+    }
+
+    async fn book_series(&self, new: NewSeries, guard: BookingGuard) -> Result<SeriesBooking, CoreError> {
+        Ok(self.run_write(move |c| crate::series::book(c, &new, &guard)).await?)
+    }
+
+    async fn series(&self, id: SeriesId) -> Result<(Series, Vec<Appointment>), CoreError> {
+        Ok(self.run(move |c| crate::series::find(c, id)).await?)
     }
 
     async fn create_hold(&self, hold: Hold, guard: BookingGuard) -> Result<Hold, CoreError> {

@@ -40,6 +40,7 @@ pub(crate) struct ExpertRow {
     pub max_bookings_per_week: Option<i32>,
     pub max_bookings_per_month: Option<i32>,
     pub max_booked_minutes_per_day: Option<i32>,
+    pub max_series_occurrences: i32,
 }
 
 /// A limit as stored (the domain keeps them within 1-1440).
@@ -70,6 +71,7 @@ impl ExpertRow {
             max_bookings_per_week: limit_column(p.max_bookings_per_week()),
             max_bookings_per_month: limit_column(p.max_bookings_per_month()),
             max_booked_minutes_per_day: limit_column(p.max_booked_minutes_per_day()),
+            max_series_occurrences: p.max_series_occurrences() as i32,
         }
     }
 
@@ -88,6 +90,7 @@ impl ExpertRow {
         .and_then(|p| p.with_max_bookings_per_week(self.max_bookings_per_week.map(i64::from)))
         .and_then(|p| p.with_max_bookings_per_month(self.max_bookings_per_month.map(i64::from)))
         .and_then(|p| p.with_max_booked_minutes_per_day(self.max_booked_minutes_per_day.map(i64::from)))
+        .and_then(|p| p.with_max_series_occurrences(self.max_series_occurrences.into()))
         .map_err(|e| corrupt("booking limits", e))?;
         Ok(Expert {
             id: self.id.parse().map_err(|e| corrupt("expert id", e))?,
@@ -155,6 +158,7 @@ pub(crate) struct AppointmentRow {
     pub sync_error: Option<String>,
     pub meeting_url: Option<String>,
     pub meeting_error: Option<String>,
+    pub series_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -176,6 +180,7 @@ impl AppointmentRow {
             sync_error: a.sync_error.clone(),
             meeting_url: a.meeting_url.clone(),
             meeting_error: a.meeting_error.clone(),
+            series_id: a.series_id.map(|id| id.to_string()),
             created_at: a.created_at.as_second(),
             updated_at: a.updated_at.as_second(),
         }
@@ -207,6 +212,11 @@ impl AppointmentRow {
             sync_error: self.sync_error,
             meeting_url: self.meeting_url,
             meeting_error: self.meeting_error,
+            series_id: self
+                .series_id
+                .map(|id| id.parse())
+                .transpose()
+                .map_err(|e| corrupt("series id", e))?,
             created_at: instant(self.created_at)?,
             updated_at: instant(self.updated_at)?,
         })

@@ -23,6 +23,7 @@ diesel::table! {
         max_bookings_per_week -> Nullable<Integer>,
         max_bookings_per_month -> Nullable<Integer>,
         max_booked_minutes_per_day -> Nullable<Integer>,
+        max_series_occurrences -> Integer,
     }
 }
 
@@ -75,6 +76,7 @@ diesel::table! {
         meeting_url -> Nullable<Text>,
         meeting_error -> Nullable<Text>,
         sequence -> Integer,
+        series_id -> Nullable<Text>,
     }
 }
 
@@ -140,7 +142,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     holds,
+    series,
 );
+
+diesel::table! {
+    series (id) {
+        id -> Text,
+        expert_id -> Text,
+        client_id -> Text,
+        recurrence -> Text,
+        created_at -> BigInt,
+    }
+}
 
 diesel::table! {
     holds (id) {

@@ -10,7 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use availability_domain::jiff::Timestamp;
-use availability_domain::{Appointment, IntegrationType, Secret};
+use availability_domain::{Appointment, IntegrationType, Secret, Series};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use diesel::prelude::*;
@@ -276,6 +276,18 @@ impl Event {
             kind,
             appointment: Some(appointment.id.to_string()),
             data: serde_json::json!({ "appointment": json }),
+            at,
+        })
+    }
+
+    /// A series booked: the series and its appointments as the API shows them.
+    pub(crate) fn series(series: &Series, appointments: &[Appointment], at: i64) -> Result<Self, StoreError> {
+        let series = serde_json::to_value(series).map_err(|e| crate::rows::corrupt("series", e))?;
+        let appointments = serde_json::to_value(appointments).map_err(|e| crate::rows::corrupt("appointments", e))?;
+        Ok(Self {
+            kind: WebhookEvent::SeriesCreated,
+            appointment: None,
+            data: serde_json::json!({ "series": series, "appointments": appointments }),
             at,
         })
     }

@@ -296,6 +296,7 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
             sync_error: None,
             meeting_url: None,
             meeting_error: None,
+            series_id: None,
             created_at: ts(created),
             updated_at: ts(created),
         };
@@ -586,6 +587,7 @@ async fn unused_scheduling_links_expire_after_a_day() {
             sync_error: None,
             meeting_url: None,
             meeting_error: None,
+            series_id: None,
             created_at: now - SignedDuration::from_hours(hours_ago),
             updated_at: now - SignedDuration::from_hours(hours_ago),
         };

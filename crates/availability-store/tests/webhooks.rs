@@ -293,6 +293,7 @@ async fn integration_changes_and_confirmations_are_events_too() {
             sync_error: None,
             meeting_url: None,
             meeting_error: None,
+            series_id: None,
             created_at: now,
             updated_at: now,
         };

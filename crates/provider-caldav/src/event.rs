@@ -120,6 +120,7 @@ mod tests {
             sync_error: None,
             meeting_url: None,
             meeting_error: None,
+            series_id: None,
             created_at: start,
             updated_at: start,
         };

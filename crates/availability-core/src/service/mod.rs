@@ -14,14 +14,14 @@ use std::sync::Arc;
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, BookingPolicy, ClientId, ExpertId, Hold, HoldId, Interval,
-    NewAppointment, Schedule, Slot, SyncStatus, VideoPolicy,
+    NewAppointment, Recurrence, Schedule, Series, SeriesId, Slot, SyncStatus, VideoPolicy,
 };
 
 use crate::busy_cache::{BusyCache, BusyKey};
 use crate::clock::{Clock, SystemClock};
 use crate::engine;
 use crate::engine::{BookingContext, BusyTime, Explanation, Hours, Requester, SlotQuery};
-use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository};
+use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository, NewSeries, SeriesBooking};
 use crate::strategy::{
     busy_window, counted_window, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, ExternalEvent, Meeting,
     StrategyRegistry,
@@ -337,6 +337,91 @@ impl AvailabilityService {
         }
     }
 
+    /// Books a recurring series: `first` and the occurrences `recurrence` gives on the expert's
+    /// local wall clock (engine, `plan_series`: the policy's `max_series_occurrences`, the
+    /// horizon), all validated in one transaction; `skip_conflicts` books those that can be
+    /// booked, else a conflict stores nothing. Each occurrence is an appointment (one calendar
+    /// event each, written like a single booking's).
+    pub async fn book_series(
+        &self,
+        first: NewAppointment,
+        recurrence: Recurrence,
+        skip_conflicts: bool,
+    ) -> Result<SeriesBooking, CoreError> {
+        let calendar = self.calendar_for(first.expert_id, first.time).await?;
+        let strategy = self.strategies.get(calendar.expert.integration_type)?.clone();
+        if strategy.scheduler().is_some() {
+            return Err(CoreError::Unsupported {
+                integration: strategy.integration_type(),
+                operation: "recurring bookings (the scheduler takes one booking at a time)",
+            });
+        }
+        let now = self.clock.now();
+        let occurrences = engine::plan_series(
+            first.time,
+            &recurrence,
+            &calendar.schedule.zone,
+            &calendar.expert.booking_policy,
+            now,
+        )
+        .map_err(CoreError::SeriesRefused)?;
+        let (Some(head), Some(tail)) = (occurrences.first(), occurrences.last()) else {
+            return Err(CoreError::SeriesConflict(Vec::new()));
+        };
+        let starts = Interval::new(
+            head.start(),
+            tail.start()
+                .checked_add(SignedDuration::from_secs(1))
+                .unwrap_or(tail.end()),
+        )?;
+        let minutes = u32::try_from(first.time.seconds() / 60).unwrap_or(u32::MAX);
+        let guard = self.guard_around(&calendar, strategy.as_ref(), starts, minutes).await?;
+        let new = NewSeries {
+            expert_id: first.expert_id,
+            client_id: first.client_id,
+            recurrence,
+            occurrences,
+            skip_conflicts,
+        };
+        let mut booked = self.appointments.book_series(new, guard).await?;
+        self.busy_cache.invalidate(first.expert_id);
+        if let Some(writer) = strategy.event_writer().filter(|_| self.write_external_events) {
+            let client = self.experts.client(first.client_id).await?;
+            let mut written = Vec::with_capacity(booked.appointments.len());
+            for appointment in booked.appointments {
+                let outcome = writer.create_event(&calendar.expert, &client, &appointment).await;
+                written.push(self.record_written(appointment, outcome).await?);
+            }
+            booked.appointments = written;
+        }
+        Ok(booked)
+    }
+
+    /// A series and its appointments.
+    pub async fn series(&self, id: SeriesId) -> Result<(Series, Vec<Appointment>), CoreError> {
+        self.appointments.series(id).await
+    }
+
+    /// Cancels a series' appointments that start at or after `from` (all of them without it),
+    /// each as [`cancel`](Self::cancel) does (its calendar event removed); those cancelled
+    /// already stay as they are. Returns the series and all its appointments.
+    pub async fn cancel_series(
+        &self,
+        id: SeriesId,
+        reason: Option<String>,
+        from: Option<Timestamp>,
+    ) -> Result<(Series, Vec<Appointment>), CoreError> {
+        let (series, appointments) = self.appointments.series(id).await?;
+        for a in appointments {
+            let from_here = from.is_none_or(|f| a.start_time >= f);
+            if from_here && a.status != AppointmentStatus::Cancelled {
+                self.cancel(a.id, reason.clone()).await?;
+            }
+        }
+        let (_, appointments) = self.appointments.series(id).await?;
+        Ok((series, appointments))
+    }
+
     /// Holds `time` for the client for `ttl_seconds` (60-900, default 300): checked like a
     /// booking (rules 1-10, other clients' holds included), then blocked for everyone else until
     /// it expires, is released or is booked. A new hold of the same client with the same expert
@@ -472,18 +557,30 @@ impl AvailabilityService {
         strategy: &dyn AvailabilityStrategy,
         time: Interval,
     ) -> Result<BookingGuard, CoreError> {
+        let minutes = u32::try_from(time.seconds() / 60).unwrap_or(u32::MAX);
+        let start_only = time
+            .start()
+            .checked_add(SignedDuration::from_secs(1))
+            .ok()
+            .and_then(|end| Interval::new(time.start(), end).ok())
+            .unwrap_or(time);
+        self.guard_around(calendar, strategy, start_only, minutes).await
+    }
+
+    /// The check for bookings of `minutes` starting in `starts` (one booking, or a series'
+    /// occurrences): the calendar's busy time around them, read now or recently.
+    async fn guard_around(
+        &self,
+        calendar: &ExpertCalendar,
+        strategy: &dyn AvailabilityStrategy,
+        starts: Interval,
+        minutes: u32,
+    ) -> Result<BookingGuard, CoreError> {
         let expert = &calendar.expert;
         let external_busy = match strategy.busy_time() {
             Some(source) => {
                 let policy = &expert.booking_policy;
-                let minutes = u32::try_from(time.seconds() / 60).unwrap_or(u32::MAX);
-                let start_only = time
-                    .start()
-                    .checked_add(SignedDuration::from_secs(1))
-                    .ok()
-                    .and_then(|end| Interval::new(time.start(), end).ok())
-                    .unwrap_or(time);
-                let around = busy_window(start_only, policy, minutes);
+                let around = busy_window(starts, policy, minutes);
                 let now = self.clock.now();
                 let key = busy_key(calendar);
                 match source.busy_intervals(expert, around).await {
@@ -617,6 +714,7 @@ fn draft(
             .room()
             .map(|room| room.as_str().to_owned()),
         meeting_error: None,
+        series_id: None,
         created_at: now,
         updated_at: now,
     }

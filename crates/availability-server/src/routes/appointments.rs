@@ -2,8 +2,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use availability_core::SeriesBooking;
 use availability_domain::jiff::{SignedDuration, Timestamp};
-use availability_domain::{Appointment, AppointmentStatus, ClientId, Interval, NewAppointment};
+use availability_domain::{Appointment, AppointmentStatus, ClientId, Frequency, Interval, NewAppointment, Recurrence};
 use availability_store::{Party, Principal, StoredAnswer};
 use serde::Deserialize;
 use serde_json::json;
@@ -57,6 +58,94 @@ struct BookingBody {
     /// The client's hold on exactly this time, redeemed by this booking.
     #[schema(format = Uuid)]
     hold_id: Option<String>,
+    /// Book a recurring series from this first occurrence (the expert's policy must allow it:
+    /// `max_series_occurrences`).
+    recurrence: Option<RecurrenceBody>,
+    /// With `recurrence`: `reject` (default) stores nothing when an occurrence cannot be booked;
+    /// `skip` books the others.
+    #[schema(value_type = Option<String>, pattern = "^(reject|skip)$")]
+    on_conflict: Option<String>,
+}
+
+/// How a series repeats: every `interval` days, weeks or months, `count` times or `until` an
+/// instant.
+#[derive(Deserialize, ToSchema)]
+pub(super) struct RecurrenceBody {
+    #[schema(value_type = String, pattern = "^(daily|weekly|monthly)$")]
+    frequency: String,
+    /// 1-12, default 1.
+    #[schema(minimum = 1, maximum = 12)]
+    interval: Option<i64>,
+    /// 2-52 occurrences, the first included (count or until, not both).
+    #[schema(minimum = 2, maximum = 52)]
+    count: Option<i64>,
+    /// RFC 3339: the last occurrence starts at or before it.
+    #[schema(format = DateTime)]
+    until: Option<String>,
+}
+
+impl RecurrenceBody {
+    fn into_recurrence(self) -> Result<Recurrence, ApiError> {
+        let frequency = match self.frequency.as_str() {
+            "daily" => Frequency::Daily,
+            "weekly" => Frequency::Weekly,
+            "monthly" => Frequency::Monthly,
+            other => {
+                return Err(ApiError::invalid(
+                    "invalid_recurrence",
+                    format!(
+                        "recurrence frequency must be daily, weekly or monthly, got {:?}",
+                        other.chars().take(32).collect::<String>()
+                    ),
+                ))
+            }
+        };
+        let interval = self.interval.unwrap_or(1);
+        Ok(match (self.count, self.until) {
+            (Some(count), None) => Recurrence::count(frequency, interval, count)?,
+            (None, Some(until)) => Recurrence::until(frequency, interval, parse_instant("recurrence.until", &until)?)?,
+            _ => {
+                return Err(ApiError::invalid(
+                    "invalid_recurrence",
+                    "a recurrence ends with either count or until (not both, not neither)",
+                ))
+            }
+        })
+    }
+}
+
+/// What a booking request made: one appointment, or a series.
+enum Booked {
+    One(Appointment),
+    Series(SeriesBooking),
+}
+
+impl Booked {
+    /// 201, or 202 for a booking that is pending at a scheduler's link.
+    fn status(&self) -> StatusCode {
+        match self {
+            Booked::One(a) => booked_status(a),
+            Booked::Series(_) => StatusCode::CREATED,
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self {
+            Booked::One(a) if a.is_pending() => "pending",
+            _ => "created",
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        match self {
+            Booked::One(a) => json!(a),
+            Booked::Series(s) => json!({
+                "series_id": s.series.id,
+                "appointments": s.appointments,
+                "skipped": s.skipped,
+            }),
+        }
+    }
 }
 
 pub(super) fn requested_time(start: &str, end: &str) -> Result<Interval, ApiError> {
@@ -71,11 +160,11 @@ const MAX_KEY_LEN: usize = 255;
     params(("Idempotency-Key" = Option<String>, Header,
         description = "1-255 characters, scoped to the caller, kept 24 h: the same key and body replays the first answer")),
     responses(
-        (status = 201, description = "Booked (the client themself, or admin)", body = AppointmentAnswer),
+        (status = 201, description = "Booked (the client themself, or admin): the appointment, or with `recurrence` the series {series_id, appointments, skipped}", body = crate::api_schema::Booked),
         (status = 202, description = "Pending: the client finishes it at `scheduling_url` (a scheduler's single-use link)", body = AppointmentAnswer),
         (status = 400, description = "`invalid_json`, `invalid_parameter`, `invalid_idempotency_key`", body = ErrorAnswer),
-        (status = 409, description = "`slot_taken`, `provider_refused`, `hold_expired`", body = ErrorAnswer),
-        (status = 422, description = "`slot_unavailable`, `limit_reached`, `hold_mismatch`, `end_before_start`, `idempotency_key_reused`, `unsupported`", body = ErrorAnswer),
+        (status = 409, description = "`slot_taken`, `provider_refused`, `hold_expired`, `series_conflict` (with `occurrences`: [{start_time, end_time, code}])", body = ErrorAnswer),
+        (status = 422, description = "`slot_unavailable`, `limit_reached`, `hold_mismatch`, `end_before_start`, `idempotency_key_reused`, `unsupported`, `series_not_allowed`, `invalid_recurrence`, `out_of_range`", body = ErrorAnswer),
         (status = 502, description = "`provider_error`: the expert's calendar answered something unusable", body = ErrorAnswer),
         (status = 503, description = "`provider_unavailable`, `needs_reauth`, `database_unavailable`", body = ErrorAnswer),
     ))]
@@ -109,21 +198,17 @@ async fn book(
     }
     let result = book_once(caller, &state, body).await;
     crate::prometheus::booking(match &result {
-        Ok(a) if a.is_pending() => "pending",
-        Ok(_) => "created",
+        Ok(booked) => booked.outcome(),
         Err(e) => e.code,
     });
     let Some(key) = key else {
-        return result.map(|a| HttpResponse::build(booked_status(&a)).json(a));
+        return result.map(|b| HttpResponse::build(b.status()).json(b.body()));
     };
     let (status, answer_body) = match &result {
-        Ok(a) => (booked_status(a), serde_json::to_string(a).unwrap_or_default()),
-        Err(e) if e.status.is_client_error() => (
-            e.status,
-            json!({"error": {"code": e.code, "message": e.message}}).to_string(),
-        ),
+        Ok(b) => (b.status(), b.body().to_string()),
+        Err(e) if e.status.is_client_error() => (e.status, e.body().to_string()),
         // Server-side failures are not kept: a retry with the same key may succeed.
-        Err(_) => return result.map(|a| HttpResponse::build(booked_status(&a)).json(a)),
+        Err(_) => return result.map(|b| HttpResponse::build(b.status()).json(b.body())),
     };
     let kept = state
         .store
@@ -163,7 +248,7 @@ fn replay(answer: StoredAnswer, request_hash: &str) -> Result<HttpResponse, ApiE
         .body(answer.body))
 }
 
-async fn book_once(caller: Caller, state: &AppState, body: serde_json::Value) -> Result<Appointment, ApiError> {
+async fn book_once(caller: Caller, state: &AppState, body: serde_json::Value) -> Result<Booked, ApiError> {
     let body: BookingBody = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("wrong JSON type: {e}")))?;
     let expert = expert_id(&body.expert_id)?;
@@ -174,20 +259,37 @@ async fn book_once(caller: Caller, state: &AppState, body: serde_json::Value) ->
         Principal::Client(id) if id == client => {}
         _ => return Err(ApiError::forbidden()),
     }
+    let first = NewAppointment {
+        expert_id: expert,
+        client_id: client,
+        time,
+    };
+    if let Some(recurrence) = body.recurrence {
+        let recurrence = recurrence.into_recurrence()?;
+        if body.hold_id.is_some() {
+            return Err(ApiError::invalid(
+                "hold_mismatch",
+                "a hold is for one booking, not a series",
+            ));
+        }
+        let skip = match body.on_conflict.as_deref() {
+            None | Some("reject") => false,
+            Some("skip") => true,
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "invalid_recurrence",
+                    "on_conflict must be reject or skip",
+                ))
+            }
+        };
+        let booked = state.service.book_series(first, recurrence, skip).await?;
+        state.sync_wake.notify_one();
+        return Ok(Booked::Series(booked));
+    }
     let hold = body.hold_id.as_deref().map(|h| parse_id("hold_id", h)).transpose()?;
-    let booked = state
-        .service
-        .book_holding(
-            NewAppointment {
-                expert_id: expert,
-                client_id: client,
-                time,
-            },
-            hold,
-        )
-        .await?;
+    let booked = state.service.book_holding(first, hold).await?;
     state.sync_wake.notify_one();
-    Ok(booked)
+    Ok(Booked::One(booked))
 }
 
 #[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "appointments",

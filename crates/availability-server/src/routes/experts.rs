@@ -273,6 +273,9 @@ pub(super) struct PolicyBody {
     /// https, required with `static`.
     #[schema(format = "uri")]
     video_url: Option<String>,
+    /// 0-52 occurrences a recurring booking may have; 0 (default): recurring bookings are off.
+    #[schema(minimum = 0, maximum = 52)]
+    max_series_occurrences: Option<i64>,
     /// 1-1000 bookings in one local day of the expert; missing or null: no limit.
     #[schema(minimum = 1, maximum = 1000)]
     max_bookings_per_day: Option<i64>,
@@ -306,7 +309,8 @@ impl PolicyBody {
         .with_max_bookings_per_day(b.max_bookings_per_day)?
         .with_max_bookings_per_week(b.max_bookings_per_week)?
         .with_max_bookings_per_month(b.max_bookings_per_month)?
-        .with_max_booked_minutes_per_day(b.max_booked_minutes_per_day)?)
+        .with_max_booked_minutes_per_day(b.max_booked_minutes_per_day)?
+        .with_max_series_occurrences(b.max_series_occurrences.unwrap_or(0))?)
     }
 }
 

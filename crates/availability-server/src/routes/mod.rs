@@ -16,6 +16,7 @@ mod params;
 mod provider_settings;
 mod providers;
 mod reference;
+mod series;
 mod slots;
 mod webhook_endpoints;
 mod webhooks;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(slots::configure)
                 .configure(appointments::configure)
                 .configure(holds::configure)
+                .configure(series::configure)
                 .configure(ics::configure_api)
                 .configure(admin::configure)
                 .configure(experts::configure)
@@ -77,6 +79,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         appointments::Doc::openapi(),
         directory::Doc::openapi(),
         holds::Doc::openapi(),
+        series::Doc::openapi(),
         experts::Doc::openapi(),
         health::Doc::openapi(),
         ics::Doc::openapi(),

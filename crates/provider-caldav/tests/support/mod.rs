@@ -60,6 +60,7 @@ pub fn appointment(expert: &Expert, client: &Client, start: &str, minutes: i64) 
         sync_error: None,
         meeting_url: None,
         meeting_error: None,
+        series_id: None,
         created_at: start,
         updated_at: start,
     }

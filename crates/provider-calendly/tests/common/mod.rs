@@ -159,6 +159,7 @@ pub fn appointment(expert: &Expert, client: &Client, time: Interval) -> Appointm
         sync_error: None,
         meeting_url: None,
         meeting_error: None,
+        series_id: None,
         created_at: Timestamp::now(),
         updated_at: Timestamp::now(),
     }

@@ -134,6 +134,7 @@ impl Setup {
             sync_error: None,
             meeting_url: None,
             meeting_error: None,
+            series_id: None,
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
         }
