@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use availability_core::domain::jiff::{civil::Date, tz::TimeZone, SignedDuration, Timestamp};
+use availability_core::domain::jiff::{civil::Date, tz::TimeZone, SignedDuration, Timestamp, ToSpan};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use support::{databases, Api, TestServer, ADMIN_TOKEN};
@@ -1854,6 +1854,97 @@ async fn the_api_reference_draws_every_operation_under_the_csp() {
         .await
         .unwrap();
     assert_eq!(border, json!("solid"), "swagger-ui.css did not apply");
+    c.close().await.unwrap();
+    server.stop().await;
+}
+
+/// A weekly series from the booking page: where the expert takes series of up to four, the
+/// confirmation offers "every week", lists each week as free, and one click books the four, as
+/// four appointments of one series at the same local time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_books_a_weekly_series_of_four() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("a_client_books_a_weekly_series_of_four").remove(0);
+    let server = TestServer::start(&db).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, expert_token) = new_expert(api).await;
+    let rules: Vec<Value> = (0..=6)
+        .map(|d| json!({"day_of_week": d, "start_time": "09:00", "end_time": "17:00", "is_available": true}))
+        .collect();
+    let put = api
+        .put(
+            &format!("/api/v1/experts/{expert}/availability"),
+            &expert_token,
+            json!({"rules": rules, "overrides": []}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let policy = api
+        .put(
+            &format!("/api/v1/experts/{expert}/booking-policy"),
+            &expert_token,
+            json!({"slot_duration_minutes": 60, "max_series_occurrences": 4}),
+        )
+        .await;
+    assert_eq!(policy.status, 200, "{:?}", policy.body);
+    let client = api
+        .post(
+            "/api/v1/clients",
+            ADMIN_TOKEN,
+            json!({"name": "Sam Series", "email": "sam.series@example.com", "timezone": BROWSER_ZONE}),
+        )
+        .await;
+    let client_id = client.body["id"].as_str().unwrap().to_owned();
+    let client_token = api.token("client", &client_id).await;
+
+    let day = TimeZone::get(EXPERT_ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() + SignedDuration::from_hours(48))
+        .date();
+    let ten = expert_instant(day, 10, 0);
+    let c = browser(&driver).await;
+    sign_in(&c, &base, &client_token, &format!("/book/{expert}")).await;
+    let shown = open_day(&c, &base, &expert, day).await;
+    assert!(shown.contains(&ten), "{shown:?}");
+    click(&c, &format!("#slots button[data-slot-start=\"{ten}\"]")).await;
+    wait_for(
+        &c,
+        "the repeat choice",
+        "!document.querySelector('#confirm-repeat-field').hidden",
+    )
+    .await;
+    set_value(&c, "#confirm-repeat", "4").await;
+    wait_for(
+        &c,
+        "four free weeks listed",
+        "document.querySelectorAll('#confirm-occurrences li[data-free=\"true\"]').length === 4",
+    )
+    .await;
+    check_page(&c, "book, a weekly series").await;
+    click(&c, "#confirm-book").await;
+    wait_for(
+        &c,
+        "the first appointment's page",
+        "location.pathname.startsWith('/appointments/')",
+    )
+    .await;
+    let listed = api
+        .get(&format!("/api/v1/clients/{client_id}/appointments"), &client_token)
+        .await;
+    let appointments = listed.body["appointments"].as_array().unwrap().clone();
+    assert_eq!(appointments.len(), 4, "{:?}", listed.body);
+    let series = appointments[0]["series_id"].as_str().unwrap();
+    let berlin = TimeZone::get(EXPERT_ZONE).unwrap();
+    for (k, a) in appointments.iter().enumerate() {
+        assert_eq!(a["series_id"], series);
+        let start: Timestamp = a["start_time"].as_str().unwrap().parse().unwrap();
+        let local = berlin.to_datetime(start);
+        assert_eq!((local.hour(), local.minute()), (10, 0), "{a}");
+        assert_eq!(local.date(), day.checked_add((7 * k as i64).days()).unwrap(), "{a}");
+    }
     c.close().await.unwrap();
     server.stop().await;
 }

@@ -44,6 +44,8 @@ const state = {
   moving: null, // the appointment being rescheduled
   hold: null, // {id, start, end}: the picked time, held for this client while they confirm
   holding: null, // the hold request for the picked time: resolves to the hold, {refused}, or null
+  repeat: 1, // weekly occurrences to book (1: just this one), where the expert takes series
+  repeatSeq: 0,
 };
 
 const confirmLabel = () => (state.moving ? "Confirm new time" : "Confirm booking");
@@ -436,6 +438,87 @@ function openConfirm(slot) {
   if (!dialog.open) dialog.showModal();
   confirmBook.focus();
   holdPick(slot);
+  offerRepeat(slot);
+}
+
+/**
+ * Where the expert takes recurring bookings (policy max_series_occurrences), the client may repeat
+ * the time weekly: the dialog lists each occurrence (the same wall-clock time in the expert's zone,
+ * as the server books it) and whether it is free now; taken ones are skipped at booking.
+ */
+function offerRepeat(slot) {
+  const cap = Math.min(12, (state.expert && state.expert.booking_policy && state.expert.booking_policy.max_series_occurrences) || 0);
+  const field = $("confirm-repeat-field");
+  const select = $("confirm-repeat");
+  state.repeat = 1;
+  field.hidden = state.moving || cap < 2;
+  if (field.hidden) return;
+  select.replaceChildren(el("option", { value: "1" }, "Just this once"),
+    ...Array.from({ length: cap - 1 }, (_, i) => el("option", { value: String(i + 2) }, `Every week, ${i + 2} times`)));
+  select.value = "1";
+  $("confirm-occurrences").replaceChildren();
+  select.onchange = () => showOccurrences(slot, Number(select.value));
+}
+
+/** The weekly occurrences of `slot`, as the server plans them: its wall-clock time in the expert's zone. */
+function weeklyOccurrences(slot, n) {
+  const zone = state.expert.timezone;
+  const length = new Date(slot.end) - new Date(slot.start);
+  const day = T.dateKey(slot.start, zone);
+  const p = T.partsIn(slot.start, zone);
+  const clockTime = `${String(p.hour).padStart(2, "0")}:${String(p.minute).padStart(2, "0")}`;
+  return Array.from({ length: n }, (_, k) => {
+    const start = T.wallTime(T.addDays(day, 7 * k), clockTime, zone);
+    return { start: T.rfc3339(start), end: T.rfc3339(new Date(start.getTime() + length)) };
+  });
+}
+
+async function showOccurrences(slot, n) {
+  const list = $("confirm-occurrences");
+  const seq = ++state.repeatSeq;
+  state.repeat = n;
+  confirmBook.textContent = n > 1 ? `Book ${n} times` : confirmLabel();
+  if (n < 2) {
+    list.replaceChildren();
+    return;
+  }
+  const occurrences = weeklyOccurrences(slot, n);
+  const minutes = Math.round((new Date(slot.end) - new Date(slot.start)) / 60000);
+  const last = occurrences[occurrences.length - 1];
+  list.replaceChildren(el("li", { class: "muted" }, "Checking which weeks are free…"));
+  let free = new Set();
+  try {
+    const query = `from=${encodeURIComponent(occurrences[1].start)}&to=${encodeURIComponent(T.rfc3339(new Date(new Date(last.start).getTime() + 1000)))}&duration_minutes=${minutes}`;
+    const answer = await api("GET", `${expertPath}/slots?${query}`);
+    free = new Set((answer.slots || []).map((s) => T.rfc3339(s.start)));
+  } catch {
+    if (seq === state.repeatSeq) list.replaceChildren(el("li", { class: "muted" }, "The other weeks couldn't be checked; booking books the free ones."));
+    return;
+  }
+  if (seq !== state.repeatSeq) return;
+  const zone = state.zone;
+  const items = occurrences.map((o, k) => {
+    const ok = k === 0 || free.has(o.start);
+    return el("li", { "data-occurrence": o.start, "data-free": String(ok) },
+      `${T.dateShort(o.start, zone)}, ${T.timeRange(o.start, o.end, zone)}: ${ok ? "free" : "taken, will be skipped"}`);
+  });
+  list.replaceChildren(...items);
+  const bookable = items.filter((i) => i.dataset.free === "true").length;
+  confirmBook.textContent = `Book ${bookable} time${bookable === 1 ? "" : "s"}`;
+}
+
+/** Books the picked time and its weekly repeats (taken weeks skipped), then shows the first. */
+async function bookSeries(slot, key) {
+  // A hold is for one booking: let it go, or it would stand in the series' own way.
+  const held = state.hold;
+  state.hold = null;
+  if (held) await api("DELETE", `/api/v1/holds/${encodeURIComponent(held.id)}`).catch(() => {});
+  const body = {
+    expert_id: expertId, client_id: state.session.client_id, start_time: slot.start, end_time: slot.end,
+    recurrence: { frequency: "weekly", count: state.repeat }, on_conflict: "skip",
+  };
+  const answer = await api("POST", "/api/v1/appointments", body, { headers: { "Idempotency-Key": key } });
+  return answer.appointments[0];
 }
 
 function closeConfirm() {
@@ -514,10 +597,11 @@ async function book() {
     await bookingFailed(held.refused, slot);
     return;
   }
-  const holdId = state.hold && state.hold.start === slot.start && state.hold.end === slot.end ? state.hold.id : null;
+  const series = state.repeat > 1;
+  const holdId = !series && state.hold && state.hold.start === slot.start && state.hold.end === slot.end ? state.hold.id : null;
   // One key per slot (and hold) until the server answered for sure: a retry after a lost answer
   // replays the first booking instead of making a second.
-  const attempt = `${slot.start}|${slot.end}|${holdId || ""}`;
+  const attempt = `${slot.start}|${slot.end}|${holdId || ""}|${series ? state.repeat : ""}`;
   if (!state.keys.has(attempt)) state.keys.set(attempt, newKey());
   const key = state.keys.get(attempt);
   let done = false;
@@ -539,6 +623,22 @@ async function book() {
         confirmBook.disabled = false;
         if (confirmBook.textContent === "Moving…") confirmBook.textContent = confirmLabel();
       }
+    }
+    return;
+  }
+  if (series) {
+    try {
+      const first = await bookSeries(slot, key);
+      state.keys.delete(attempt);
+      done = true;
+      confirmBook.textContent = "Booked";
+      location.assign(`/appointments/${encodeURIComponent(first.id)}?booked=1`);
+    } catch (e) {
+      await bookingFailed(e, slot);
+    } finally {
+      state.booking = false;
+      dialog.removeAttribute("aria-busy");
+      if (!done) confirmBook.disabled = false;
     }
     return;
   }
