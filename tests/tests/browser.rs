@@ -1407,6 +1407,7 @@ async fn the_appointment_page_offers_join_from_ten_minutes_before() {
     set_value(&c, "#policy-slot_duration_minutes", "45").await;
     // A limit typed in is saved with the rules; the empty ones stay off.
     set_value(&c, "#policy-max_bookings_per_day", "3").await;
+    set_value(&c, "#policy-max_series_occurrences", "6").await;
     click(&c, "#save-policy").await;
     wait_for(
         &c,
@@ -1418,6 +1419,7 @@ async fn the_appointment_page_offers_join_from_ten_minutes_before() {
     let saved = api.get(&policy_path, &expert_token).await;
     assert_eq!(saved.body["slot_duration_minutes"], 45, "{:?}", saved.body);
     assert_eq!(saved.body["max_bookings_per_day"], 3, "{:?}", saved.body);
+    assert_eq!(saved.body["max_series_occurrences"], 6, "{:?}", saved.body);
     assert!(saved.body.get("max_bookings_per_week").is_none(), "{:?}", saved.body);
     assert_eq!(
         (saved.body["video"].as_str(), saved.body["video_url"].as_str()),

@@ -17,11 +17,12 @@ const POLICY_FIELDS = [
   { name: "buffer_after_minutes", label: "Free after each appointment", unit: "min", min: 0, max: 1440, hint: "0 to 1440 minutes." },
   { name: "minimum_notice_minutes", label: "Minimum notice", unit: "min", min: 0, max: 525600, hint: "How long before its start a time can still be booked. 0 to 525600 minutes (1440 = a day)." },
   { name: "booking_horizon_days", label: "Bookable up to", unit: "days ahead", min: 1, max: 730, hint: "1 to 730 days." },
-  // Limits: empty is no limit. Counted in the expert's time zone over confirmed and pending bookings.
-  { name: "max_bookings_per_day", label: "At most per day", unit: "bookings", min: 1, max: 1000, optional: true, hint: "Empty: no limit. 1 to 1000 bookings in one day of your time zone." },
-  { name: "max_bookings_per_week", label: "At most per week", unit: "bookings", min: 1, max: 1000, optional: true, hint: "Empty: no limit. 1 to 1000 bookings from Monday to Sunday." },
-  { name: "max_bookings_per_month", label: "At most per month", unit: "bookings", min: 1, max: 1000, optional: true, hint: "Empty: no limit. 1 to 1000 bookings in one calendar month." },
-  { name: "max_booked_minutes_per_day", label: "Booked time per day at most", unit: "min", min: 1, max: 1440, optional: true, hint: "Empty: no limit. 1 to 1440 minutes in one day." },
+  // Optional: empty is off (no limit, no series).
+  { name: "max_bookings_per_day", label: "At most per day", unit: "bookings", min: 1, max: 1000, optional: true, hint: "Empty: no limit." },
+  { name: "max_bookings_per_week", label: "At most per week", unit: "bookings", min: 1, max: 1000, optional: true, hint: "Monday to Sunday." },
+  { name: "max_bookings_per_month", label: "At most per month", unit: "bookings", min: 1, max: 1000, optional: true, hint: "A calendar month." },
+  { name: "max_booked_minutes_per_day", label: "Booked time per day at most", unit: "min", min: 1, max: 1440, optional: true, hint: "Empty: no limit." },
+  { name: "max_series_occurrences", label: "Weekly series up to", unit: "times", min: 0, max: 52, optional: true, hint: "Empty: clients book once." },
 ];
 
 const tz = $("timezone");
