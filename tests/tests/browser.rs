@@ -1950,3 +1950,90 @@ async fn a_client_books_a_weekly_series_of_four() {
     c.close().await.unwrap();
     server.stop().await;
 }
+
+/// "Why can't clients book a time?" on the agenda: a Saturday without hours says so, a Monday
+/// at 10:00 is bookable, and once a client books it the reason is that appointment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agenda_explains_why_a_time_is_not_bookable() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let db = databases("the_agenda_explains_why_a_time_is_not_bookable").remove(0);
+    let server = TestServer::start(&db).await;
+    let api = &server.api;
+    let base = api.base.clone();
+    let (expert, expert_token) = new_expert(api).await;
+    let rules: Vec<Value> = (1..=5)
+        .map(|d| json!({"day_of_week": d, "start_time": "09:00", "end_time": "17:00", "is_available": true}))
+        .collect();
+    let put = api
+        .put(
+            &format!("/api/v1/experts/{expert}/availability"),
+            &expert_token,
+            json!({"rules": rules, "overrides": []}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let mut monday = TimeZone::get(EXPERT_ZONE)
+        .unwrap()
+        .to_datetime(Timestamp::now() + SignedDuration::from_hours(48))
+        .date();
+    while monday.weekday() != availability_core::domain::jiff::civil::Weekday::Monday {
+        monday = monday.tomorrow().unwrap();
+    }
+    let saturday = monday.checked_sub(2.days()).unwrap();
+
+    let c = browser(&driver).await;
+    let agenda = format!("/experts/{expert}/appointments");
+    sign_in(&c, &base, &expert_token, &agenda).await;
+    click(&c, "#why summary").await;
+    let ask = |day: Date| {
+        let c = c.clone();
+        async move {
+            set_value(&c, "#why-date", &day.to_string()).await;
+            set_value(&c, "#why-time", "10:00").await;
+            c.execute("document.querySelector('#why-result').replaceChildren();", vec![])
+                .await
+                .unwrap();
+            click(&c, "#why-go").await;
+            wait_for(
+                &c,
+                "the explanation",
+                "document.querySelector('#why-result').firstChild !== null \
+                 && document.querySelector('#why-result').getAttribute('aria-busy') === 'false'",
+            )
+            .await;
+            c.execute(
+                "const ok = document.querySelector('#why-result [data-bookable]'); \
+                 return ok ? ['bookable'] : [...document.querySelectorAll('#why-result li')].map((li) => li.dataset.code);",
+                vec![],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(ask(saturday).await, json!(["outside_hours"]));
+    assert_eq!(ask(monday).await, json!(["bookable"]));
+    let client = api
+        .post(
+            "/api/v1/clients",
+            ADMIN_TOKEN,
+            json!({"name": "Kim Why", "email": "kim.why@example.com", "timezone": BROWSER_ZONE}),
+        )
+        .await;
+    let client_id = client.body["id"].as_str().unwrap().to_owned();
+    let ten = expert_instant(monday, 10, 0);
+    let booked = api
+        .post(
+            "/api/v1/appointments",
+            ADMIN_TOKEN,
+            json!({"expert_id": expert, "client_id": client_id, "start_time": ten,
+                   "end_time": expert_instant(monday, 10, 30)}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    assert_eq!(ask(monday).await, json!(["appointment"]));
+    check_page(&c, "agenda, why not").await;
+    c.close().await.unwrap();
+    server.stop().await;
+}

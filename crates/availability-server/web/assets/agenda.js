@@ -4,6 +4,7 @@
 // then past and cancelled ones.
 import { api, el, mountTopbar, requireSession } from "/assets/api.js";
 import * as T from "/assets/time.js";
+import { mount as mountExplain } from "/assets/explain-time.js";
 import { actions, askToCancel, loadAppointments, mountCancelDialog, sortOut } from "/assets/people.js";
 
 const $ = (id) => document.getElementById(id);
@@ -136,6 +137,7 @@ async function start() {
   $("title").textContent = session.role === "expert" ? "Your agenda" : `${state.expert.name}'s agenda`;
   document.title = `${state.expert.name}'s agenda · Availability`;
   $("zone-line").textContent = `Times are in ${T.zoneLabel(state.zone)}, the time zone of your hours.`;
+  mountExplain($("why-tool"), expertPath, () => state.zone);
   const moved = new URLSearchParams(location.search).get("rescheduled");
   if (moved) say("ok", "The appointment was moved to its new time.");
   try {
