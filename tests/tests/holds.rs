@@ -1,7 +1,8 @@
 //! Holds through the real server over HTTP on SQLite and PostgreSQL: a client's hold hides the
 //! time from everyone's slots and refuses everyone else's booking; thirty clients racing for the
 //! held time lose to its holder, who books it with the hold; a hold is released by its client (not
-//! by another), a new one replaces the old, and bad holds answer in the contract's shape.
+//! by another), a new one replaces the old, and bad holds answer in the contract's shape; two
+//! server processes on one PostgreSQL racing holds and bookings store one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -227,4 +228,55 @@ async fn holds_are_released_replaced_and_refused_clearly() {
         assert_eq!(bad_id.status, 400, "{l}: {:?}", bad_id.body);
         server.stop().await;
     }
+}
+
+/// Two server processes on one PostgreSQL: thirty clients, a third booking and the rest holding
+/// the same time, through either process, store exactly one hold or appointment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_server_processes_never_store_overlapping_holds_and_appointments() {
+    let Some(db) = support::postgres("two_server_processes_never_store_overlapping_holds_and_appointments") else {
+        return;
+    };
+    let first = support::ProcessServer::spawn(&db).await;
+    let second = support::ProcessServer::spawn(&db).await;
+    let (expert, _) = first.api.expert_with_hours().await;
+    let mut clients = Vec::new();
+    for _ in 0..30 {
+        clients.push(first.api.client_with_token().await);
+    }
+    let slot = monday_slots(&first.api, &expert, &clients[0].1).await[3].clone();
+    let tasks: Vec<_> = clients
+        .iter()
+        .enumerate()
+        .map(|(n, (client, token))| {
+            let api = if n % 2 == 0 {
+                first.api.clone()
+            } else {
+                second.api.clone()
+            };
+            let (expert, client, token, slot) = (expert.clone(), client.clone(), token.clone(), slot.clone());
+            tokio::spawn(async move {
+                if n % 3 == 0 {
+                    api.post("/api/v1/appointments", &token, booking(&expert, &client, &slot, None))
+                        .await
+                } else {
+                    hold(&api, &token, &expert, &client, &slot).await
+                }
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for t in tasks {
+        let answer = t.await.unwrap();
+        match answer.status.as_u16() {
+            201 => stored += 1,
+            409 => assert_eq!(answer.code(), "slot_taken"),
+            other => panic!("unexpected {other}: {:?}", answer.body),
+        }
+    }
+    assert_eq!(stored, 1, "one hold or appointment of the time, across two processes");
+    let seen = monday_slots(&second.api, &expert, &clients[1].1).await;
+    assert!(!seen.contains(&slot), "the time is taken for everyone: {seen:?}");
+    first.stop();
+    second.stop();
 }
