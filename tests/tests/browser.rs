@@ -313,6 +313,38 @@ async fn new_expert(api: &Api) -> (String, String) {
     (id, token)
 }
 
+/// An expert (see [`new_expert`]) with weekly hours `from`-`to` on the given days (0 = Sunday).
+async fn expert_with_hours(api: &Api, days: std::ops::RangeInclusive<i64>, from: &str, to: &str) -> (String, String) {
+    let (expert, token) = new_expert(api).await;
+    let rules: Vec<Value> = days
+        .map(|d| json!({"day_of_week": d, "start_time": from, "end_time": to, "is_available": true}))
+        .collect();
+    let put = api
+        .put(
+            &format!("/api/v1/experts/{expert}/availability"),
+            &token,
+            json!({"rules": rules, "overrides": []}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    (expert, token)
+}
+
+/// A client in the browser's zone: its id and a token of theirs.
+async fn client_with_id(api: &Api, name: &str, email: &str) -> (String, String) {
+    let c = api
+        .post(
+            "/api/v1/clients",
+            ADMIN_TOKEN,
+            json!({"name": name, "email": email, "timezone": BROWSER_ZONE}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{:?}", c.body);
+    let id = c.body["id"].as_str().unwrap().to_owned();
+    let token = api.token("client", &id).await;
+    (id, token)
+}
+
 async fn new_client(api: &Api, name: &str, email: &str) -> String {
     let c = api
         .post(
@@ -1304,19 +1336,8 @@ async fn the_appointment_page_offers_join_from_ten_minutes_before() {
     let server = TestServer::start(&db).await;
     let api = &server.api;
     let base = api.base.clone();
-    let (expert, expert_token) = new_expert(api).await;
     // Round the clock, every day: a slot starts every 5 minutes.
-    let rules: Vec<Value> = (0..=6)
-        .map(|d| json!({"day_of_week": d, "start_time": "00:00", "end_time": "24:00", "is_available": true}))
-        .collect();
-    let put = api
-        .put(
-            &format!("/api/v1/experts/{expert}/availability"),
-            &expert_token,
-            json!({"rules": rules, "overrides": []}),
-        )
-        .await;
-    assert_eq!(put.status, 200, "{:?}", put.body);
+    let (expert, expert_token) = expert_with_hours(api, 0..=6, "00:00", "24:00").await;
     let room = "https://zoom.us/j/5551234567?pwd=video";
     let policy_path = format!("/api/v1/experts/{expert}/booking-policy");
     let set = api
@@ -1327,15 +1348,7 @@ async fn the_appointment_page_offers_join_from_ten_minutes_before() {
         )
         .await;
     assert_eq!(set.status, 200, "{:?}", set.body);
-    let client = api
-        .post(
-            "/api/v1/clients",
-            ADMIN_TOKEN,
-            json!({"name": "Ann Video", "email": "ann.video@example.com", "timezone": BROWSER_ZONE}),
-        )
-        .await;
-    let client_id = client.body["id"].as_str().unwrap().to_owned();
-    let client_token = api.token("client", &client_id).await;
+    let (client_id, client_token) = client_with_id(api, "Ann Video", "ann.video@example.com").await;
 
     // The next 5-minute mark at least 5 minutes away: between 5 and 10 minutes from now.
     let now = Timestamp::now().as_second();
@@ -1872,18 +1885,7 @@ async fn a_client_books_a_weekly_series_of_four() {
     let server = TestServer::start(&db).await;
     let api = &server.api;
     let base = api.base.clone();
-    let (expert, expert_token) = new_expert(api).await;
-    let rules: Vec<Value> = (0..=6)
-        .map(|d| json!({"day_of_week": d, "start_time": "09:00", "end_time": "17:00", "is_available": true}))
-        .collect();
-    let put = api
-        .put(
-            &format!("/api/v1/experts/{expert}/availability"),
-            &expert_token,
-            json!({"rules": rules, "overrides": []}),
-        )
-        .await;
-    assert_eq!(put.status, 200, "{:?}", put.body);
+    let (expert, expert_token) = expert_with_hours(api, 0..=6, "09:00", "17:00").await;
     let policy = api
         .put(
             &format!("/api/v1/experts/{expert}/booking-policy"),
@@ -1892,15 +1894,7 @@ async fn a_client_books_a_weekly_series_of_four() {
         )
         .await;
     assert_eq!(policy.status, 200, "{:?}", policy.body);
-    let client = api
-        .post(
-            "/api/v1/clients",
-            ADMIN_TOKEN,
-            json!({"name": "Sam Series", "email": "sam.series@example.com", "timezone": BROWSER_ZONE}),
-        )
-        .await;
-    let client_id = client.body["id"].as_str().unwrap().to_owned();
-    let client_token = api.token("client", &client_id).await;
+    let (client_id, client_token) = client_with_id(api, "Sam Series", "sam.series@example.com").await;
 
     let day = TimeZone::get(EXPERT_ZONE)
         .unwrap()
@@ -1962,18 +1956,7 @@ async fn the_agenda_explains_why_a_time_is_not_bookable() {
     let server = TestServer::start(&db).await;
     let api = &server.api;
     let base = api.base.clone();
-    let (expert, expert_token) = new_expert(api).await;
-    let rules: Vec<Value> = (1..=5)
-        .map(|d| json!({"day_of_week": d, "start_time": "09:00", "end_time": "17:00", "is_available": true}))
-        .collect();
-    let put = api
-        .put(
-            &format!("/api/v1/experts/{expert}/availability"),
-            &expert_token,
-            json!({"rules": rules, "overrides": []}),
-        )
-        .await;
-    assert_eq!(put.status, 200, "{:?}", put.body);
+    let (expert, expert_token) = expert_with_hours(api, 1..=5, "09:00", "17:00").await;
     let mut monday = TimeZone::get(EXPERT_ZONE)
         .unwrap()
         .to_datetime(Timestamp::now() + SignedDuration::from_hours(48))
@@ -2014,14 +1997,7 @@ async fn the_agenda_explains_why_a_time_is_not_bookable() {
     };
     assert_eq!(ask(saturday).await, json!(["outside_hours"]));
     assert_eq!(ask(monday).await, json!(["bookable"]));
-    let client = api
-        .post(
-            "/api/v1/clients",
-            ADMIN_TOKEN,
-            json!({"name": "Kim Why", "email": "kim.why@example.com", "timezone": BROWSER_ZONE}),
-        )
-        .await;
-    let client_id = client.body["id"].as_str().unwrap().to_owned();
+    let (client_id, _) = client_with_id(api, "Kim Why", "kim.why@example.com").await;
     let ten = expert_instant(monday, 10, 0);
     let booked = api
         .post(

@@ -36,8 +36,8 @@ pub use service::{
     check_directory_question, check_window, AvailabilityService, DirectoryAnswer, FreeTime, MAX_QUERY_DAYS,
 };
 pub use strategy::{
-    bookings_of, counted_window, AvailabilityStrategy, BusyTimeSource, Capabilities, EventWriter, ExpertCalendar,
-    ExternalEvent, Meeting, ProviderBooking, Scheduler, StrategyRegistry, VideoMeetings,
+    bookings_of, counted_window, with_counted, AvailabilityStrategy, BusyTimeSource, Capabilities, EventWriter,
+    ExpertCalendar, ExternalEvent, Meeting, ProviderBooking, Scheduler, StrategyRegistry, VideoMeetings,
 };
 
 pub use availability_domain as domain;

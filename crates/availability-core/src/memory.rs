@@ -15,7 +15,7 @@ use crate::ports::{
     AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
     NewSeries, SeriesBooking,
 };
-use crate::strategy::{busy_window, counted_window, ExpertCalendar, Meeting};
+use crate::strategy::{busy_window, counted_window, with_counted, ExpertCalendar, Meeting};
 use crate::CoreError;
 
 #[derive(Default)]
@@ -146,16 +146,11 @@ impl InMemoryStore {
 
     /// `list` and, when the expert's policy has limits, the confirmed and pending appointments
     /// that start in the counted window around `window` (without duplicates).
-    fn with_counted(state: &State, expert: &Expert, mut list: Vec<Appointment>, window: Interval) -> Vec<Appointment> {
-        if let Some(counted) = counted_window(expert, window) {
-            for a in Self::counted_in(state, expert.id, counted) {
-                if !list.iter().any(|b| b.id == a.id) {
-                    list.push(a);
-                }
-            }
-            list.sort_by_key(|a| (a.start_time, a.id));
+    fn with_counted(state: &State, expert: &Expert, list: Vec<Appointment>, window: Interval) -> Vec<Appointment> {
+        match counted_window(expert, window) {
+            Some(counted) => with_counted(list, Self::counted_in(state, expert.id, counted)),
+            None => list,
         }
-        list
     }
 
     fn counted_in(state: &State, expert: ExpertId, window: Interval) -> Vec<Appointment> {
@@ -187,20 +182,8 @@ impl InMemoryStore {
         let Some(id) = guard.hold else {
             return Ok(());
         };
-        let hold = state
-            .holds
-            .get(&id)
-            .filter(|h| h.is_active(guard.now))
-            .ok_or(CoreError::HoldExpired(id))?;
-        if hold.client_id != new.client_id {
-            return Err(CoreError::HoldMismatch("the hold is another client's".into()));
-        }
-        if hold.expert_id != new.expert_id || hold.time != new.time {
-            return Err(CoreError::HoldMismatch(
-                "the hold is for another expert or another time".into(),
-            ));
-        }
-        Ok(())
+        let hold = state.holds.get(&id).ok_or(CoreError::HoldExpired(id))?;
+        guard.redeems(hold, new)
     }
 
     fn check(

@@ -106,6 +106,23 @@ impl BookingGuard {
         context.check(requested, self.now, &requester)
     }
 
+    /// Whether the booking `new` may redeem `hold` (the one [`Self::hold`] names): active at the
+    /// guard's instant, the booking client's, for this expert and exactly this time.
+    pub fn redeems(&self, hold: &Hold, new: &NewAppointment) -> Result<(), CoreError> {
+        if !hold.is_active(self.now) {
+            return Err(CoreError::HoldExpired(hold.id));
+        }
+        if hold.client_id != new.client_id {
+            return Err(CoreError::HoldMismatch("the hold is another client's".into()));
+        }
+        if hold.expert_id != new.expert_id || hold.time != new.time {
+            return Err(CoreError::HoldMismatch(
+                "the hold is for another expert or another time".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs the slot engine on a series' occurrences, in order: each checked as a booking of its
     /// own, with the occurrences accepted before it blocking and counting. `appointments` and
     /// `holds` are those around the whole series (see [`Self::series_window`]).

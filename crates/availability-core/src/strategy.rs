@@ -78,6 +78,15 @@ pub fn bookings_of(appointments: &[Appointment]) -> Vec<Booking> {
         .collect()
 }
 
+/// `list` and the `counted` appointments together, each once, in order of start (a store reads
+/// the two sets separately and they overlap).
+pub fn with_counted(mut list: Vec<Appointment>, counted: Vec<Appointment>) -> Vec<Appointment> {
+    list.extend(counted);
+    list.sort_by_key(|a| (a.start_time, a.id));
+    list.dedup_by_key(|a| a.id);
+    list
+}
+
 /// Where the appointments that count towards the policy's limits for `window` start (None without
 /// limits): a store loads the confirmed and pending ones starting there beside those around the
 /// window (see [`ExpertCalendar::appointments`]).

@@ -1,6 +1,6 @@
 //! Appointments: bookings validated by the slot engine inside the transaction that writes them.
 
-use availability_core::strategy::{busy_window, counted_window};
+use availability_core::strategy::busy_window;
 use availability_core::{BookingGuard, CoreError, ExpertCalendar, Meeting};
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, ClientId, ExpertId, Interval, NewAppointment, SyncStatus,
@@ -79,6 +79,8 @@ pub(crate) fn confirmed_overlapping(
 /// towards the booking policy's limits), on a backend connection.
 macro_rules! counted_starting_in {
     ($c:ident, $expert:expr, $window:expr) => {{
+        use crate::schema::appointments;
+        use availability_domain::AppointmentStatus;
         let window: availability_domain::Interval = $window;
         appointments::table
             .filter(appointments::expert_id.eq($expert.to_string()))
@@ -88,15 +90,45 @@ macro_rules! counted_starting_in {
             ]))
             .filter(appointments::start_time.ge(window.start().as_second()))
             .filter(appointments::start_time.lt(window.end().as_second()))
-            .select(AppointmentRow::as_select())
+            .select(crate::rows::AppointmentRow::as_select())
             .order(appointments::start_time)
-            .load::<AppointmentRow>($c)?
+            .load::<crate::rows::AppointmentRow>($c)?
             .into_iter()
-            .map(AppointmentRow::into_domain)
-            .collect::<Result<Vec<Appointment>, _>>()?
+            .map(crate::rows::AppointmentRow::into_domain)
+            .collect::<Result<Vec<availability_domain::Appointment>, _>>()?
     }};
 }
 pub(crate) use counted_starting_in;
+
+/// The appointments the slot engine needs of `expert` (read in the caller's transaction): the
+/// confirmed ones that overlap `window`, and, when the policy has limits, the confirmed and
+/// pending ones that count towards them for times in `times` (see `counted_window`).
+macro_rules! engine_appointments {
+    ($c:ident, $expert:expr, $window:expr, $times:expr) => {{
+        use crate::schema::appointments;
+        let expert: &availability_domain::Expert = $expert;
+        let window: availability_domain::Interval = $window;
+        let confirmed = appointments::table
+            .filter(appointments::expert_id.eq(expert.id.to_string()))
+            .filter(appointments::status.eq(availability_domain::AppointmentStatus::Confirmed.as_str()))
+            .filter(appointments::start_time.lt(window.end().as_second()))
+            .filter(appointments::end_time.gt(window.start().as_second()))
+            .select(crate::rows::AppointmentRow::as_select())
+            .order(appointments::start_time)
+            .load::<crate::rows::AppointmentRow>($c)?
+            .into_iter()
+            .map(crate::rows::AppointmentRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        match availability_core::strategy::counted_window(expert, $times) {
+            Some(counted) => availability_core::strategy::with_counted(
+                confirmed,
+                crate::appointments::counted_starting_in!($c, expert.id, counted),
+            ),
+            None => confirmed,
+        }
+    }};
+}
+pub(crate) use engine_appointments;
 
 pub(crate) fn counted_appointments_starting_in(
     conn: &mut Conn,
@@ -104,17 +136,6 @@ pub(crate) fn counted_appointments_starting_in(
     window: Interval,
 ) -> Result<Vec<Appointment>, StoreError> {
     db_run!(conn, |c| Ok::<_, StoreError>(counted_starting_in!(c, expert, window)))
-}
-
-/// `list` with the appointments of `counted` it does not hold yet, in order of start.
-pub(crate) fn with_counted(mut list: Vec<Appointment>, counted: Vec<Appointment>) -> Vec<Appointment> {
-    for a in counted {
-        if !list.iter().any(|b| b.id == a.id) {
-            list.push(a);
-        }
-    }
-    list.sort_by_key(|a| (a.start_time, a.id));
-    list
 }
 
 /// Expert, schedule and the confirmed appointments around a slot query, in one read transaction
@@ -140,21 +161,7 @@ pub(crate) fn expert_calendar(
         let schedule = crate::experts::load_schedule!(c, &expert)?;
         let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
         let around = busy_window(window, &expert.booking_policy, duration);
-        let appointments = appointments::table
-            .filter(appointments::expert_id.eq(id.to_string()))
-            .filter(appointments::status.eq(AppointmentStatus::Confirmed.as_str()))
-            .filter(appointments::start_time.lt(around.end().as_second()))
-            .filter(appointments::end_time.gt(around.start().as_second()))
-            .select(AppointmentRow::as_select())
-            .order(appointments::start_time)
-            .load::<AppointmentRow>(c)?
-            .into_iter()
-            .map(AppointmentRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        let appointments = match counted_window(&expert, window) {
-            Some(counted) => with_counted(appointments, counted_starting_in!(c, id, counted)),
-            None => appointments,
-        };
+        let appointments = engine_appointments!(c, &expert, around, window);
         let holds = crate::holds::holds_overlapping!(c, id, around);
         Ok::<_, StoreError>((
             version,
@@ -175,20 +182,7 @@ macro_rules! checked_in_transaction {
         let expert = crate::experts::load_expert!($c, $expert)?;
         let schedule = crate::experts::load_schedule!($c, &expert)?;
         let window = BookingGuard::lookup_window(&expert, $requested);
-        let nearby: Vec<Appointment> = appointments::table
-            .filter(appointments::expert_id.eq($expert.to_string()))
-            .filter(appointments::status.eq(AppointmentStatus::Confirmed.as_str()))
-            .filter(appointments::start_time.lt(window.end().as_second()))
-            .filter(appointments::end_time.gt(window.start().as_second()))
-            .select(AppointmentRow::as_select())
-            .load::<AppointmentRow>($c)?
-            .into_iter()
-            .map(AppointmentRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        let nearby = match counted_window(&expert, $requested) {
-            Some(counted) => with_counted(nearby, counted_starting_in!($c, $expert, counted)),
-            None => nearby,
-        };
+        let nearby = crate::appointments::engine_appointments!($c, &expert, window, $requested);
         let holds = crate::holds::holds_overlapping!($c, $expert, window);
         $guard.check(&expert, &schedule, &nearby, &holds, $requested, $ignore)?;
         expert

@@ -2,15 +2,14 @@
 //! locked transaction. Expired holds are removed there first, so an expired hold never blocks a
 //! hold or a booking; slot queries read the others and the engine ignores those past their expiry.
 
-use availability_core::strategy::counted_window;
-use availability_core::{BookingGuard, CoreError};
-use availability_domain::{Appointment, AppointmentStatus, Hold, HoldId, Interval, NewAppointment};
+use availability_core::BookingGuard;
+use availability_domain::{Hold, HoldId, Interval};
 use diesel::prelude::*;
 
-use crate::appointments::{checked_in_transaction, counted_starting_in, require_client, with_counted};
+use crate::appointments::{checked_in_transaction, require_client};
 use crate::db::{db_run, Conn, LockedTransaction};
-use crate::rows::{instant, AppointmentRow, HoldRow};
-use crate::schema::{appointments, holds};
+use crate::rows::{instant, HoldRow};
+use crate::schema::holds;
 use crate::StoreError;
 
 /// The expert's holds that overlap `window` (expired ones too: the engine ignores them).
@@ -67,30 +66,12 @@ macro_rules! redeem {
                     )))
                 }
             };
-            crate::holds::check_redeemable(&hold, new, guard)?;
+            guard.redeems(&hold, new).map_err(crate::StoreError::Refused)?;
             diesel::delete(crate::schema::holds::table.find(id.to_string())).execute($c)?;
         }
     }};
 }
 pub(crate) use redeem;
-
-/// Whether `hold` may be redeemed by the booking `new` checked with `guard`.
-pub(crate) fn check_redeemable(hold: &Hold, new: &NewAppointment, guard: &BookingGuard) -> Result<(), StoreError> {
-    if !hold.is_active(guard.now) {
-        return Err(StoreError::Refused(CoreError::HoldExpired(hold.id)));
-    }
-    if hold.client_id != new.client_id {
-        return Err(StoreError::Refused(CoreError::HoldMismatch(
-            "the hold is another client's".into(),
-        )));
-    }
-    if hold.expert_id != new.expert_id || hold.time != new.time {
-        return Err(StoreError::Refused(CoreError::HoldMismatch(
-            "the hold is for another expert or another time".into(),
-        )));
-    }
-    Ok(())
-}
 
 /// Stores `hold` if its time passes the guard like a booking's (other clients' active holds
 /// block it), replacing the client's earlier hold with this expert.

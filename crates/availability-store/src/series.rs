@@ -2,12 +2,11 @@
 //! the expert's lock, each an appointment that names its series, with its calendar sync job and
 //! its webhook events.
 
-use availability_core::strategy::counted_window;
 use availability_core::{BookingGuard, CoreError, NewSeries, SeriesBooking};
-use availability_domain::{Appointment, AppointmentStatus, Recurrence, Series, SeriesId};
+use availability_domain::{Appointment, Recurrence, Series, SeriesId};
 use diesel::prelude::*;
 
-use crate::appointments::{counted_starting_in, require_client, with_counted};
+use crate::appointments::{engine_appointments, require_client};
 use crate::db::{db_run, Conn, LockedTransaction};
 use crate::rows::{corrupt, instant, AppointmentRow};
 use crate::schema::{appointments, series};
@@ -61,20 +60,7 @@ pub(crate) fn book(conn: &mut Conn, new: &NewSeries, guard: &BookingGuard) -> Re
         }
         let window = BookingGuard::series_window(&expert, &new.occurrences)
             .ok_or_else(|| StoreError::Refused(CoreError::SeriesConflict(Vec::new())))?;
-        let nearby: Vec<Appointment> = appointments::table
-            .filter(appointments::expert_id.eq(&expert_key))
-            .filter(appointments::status.eq(AppointmentStatus::Confirmed.as_str()))
-            .filter(appointments::start_time.lt(window.end().as_second()))
-            .filter(appointments::end_time.gt(window.start().as_second()))
-            .select(AppointmentRow::as_select())
-            .load::<AppointmentRow>(c)?
-            .into_iter()
-            .map(AppointmentRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        let nearby = match counted_window(&expert, window) {
-            Some(counted) => with_counted(nearby, counted_starting_in!(c, new.expert_id, counted)),
-            None => nearby,
-        };
+        let nearby = engine_appointments!(c, &expert, window, window);
         let holds = crate::holds::holds_overlapping!(c, new.expert_id, window);
         let verdicts = guard.check_series(&expert, &schedule, &nearby, &holds, &new.occurrences);
         let (accepted, skipped) =

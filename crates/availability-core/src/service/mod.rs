@@ -23,8 +23,8 @@ use crate::engine;
 use crate::engine::{BookingContext, BusyTime, Explanation, Hours, Requester, SlotQuery};
 use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository, NewSeries, SeriesBooking};
 use crate::strategy::{
-    busy_window, counted_window, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, ExternalEvent, Meeting,
-    StrategyRegistry,
+    busy_window, counted_window, with_counted, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, ExternalEvent,
+    Meeting, StrategyRegistry,
 };
 use crate::CoreError;
 
@@ -136,11 +136,8 @@ impl AvailabilityService {
         calendar.schedule = schedule;
         let mut appointments = self.appointments.confirmed_overlapping(expert_id, around).await?;
         if let Some(counted) = counted_window(&calendar.expert, window) {
-            for a in self.appointments.counted_starting_in(expert_id, counted).await? {
-                if !appointments.iter().any(|b| b.id == a.id) {
-                    appointments.push(a);
-                }
-            }
+            let counted = self.appointments.counted_starting_in(expert_id, counted).await?;
+            appointments = with_counted(appointments, counted);
         }
         calendar.appointments = appointments;
         self.slots_of(calendar, window, None).await
