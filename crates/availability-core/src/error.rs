@@ -65,6 +65,10 @@ pub enum CoreError {
     /// time.
     #[error("the hold does not match this booking: {0}")]
     HoldMismatch(String),
+    /// A change the default schedule cannot take: deleting it, or unsetting it without making
+    /// another one the default.
+    #[error("{0}")]
+    DefaultSchedule(String),
     /// Rescheduling (or confirming) an appointment that is not confirmed.
     #[error("appointment {0} is not confirmed (it is cancelled or pending) and cannot be moved")]
     NotConfirmed(AppointmentId),

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, BookingState, Client, ClientId, Expert, ExpertId, Hold, HoldId,
-    IntegrationType, Interval, NewAppointment, Schedule, Series, SeriesId, SyncStatus, Zone,
+    IntegrationType, Interval, NewAppointment, Schedule, ScheduleId, ScheduleSet, Series, SeriesId, SyncStatus, Zone,
 };
 
 use crate::ports::{
@@ -22,7 +22,7 @@ use crate::CoreError;
 struct State {
     experts: HashMap<ExpertId, Expert>,
     clients: HashMap<ClientId, Client>,
-    schedules: HashMap<ExpertId, Schedule>,
+    schedules: HashMap<ExpertId, ScheduleSet>,
     appointments: HashMap<AppointmentId, Appointment>,
     holds: HashMap<HoldId, Hold>,
     series: HashMap<SeriesId, Series>,
@@ -79,9 +79,10 @@ impl InMemoryStore {
     /// Adds or replaces an expert; a new expert gets an empty schedule in their zone.
     pub fn put_expert(&self, expert: Expert) {
         let mut s = self.lock();
+        // The default schedule's id is the expert's, as in the database.
         s.schedules
             .entry(expert.id)
-            .or_insert_with(|| Schedule::empty(expert.timezone.clone()));
+            .or_insert_with(|| ScheduleSet::only(ScheduleId(expert.id.0), Schedule::empty(expert.timezone.clone())));
         let changed = s
             .experts
             .get(&expert.id)
@@ -109,9 +110,19 @@ impl InMemoryStore {
         self.lock().clients.insert(client.id, client);
     }
 
-    /// Replaces an expert's weekly rules and overrides (and zone).
+    /// Replaces the weekly rules and overrides (and zone) of an expert's default schedule.
     pub fn put_schedule(&self, expert: ExpertId, schedule: Schedule) {
-        self.lock().schedules.insert(expert, schedule);
+        let mut s = self.lock();
+        let set = match s.schedules.get(&expert) {
+            Some(set) => set.with_default_hours(schedule),
+            None => ScheduleSet::only(ScheduleId(expert.0), schedule),
+        };
+        s.schedules.insert(expert, set);
+    }
+
+    /// Replaces all of an expert's schedules and periods.
+    pub fn put_schedules(&self, expert: ExpertId, schedules: ScheduleSet) {
+        self.lock().schedules.insert(expert, schedules);
     }
 
     /// Stores an appointment as it is, without any check (for seeding tests).
@@ -197,7 +208,7 @@ impl InMemoryStore {
             .experts
             .get(&expert_id)
             .ok_or_else(|| not_found("expert", expert_id))?;
-        let schedule = state
+        let schedules = state
             .schedules
             .get(&expert_id)
             .ok_or_else(|| not_found("expert", expert_id))?;
@@ -205,7 +216,7 @@ impl InMemoryStore {
         let nearby = Self::with_counted(state, expert, nearby, requested);
         let holds = Self::holds_in(state, expert_id, BookingGuard::lookup_window(expert, requested));
         guard
-            .check(expert, schedule, &nearby, &holds, requested, ignore)
+            .check(expert, schedules, &nearby, &holds, requested, ignore)
             .map_err(CoreError::from)
     }
 }
@@ -232,7 +243,7 @@ impl ExpertRepository for InMemoryStore {
         self.lock()
             .schedules
             .get(&id)
-            .cloned()
+            .map(|set| set.default_schedule().hours.clone())
             .ok_or_else(|| not_found("expert", id))
     }
 
@@ -244,7 +255,7 @@ impl ExpertRepository for InMemoryStore {
     ) -> Result<ExpertCalendar, CoreError> {
         let state = self.lock();
         let expert = state.experts.get(&id).cloned().ok_or_else(|| not_found("expert", id))?;
-        let schedule = state
+        let schedules = state
             .schedules
             .get(&id)
             .cloned()
@@ -256,7 +267,7 @@ impl ExpertRepository for InMemoryStore {
         let connection = state.connections.get(&id).copied().unwrap_or_default();
         Ok(ExpertCalendar {
             expert,
-            schedule,
+            schedules,
             appointments,
             holds,
             connection,

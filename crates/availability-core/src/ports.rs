@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
     Appointment, AppointmentId, CalendarType, Client, ClientId, Expert, ExpertId, Hold, HoldId, IntegrationType,
-    Interval, NewAppointment, Recurrence, Schedule, Secret, Series, SeriesId, SyncStatus, Zone,
+    Interval, NewAppointment, Recurrence, Schedule, ScheduleSet, Secret, Series, SeriesId, SyncStatus, Zone,
 };
 
 use crate::engine::{BookingContext, BusyTime, Hours, Refusal, Requester};
@@ -83,7 +83,7 @@ impl BookingGuard {
     pub fn check(
         &self,
         expert: &Expert,
-        schedule: &Schedule,
+        schedules: &ScheduleSet,
         appointments: &[Appointment],
         holds: &[Hold],
         requested: Interval,
@@ -92,8 +92,8 @@ impl BookingGuard {
         let bookings = bookings_of(appointments);
         let busy: Vec<BusyTime> = self.external_busy.iter().copied().map(BusyTime::new).collect();
         let context = BookingContext {
-            expert_zone: &schedule.zone,
-            hours: Hours::One(schedule),
+            expert_zone: &schedules.default_schedule().hours.zone,
+            hours: Hours::of(schedules),
             policy: &expert.booking_policy,
             calendar_busy: &busy,
             bookings: &bookings,
@@ -129,7 +129,7 @@ impl BookingGuard {
     pub fn check_series(
         &self,
         expert: &Expert,
-        schedule: &Schedule,
+        schedules: &ScheduleSet,
         appointments: &[Appointment],
         holds: &[Hold],
         occurrences: &[Interval],
@@ -137,8 +137,8 @@ impl BookingGuard {
         let bookings = bookings_of(appointments);
         let busy: Vec<BusyTime> = self.external_busy.iter().copied().map(BusyTime::new).collect();
         let context = BookingContext {
-            expert_zone: &schedule.zone,
-            hours: Hours::One(schedule),
+            expert_zone: &schedules.default_schedule().hours.zone,
+            hours: Hours::of(schedules),
             policy: &expert.booking_policy,
             calendar_busy: &busy,
             bookings: &bookings,

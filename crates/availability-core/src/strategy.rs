@@ -13,9 +13,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use availability_domain::jiff::SignedDuration;
-use availability_domain::{Appointment, CalendarType, Client, Expert, Hold, IntegrationType, Interval, Schedule, Slot};
+use availability_domain::{
+    Appointment, CalendarType, Client, Expert, Hold, IntegrationType, Interval, ScheduleSet, Slot, Zone,
+};
 
-use crate::engine::{counted_bookings_window, Booking, BookingStatus, SlotQuery};
+use crate::engine::{counted_bookings_window, Booking, BookingStatus, Hours, SlotQuery};
 use crate::CoreError;
 
 /// What one expert's slots are computed from: the expert, their working hours and their
@@ -24,8 +26,8 @@ use crate::CoreError;
 pub struct ExpertCalendar {
     /// The expert (zone, integration type, booking policy).
     pub expert: Expert,
-    /// Weekly rules and date overrides.
-    pub schedule: Schedule,
+    /// The expert's schedules: the default one, and others on the dates of their periods.
+    pub schedules: ScheduleSet,
     /// Confirmed appointments that may block the queried window and, when the booking policy has
     /// limits, the confirmed and pending appointments that start in
     /// [`counted_bookings_window`] of it (they count towards the limits).
@@ -40,6 +42,17 @@ pub struct ExpertCalendar {
 }
 
 impl ExpertCalendar {
+    /// The hours for the engine (see [`Hours::of`]).
+    pub fn hours(&self) -> Hours<'_> {
+        Hours::of(&self.schedules)
+    }
+
+    /// The expert's zone (the default schedule's), in which limits are counted and series
+    /// occurrences keep their wall-clock time.
+    pub fn zone(&self) -> &Zone {
+        &self.schedules.default_schedule().hours.zone
+    }
+
     /// The confirmed appointments as busy intervals.
     pub fn appointment_intervals(&self) -> Vec<Interval> {
         self.appointments

@@ -188,6 +188,21 @@ impl ScheduleSet {
         Self::new(vec![NamedSchedule::new(id, name, true, hours)?], Vec::new())
     }
 
+    /// A set of one schedule, the default, named "Working hours" (what an expert who never made
+    /// another has; the stores give it the expert's id).
+    pub fn only(id: ScheduleId, hours: Schedule) -> Self {
+        let default = NamedSchedule {
+            id,
+            name: "Working hours".to_owned(),
+            is_default: true,
+            hours,
+        };
+        Self {
+            schedules: vec![default],
+            periods: Vec::new(),
+        }
+    }
+
     /// The same schedules with other periods (validated like `new`).
     pub fn with_periods(&self, periods: Vec<SchedulePeriod>) -> Result<Self, DomainError> {
         Self::new(self.schedules.clone(), periods)
@@ -210,6 +225,15 @@ impl ScheduleSet {
             .iter()
             .find(|s| s.is_default)
             .unwrap_or(&self.schedules[0])
+    }
+
+    /// The same set with other hours for the default schedule (an unsaved edit, for a preview).
+    pub fn with_default_hours(&self, hours: Schedule) -> Self {
+        let mut set = self.clone();
+        if let Some(default) = set.schedules.iter_mut().find(|s| s.is_default) {
+            default.hours = hours;
+        }
+        set
     }
 
     /// The schedule with this id, if the set has it.

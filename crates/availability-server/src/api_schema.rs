@@ -105,6 +105,44 @@ pub(crate) struct Availability {
     overrides: Vec<DateOverride>,
 }
 
+/// A named schedule (availability template): weekly hours and date overrides in its zone.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NamedSchedule {
+    id: Uuid,
+    /// 1-100 characters.
+    #[schema(example = "Summer")]
+    name: String,
+    /// IANA time zone the local times are in (the default schedule's is the expert's).
+    timezone: String,
+    rules: Vec<WeeklyRule>,
+    overrides: Vec<DateOverride>,
+    /// Exactly one of an expert's schedules is the default: it applies on every date no period
+    /// covers, and GET/PUT availability show and change it.
+    is_default: bool,
+}
+
+/// An expert's schedules, the default first, then in the order they were made.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Schedules {
+    schedules: Vec<NamedSchedule>,
+}
+
+/// Dates (inclusive, in the expert's zone) on which a schedule applies instead of the default.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SchedulePeriod {
+    schedule_id: Uuid,
+    #[schema(format = Date, example = "2027-08-01")]
+    from_date: String,
+    #[schema(format = Date, example = "2027-08-31")]
+    to_date: String,
+}
+
+/// An expert's periods, by date.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SchedulePeriods {
+    periods: Vec<SchedulePeriod>,
+}
+
 /// Hours on one day of the week (`is_available` false cuts time out, e.g. a break).
 #[derive(Serialize, ToSchema)]
 pub(crate) struct WeeklyRule {

@@ -156,6 +156,10 @@ impl From<DomainError> for ApiError {
             DomainError::OutOfRange { .. } => "out_of_range",
             DomainError::DuplicateOverride(_) => "duplicate_override",
             DomainError::InvalidVideo(_) => "invalid_video",
+            DomainError::InvalidScheduleName => "invalid_name",
+            DomainError::UnknownSchedule(_) => "unknown_schedule",
+            DomainError::PeriodEndsBeforeStart { .. } => "invalid_period",
+            DomainError::OverlappingPeriods { .. } => "overlapping_periods",
             _ => "invalid",
         };
         ApiError::invalid(code, e.to_string())
@@ -185,6 +189,7 @@ impl From<CoreError> for ApiError {
                 return error;
             }
             CoreError::HoldMismatch(_) => (S::UNPROCESSABLE_ENTITY, "hold_mismatch"),
+            CoreError::DefaultSchedule(_) => (S::CONFLICT, "default_schedule"),
             CoreError::NotConfirmed(_)
             | CoreError::NotPending(_)
             | CoreError::PendingNotReschedulable(_)

@@ -38,6 +38,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         web::get().to(|req: HttpRequest| async move { page(&req, "manage.html") }),
     )
     .route(
+        "/experts/{id}/schedules",
+        web::get().to(|req: HttpRequest| async move { page(&req, "schedules.html") }),
+    )
+    .route(
         "/book/{expert_id}",
         web::get().to(|req: HttpRequest| async move { page(&req, "book.html") }),
     )

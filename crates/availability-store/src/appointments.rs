@@ -158,7 +158,7 @@ pub(crate) fn expert_calendar(
             .next()
             .unwrap_or_default();
         let expert = crate::experts::load_expert!(c, id)?;
-        let schedule = crate::experts::load_schedule!(c, &expert)?;
+        let schedules = crate::schedules::load_schedule_set!(c, &expert)?;
         let duration = duration_minutes.unwrap_or(expert.booking_policy.slot_duration_minutes());
         let around = busy_window(window, &expert.booking_policy, duration);
         let appointments = engine_appointments!(c, &expert, around, window);
@@ -167,7 +167,7 @@ pub(crate) fn expert_calendar(
             version,
             ExpertCalendar {
                 expert,
-                schedule,
+                schedules,
                 appointments,
                 holds,
                 connection,
@@ -180,11 +180,11 @@ pub(crate) fn expert_calendar(
 macro_rules! checked_in_transaction {
     ($c:ident, $expert:expr, $requested:expr, $guard:expr, $ignore:expr) => {{
         let expert = crate::experts::load_expert!($c, $expert)?;
-        let schedule = crate::experts::load_schedule!($c, &expert)?;
+        let schedules = crate::schedules::load_schedule_set!($c, &expert)?;
         let window = BookingGuard::lookup_window(&expert, $requested);
         let nearby = crate::appointments::engine_appointments!($c, &expert, window, $requested);
         let holds = crate::holds::holds_overlapping!($c, $expert, window);
-        $guard.check(&expert, &schedule, &nearby, &holds, $requested, $ignore)?;
+        $guard.check(&expert, &schedules, &nearby, &holds, $requested, $ignore)?;
         expert
     }};
 }

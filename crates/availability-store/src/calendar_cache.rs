@@ -36,7 +36,13 @@ struct Entries {
 }
 
 fn rows(calendar: &ExpertCalendar) -> usize {
-    1 + calendar.schedule.rules.len() + calendar.schedule.overrides.len() + calendar.appointments.len()
+    let schedules = &calendar.schedules;
+    let hours: usize = schedules
+        .schedules()
+        .iter()
+        .map(|s| s.hours.rules.len() + s.hours.overrides.len())
+        .sum();
+    1 + hours + schedules.periods().len() + calendar.appointments.len()
 }
 
 fn key(id: ExpertId, window: Interval, duration_minutes: Option<u32>) -> Key {
@@ -124,7 +130,7 @@ mod tests {
     use availability_domain::jiff::Timestamp;
     use availability_domain::{
         Appointment, AppointmentId, AppointmentStatus, BookingPolicy, ClientId, Expert, IntegrationType, Schedule,
-        SyncStatus, Zone,
+        ScheduleId, ScheduleSet, SyncStatus, Zone,
     };
 
     fn calendar(appointments: usize) -> ExpertCalendar {
@@ -157,7 +163,12 @@ mod tests {
             updated_at: at,
         };
         ExpertCalendar {
-            schedule: Schedule::new(Zone::utc(), vec![], vec![]).unwrap(),
+            schedules: ScheduleSet::single(
+                ScheduleId::new(),
+                "Working hours",
+                Schedule::new(Zone::utc(), vec![], vec![]).unwrap(),
+            )
+            .unwrap(),
             appointments: vec![one; appointments],
             expert,
             holds: vec![],

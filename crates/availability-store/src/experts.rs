@@ -1,15 +1,14 @@
 //! Experts, clients, weekly rules, date overrides and booking policies.
 
-use availability_domain::jiff::civil::Date;
 use availability_domain::{
-    BookingPolicy, Client, ClientId, DateOverride, DayOfWeek, Expert, ExpertId, IntegrationType, Schedule, TimeWindow,
-    VideoPolicy, WeeklyRule, Zone,
+    BookingPolicy, Client, ClientId, DateOverride, Expert, ExpertId, IntegrationType, Schedule, VideoPolicy,
+    WeeklyRule, Zone,
 };
 use diesel::prelude::*;
 
 use crate::db::{db_run, Conn};
-use crate::rows::{corrupt, ClientRow, ExpertRow};
-use crate::schema::{clients, date_overrides, expert_availability, expert_profiles};
+use crate::rows::{ClientRow, ExpertRow};
+use crate::schema::{clients, expert_profiles, expert_schedules};
 use crate::StoreError;
 
 /// A partial update of an expert's profile.
@@ -232,71 +231,14 @@ pub(crate) fn client(conn: &mut Conn, id: ClientId) -> Result<Client, StoreError
     .into_domain()
 }
 
-pub(crate) type RuleRow = (i32, String, String, bool);
-
-/// Loads an expert's schedule on a concrete connection: rules in the order they were sent,
-/// overrides by date.
-macro_rules! load_schedule {
-    ($c:ident, $expert:expr) => {{
-        let expert: &availability_domain::Expert = $expert;
-        let key = expert.id.to_string();
-        let rules = crate::schema::expert_availability::table
-            .filter(crate::schema::expert_availability::expert_id.eq(&key))
-            .order(crate::schema::expert_availability::position)
-            .select((
-                crate::schema::expert_availability::day_of_week,
-                crate::schema::expert_availability::start_time,
-                crate::schema::expert_availability::end_time,
-                crate::schema::expert_availability::is_available,
-            ))
-            .load::<crate::experts::RuleRow>($c);
-        let overrides = crate::schema::date_overrides::table
-            .filter(crate::schema::date_overrides::expert_id.eq(&key))
-            .order(crate::schema::date_overrides::date)
-            .select((
-                crate::schema::date_overrides::date,
-                crate::schema::date_overrides::windows,
-            ))
-            .load::<(String, String)>($c);
-        match (rules, overrides) {
-            (Ok(rules), Ok(overrides)) => crate::experts::schedule_from_rows(expert, rules, overrides),
-            (Err(e), _) | (_, Err(e)) => Err(crate::StoreError::from(e)),
-        }
-    }};
-}
-pub(crate) use load_schedule;
-
+/// The default schedule's zone, rules and overrides (what GET and PUT availability show).
 pub(crate) fn schedule(conn: &mut Conn, expert: &Expert) -> Result<Schedule, StoreError> {
-    db_run!(conn, |c| load_schedule!(c, expert))
+    let set = db_run!(conn, |c| crate::schedules::load_schedule_set!(c, expert))?;
+    Ok(set.default_schedule().hours.clone())
 }
 
-pub(crate) fn schedule_from_rows(
-    expert: &Expert,
-    rules: Vec<RuleRow>,
-    overrides: Vec<(String, String)>,
-) -> Result<Schedule, StoreError> {
-    let rules = rules
-        .into_iter()
-        .map(|(day, start, end, available)| {
-            let day = DayOfWeek::new(day.into()).map_err(|e| corrupt("rule", e))?;
-            let start = start.parse().map_err(|e| corrupt("rule", e))?;
-            let end = end.parse().map_err(|e| corrupt("rule", e))?;
-            WeeklyRule::new(day, start, end, available).map_err(|e| corrupt("rule", e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let overrides = overrides
-        .into_iter()
-        .map(|(date, windows)| {
-            Ok(DateOverride {
-                date: date.parse::<Date>().map_err(|e| corrupt("override date", e))?,
-                windows: serde_json::from_str::<Vec<TimeWindow>>(&windows).map_err(|e| corrupt("override", e))?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    Schedule::new(expert.timezone.clone(), rules, overrides).map_err(|e| corrupt("schedule", e))
-}
-
-/// Replaces every rule and override of the expert (and the zone, if given) in one transaction.
+/// Replaces every rule and override of the expert's default schedule (and the zone, if given:
+/// the default schedule's zone is the expert's) in one transaction.
 pub(crate) fn replace_schedule(
     conn: &mut Conn,
     id: ExpertId,
@@ -306,31 +248,7 @@ pub(crate) fn replace_schedule(
     now: i64,
 ) -> Result<(), StoreError> {
     let key = id.to_string();
-    let rule_rows: Vec<_> = rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            (
-                expert_availability::expert_id.eq(key.clone()),
-                expert_availability::position.eq(i as i32),
-                expert_availability::day_of_week.eq(i32::from(r.day_of_week.number())),
-                expert_availability::start_time.eq(r.start_time.to_string()),
-                expert_availability::end_time.eq(r.end_time.to_string()),
-                expert_availability::is_available.eq(r.is_available),
-            )
-        })
-        .collect();
-    let override_rows = overrides
-        .iter()
-        .map(|o| {
-            let windows = serde_json::to_string(&o.windows).map_err(|e| corrupt("override", e))?;
-            Ok((
-                date_overrides::expert_id.eq(key.clone()),
-                date_overrides::date.eq(o.date.to_string()),
-                date_overrides::windows.eq(windows),
-            ))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let (rules, overrides) = crate::schedules::hours_json(rules, overrides)?;
     let found = db_run!(conn, |c| {
         c.transaction(|c| {
             let n = diesel::update(expert_profiles::table.find(&key))
@@ -340,23 +258,21 @@ pub(crate) fn replace_schedule(
                 return Ok(false);
             }
             if let Some(zone) = zone {
+                // A trigger gives the default schedule the same zone.
                 diesel::update(expert_profiles::table.find(&key))
                     .set(expert_profiles::timezone.eq(zone.name()))
                     .execute(c)?;
             }
-            diesel::delete(expert_availability::table.filter(expert_availability::expert_id.eq(&key))).execute(c)?;
-            diesel::delete(date_overrides::table.filter(date_overrides::expert_id.eq(&key))).execute(c)?;
-            // Inserted one by one: both backends accept it and schedules are small.
-            for row in &rule_rows {
-                diesel::insert_into(expert_availability::table)
-                    .values(row.clone())
-                    .execute(c)?;
-            }
-            for row in &override_rows {
-                diesel::insert_into(date_overrides::table)
-                    .values(row.clone())
-                    .execute(c)?;
-            }
+            diesel::update(
+                expert_schedules::table
+                    .filter(expert_schedules::expert_id.eq(&key))
+                    .filter(expert_schedules::is_default.eq(true)),
+            )
+            .set((
+                expert_schedules::rules.eq(&rules),
+                expert_schedules::overrides.eq(&overrides),
+            ))
+            .execute(c)?;
             Ok::<_, diesel::result::Error>(true)
         })
     })?;

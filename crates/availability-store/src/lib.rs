@@ -13,6 +13,7 @@ mod integrations;
 pub mod outbox;
 mod ports;
 mod rows;
+mod schedules;
 mod schema;
 mod series;
 pub mod sessions;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
     Appointment, AppointmentId, AppointmentStatus, BookingPolicy, Client, ClientId, DateOverride, Expert, ExpertId,
-    IntegrationType, Interval, Schedule, WeeklyRule, Zone,
+    IntegrationType, Interval, NamedSchedule, Schedule, ScheduleId, SchedulePeriod, ScheduleSet, WeeklyRule, Zone,
 };
 
 pub use appointments::Party;
@@ -36,6 +37,7 @@ pub use ics::CalendarEntry;
 pub use idempotency::StoredAnswer;
 pub use integrations::{IntegrationRecord, OAuthStart, STATE_TTL_SECONDS as OAUTH_STATE_SECONDS};
 pub use outbox::ClaimedJob;
+pub use schedules::ScheduleChange;
 
 use crypto::Keyring;
 pub use sessions::{NewSession, Session};
@@ -313,6 +315,43 @@ impl Store {
             experts::schedule(c, &expert)
         })
         .await
+    }
+
+    /// The expert's schedules (the default first, then in the order they were made) and periods.
+    pub async fn schedules(&self, id: ExpertId) -> Result<ScheduleSet, StoreError> {
+        self.run(move |c| schedules::schedule_set(c, id)).await
+    }
+
+    /// Stores a new schedule for the expert (the default one if the change says so).
+    pub async fn create_schedule(&self, expert: ExpertId, change: ScheduleChange) -> Result<NamedSchedule, StoreError> {
+        self.run_write(move |c| schedules::create(c, expert, &change, now()))
+            .await
+    }
+
+    /// Replaces one schedule's name, zone, rules and overrides (making it the default if asked).
+    pub async fn update_schedule(
+        &self,
+        expert: ExpertId,
+        id: ScheduleId,
+        change: ScheduleChange,
+    ) -> Result<NamedSchedule, StoreError> {
+        self.run_write(move |c| schedules::update(c, expert, id, &change, now()))
+            .await
+    }
+
+    /// Deletes a schedule that is not the default, with its periods.
+    pub async fn delete_schedule(&self, expert: ExpertId, id: ScheduleId) -> Result<(), StoreError> {
+        self.run_write(move |c| schedules::delete(c, expert, id)).await
+    }
+
+    /// Replaces every period of the expert; the schedules with the new periods.
+    pub async fn replace_periods(
+        &self,
+        expert: ExpertId,
+        periods: Vec<SchedulePeriod>,
+    ) -> Result<ScheduleSet, StoreError> {
+        self.run_write(move |c| schedules::replace_periods(c, expert, &periods))
+            .await
     }
 
     /// Creates a client; [`StoreError::EmailTaken`] if another client has this email (compared

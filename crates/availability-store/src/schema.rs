@@ -39,21 +39,24 @@ diesel::table! {
 }
 
 diesel::table! {
-    expert_availability (expert_id, position) {
+    expert_schedules (id) {
+        id -> Text,
         expert_id -> Text,
-        position -> Integer,
-        day_of_week -> Integer,
-        start_time -> Text,
-        end_time -> Text,
-        is_available -> Bool,
+        name -> Text,
+        timezone -> Text,
+        rules -> Text,
+        overrides -> Text,
+        is_default -> Bool,
+        created_at -> BigInt,
     }
 }
 
 diesel::table! {
-    date_overrides (expert_id, date) {
+    schedule_periods (expert_id, from_date) {
         expert_id -> Text,
-        date -> Text,
-        windows -> Text,
+        schedule_id -> Text,
+        from_date -> Text,
+        to_date -> Text,
     }
 }
 
@@ -124,14 +127,14 @@ diesel::table! {
 
 diesel::joinable!(appointments -> expert_profiles (expert_id));
 diesel::joinable!(appointments -> clients (client_id));
-diesel::joinable!(expert_availability -> expert_profiles (expert_id));
-diesel::joinable!(date_overrides -> expert_profiles (expert_id));
+diesel::joinable!(expert_schedules -> expert_profiles (expert_id));
+diesel::joinable!(schedule_periods -> expert_schedules (schedule_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     expert_profiles,
     clients,
-    expert_availability,
-    date_overrides,
+    expert_schedules,
+    schedule_periods,
     appointments,
     api_tokens,
     idempotency_keys,

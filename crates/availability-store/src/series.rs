@@ -52,7 +52,7 @@ pub(crate) fn book(conn: &mut Conn, new: &NewSeries, guard: &BookingGuard) -> Re
         require_client!(c, &client_key);
         crate::holds::remove_expired!(c, new.expert_id, guard.now.as_second());
         let expert = crate::experts::load_expert!(c, new.expert_id)?;
-        let schedule = crate::experts::load_schedule!(c, &expert)?;
+        let schedules = crate::schedules::load_schedule_set!(c, &expert)?;
         if expert.integration_type != guard.integration {
             return Err(StoreError::SlotUnavailable(
                 "the expert switched calendars while this series was checked; try again".into(),
@@ -62,7 +62,7 @@ pub(crate) fn book(conn: &mut Conn, new: &NewSeries, guard: &BookingGuard) -> Re
             .ok_or_else(|| StoreError::Refused(CoreError::SeriesConflict(Vec::new())))?;
         let nearby = engine_appointments!(c, &expert, window, window);
         let holds = crate::holds::holds_overlapping!(c, new.expert_id, window);
-        let verdicts = guard.check_series(&expert, &schedule, &nearby, &holds, &new.occurrences);
+        let verdicts = guard.check_series(&expert, &schedules, &nearby, &holds, &new.occurrences);
         let (accepted, skipped) =
             availability_core::series::sort_verdicts(new, verdicts).map_err(StoreError::Refused)?;
         let series = Series {

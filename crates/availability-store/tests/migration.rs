@@ -182,3 +182,107 @@ async fn credentials_settings_and_appointments_survive_the_plug_in_migration() {
         let _ = AppointmentRepository::appointment(&store, listed[0].id).await.unwrap();
     }
 }
+
+/// The named-schedules migration (000014) on a database filled by the version before it: every
+/// expert's weekly rules (in their order, breaks included) and date overrides become their default
+/// schedule, whose id is the expert's; an expert without rules gets an empty default; the
+/// default follows the expert's zone; an expert made afterwards has a default from the start.
+#[tokio::test]
+async fn weekly_rules_and_overrides_become_the_default_schedule() {
+    use availability_core::domain::{DayOfWeek, ScheduleId, Zone};
+    for (label, url) in databases() {
+        testing::migrate_until(&url, "2026-12-04-000013").unwrap();
+        let ada = ExpertId::new().to_string();
+        let bob = ExpertId::new().to_string();
+        testing::execute_sql(
+            &url,
+            &format!(
+                "INSERT INTO expert_profiles (id, name, email, timezone, integration_type, \
+                 slot_duration_minutes, slot_interval_minutes, buffer_before_minutes, buffer_after_minutes, \
+                 minimum_notice_minutes, booking_horizon_days, created_at, updated_at) VALUES \
+                 ('{ada}', 'Ada', 'ada@example.com', 'Europe/Berlin', 'manual', 30, 30, 0, 0, 0, 60, 1700000000, 1700000000), \
+                 ('{bob}', 'Bob', 'bob@example.com', 'UTC', 'manual', 30, 30, 0, 0, 0, 60, 1700000000, 1700000000);
+                 INSERT INTO expert_availability (expert_id, position, day_of_week, start_time, end_time, is_available) \
+                 VALUES ('{ada}', 1, 1, '12:00', '13:00', FALSE), ('{ada}', 0, 1, '09:00', '17:00', TRUE), \
+                 ('{ada}', 2, 6, '10:00', '24:00', TRUE);
+                 INSERT INTO date_overrides (expert_id, date, windows) VALUES \
+                 ('{ada}', '2026-12-31', '[]'), \
+                 ('{ada}', '2026-12-24', '[{{\"start_time\":\"09:00\",\"end_time\":\"12:00\"}}]');"
+            ),
+        )
+        .unwrap();
+
+        let store = Store::open(&url).await.unwrap();
+        let ada_id: ExpertId = ada.parse().unwrap();
+        let set = store.schedules(ada_id).await.unwrap();
+        assert_eq!(set.schedules().len(), 1, "{label}");
+        let default = set.default_schedule();
+        assert_eq!(default.id, ScheduleId(ada_id.0), "{label}: the expert's id");
+        assert_eq!(default.name(), "Working hours", "{label}");
+        assert_eq!(default.hours.zone, Zone::new("Europe/Berlin").unwrap(), "{label}");
+        let rules: Vec<_> = default
+            .hours
+            .rules
+            .iter()
+            .map(|r| {
+                (
+                    r.day_of_week,
+                    r.start_time.to_string(),
+                    r.end_time.to_string(),
+                    r.is_available,
+                )
+            })
+            .collect();
+        let monday = DayOfWeek::new(1).unwrap();
+        assert_eq!(
+            rules,
+            vec![
+                (monday, "09:00".into(), "17:00".into(), true),
+                (monday, "12:00".into(), "13:00".into(), false),
+                (DayOfWeek::new(6).unwrap(), "10:00".into(), "24:00".into(), true),
+            ],
+            "{label}: in their order, the break kept"
+        );
+        let overrides: Vec<_> = default
+            .hours
+            .overrides
+            .iter()
+            .map(|o| (o.date.to_string(), o.windows.len()))
+            .collect();
+        assert_eq!(
+            overrides,
+            vec![("2026-12-24".into(), 1), ("2026-12-31".into(), 0)],
+            "{label}: by date"
+        );
+        assert_eq!(store.schedule(ada_id).await.unwrap(), default.hours, "{label}");
+
+        let bob_id: ExpertId = bob.parse().unwrap();
+        let bob_default = store.schedules(bob_id).await.unwrap().default_schedule().clone();
+        assert!(bob_default.hours.rules.is_empty(), "{label}");
+        assert_eq!(bob_default.hours.zone, Zone::utc(), "{label}");
+
+        let patch = availability_store::ExpertPatch {
+            timezone: Some(Zone::new("Asia/Tokyo").unwrap()),
+            ..Default::default()
+        };
+        store.update_expert(bob_id, patch).await.unwrap();
+        let bob_default = store.schedules(bob_id).await.unwrap().default_schedule().clone();
+        assert_eq!(
+            bob_default.hours.zone.name(),
+            "Asia/Tokyo",
+            "{label}: follows the expert"
+        );
+
+        let carol = store
+            .create_expert(
+                "Carol".into(),
+                "carol@example.com".into(),
+                Zone::new("America/New_York").unwrap(),
+            )
+            .await
+            .unwrap();
+        let carol_set = store.schedules(carol.id).await.unwrap();
+        assert_eq!(carol_set.default_schedule().id, ScheduleId(carol.id.0), "{label}");
+        assert!(carol_set.default_schedule().hours.rules.is_empty(), "{label}");
+    }
+}

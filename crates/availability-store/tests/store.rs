@@ -493,14 +493,18 @@ async fn slot_reads_are_reused_only_while_nothing_changed() {
         let read = || async { reader.expert_calendar(expert, window, None).await.unwrap() };
 
         let first = read().await;
-        assert_eq!(first.schedule.rules.len(), 5);
-        assert_eq!(read().await.schedule, first.schedule, "unchanged: the same read");
+        assert_eq!(first.schedules.default_schedule().hours.rules.len(), 5);
+        assert_eq!(read().await.schedules, first.schedules, "unchanged: the same read");
 
         writer
             .replace_schedule(expert, weekdays_9_to_17()[..2].to_vec(), vec![], None)
             .await
             .unwrap();
-        assert_eq!(read().await.schedule.rules.len(), 2, "new hours");
+        assert_eq!(
+            read().await.schedules.default_schedule().hours.rules.len(),
+            2,
+            "new hours"
+        );
         let day_off = DateOverride {
             date: "2026-03-02".parse().unwrap(),
             windows: vec![],
@@ -509,7 +513,11 @@ async fn slot_reads_are_reused_only_while_nothing_changed() {
             .replace_schedule(expert, weekdays_9_to_17()[..2].to_vec(), vec![day_off], None)
             .await
             .unwrap();
-        assert_eq!(read().await.schedule.overrides.len(), 1, "a new override");
+        assert_eq!(
+            read().await.schedules.default_schedule().hours.overrides.len(),
+            1,
+            "a new override"
+        );
 
         let policy = BookingPolicy::new(45, 15, 5, 5, 0, 60).unwrap();
         writer.set_booking_policy(expert, policy.clone()).await.unwrap();

@@ -488,7 +488,7 @@ async fn outlook_working_hours_are_offered_as_a_schedule() {
     // The fake's default: Monday to Friday 08:00-17:00 "Pacific Standard Time".
     let schedule = c
         .strategy
-        .outlook_working_hours(&c.expert, &c.calendar().schedule)
+        .outlook_working_hours(&c.expert, &c.calendar().schedules.default_schedule().hours)
         .await
         .unwrap()
         .unwrap();
@@ -509,7 +509,7 @@ async fn outlook_working_hours_are_offered_as_a_schedule() {
     }));
     let error = c
         .strategy
-        .outlook_working_hours(&c.expert, &c.calendar().schedule)
+        .outlook_working_hours(&c.expert, &c.calendar().schedules.default_schedule().hours)
         .await
         .unwrap_err();
     assert!(

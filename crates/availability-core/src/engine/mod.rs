@@ -124,6 +124,18 @@ pub enum Hours<'a> {
     Set(&'a ScheduleSet),
 }
 
+impl<'a> Hours<'a> {
+    /// The hours of a set: its default schedule alone when no period names another one (the
+    /// engine's plain path), else the whole set.
+    pub fn of(set: &'a ScheduleSet) -> Self {
+        if set.periods().is_empty() {
+            Self::One(&set.default_schedule().hours)
+        } else {
+            Self::Set(set)
+        }
+    }
+}
+
 impl<'a> From<&'a Schedule> for Hours<'a> {
     fn from(s: &'a Schedule) -> Self {
         Self::One(s)
@@ -239,10 +251,11 @@ impl Walk {
     }
 }
 
-/// Computes the bookable slots for one schedule and busy intervals (no limits, no holds). Never
-/// panics; an empty schedule or a window outside the horizon gives no slots.
-pub fn available_slots<'a>(
-    schedule: &Schedule,
+/// Computes the bookable slots for one schedule (or a set of schedules with periods) and busy
+/// intervals (no limits, no holds). Never panics; an empty schedule or a window outside the
+/// horizon gives no slots.
+pub fn available_slots<'a, 's>(
+    hours: impl Into<Hours<'s>>,
     policy: &BookingPolicy,
     busy: impl IntoIterator<Item = &'a Interval>,
     query: &SlotQuery,
@@ -250,7 +263,7 @@ pub fn available_slots<'a>(
     let Some(w) = Walk::new(policy, query) else {
         return Vec::new();
     };
-    let hours = PreparedHours::new(Hours::One(schedule));
+    let hours = PreparedHours::new(hours.into());
     let windows = hours.availability_windows(w.lo, w.hi + w.duration);
     let mut forbidden = Vec::new();
     add_forbidden_starts(&mut forbidden, busy, w.duration, buffers(policy), (w.lo, w.hi));

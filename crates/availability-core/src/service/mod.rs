@@ -20,7 +20,7 @@ use availability_domain::{
 use crate::busy_cache::{BusyCache, BusyKey};
 use crate::clock::{Clock, SystemClock};
 use crate::engine;
-use crate::engine::{BookingContext, BusyTime, Explanation, Hours, Requester, SlotQuery};
+use crate::engine::{BookingContext, BusyTime, Explanation, Requester, SlotQuery};
 use crate::ports::{AppointmentRepository, BookingGuard, ExpertRepository, NewSeries, SeriesBooking};
 use crate::strategy::{
     busy_window, counted_window, with_counted, AvailabilityStrategy, BusyTimeSource, ExpertCalendar, ExternalEvent,
@@ -133,7 +133,8 @@ impl AvailabilityService {
         calendar.expert.timezone = schedule.zone.clone();
         let around = busy_window(window, &policy, policy.slot_duration_minutes());
         calendar.expert.booking_policy = policy;
-        calendar.schedule = schedule;
+        // The edited hours replace the default schedule; periods still apply theirs.
+        calendar.schedules = calendar.schedules.with_default_hours(schedule);
         let mut appointments = self.appointments.confirmed_overlapping(expert_id, around).await?;
         if let Some(counted) = counted_window(&calendar.expert, window) {
             let counted = self.appointments.counted_starting_in(expert_id, counted).await?;
@@ -179,8 +180,8 @@ impl AvailabilityService {
             let calendar_busy: Vec<BusyTime> = external.into_iter().map(BusyTime::new).collect();
             let bookings = calendar.bookings();
             let context = BookingContext {
-                expert_zone: &calendar.schedule.zone,
-                hours: Hours::One(&calendar.schedule),
+                expert_zone: calendar.zone(),
+                hours: calendar.hours(),
                 policy: &policy,
                 calendar_busy: &calendar_busy,
                 bookings: &bookings,
@@ -190,7 +191,7 @@ impl AvailabilityService {
         }
         let appointments = calendar.appointment_intervals();
         Ok(engine::available_slots(
-            &calendar.schedule,
+            calendar.hours(),
             &policy,
             appointments.iter().chain(&external),
             &query,
@@ -263,8 +264,8 @@ impl AvailabilityService {
         };
         let bookings = calendar.bookings();
         let context = BookingContext {
-            expert_zone: &calendar.schedule.zone,
-            hours: Hours::One(&calendar.schedule),
+            expert_zone: calendar.zone(),
+            hours: calendar.hours(),
             policy: &policy,
             calendar_busy: &calendar_busy,
             bookings: &bookings,
@@ -357,7 +358,7 @@ impl AvailabilityService {
         let occurrences = engine::plan_series(
             first.time,
             &recurrence,
-            &calendar.schedule.zone,
+            calendar.zone(),
             &calendar.expert.booking_policy,
             now,
         )

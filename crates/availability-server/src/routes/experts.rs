@@ -164,17 +164,17 @@ struct WindowBody {
 }
 
 /// A validated availability body.
-struct AvailabilityParts {
-    rules: Vec<WeeklyRule>,
-    overrides: Vec<DateOverride>,
+pub(super) struct AvailabilityParts {
+    pub(super) rules: Vec<WeeklyRule>,
+    pub(super) overrides: Vec<DateOverride>,
     /// The zone, when one was sent.
-    zone: Option<Zone>,
+    pub(super) zone: Option<Zone>,
 }
 
 impl AvailabilityBody {
     /// Validated domain values: rules, overrides and the zone (if one was sent). Nothing is
     /// stored; "one override per date" is checked here too.
-    fn into_parts(self) -> Result<AvailabilityParts, ApiError> {
+    pub(super) fn into_parts(self) -> Result<AvailabilityParts, ApiError> {
         if self.rules.len() > MAX_RULES || self.overrides.len() > MAX_OVERRIDES {
             return Err(ApiError::invalid(
                 "too_many_rules",

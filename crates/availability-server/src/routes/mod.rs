@@ -16,6 +16,7 @@ mod params;
 mod provider_settings;
 mod providers;
 mod reference;
+mod schedules;
 mod series;
 mod slots;
 mod webhook_endpoints;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(ics::configure_api)
                 .configure(admin::configure)
                 .configure(experts::configure)
+                .configure(schedules::configure)
                 .configure(directory::configure)
                 .configure(providers::configure)
                 .configure(provider_settings::configure)
@@ -89,6 +91,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         provider_settings::Doc::openapi(),
         providers::Doc::openapi(),
         reference::Doc::openapi(),
+        schedules::Doc::openapi(),
         slots::Doc::openapi(),
         webhook_endpoints::Doc::openapi(),
         webhooks::Doc::openapi(),

@@ -128,7 +128,10 @@ impl BookedEvent for provider_calendly::BookingOutcome {
 pub fn calendar(expert: &Expert, appointments: Vec<Appointment>) -> ExpertCalendar {
     ExpertCalendar {
         expert: expert.clone(),
-        schedule: Schedule::empty(expert.timezone.clone()),
+        schedules: availability_domain::ScheduleSet::only(
+            availability_domain::ScheduleId::new(),
+            Schedule::empty(expert.timezone.clone()),
+        ),
         appointments,
         holds: vec![],
         connection: 0,

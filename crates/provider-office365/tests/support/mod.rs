@@ -158,7 +158,10 @@ impl Connected {
     pub fn calendar(&self) -> ExpertCalendar {
         ExpertCalendar {
             expert: self.expert.clone(),
-            schedule: weekday_hours(&self.expert),
+            schedules: availability_domain::ScheduleSet::only(
+                availability_domain::ScheduleId::new(),
+                weekday_hours(&self.expert),
+            ),
             appointments: vec![],
             holds: vec![],
             connection: 0,
