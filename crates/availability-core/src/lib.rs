@@ -23,8 +23,8 @@ pub use engine::{
 pub use error::{CoreError, SeriesConflict};
 pub use memory::InMemoryStore;
 pub use ports::{
-    AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
-    NewSeries, SeriesBooking,
+    AppointmentRepository, BookingGuard, CalendarFollow, Credential, CredentialRepository, ExpertRepository,
+    IntegrationRepository, NewSeries, SeriesBooking,
 };
 pub use provider::{
     AuthorizationRequest, CalendarEntry, ConnectMethod, Connection, CredentialField, EventTypeEntry, Features,
@@ -33,11 +33,13 @@ pub use provider::{
 };
 pub use provider_events::{EventOutcome, Invitee, ProviderEvent};
 pub use service::{
-    check_directory_question, check_window, AvailabilityService, DirectoryAnswer, FreeTime, MAX_QUERY_DAYS,
+    check_directory_question, check_window, AvailabilityService, CalendarSyncSummary, DirectoryAnswer, FreeTime,
+    MAX_QUERY_DAYS,
 };
 pub use strategy::{
-    bookings_of, counted_window, with_counted, AvailabilityStrategy, BusyTimeSource, Capabilities, EventWriter,
-    ExpertCalendar, ExternalEvent, Meeting, ProviderBooking, Scheduler, StrategyRegistry, VideoMeetings,
+    bookings_of, counted_window, with_counted, AvailabilityStrategy, BusyTimeSource, CalendarChange, Capabilities,
+    ChangeBatch, ChangeFeed, EventWriter, ExpertCalendar, ExternalEvent, Meeting, ProviderBooking, Scheduler,
+    StrategyRegistry, VideoMeetings,
 };
 
 pub use availability_domain as domain;

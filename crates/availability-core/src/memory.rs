@@ -11,6 +11,7 @@ use availability_domain::{
     IntegrationType, Interval, NewAppointment, Schedule, ScheduleId, ScheduleSet, Series, SeriesId, SyncStatus, Zone,
 };
 
+use crate::ports::CalendarFollow;
 use crate::ports::{
     AppointmentRepository, BookingGuard, Credential, CredentialRepository, ExpertRepository, IntegrationRepository,
     NewSeries, SeriesBooking,
@@ -32,6 +33,8 @@ struct State {
     /// Per expert: bumped whenever a credential or the expert's integration changes (see
     /// `ExpertCalendar::connection`).
     connections: HashMap<ExpertId, i64>,
+    /// Where each calendar's change feed left off, with the connection it was read for.
+    change_cursors: HashMap<(ExpertId, IntegrationType), (i64, String)>,
 }
 
 /// What the in-memory store remembers of an integration's health.
@@ -667,6 +670,88 @@ impl AppointmentRepository for InMemoryStore {
             .collect();
         list.sort_by_key(|a| (a.start_time, a.id));
         Ok(list)
+    }
+
+    async fn follow_calendar_move(
+        &self,
+        id: AppointmentId,
+        time: Interval,
+        calendar: &str,
+        now: Timestamp,
+    ) -> Result<CalendarFollow, CoreError> {
+        let mut s = self.lock();
+        let current = s
+            .appointments
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| not_found("appointment", id))?;
+        if !current.is_confirmed() || current.sync_status == SyncStatus::Pending {
+            return Ok(CalendarFollow::Unchanged);
+        }
+        let back_to_own_time = current.interval() == Some(time);
+        if back_to_own_time && current.sync_status != SyncStatus::Conflict {
+            return Ok(CalendarFollow::Unchanged);
+        }
+        let other = s
+            .appointments
+            .values()
+            .filter(|a| a.id != id && a.expert_id == current.expert_id && a.is_confirmed())
+            .find(|a| a.interval().is_some_and(|i| i.overlaps(&time)))
+            .cloned();
+        let updated = match (back_to_own_time, other) {
+            (false, Some(other)) => {
+                let reason = crate::ports::conflict_reason(calendar, time, &other);
+                if current.sync_status == SyncStatus::Conflict && current.sync_error.as_deref() == Some(&reason) {
+                    return Ok(CalendarFollow::Unchanged);
+                }
+                let conflict = Appointment {
+                    sync_status: SyncStatus::Conflict,
+                    sync_error: Some(reason),
+                    updated_at: now,
+                    ..current
+                };
+                s.appointments.insert(id, conflict.clone());
+                return Ok(CalendarFollow::Conflict(conflict));
+            }
+            _ => Appointment {
+                start_time: time.start(),
+                end_time: time.end(),
+                sync_status: SyncStatus::Synced,
+                sync_error: None,
+                updated_at: now,
+                ..current
+            },
+        };
+        s.appointments.insert(id, updated.clone());
+        Ok(CalendarFollow::Moved(updated))
+    }
+
+    async fn change_cursor(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+    ) -> Result<(i64, Option<String>), CoreError> {
+        let s = self.lock();
+        let connection = s.connections.get(&expert).copied().unwrap_or_default();
+        let cursor = s
+            .change_cursors
+            .get(&(expert, integration))
+            .filter(|(read_for, _)| *read_for == connection)
+            .map(|(_, cursor)| cursor.clone());
+        Ok((connection, cursor))
+    }
+
+    async fn save_change_cursor(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        connection: i64,
+        cursor: String,
+    ) -> Result<(), CoreError> {
+        self.lock()
+            .change_cursors
+            .insert((expert, integration), (connection, cursor));
+        Ok(())
     }
 }
 

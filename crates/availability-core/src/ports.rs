@@ -304,6 +304,64 @@ pub trait AppointmentRepository: Send + Sync {
 
     /// The expert's held appointments, earliest first.
     async fn held(&self, expert: ExpertId) -> Result<Vec<Appointment>, CoreError>;
+
+    /// Follows the expert moving the appointment's event in their own calendar to `time`, under
+    /// the expert's lock: the appointment takes the time unless another confirmed appointment
+    /// of the expert overlaps it (the expert's hours do not matter: the expert moved it), in which
+    /// case it keeps its time with sync_status `conflict` and a sync_error naming the other one
+    /// (`calendar` names the calendar). Nothing is written back to the calendar. Unchanged when it
+    /// is not confirmed, already at that time, or has a write of ours to the calendar still
+    /// pending (the calendar does not show our last change yet).
+    async fn follow_calendar_move(
+        &self,
+        id: AppointmentId,
+        time: Interval,
+        calendar: &str,
+        now: Timestamp,
+    ) -> Result<CalendarFollow, CoreError>;
+
+    /// Where the expert's calendar change feed left off ([`crate::ChangeFeed`]), if it was read
+    /// for the expert's current connection of that integration, with that connection number
+    /// (pass it back to [`Self::save_change_cursor`]).
+    async fn change_cursor(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+    ) -> Result<(i64, Option<String>), CoreError>;
+
+    /// Keeps where the feed left off, for the connection it was read with (a cursor of an older
+    /// connection is never used again).
+    async fn save_change_cursor(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        connection: i64,
+        cursor: String,
+    ) -> Result<(), CoreError>;
+}
+
+/// The sync_error of an appointment whose event the expert moved onto `other` in `calendar`.
+pub fn conflict_reason(calendar: &str, time: Interval, other: &Appointment) -> String {
+    format!(
+        "moved in {calendar} to {} - {}, which overlaps appointment {} ({} - {}); it keeps its time here",
+        time.start(),
+        time.end(),
+        other.id,
+        other.start_time,
+        other.end_time
+    )
+}
+
+/// What following a move made in the expert's calendar did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalendarFollow {
+    /// The appointment took the new time.
+    Moved(Appointment),
+    /// The new time overlaps another confirmed appointment: the appointment kept its time and
+    /// is marked `conflict`.
+    Conflict(Appointment),
+    /// Nothing changed.
+    Unchanged,
 }
 
 /// An integration's stored credentials (tokens, account, settings) as one secret document.

@@ -256,6 +256,47 @@ pub trait EventWriter: Send + Sync {
     async fn delete_event(&self, expert: &Expert, appointment: &Appointment) -> Result<(), CoreError>;
 }
 
+/// What became of one event of the calendar that receives the expert's appointments, as a
+/// [`ChangeFeed`] read it (two-way sync).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalendarChange {
+    /// The event was deleted or cancelled in the calendar.
+    Removed {
+        /// The calendar's id of the event (an appointment's `external_calendar_event_id`).
+        event_id: String,
+    },
+    /// The event exists and is at this time (moved, or unchanged in a full read).
+    At {
+        /// The calendar's id of the event.
+        event_id: String,
+        /// Its time now.
+        time: Interval,
+    },
+}
+
+/// One read of a [`ChangeFeed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeBatch {
+    /// What changed since the cursor, in the calendar's order. A full read (no cursor, or one
+    /// the calendar no longer accepts) lists every event it has as [`CalendarChange::At`]
+    /// (applying changes is idempotent, so that is safe).
+    pub changes: Vec<CalendarChange>,
+    /// Where the next read starts (Google's nextSyncToken, a CalDAV sync-token); the service
+    /// stores it.
+    pub cursor: String,
+}
+
+/// The calendar that receives the expert's appointments, read for what changed there since the
+/// last read, so that an appointment whose event the expert deletes or moves in their own
+/// calendar follows (api.md "Push notifications and two-way sync").
+#[async_trait]
+pub trait ChangeFeed: Send + Sync {
+    /// The changes since `cursor` (None: a full read). A cursor the calendar refuses as expired
+    /// (Google's 410 fullSyncRequired) is not an error: the feed reads everything again and
+    /// returns a new cursor.
+    async fn changes(&self, expert: &Expert, cursor: Option<&str>) -> Result<ChangeBatch, CoreError>;
+}
+
 /// A provider that is the system of record for its bookings: it computes the slots from its own
 /// rules and books them itself (an event-type scheduler). It has no reschedule: a move is the provider's own
 /// (its reschedule link), reported back like any booking.
@@ -313,6 +354,11 @@ pub trait AvailabilityStrategy: Send + Sync + Debug {
     fn video(&self) -> Option<&dyn VideoMeetings> {
         None
     }
+
+    /// What changed in the calendar that receives the appointments, if it can say (two-way sync).
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        None
+    }
 }
 
 /// The instants whose busy time can affect slots starting in `window`: buffers and the slot's
@@ -348,6 +394,11 @@ impl StrategyRegistry {
         self.strategies
             .get(&integration)
             .ok_or(CoreError::StrategyMissing(integration))
+    }
+
+    /// Every registered strategy, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn AvailabilityStrategy>> {
+        self.strategies.values()
     }
 
     /// The strategy that writes appointments of this calendar type (the one an appointment was

@@ -73,6 +73,9 @@ string_enum!(
         Failed = "failed",
         /// No external calendar (manual hours).
         NotApplicable = "not_applicable",
+        /// The expert moved the event in their calendar onto the time of another confirmed
+        /// appointment: the appointment keeps its time; sync_error says which one it would overlap.
+        Conflict = "conflict",
     }
 );
 

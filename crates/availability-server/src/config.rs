@@ -43,6 +43,9 @@ pub struct Config {
     /// WEBHOOK_RETRY_BASE_SECONDS: the wait before a failed webhook delivery's first retry,
     /// doubling from there to an hour. 5 s (api.md); for tests, which cannot wait minutes.
     pub webhook_retry_base_seconds: i64,
+    /// CALENDAR_SYNC_SECONDS: how often every expert's calendar is read for changes made there
+    /// (two-way sync's catch-up; 1-86400, default 900).
+    pub calendar_sync_seconds: u64,
 }
 
 /// Failed authentications allowed per client address within a window, before that address's
@@ -184,6 +187,17 @@ impl Config {
                 })?,
             None => 5,
         };
+        let calendar_sync_seconds = match get("CALENDAR_SYNC_SECONDS") {
+            Some(s) => s
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=86_400).contains(n))
+                .ok_or(ConfigError {
+                    name: "CALENDAR_SYNC_SECONDS",
+                    message: format!("expected 1-86400 seconds, got {s:?}"),
+                })?,
+            None => 900,
+        };
         let encryption_key = get("ENCRYPTION_KEY").map(Secret::new);
         let encryption_old_keys = Secret::new(get("ENCRYPTION_OLD_KEYS").unwrap_or_default());
         // Checked here so that a bad key stops the server at start, not at the first connect.
@@ -211,6 +225,7 @@ impl Config {
             metrics_bind: get("METRICS_BIND"),
             metrics_token,
             webhook_retry_base_seconds,
+            calendar_sync_seconds,
         })
     }
 }
@@ -267,6 +282,8 @@ mod tests {
         assert!(Config::from_vars(vars(&[("LOG_FORMAT", "xml")])).is_err());
         assert!(Config::from_vars(vars(&[("WEBHOOK_RETRY_BASE_SECONDS", "0")])).is_err());
         assert_eq!(Config::from_vars(vars(&[])).unwrap().webhook_retry_base_seconds, 5);
+        assert!(Config::from_vars(vars(&[("CALENDAR_SYNC_SECONDS", "0")])).is_err());
+        assert_eq!(Config::from_vars(vars(&[])).unwrap().calendar_sync_seconds, 900);
         assert_eq!(
             Config::from_vars(vars(&[("LOG_FORMAT", "json")])).unwrap().log_format,
             LogFormat::Json

@@ -2,6 +2,7 @@
 
 mod api_schema;
 pub mod auth;
+pub mod calendar_follower;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -141,6 +142,7 @@ pub async fn bind_with(
     ));
     prometheus::handle();
     let metrics_state = state.clone();
+    let follower_service = state.service.clone();
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -196,6 +198,15 @@ pub async fn bind_with(
             store: store.clone(),
             client: webhook_worker::client()?,
             retry_base_seconds: config.webhook_retry_base_seconds,
+        }
+        .run(),
+    );
+    tokio::spawn(
+        calendar_follower::CalendarFollower {
+            store: store.clone(),
+            service: follower_service,
+            strategies: strategies.clone(),
+            every: std::time::Duration::from_secs(config.calendar_sync_seconds),
         }
         .run(),
     );

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use availability_core::domain::{Appointment, CalendarType, Client, Expert, IntegrationType, Interval, Slot};
 use availability_core::engine::SlotQuery;
 use availability_core::{
-    AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExpertCalendar, ExternalEvent, Meeting,
-    ProviderBooking, Scheduler, VideoMeetings,
+    AvailabilityStrategy, BusyTimeSource, ChangeBatch, ChangeFeed, CoreError, EventWriter, ExpertCalendar,
+    ExternalEvent, Meeting, ProviderBooking, Scheduler, VideoMeetings,
 };
 use availability_domain::jiff::Timestamp;
 use availability_store::Store;
@@ -249,6 +249,18 @@ impl AvailabilityStrategy for Instrumented {
 
     fn video(&self) -> Option<&dyn VideoMeetings> {
         self.0.video().map(|_| self as &dyn VideoMeetings)
+    }
+
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        self.0.change_feed().map(|_| self as &dyn ChangeFeed)
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for Instrumented {
+    async fn changes(&self, expert: &Expert, cursor: Option<&str>) -> Result<ChangeBatch, CoreError> {
+        let inner = self.0.change_feed().ok_or_else(|| self.missing("changes"))?;
+        self.timed("changes", inner.changes(expert, cursor)).await
     }
 }
 

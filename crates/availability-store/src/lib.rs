@@ -2,6 +2,7 @@
 
 mod appointments;
 mod calendar_cache;
+mod calendar_sync;
 pub mod crypto;
 mod db;
 mod error;
@@ -506,6 +507,11 @@ impl Store {
     /// overlapped a confirmed appointment when it arrived, earliest first.
     pub async fn held_bookings(&self, expert: ExpertId) -> Result<Vec<Appointment>, StoreError> {
         self.run(move |c| appointments::held(c, expert)).await
+    }
+
+    /// The experts whose active integration is one of `types` (the calendars to follow).
+    pub async fn experts_using(&self, types: Vec<IntegrationType>) -> Result<Vec<ExpertId>, StoreError> {
+        self.run(move |c| calendar_sync::experts_using(c, &types)).await
     }
 
     /// A stored Idempotency-Key answer for this caller, if one younger than 24 hours exists.

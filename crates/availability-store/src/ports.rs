@@ -190,6 +190,42 @@ impl AppointmentRepository for Store {
     async fn held(&self, expert: ExpertId) -> Result<Vec<Appointment>, CoreError> {
         Ok(self.held_bookings(expert).await?)
     }
+
+    async fn follow_calendar_move(
+        &self,
+        id: AppointmentId,
+        time: Interval,
+        calendar: &str,
+        now: availability_domain::jiff::Timestamp,
+    ) -> Result<availability_core::CalendarFollow, CoreError> {
+        let calendar = calendar.to_owned();
+        Ok(self
+            .run_write(move |c| crate::calendar_sync::follow_move(c, id, time, &calendar, now.as_second()))
+            .await?)
+    }
+
+    async fn change_cursor(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+    ) -> Result<(i64, Option<String>), CoreError> {
+        Ok(self
+            .run(move |c| crate::calendar_sync::cursor(c, expert, integration))
+            .await?)
+    }
+
+    async fn save_change_cursor(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        connection: i64,
+        cursor: String,
+    ) -> Result<(), CoreError> {
+        let now = availability_domain::jiff::Timestamp::now().as_second();
+        Ok(self
+            .run_write(move |c| crate::calendar_sync::save_cursor(c, expert, integration, connection, &cursor, now))
+            .await?)
+    }
 }
 
 #[async_trait]

@@ -52,6 +52,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendar_change_cursors (expert_id, integration_type) {
+        expert_id -> Text,
+        integration_type -> Text,
+        connection -> BigInt,
+        cursor -> Text,
+        read_at -> BigInt,
+    }
+}
+
+diesel::table! {
     schedule_periods (expert_id, from_date) {
         expert_id -> Text,
         schedule_id -> Text,

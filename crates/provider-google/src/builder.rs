@@ -42,6 +42,7 @@ pub struct GoogleCalendarBuilder {
     auth_url: Option<String>,
     token_url: Option<String>,
     revoke_url: Option<Option<String>>,
+    events_page_size: u32,
 }
 
 impl fmt::Debug for GoogleCalendarBuilder {
@@ -91,7 +92,15 @@ impl GoogleCalendarBuilder {
             auth_url: None,
             token_url: None,
             revoke_url: None,
+            events_page_size: crate::strategy::DEFAULT_EVENTS_PAGE,
         }
+    }
+
+    /// How many events one `events.list` page of the change feed asks for (`maxResults`;
+    /// default 250, Google's own default). Google serves at most 2500; 0 is taken as 1.
+    pub fn with_events_page_size(mut self, size: u32) -> Self {
+        self.events_page_size = size.clamp(1, 2500);
+        self
     }
 
     /// The Calendar API base, the prefix before `/freeBusy` (default [`GOOGLE_API_BASE`]).
@@ -190,6 +199,7 @@ impl GoogleCalendarBuilder {
             tokens,
             integrations: self.integrations,
             policy,
+            events_page_size: self.events_page_size,
             reported: Default::default(),
         }))
     }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use availability_core::ports::IntegrationRepository;
 use availability_core::{
-    AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent, Meeting, VideoMeetings,
+    AvailabilityStrategy, BusyTimeSource, CalendarChange, ChangeBatch, ChangeFeed, CoreError, EventWriter,
+    ExternalEvent, Meeting, VideoMeetings,
 };
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
@@ -23,7 +24,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::calendars::{CalendarInfo, CalendarSettings};
-use crate::wire::{self, CalendarListPage, Event, FreeBusyItem, FreeBusyRequest, FreeBusyResponse};
+use crate::wire::{self, CalendarListPage, Event, EventsPage, FreeBusyItem, FreeBusyRequest, FreeBusyResponse};
 use crate::{event_id, CALENDAR_TYPE, DISPLAY_NAME, INTEGRATION, MAX_FREEBUSY_DAYS};
 
 /// Google answers at most this many calendars per freeBusy query (`calendarExpansionMax`).
@@ -35,6 +36,16 @@ const CALENDAR_LIST_PAGE: &str = "250";
 /// A calendar list longer than this many pages is taken to be a paging loop.
 const MAX_CALENDAR_LIST_PAGES: usize = 100;
 
+/// How many events one events.list page asks for by default (Google's own default; at most 2500).
+pub(crate) const DEFAULT_EVENTS_PAGE: u32 = 250;
+
+/// An event list longer than this many pages is taken to be a paging loop.
+const MAX_EVENT_PAGES: usize = 1000;
+
+/// How far back a full read of the appointment calendar starts (`timeMin` bounds events' ends):
+/// events that ended before then cannot move an appointment that matters any more.
+const FULL_READ_LOOKBACK: SignedDuration = SignedDuration::from_hours(24);
+
 /// How often a healthy integration's success is recorded per expert: the busy-time path runs on
 /// every slot query the service's cache does not answer, and a write per query would be waste.
 /// A success right after a failure is always recorded (it clears the failure).
@@ -44,8 +55,8 @@ const SUCCESS_REPORT_INTERVAL: Duration = Duration::from_secs(5 * 60);
 const TRANSIENT_REASONS: [&str; 2] = ["backendError", "internalError"];
 
 /// Google Calendar as an [`AvailabilityStrategy`] (integration type `google_calendar`): a
-/// [`BusyTimeSource`] (freeBusy over the chosen calendars) and an [`EventWriter`] (events in the
-/// chosen calendar). Build it with [`crate::GoogleCalendarBuilder`]. Cheap to clone.
+/// [`BusyTimeSource`] (freeBusy over the chosen calendars), an [`EventWriter`] (events in the
+/// chosen calendar) and a [`ChangeFeed`] (what changed in that calendar). Build it with [`crate::GoogleCalendarBuilder`]. Cheap to clone.
 #[derive(Clone)]
 pub struct GoogleCalendarStrategy {
     inner: Arc<Inner>,
@@ -57,6 +68,8 @@ pub(crate) struct Inner {
     pub(crate) tokens: TokenManager,
     pub(crate) integrations: Arc<dyn IntegrationRepository>,
     pub(crate) policy: HttpPolicy,
+    /// `maxResults` of the events.list pages the change feed reads.
+    pub(crate) events_page_size: u32,
     /// What this process last recorded per expert: when, and whether it was a success.
     pub(crate) reported: Mutex<HashMap<ExpertId, (Instant, bool)>>,
 }
@@ -159,6 +172,35 @@ impl AvailabilityStrategy for GoogleCalendarStrategy {
     fn video(&self) -> Option<&dyn VideoMeetings> {
         Some(self)
     }
+
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for GoogleCalendarStrategy {
+    /// Reads the calendar that receives the expert's appointments (the one `create_event` writes
+    /// to) with `events.list`, every page: with the cursor's sync token, what changed since; without
+    /// a cursor, or when Google refuses its sync token (410), every event that ends after a day
+    /// ago. Deleted events are [`CalendarChange::Removed`], the others [`CalendarChange::At`]
+    /// their time; events without a usable time are left out. The cursor is the last page's
+    /// `nextSyncToken`; sync tokens belong to one calendar, so a cursor must not outlive a change
+    /// of the calendar that receives appointments (the service keys cursors by connection, which
+    /// such a change renews).
+    async fn changes(&self, expert: &Expert, cursor: Option<&str>) -> Result<ChangeBatch, CoreError> {
+        let result = self.inner.changes(expert.id, cursor).await;
+        self.inner.report(expert.id, result).await
+    }
+}
+
+/// One read of the event list: its changes and sync token, or the sync token was refused.
+enum ListRead {
+    Done {
+        changes: Vec<CalendarChange>,
+        sync_token: String,
+    },
+    Expired,
 }
 
 #[async_trait]
@@ -642,6 +684,101 @@ impl Inner {
         Ok(with_meeting(expert, ExternalEvent::new(id), &event))
     }
 
+    async fn changes(&self, expert: ExpertId, cursor: Option<&str>) -> Result<ChangeBatch, CoreError> {
+        let settings = self.settings(expert).await?;
+        let calendar = settings.event_calendar.as_str();
+        let token = cursor.filter(|token| !token.is_empty());
+        let mut read = match token {
+            Some(token) => self.list_events(expert, calendar, Some(token)).await?,
+            None => ListRead::Expired,
+        };
+        if matches!(read, ListRead::Expired) {
+            if token.is_some() {
+                tracing::info!(%expert, integration = %INTEGRATION, "Google refused the sync token: full read");
+            }
+            read = self.list_events(expert, calendar, None).await?;
+        }
+        match read {
+            ListRead::Done { changes, sync_token } => Ok(ChangeBatch {
+                changes,
+                cursor: sync_token,
+            }),
+            ListRead::Expired => Err(unusable("Google refused a full read of the events as expired".into())),
+        }
+    }
+
+    /// `GET /calendars/{calendar}/events`, every page, with `singleEvents=true` and
+    /// `showDeleted=true` on every read (Google wants the other parameters of an incremental read
+    /// to be those of the full one), and either `syncToken` or, for a full read, `timeMin` a day
+    /// ago (Google refuses `timeMin` beside a sync token; a token from a list with `timeMin`
+    /// serves later reads without it). Every page repeats the query with the previous page's
+    /// `pageToken`; only the last one has `nextSyncToken`. A 410 on a sync-token read is
+    /// [`ListRead::Expired`].
+    async fn list_events(
+        &self,
+        expert: ExpertId,
+        calendar: &str,
+        sync_token: Option<&str>,
+    ) -> Result<ListRead, CoreError> {
+        let time_min = match sync_token {
+            Some(_) => None,
+            None => Some(full_read_start()?),
+        };
+        let page_size = self.events_page_size.to_string();
+        let mut changes = Vec::new();
+        let mut page_token: Option<String> = None;
+        for _ in 0..MAX_EVENT_PAGES {
+            let mut url = self.url(&["calendars", calendar, "events"])?;
+            {
+                let mut query = url.query_pairs_mut();
+                query.append_pair("singleEvents", "true");
+                query.append_pair("showDeleted", "true");
+                query.append_pair("maxResults", &page_size);
+                if let Some(token) = sync_token {
+                    query.append_pair("syncToken", token);
+                }
+                if let Some(time_min) = &time_min {
+                    query.append_pair("timeMin", time_min);
+                }
+                if let Some(token) = &page_token {
+                    query.append_pair("pageToken", token);
+                }
+            }
+            let reply = match self.send(expert, || self.http.get(url.clone())).await {
+                Ok(reply) => reply,
+                Err(error) if sync_token.is_some() && wire::is_google_error(&error, 410, None) => {
+                    return Ok(ListRead::Expired)
+                }
+                Err(error) => return Err(core(error)),
+            };
+            let page: EventsPage = reply.json().map_err(core)?;
+            let zone = page.time_zone.as_deref();
+            for event in page.items {
+                let id = event.id.clone();
+                match event.change(zone) {
+                    Some(change) => changes.push(change),
+                    None => {
+                        tracing::debug!(%expert, event = ?id, "an event without an id or a usable time is left out")
+                    }
+                }
+            }
+            let next_page = page.next_page_token.filter(|t| !t.is_empty());
+            let next_sync = page.next_sync_token.filter(|t| !t.is_empty());
+            match (next_page, next_sync) {
+                (Some(next), _) => page_token = Some(next),
+                (None, Some(sync_token)) => return Ok(ListRead::Done { changes, sync_token }),
+                (None, None) => {
+                    return Err(unusable(format!(
+                        "the events of calendar {calendar} ended without a sync token"
+                    )))
+                }
+            }
+        }
+        Err(unusable(format!(
+            "the events of calendar {calendar} did not end after {MAX_EVENT_PAGES} pages"
+        )))
+    }
+
     /// The conference of the appointment's event, wherever it is.
     async fn meeting(&self, expert: ExpertId, appointment: &Appointment) -> Result<Meeting, CoreError> {
         let settings = self.settings(expert).await?;
@@ -695,6 +832,15 @@ fn stored_or_derived(appointment: &Appointment) -> String {
         .clone()
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| event_id(appointment.id))
+}
+
+/// `timeMin` of a full read: [`FULL_READ_LOOKBACK`] ago, in whole seconds.
+fn full_read_start() -> Result<String, CoreError> {
+    let now = Timestamp::from_second(Timestamp::now().as_second())
+        .map_err(|e| unusable(format!("the clock is out of range: {e}")))?;
+    now.checked_sub(FULL_READ_LOOKBACK)
+        .map(|start| start.to_string())
+        .map_err(|e| unusable(format!("the clock is out of range: {e}")))
 }
 
 /// Where an appointment's event may be: the current event calendar, then earlier ones, newest

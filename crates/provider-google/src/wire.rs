@@ -1,9 +1,10 @@
 //! Google Calendar v3's JSON, in the parts this crate sends and reads (field names as in Google's
 //! discovery document), and the reading of Google's error bodies.
 
-use availability_core::Meeting;
-use availability_domain::jiff::Timestamp;
-use availability_domain::{Appointment, Client, Expert};
+use availability_core::{CalendarChange, Meeting};
+use availability_domain::jiff::tz::TimeZone;
+use availability_domain::jiff::{civil, Timestamp};
+use availability_domain::{Appointment, Client, Expert, Interval};
 use provider_http::ProviderHttpError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -194,11 +195,82 @@ pub(crate) fn conference_request(request_id: &str) -> Value {
 pub(crate) struct EventTime {
     #[serde(default)]
     pub(crate) date_time: Option<String>,
+    #[serde(default)]
+    pub(crate) date: Option<String>,
+    #[serde(default)]
+    pub(crate) time_zone: Option<String>,
 }
 
 impl EventTime {
+    /// The instant of a timed event's `dateTime` (with its offset).
     pub(crate) fn instant(&self) -> Option<Timestamp> {
         self.date_time.as_deref()?.parse().ok()
+    }
+
+    /// The instant this start or end stands for: a `dateTime` with its offset, one without in
+    /// its `timeZone` (or, without one, `calendar_zone`), an all-day `date` at its midnight in
+    /// `calendar_zone` (an all-day end date is exclusive, so that is the end of the day before).
+    pub(crate) fn instant_in(&self, calendar_zone: Option<&str>) -> Option<Timestamp> {
+        let zone = |name: Option<&str>| TimeZone::get(name?).ok();
+        if let Some(date_time) = self.date_time.as_deref() {
+            if let Ok(instant) = date_time.parse::<Timestamp>() {
+                return Some(instant);
+            }
+            let civil: civil::DateTime = date_time.parse().ok()?;
+            // A zone the event names but that cannot be read is not guessed at.
+            let tz = match self.time_zone.as_deref() {
+                Some(name) => zone(Some(name))?,
+                None => zone(calendar_zone)?,
+            };
+            return tz.to_timestamp(civil).ok();
+        }
+        let date: civil::Date = self.date.as_deref()?.parse().ok()?;
+        let tz = zone(calendar_zone).unwrap_or(TimeZone::UTC);
+        tz.to_timestamp(date.to_datetime(civil::Time::midnight())).ok()
+    }
+}
+
+/// A page of `GET /calendars/{id}/events`: the next page's token, or (on the last page only) the
+/// sync token for the next incremental read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventsPage {
+    #[serde(default)]
+    pub(crate) items: Vec<ListedEvent>,
+    #[serde(default)]
+    pub(crate) next_page_token: Option<String>,
+    #[serde(default)]
+    pub(crate) next_sync_token: Option<String>,
+    /// The calendar's zone, in which all-day dates are read.
+    #[serde(default)]
+    pub(crate) time_zone: Option<String>,
+}
+
+/// An event as events.list gives it; a deleted one has only `id` and `status: "cancelled"`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListedEvent {
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    #[serde(default)]
+    pub(crate) status: Option<String>,
+    #[serde(default)]
+    pub(crate) start: Option<EventTime>,
+    #[serde(default)]
+    pub(crate) end: Option<EventTime>,
+}
+
+impl ListedEvent {
+    /// What the event says for two-way sync: cancelled is [`CalendarChange::Removed`], anything
+    /// else at its time; None without an id, or without a usable (non-empty) time.
+    pub(crate) fn change(self, calendar_zone: Option<&str>) -> Option<CalendarChange> {
+        let event_id = self.id.filter(|id| !id.is_empty())?;
+        if self.status.as_deref() == Some("cancelled") {
+            return Some(CalendarChange::Removed { event_id });
+        }
+        let start = self.start.as_ref()?.instant_in(calendar_zone)?;
+        let end = self.end.as_ref()?.instant_in(calendar_zone)?;
+        let time = Interval::new(start, end).ok()?;
+        Some(CalendarChange::At { event_id, time })
     }
 }
 
@@ -372,6 +444,78 @@ mod tests {
             conference_request("abc123")["createRequest"]["conferenceSolutionKey"]["type"],
             "hangoutsMeet"
         );
+    }
+
+    #[test]
+    fn listed_events_become_changes_and_unusable_ones_are_left_out() {
+        let change = |v: Value, zone: Option<&str>| serde_json::from_value::<ListedEvent>(v).unwrap().change(zone);
+        let span = |a: &str, b: &str| Interval::new(a.parse().unwrap(), b.parse().unwrap()).unwrap();
+        assert_eq!(
+            change(json!({"id": "gone", "status": "cancelled"}), None),
+            Some(CalendarChange::Removed {
+                event_id: "gone".into()
+            })
+        );
+        assert_eq!(
+            change(
+                json!({"id": "a", "status": "confirmed",
+                       "start": {"dateTime": "2026-03-02T10:00:00+01:00", "timeZone": "Europe/Berlin"},
+                       "end": {"dateTime": "2026-03-02T10:30:00+01:00", "timeZone": "Europe/Berlin"}}),
+                Some("UTC")
+            ),
+            Some(CalendarChange::At {
+                event_id: "a".into(),
+                time: span("2026-03-02T09:00:00Z", "2026-03-02T09:30:00Z")
+            })
+        );
+        // A dateTime without an offset is read in its timeZone, else the calendar's.
+        assert_eq!(
+            change(
+                json!({"id": "b", "start": {"dateTime": "2026-07-01T10:00:00", "timeZone": "Europe/Berlin"},
+                       "end": {"dateTime": "2026-07-01T11:00:00"}}),
+                Some("America/New_York")
+            ),
+            Some(CalendarChange::At {
+                event_id: "b".into(),
+                time: span("2026-07-01T08:00:00Z", "2026-07-01T15:00:00Z")
+            })
+        );
+        // All day: whole dates in the calendar's zone (UTC without one), the end exclusive.
+        assert_eq!(
+            change(
+                json!({"id": "c", "start": {"date": "2026-03-02"}, "end": {"date": "2026-03-04"}}),
+                Some("Europe/Berlin")
+            ),
+            Some(CalendarChange::At {
+                event_id: "c".into(),
+                time: span("2026-03-01T23:00:00Z", "2026-03-03T23:00:00Z")
+            })
+        );
+        assert_eq!(
+            change(
+                json!({"id": "c", "start": {"date": "2026-03-02"}, "end": {"date": "2026-03-03"}}),
+                None
+            ),
+            Some(CalendarChange::At {
+                event_id: "c".into(),
+                time: span("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z")
+            })
+        );
+        // Left out, never a panic: no id, no time, an unreadable or empty time, an unknown zone.
+        for unusable in [
+            json!({"start": {"dateTime": "2026-03-02T10:00:00Z"}, "end": {"dateTime": "2026-03-02T11:00:00Z"}}),
+            json!({"id": "", "status": "cancelled"}),
+            json!({"id": "d"}),
+            json!({"id": "d", "status": "confirmed", "start": {"dateTime": "2026-03-02T10:00:00Z"}}),
+            json!({"id": "d", "start": {"dateTime": "soon"}, "end": {"dateTime": "2026-03-02T11:00:00Z"}}),
+            json!({"id": "d", "start": {"dateTime": "2026-03-02T11:00:00Z"}, "end": {"dateTime": "2026-03-02T11:00:00Z"}}),
+            json!({"id": "d", "start": {"dateTime": "2026-03-02T12:00:00Z"}, "end": {"dateTime": "2026-03-02T11:00:00Z"}}),
+            json!({"id": "d", "start": {"dateTime": "2026-03-02T10:00:00", "timeZone": "Mars/Base"},
+                   "end": {"dateTime": "2026-03-02T11:00:00", "timeZone": "Mars/Base"}}),
+            json!({"id": "d", "start": {}, "end": {}}),
+        ] {
+            assert_eq!(change(unusable.clone(), Some("Europe/Berlin")), None, "{unusable}");
+        }
     }
 
     #[test]

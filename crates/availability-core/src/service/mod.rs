@@ -4,9 +4,11 @@
 //! What a provider reports about its bookings is decided here too (`reported.rs`), so an
 //! embedder gets the same behaviour as the server.
 
+mod calendar_sync;
 mod directory;
 mod reported;
 
+pub use calendar_sync::CalendarSyncSummary;
 pub use directory::{check_directory_question, DirectoryAnswer, FreeTime};
 
 use std::sync::Arc;

@@ -277,6 +277,46 @@ impl Calendars {
         Ok(())
     }
 
+    /// What the user does in Google Calendar: moves the event to `start`..`end` (RFC 3339), as a
+    /// change that the next sync reports. A deleted event cannot be moved.
+    pub(crate) fn move_by_user(
+        &mut self,
+        calendar_id: &str,
+        event_id: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<(), FakeError> {
+        for value in [start, end] {
+            time::instant(value)?;
+        }
+        let deleted = self
+            .find(calendar_id)
+            .ok_or_else(|| FakeError::Unknown(format!("calendar {calendar_id}")))?
+            .events
+            .iter()
+            .find(|e| e.resource.get("id").and_then(Value::as_str) == Some(event_id))
+            .map(|e| is_cancelled(&e.resource))
+            .ok_or_else(|| FakeError::Unknown(format!("event {event_id}")))?;
+        if deleted {
+            return Err(FakeError::InvalidSeed(format!("event {event_id} is deleted")));
+        }
+        let mut patch = Map::new();
+        patch.insert("start".into(), json!({"dateTime": start}));
+        patch.insert("end".into(), json!({"dateTime": end}));
+        self.patch(calendar_id, event_id, patch)
+            .map(|_| ())
+            .map_err(|e| FakeError::InvalidSeed(e.message))
+    }
+
+    /// What the user does in Google Calendar: deletes the event (it stays as cancelled, which the
+    /// next sync reports).
+    pub(crate) fn delete_by_user(&mut self, calendar_id: &str, event_id: &str) -> Result<(), FakeError> {
+        self.delete(calendar_id, event_id).map_err(|e| match e.status {
+            404 => FakeError::Unknown(format!("event {event_id} in calendar {calendar_id}")),
+            _ => FakeError::InvalidSeed(e.message),
+        })
+    }
+
     /// GET users/me/calendarList, paged (maxResults default 100, at most 250).
     pub(crate) fn list_calendars(&self, query: &Params) -> Result<HttpResponse, GoogleError> {
         let max = max_results(query, 100, 250)?;
@@ -314,15 +354,24 @@ impl Calendars {
         let calendar = self.find(calendar_id).ok_or_else(GoogleError::not_found)?;
         let tz = TimeZone::get(&calendar.time_zone).unwrap_or(TimeZone::UTC);
         let max = max_results(query, 250, 2500)?;
-        let offset = page_offset(query)?;
         let since = match query.get("syncToken") {
             Some(token) => {
-                if ["timeMin", "timeMax", "orderBy"].iter().any(|p| query.get(p).is_some()) {
+                // The discovery document names the parameters a syncToken cannot be combined with,
+                // and forbids showDeleted=false beside it.
+                if SYNC_TOKEN_EXCLUDES.iter().any(|p| query.get(p).is_some()) {
                     // Not documented which reason Google gives; the status and the refusal are.
                     return Err(GoogleError::new(
                         400,
                         "invalid",
-                        "The syncToken cannot be combined with timeMin, timeMax or orderBy.",
+                        "The syncToken cannot be combined with timeMin, timeMax, orderBy, iCalUID, q, \
+                         updatedMin or extended property filters.",
+                    ));
+                }
+                if query.get("showDeleted") == Some("false") {
+                    return Err(GoogleError::new(
+                        400,
+                        "invalid",
+                        "showDeleted cannot be false together with a syncToken.",
                     ));
                 }
                 Some(self.parse_sync_token(token)?)
@@ -356,10 +405,17 @@ impl Calendars {
             .filter_map(|p| p.split_once('='))
             .collect();
         let show_deleted = query.flag("showDeleted") || since.is_some();
+        let by_start = order == Some("startTime");
+        // The list is read as it was when its first page was served: a page token carries that
+        // moment (and, in change order, the last change it reached), so events that change while
+        // a client pages through are neither skipped nor listed twice; they come with the next
+        // sync instead, as the sync token of the last page is that same moment.
+        let page = events_page(query, self.changes, by_start)?;
         let mut matching: Vec<&StoredEvent> = calendar
             .events
             .iter()
             .filter(|e| since.is_none_or(|since| e.changed_at > since))
+            .filter(|e| by_start || (e.changed_at > page.after && e.changed_at <= page.snapshot))
             .filter(|e| show_deleted || !is_cancelled(&e.resource))
             .filter(|e| {
                 let private = e.resource.get("extendedProperties").and_then(|p| p.get("private"));
@@ -376,10 +432,9 @@ impl Calendars {
             Some("startTime") => matching.sort_by_key(|e| event_span(&e.resource, &tz).map(|(s, _)| s)),
             _ => matching.sort_by_key(|e| e.changed_at),
         }
-        let items: Vec<Value> = matching
+        let shown: Vec<&StoredEvent> = matching.iter().skip(page.offset).take(max).copied().collect();
+        let items: Vec<Value> = shown
             .iter()
-            .skip(offset)
-            .take(max)
             .map(|e| {
                 if is_cancelled(&e.resource) {
                     // Deleted events come back with only their identity and status.
@@ -399,11 +454,23 @@ impl Calendars {
             "defaultReminders": [],
             "items": items,
         });
-        if offset + max < matching.len() {
-            body["nextPageToken"] = json!(page_token(offset + max));
+        if page.offset + max < matching.len() {
+            let next = if by_start {
+                EventsPage {
+                    offset: page.offset + max,
+                    ..page
+                }
+            } else {
+                EventsPage {
+                    after: shown.last().map_or(page.after, |e| e.changed_at),
+                    ..page
+                }
+            };
+            body["nextPageToken"] = json!(next.token());
         } else {
-            // Only the last page carries the sync token.
-            body["nextSyncToken"] = json!(URL_SAFE_NO_PAD.encode(format!("sync:{}:{}", self.sync_epoch, self.changes)));
+            // Only the last page carries the sync token: the moment the first page was read.
+            let at = if by_start { self.changes } else { page.snapshot };
+            body["nextSyncToken"] = json!(URL_SAFE_NO_PAD.encode(format!("sync:{}:{}", self.sync_epoch, at)));
         }
         Ok(HttpResponse::Ok().json(body))
     }
@@ -606,6 +673,62 @@ fn max_results(query: &Params, default: usize, cap: usize) -> Result<usize, Goog
             )),
         },
     }
+}
+
+/// Parameters Google refuses beside a syncToken (the discovery document's list).
+const SYNC_TOKEN_EXCLUDES: [&str; 8] = [
+    "timeMin",
+    "timeMax",
+    "orderBy",
+    "iCalUID",
+    "q",
+    "privateExtendedProperty",
+    "sharedExtendedProperty",
+    "updatedMin",
+];
+
+/// Where a page of events.list starts. In change order (the default) a page starts after the
+/// last change the previous page listed and lists nothing that changed after `snapshot`, the
+/// moment of the first page; in start order (which the fake only pages by position) at `offset`.
+#[derive(Debug, Clone, Copy)]
+struct EventsPage {
+    snapshot: u64,
+    after: u64,
+    offset: usize,
+}
+
+impl EventsPage {
+    fn token(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("events:{}:{}:{}", self.snapshot, self.after, self.offset))
+    }
+}
+
+fn events_page(query: &Params, now: u64, by_start: bool) -> Result<EventsPage, GoogleError> {
+    let Some(token) = query.get("pageToken") else {
+        return Ok(EventsPage {
+            snapshot: now,
+            after: 0,
+            offset: 0,
+        });
+    };
+    let invalid = || GoogleError::new(400, "invalid", "Invalid page token value.");
+    let decoded = URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(invalid)?;
+    let mut parts = decoded.strip_prefix("events:").ok_or_else(invalid)?.split(':');
+    let mut number = || parts.next().and_then(|n| n.parse::<u64>().ok()).ok_or_else(invalid);
+    let page = EventsPage {
+        snapshot: number()?,
+        after: number()?,
+        offset: usize::try_from(number()?).map_err(|_| invalid())?,
+    };
+    // A token of the other order would skip or repeat events.
+    if (by_start && page.after > 0) || (!by_start && page.offset > 0) {
+        return Err(invalid());
+    }
+    Ok(page)
 }
 
 fn page_token(offset: usize) -> String {

@@ -280,6 +280,20 @@ impl FakeGoogle {
         lock(&self.inner.calendars).all_events(calendar_id)
     }
 
+    /// The user deletes the event in Google Calendar: it stays as status cancelled, a change the
+    /// next incremental `events.list` (syncToken) reports as `{"id", "status": "cancelled"}`.
+    /// Deleting it again, or an event that does not exist, is an error.
+    pub fn delete_event(&self, calendar_id: &str, event_id: &str) -> Result<(), FakeError> {
+        lock(&self.inner.calendars).delete_by_user(calendar_id, event_id)
+    }
+
+    /// The user moves the event in Google Calendar to `start`..`end` (RFC 3339 `dateTime`s): a
+    /// change the next incremental `events.list` reports with the new times. A deleted event
+    /// cannot be moved.
+    pub fn move_event(&self, calendar_id: &str, event_id: &str, start: &str, end: &str) -> Result<(), FakeError> {
+        lock(&self.inner.calendars).move_by_user(calendar_id, event_id, start, end)
+    }
+
     /// Sync tokens handed out so far answer 410 fullSyncRequired.
     pub fn invalidate_sync_tokens(&self) {
         lock(&self.inner.calendars).invalidate_sync_tokens();
