@@ -38,8 +38,8 @@ pub use service::{
 };
 pub use strategy::{
     bookings_of, counted_window, with_counted, AvailabilityStrategy, BusyTimeSource, CalendarChange, Capabilities,
-    ChangeBatch, ChangeFeed, EventWriter, ExpertCalendar, ExternalEvent, Meeting, ProviderBooking, Scheduler,
-    StrategyRegistry, VideoMeetings,
+    ChangeBatch, ChangeFeed, ChannelRequest, EventWriter, ExpertCalendar, ExternalEvent, Meeting, OpenedChannel,
+    ProviderBooking, PushChannels, PushNotice, Scheduler, StrategyRegistry, VideoMeetings,
 };
 
 pub use availability_domain as domain;

@@ -295,6 +295,60 @@ pub trait ChangeFeed: Send + Sync {
     /// (Google's 410 fullSyncRequired) is not an error: the feed reads everything again and
     /// returns a new cursor.
     async fn changes(&self, expert: &Expert, cursor: Option<&str>) -> Result<ChangeBatch, CoreError>;
+
+    /// How often the feed must be read when nothing tells the server that the calendar changed:
+    /// a calendar without push (CalDAV) says so here; None: the server's catch-up interval.
+    fn poll_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+}
+
+/// A notification channel to open on the calendar that receives the expert's appointments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRequest {
+    /// Our id for the channel (a UUID): notifications carry it.
+    pub id: String,
+    /// A random secret the calendar sends back with every notification (compared in constant
+    /// time before anything else is read).
+    pub token: String,
+    /// Where the calendar sends notifications (`PUBLIC_BASE_URL/webhooks/{type}`).
+    pub address: String,
+    /// How long the channel should live (the calendar may give less).
+    pub ttl_seconds: i64,
+}
+
+/// A channel the calendar opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedChannel {
+    /// The calendar's id of what is watched (needed to stop the channel).
+    pub resource_id: String,
+    /// When the calendar stops sending on it.
+    pub expires_at: availability_domain::jiff::Timestamp,
+}
+
+/// What one push notification says, once the provider read its headers (nothing is trusted
+/// before the server checked `channel_id` and `token` against the channel it opened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushNotice {
+    /// The channel it came on.
+    pub channel_id: String,
+    /// The token it carries (empty if none).
+    pub token: String,
+    /// True for the handshake a new channel sends first (nothing changed yet).
+    pub handshake: bool,
+}
+
+/// A calendar that tells the server when it changes (Google's events.watch channels), so that
+/// its [`ChangeFeed`] is read at once rather than at the next catch-up.
+#[async_trait]
+pub trait PushChannels: Send + Sync {
+    /// Opens a channel on the calendar that receives the expert's appointments.
+    async fn open_channel(&self, expert: &Expert, request: &ChannelRequest) -> Result<OpenedChannel, CoreError>;
+    /// Stops a channel; one that is already gone is success.
+    async fn close_channel(&self, expert: &Expert, channel_id: &str, resource_id: &str) -> Result<(), CoreError>;
+    /// Reads a notification delivered to `POST /webhooks/{type}`; None if the request is not one
+    /// of this provider's push notifications.
+    fn read_notice(&self, request: &crate::provider::WebhookRequest<'_>) -> Option<PushNotice>;
 }
 
 /// A provider that is the system of record for its bookings: it computes the slots from its own
@@ -357,6 +411,11 @@ pub trait AvailabilityStrategy: Send + Sync + Debug {
 
     /// What changed in the calendar that receives the appointments, if it can say (two-way sync).
     fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        None
+    }
+
+    /// Push notifications of that calendar's changes, if it sends them.
+    fn push(&self) -> Option<&dyn PushChannels> {
         None
     }
 }

@@ -479,6 +479,25 @@ pub(crate) struct Integration {
     last_error: Option<String>,
     #[schema(format = DateTime)]
     last_error_at: Option<String>,
+    /// Only for a calendar that sends push notifications (Google).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    push: Option<PushState>,
+}
+
+/// The push channel of an integration's calendar.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PushState {
+    /// `active`, `renewing` (being opened or replaced), `unavailable` (push off, or not the active
+    /// calendar), `failed` (the grant is gone).
+    #[schema(example = "active")]
+    state: String,
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    last_notification_at: Option<String>,
+    /// Why push is unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 /// Whether an integration is usable.

@@ -46,6 +46,12 @@ pub struct Config {
     /// CALENDAR_SYNC_SECONDS: how often every expert's calendar is read for changes made there
     /// (two-way sync's catch-up; 1-86400, default 900).
     pub calendar_sync_seconds: u64,
+    /// PUSH_ALLOW_HTTP=1: push notifications to an http PUBLIC_BASE_URL on a loopback host (tests,
+    /// local development); otherwise push needs https.
+    pub push_allow_http: bool,
+    /// PUSH_CHANNEL_TTL_SECONDS: how long a push channel is asked to live (60-604800, default
+    /// 604800: Google's 7 days); renewed at half its life. Shorter for tests.
+    pub push_channel_ttl_seconds: i64,
 }
 
 /// Failed authentications allowed per client address within a window, before that address's
@@ -106,6 +112,34 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// Where calendars send push notifications (`PUBLIC_BASE_URL/webhooks`), or why push is off:
+    /// calendars deliver only to https, except a loopback http address with PUSH_ALLOW_HTTP=1.
+    pub fn push_base(&self) -> Result<String, String> {
+        let base = self.public_base_url.trim_end_matches('/');
+        if base.starts_with("https://") {
+            return Ok(format!("{base}/webhooks"));
+        }
+        let Some(rest) = base.strip_prefix("http://") else {
+            return Err(format!("PUBLIC_BASE_URL {base:?} is not an https address"));
+        };
+        let host = rest.split('/').next().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        let loopback = host == "localhost"
+            || host
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        match (self.push_allow_http, loopback) {
+            (true, true) => Ok(format!("{base}/webhooks")),
+            (true, false) => Err(format!(
+                "PUBLIC_BASE_URL {base:?} is http and not a loopback address (PUSH_ALLOW_HTTP covers loopback only)"
+            )),
+            (false, _) => Err(format!(
+                "PUBLIC_BASE_URL {base:?} is not https (calendars deliver notifications only to https; PUSH_ALLOW_HTTP=1 allows http on loopback)"
+            )),
+        }
+    }
+
     /// The keyring for credentials at rest. In the explicit demo mode without ENCRYPTION_KEY, a
     /// fixed development key (announced at start); otherwise only the configured keys.
     pub fn keyring(&self) -> availability_store::crypto::Keyring {
@@ -198,6 +232,27 @@ impl Config {
                 })?,
             None => 900,
         };
+        let push_allow_http = match get("PUSH_ALLOW_HTTP").as_deref() {
+            None | Some("0") | Some("") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "PUSH_ALLOW_HTTP",
+                    message: format!("expected 1 or 0, got {other:?}"),
+                })
+            }
+        };
+        let push_channel_ttl_seconds = match get("PUSH_CHANNEL_TTL_SECONDS") {
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (4..=604_800).contains(n))
+                .ok_or(ConfigError {
+                    name: "PUSH_CHANNEL_TTL_SECONDS",
+                    message: format!("expected 4-604800 seconds, got {s:?}"),
+                })?,
+            None => 604_800,
+        };
         let encryption_key = get("ENCRYPTION_KEY").map(Secret::new);
         let encryption_old_keys = Secret::new(get("ENCRYPTION_OLD_KEYS").unwrap_or_default());
         // Checked here so that a bad key stops the server at start, not at the first connect.
@@ -226,6 +281,8 @@ impl Config {
             metrics_token,
             webhook_retry_base_seconds,
             calendar_sync_seconds,
+            push_allow_http,
+            push_channel_ttl_seconds,
         })
     }
 }
@@ -284,6 +341,18 @@ mod tests {
         assert_eq!(Config::from_vars(vars(&[])).unwrap().webhook_retry_base_seconds, 5);
         assert!(Config::from_vars(vars(&[("CALENDAR_SYNC_SECONDS", "0")])).is_err());
         assert_eq!(Config::from_vars(vars(&[])).unwrap().calendar_sync_seconds, 900);
+        let push = |v: &[(&str, &str)]| Config::from_vars(vars(v)).unwrap().push_base();
+        assert_eq!(
+            push(&[("PUBLIC_BASE_URL", "https://book.example.com/")]),
+            Ok("https://book.example.com/webhooks".into())
+        );
+        assert!(push(&[("PUBLIC_BASE_URL", "http://127.0.0.1:8080")]).is_err());
+        assert_eq!(
+            push(&[("PUBLIC_BASE_URL", "http://127.0.0.1:8080"), ("PUSH_ALLOW_HTTP", "1")]),
+            Ok("http://127.0.0.1:8080/webhooks".into())
+        );
+        assert!(push(&[("PUBLIC_BASE_URL", "http://book.example.com"), ("PUSH_ALLOW_HTTP", "1")]).is_err());
+        assert!(Config::from_vars(vars(&[("PUSH_CHANNEL_TTL_SECONDS", "1")])).is_err());
         assert_eq!(
             Config::from_vars(vars(&[("LOG_FORMAT", "json")])).unwrap().log_format,
             LogFormat::Json

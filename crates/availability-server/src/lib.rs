@@ -12,6 +12,7 @@ mod pages;
 mod policy;
 mod prometheus;
 pub mod provider_words;
+pub mod push_keeper;
 mod rfc3339;
 mod routes;
 
@@ -143,6 +144,7 @@ pub async fn bind_with(
     prometheus::handle();
     let metrics_state = state.clone();
     let follower_service = state.service.clone();
+    let push_wake = state.push_wake.clone();
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -210,6 +212,24 @@ pub async fn bind_with(
         }
         .run(),
     );
+    match config.push_base() {
+        Ok(base) => {
+            tokio::spawn(
+                push_keeper::PushKeeper {
+                    store: store.clone(),
+                    strategies: strategies.clone(),
+                    base,
+                    ttl_seconds: config.push_channel_ttl_seconds,
+                    wake: push_wake,
+                }
+                .run(),
+            );
+        }
+        Err(why) => tracing::info!(
+            "push notifications are off: {why}; calendars are read for changes every {} s instead",
+            config.calendar_sync_seconds
+        ),
+    }
     tokio::spawn(
         sync_worker::SyncWorker {
             store: store.clone(),

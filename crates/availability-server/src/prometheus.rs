@@ -19,8 +19,9 @@ use async_trait::async_trait;
 use availability_core::domain::{Appointment, CalendarType, Client, Expert, IntegrationType, Interval, Slot};
 use availability_core::engine::SlotQuery;
 use availability_core::{
-    AvailabilityStrategy, BusyTimeSource, ChangeBatch, ChangeFeed, CoreError, EventWriter, ExpertCalendar,
-    ExternalEvent, Meeting, ProviderBooking, Scheduler, VideoMeetings,
+    AvailabilityStrategy, BusyTimeSource, ChangeBatch, ChangeFeed, ChannelRequest, CoreError, EventWriter,
+    ExpertCalendar, ExternalEvent, Meeting, OpenedChannel, ProviderBooking, PushChannels, PushNotice, Scheduler,
+    VideoMeetings,
 };
 use availability_domain::jiff::Timestamp;
 use availability_store::Store;
@@ -254,6 +255,28 @@ impl AvailabilityStrategy for Instrumented {
     fn change_feed(&self) -> Option<&dyn ChangeFeed> {
         self.0.change_feed().map(|_| self as &dyn ChangeFeed)
     }
+
+    fn push(&self) -> Option<&dyn PushChannels> {
+        self.0.push().map(|_| self as &dyn PushChannels)
+    }
+}
+
+#[async_trait]
+impl PushChannels for Instrumented {
+    async fn open_channel(&self, expert: &Expert, request: &ChannelRequest) -> Result<OpenedChannel, CoreError> {
+        let inner = self.0.push().ok_or_else(|| self.missing("open_channel"))?;
+        self.timed("open_channel", inner.open_channel(expert, request)).await
+    }
+
+    async fn close_channel(&self, expert: &Expert, channel_id: &str, resource_id: &str) -> Result<(), CoreError> {
+        let inner = self.0.push().ok_or_else(|| self.missing("close_channel"))?;
+        self.timed("close_channel", inner.close_channel(expert, channel_id, resource_id))
+            .await
+    }
+
+    fn read_notice(&self, request: &availability_core::WebhookRequest<'_>) -> Option<PushNotice> {
+        self.0.push()?.read_notice(request)
+    }
 }
 
 #[async_trait]
@@ -261,6 +284,10 @@ impl ChangeFeed for Instrumented {
     async fn changes(&self, expert: &Expert, cursor: Option<&str>) -> Result<ChangeBatch, CoreError> {
         let inner = self.0.change_feed().ok_or_else(|| self.missing("changes"))?;
         self.timed("changes", inner.changes(expert, cursor)).await
+    }
+
+    fn poll_interval(&self) -> Option<std::time::Duration> {
+        self.0.change_feed().and_then(|f| f.poll_interval())
     }
 }
 

@@ -22,6 +22,9 @@ pub struct AppState {
     pub providers: ProviderRegistry,
     /// Wakes the outbox worker after a booking change.
     pub sync_wake: Arc<Notify>,
+    /// Wakes the push keeper after an expert connected, switched or disconnected a calendar, so
+    /// that a channel is opened (or stopped) at once rather than at its next round.
+    pub push_wake: Arc<Notify>,
     /// Failed authentications per client address.
     pub throttle: AuthThrottle,
     /// SHA-256 of ADMIN_TOKEN: the token itself is not kept in memory longer than start-up.
@@ -58,6 +61,7 @@ impl AppState {
             config,
             providers,
             sync_wake,
+            push_wake: Arc::new(Notify::new()),
             admin_token_hash,
         }
     }

@@ -13,6 +13,7 @@ pub mod idempotency;
 mod integrations;
 pub mod outbox;
 mod ports;
+mod push;
 mod rows;
 mod schedules;
 mod schema;
@@ -38,6 +39,7 @@ pub use ics::CalendarEntry;
 pub use idempotency::StoredAnswer;
 pub use integrations::{IntegrationRecord, OAuthStart, STATE_TTL_SECONDS as OAUTH_STATE_SECONDS};
 pub use outbox::ClaimedJob;
+pub use push::{NewPushChannel, PushChannel};
 pub use schedules::ScheduleChange;
 
 use crypto::Keyring;
@@ -512,6 +514,65 @@ impl Store {
     /// The experts whose active integration is one of `types` (the calendars to follow).
     pub async fn experts_using(&self, types: Vec<IntegrationType>) -> Result<Vec<ExpertId>, StoreError> {
         self.run(move |c| calendar_sync::experts_using(c, &types)).await
+    }
+
+    /// Stores a push channel just opened on an expert's calendar.
+    pub async fn insert_push_channel(&self, channel: NewPushChannel) -> Result<(), StoreError> {
+        self.run_write(move |c| push::insert(c, &channel, now())).await
+    }
+
+    /// The push channel with this id, if stored.
+    pub async fn push_channel(&self, id: String) -> Result<Option<PushChannel>, StoreError> {
+        self.run(move |c| push::find(c, &id)).await
+    }
+
+    /// The expert's push channels of one integration, newest first.
+    pub async fn push_channels_of(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+    ) -> Result<Vec<PushChannel>, StoreError> {
+        self.run(move |c| push::of_expert(c, expert, integration)).await
+    }
+
+    /// Every stored push channel.
+    pub async fn all_push_channels(&self) -> Result<Vec<PushChannel>, StoreError> {
+        self.run(push::all).await
+    }
+
+    /// Forgets a push channel (after stopping it).
+    pub async fn delete_push_channel(&self, id: String) -> Result<(), StoreError> {
+        self.run_write(move |c| push::delete(c, &id)).await
+    }
+
+    /// Records that a notification came on the channel.
+    pub async fn push_noticed(&self, id: String) -> Result<(), StoreError> {
+        self.run_write(move |c| push::noticed(c, &id, now())).await
+    }
+
+    /// The expert's current calendar connection number (it changes with every reconnect or
+    /// switch of calendar).
+    pub async fn calendar_connection(&self, expert: ExpertId) -> Result<i64, StoreError> {
+        self.run(move |c| push::connection(c, expert)).await
+    }
+
+    /// Takes the lease on the expert's channels of one integration for `seconds`, unless
+    /// another process holds it: true when taken.
+    pub async fn take_push_lease(
+        &self,
+        expert: ExpertId,
+        integration: IntegrationType,
+        seconds: i64,
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        self.run_write(move |c| push::take_lease(c, expert, integration, at, at + seconds))
+            .await
+    }
+
+    /// Gives the lease back.
+    pub async fn release_push_lease(&self, expert: ExpertId, integration: IntegrationType) -> Result<(), StoreError> {
+        self.run_write(move |c| push::release_lease(c, expert, integration))
+            .await
     }
 
     /// A stored Idempotency-Key answer for this caller, if one younger than 24 hours exists.

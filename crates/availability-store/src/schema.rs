@@ -62,6 +62,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    push_channels (id) {
+        id -> Text,
+        expert_id -> Text,
+        integration_type -> Text,
+        connection -> BigInt,
+        token_hash -> Text,
+        resource_id -> Text,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+        last_notification_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    push_leases (expert_id, integration_type) {
+        expert_id -> Text,
+        integration_type -> Text,
+        lease_until -> BigInt,
+    }
+}
+
+diesel::table! {
     schedule_periods (expert_id, from_date) {
         expert_id -> Text,
         schedule_id -> Text,

@@ -125,6 +125,52 @@ pub fn busy_intervals_in(
     Ok(merge(blocking))
 }
 
+/// What a calendar object holding one non-recurring event (an appointment's, as the change feed
+/// reads it) says of that event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SingleEvent {
+    /// The event is at this time (start, end exclusive).
+    At(Timestamp, Timestamp),
+    /// STATUS:CANCELLED.
+    Cancelled,
+}
+
+/// Custom VTIMEZONEs are resolved over this span when one event's time is read (its time is
+/// not known before): every date an appointment can have.
+const SINGLE_EVENT_SPAN: (Timestamp, Timestamp) = (
+    Timestamp::constant(946_684_800, 0),   // 2000-01-01
+    Timestamp::constant(4_102_444_800, 0), // 2100-01-01
+);
+
+/// The time of the one VEVENT of a calendar object (TZID, custom VTIMEZONE, DURATION and
+/// all-day as in busy time; floating times in `floating`), or that it is cancelled. `None` for
+/// an object without a VEVENT, a recurring one (RRULE, RDATE or overrides: appointments never
+/// recur), or one without a usable time.
+pub(crate) fn single_event(ics: &str, floating: &TimeZone) -> Result<Option<SingleEvent>, IcalError> {
+    let calendar = match Parser::new(ics).entry() {
+        Entry::ICalendar(calendar) => calendar,
+        other => return Err(IcalError(format!("{other:?}").chars().take(120).collect())),
+    };
+    let zones = ZoneResolver::new(&calendar, SINGLE_EVENT_SPAN);
+    let mut events = calendar
+        .components
+        .iter()
+        .filter(|c| c.component_type == ICalendarComponentType::VEvent)
+        .map(|c| Vevent::read(c, &zones, &[]));
+    let Some(Some(event)) = events.next() else {
+        return Ok(None);
+    };
+    if events.next().is_some() || event.rule.is_some() || !event.rdates.is_empty() || event.recurrence_id.is_some() {
+        return Ok(None);
+    }
+    if event.cancelled {
+        return Ok(Some(SingleEvent::Cancelled));
+    }
+    Ok(occurrence_span(&event.start, &event.end, floating)
+        .filter(|(start, end, _)| start < end)
+        .map(|(start, end, _)| SingleEvent::At(start, end)))
+}
+
 /// Sorts and merges overlapping or touching intervals.
 pub(crate) fn merge(intervals: impl IntoIterator<Item = (Timestamp, Timestamp)>) -> Vec<(Timestamp, Timestamp)> {
     let mut all: Vec<_> = intervals.into_iter().filter(|(s, e)| s < e).collect();
@@ -199,6 +245,7 @@ struct Vevent {
     exdates: Vec<When>,
     recurrence_id: Option<(When, bool)>,
     blocks: bool,
+    cancelled: bool,
 }
 
 fn first_date_value(
@@ -295,6 +342,7 @@ impl Vevent {
             exdates,
             recurrence_id,
             blocks: !transparent && !cancelled && !declined,
+            cancelled,
         })
     }
 }

@@ -5,6 +5,7 @@ mod discovery;
 mod error;
 mod event;
 mod expand;
+mod feed;
 pub mod provider;
 mod stored;
 mod strategy;

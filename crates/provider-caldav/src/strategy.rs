@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use availability_core::ports::{CredentialRepository, IntegrationRepository};
-use availability_core::strategy::{AvailabilityStrategy, BusyTimeSource, EventWriter, ExternalEvent};
+use availability_core::strategy::{
+    AvailabilityStrategy, BusyTimeSource, ChangeBatch, ChangeFeed, EventWriter, ExternalEvent,
+};
 use availability_core::CoreError;
 use availability_domain::{Appointment, CalendarType, Client, Expert, ExpertId, IntegrationType, Interval, Secret};
 use http::Uri;
@@ -23,6 +25,7 @@ use crate::discovery::{self, CalendarInfo, ConnectedAccount};
 use crate::error::{ConnectError, DavError};
 use crate::event::EventText;
 use crate::expand::{busy_intervals_in, merge, ExpansionContext, ExpansionLimits};
+use crate::feed;
 use crate::stored::{CalendarChoice, ChoiceError, StoredCaldav, StoredCalendar};
 use crate::transport::{origin, resolve, BasicAuth, PolicyClient};
 use crate::wire::EventsInWindow;
@@ -401,6 +404,30 @@ impl Inner {
             .collect())
     }
 
+    async fn changes(&self, expert: &Expert, cursor: Option<&str>) -> Result<ChangeBatch, CoreError> {
+        let stored = self.load(expert.id).await?;
+        let Some(calendar) = stored.event_calendar_id.as_deref() else {
+            // No calendar receives appointments: none of ours can change. An empty cursor makes
+            // the next read a full one.
+            return Ok(ChangeBatch {
+                changes: Vec::new(),
+                cursor: String::new(),
+            });
+        };
+        let calendar: Uri = calendar
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| DavError::Parse(e.to_string()).into_core())?;
+        feed::changes(
+            &self.http(&stored),
+            &calendar,
+            expert.timezone.tz(),
+            cursor,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .map_err(DavError::into_core)
+    }
+
     fn event_calendar(stored: &StoredCaldav) -> Result<&str, CoreError> {
         stored.event_calendar_id.as_deref().ok_or_else(nowhere)
     }
@@ -442,6 +469,33 @@ impl AvailabilityStrategy for CaldavStrategy {
 
     fn event_writer(&self) -> Option<&dyn EventWriter> {
         Some(self)
+    }
+
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        Some(self)
+    }
+}
+
+/// How often the change feed is read: CalDAV has no push.
+const POLL_INTERVAL: Duration = Duration::from_secs(60);
+
+#[async_trait]
+impl ChangeFeed for CaldavStrategy {
+    /// Reads the calendar that receives the expert's appointments (see [`crate::feed`]): with
+    /// the cursor's sync token, what changed since (deleted and cancelled events `Removed`,
+    /// changed ones `At` their time); without a cursor, or with one the server refuses, every
+    /// event from a day ago on, and a new cursor. A server without sync-collection is read by
+    /// CTag (`ctag:<value>` cursors). Event ids are the URLs the event writer stored. Sync
+    /// tokens belong to one calendar; the service keys cursors by connection, which a change of
+    /// the calendar choice renews (and another calendar's token is refused: a full read).
+    async fn changes(&self, expert: &Expert, cursor: Option<&str>) -> Result<ChangeBatch, CoreError> {
+        let inner = &self.inner;
+        let result = inner.within_budget(inner.changes(expert, cursor)).await;
+        inner.report(expert.id, result).await
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(POLL_INTERVAL)
     }
 }
 

@@ -4,7 +4,7 @@
 //! listing with supported components and privileges, principal properties).
 
 use http::{Method, Request, Uri};
-use libdav::dav::{make_relative_url, Propfind};
+use libdav::dav::{make_relative_url, Propfind, SyncCollection};
 use libdav::names;
 use libdav::requests::{xml_content_type_header, DavRequest, ParseResponseError};
 use libdav::xmlutils::XmlNode;
@@ -33,6 +33,10 @@ pub(crate) const LISTING_PROPERTIES: [&PropertyName<'static, 'static>; 7] = [
     &CURRENT_USER_PRIVILEGE_SET,
     &names::CALENDAR_ORDER,
 ];
+
+/// The properties of the calendar that receives appointments its change feed reads: its RFC 6578
+/// sync token (the server supports sync-collection) and its CTag (the fallback).
+pub(crate) const STATE_PROPERTIES: [&PropertyName<'static, 'static>; 2] = [&names::SYNC_TOKEN, &GETCTAG];
 
 /// The properties read from the principal.
 pub(crate) const PRINCIPAL_PROPERTIES: [&PropertyName<'static, 'static>; 3] = [
@@ -273,6 +277,113 @@ pub(crate) fn parse_calendar_objects(body: &[u8]) -> Result<Vec<CalendarObject>,
         .collect())
 }
 
+/// What a calendar says of its own state: its sync token and CTag, when it has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CollectionState {
+    pub(crate) sync_token: Option<String>,
+    pub(crate) ctag: Option<String>,
+}
+
+/// A Depth 0 PROPFIND answer of a calendar for [`STATE_PROPERTIES`].
+pub(crate) fn parse_collection_state(body: &[u8]) -> Result<CollectionState, ParseResponseError> {
+    let doc = parse_doc(body)?;
+    let mut state = CollectionState::default();
+    for (_, props) in responses(&doc) {
+        state.sync_token = state.sync_token.or_else(|| text(&props, &names::SYNC_TOKEN));
+        state.ctag = state.ctag.or_else(|| text(&props, &GETCTAG));
+    }
+    Ok(state)
+}
+
+/// REPORT sync-collection (RFC 6578, sync-level 1) from a sync token: libdav's request, with
+/// an answer read here, because libdav's reader fails on a response without an ETag that is not
+/// a 404 (the collection itself, or its 507 when the server truncates the answer).
+#[derive(Debug, Clone)]
+pub(crate) struct SyncChanges<'a> {
+    pub(crate) calendar_href: &'a str,
+    pub(crate) token: &'a str,
+}
+
+/// What changed since a sync token: hrefs as the server wrote them, in its order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SyncAnswer {
+    /// Where the next report starts.
+    pub(crate) token: String,
+    /// Members created or changed (hrefs; `true`: removed, a 404 response).
+    pub(crate) members: Vec<(String, bool)>,
+    /// The server left changes out (507 on the collection): report again from `token`.
+    pub(crate) truncated: bool,
+}
+
+impl DavRequest for SyncChanges<'_> {
+    type Response = SyncAnswer;
+    type ParseError = ParseResponseError;
+    type Error<E> = libdav::dav::WebDavError<E>;
+
+    fn prepare_request(&self, base_url: Uri) -> Result<Request<String>, http::Error> {
+        SyncCollection::new(self.calendar_href)
+            .with_sync_token(self.token)
+            .prepare_request(base_url)
+    }
+
+    fn parse_response(&self, parts: &http::response::Parts, body: &[u8]) -> Result<Self::Response, ParseResponseError> {
+        if !parts.status.is_success() {
+            return Err(ParseResponseError::BadStatusCode(parts.status));
+        }
+        parse_sync_answer(body, self.calendar_href)
+    }
+}
+
+/// The path of an href (absolute URL or path), without a trailing slash, for comparisons.
+fn href_path(href: &str) -> &str {
+    let path = match href.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => href,
+    };
+    path.trim_end_matches('/')
+}
+
+/// A sync-collection answer: the new token, the members that changed or went (404), and whether
+/// the server truncated it (507 on the collection).
+pub(crate) fn parse_sync_answer(body: &[u8], calendar_href: &str) -> Result<SyncAnswer, ParseResponseError> {
+    let doc = parse_doc(body)?;
+    let root = doc.root_element();
+    let token = root
+        .children()
+        .find(|n| is(n, &names::SYNC_TOKEN))
+        .and_then(|n| n.text())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ParseResponseError::InvalidResponse("no DAV:sync-token in a sync-collection answer".into()))?;
+    let mut answer = SyncAnswer {
+        token,
+        ..SyncAnswer::default()
+    };
+    let collection = href_path(calendar_href);
+    for response in root.children().filter(|n| is(n, &names::RESPONSE)) {
+        let Some(href) = response
+            .children()
+            .find(|n| is(n, &names::HREF))
+            .and_then(|n| n.text())
+            .map(str::trim)
+        else {
+            continue;
+        };
+        let status = response
+            .children()
+            .find(|n| is(n, &names::STATUS))
+            .and_then(|s| s.text())
+            .and_then(|s| s.split_whitespace().nth(1))
+            .and_then(|code| code.parse::<u16>().ok());
+        if href_path(href) == collection {
+            answer.truncated |= status == Some(507);
+            continue;
+        }
+        answer.members.push((href.to_owned(), status == Some(404)));
+    }
+    Ok(answer)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -327,5 +438,38 @@ mod tests {
             "{body}"
         );
         assert!(body.contains("<C:calendar-data/>"), "{body}");
+    }
+
+    #[test]
+    fn sync_answers_list_changes_and_removals_and_see_truncation() {
+        // Radicale's shape (unprefixed DAV namespace), with the collection itself reported 507.
+        let body = br#"<?xml version='1.0' encoding='utf-8'?>
+<multistatus xmlns="DAV:"><sync-token>http://radicale.org/ns/sync/abc</sync-token>
+<response><href>/ada/cal/new.ics</href><propstat><prop><getetag>"1"</getetag></prop><status>HTTP/1.1 200 OK</status></propstat></response>
+<response><href>/ada/cal/gone.ics</href><status>HTTP/1.1 404 Not Found</status></response>
+<response><href>/ada/cal/</href><status>HTTP/1.1 507 Insufficient Storage</status></response>
+</multistatus>"#;
+        let answer = parse_sync_answer(body, "/ada/cal/").unwrap();
+        assert_eq!(answer.token, "http://radicale.org/ns/sync/abc");
+        assert_eq!(
+            answer.members,
+            vec![
+                ("/ada/cal/new.ics".to_owned(), false),
+                ("/ada/cal/gone.ics".to_owned(), true)
+            ]
+        );
+        assert!(answer.truncated);
+        let without_token = br#"<multistatus xmlns="DAV:"></multistatus>"#;
+        assert!(parse_sync_answer(without_token, "/ada/cal/").is_err());
+    }
+
+    #[test]
+    fn collection_state_reads_the_sync_token_and_ctag() {
+        let body = br#"<ns0:multistatus xmlns:ns0="DAV:" xmlns:ns1="http://calendarserver.org/ns/"><ns0:response><ns0:href>/user/calendars/c/</ns0:href><ns0:propstat><ns0:status>HTTP/1.1 200 OK</ns0:status><ns0:prop><ns0:sync-token>http://xandikos/1</ns0:sync-token><ns1:getctag>ae44</ns1:getctag></ns0:prop></ns0:propstat></ns0:response></ns0:multistatus>"#;
+        let state = parse_collection_state(body).unwrap();
+        assert_eq!(state.sync_token.as_deref(), Some("http://xandikos/1"));
+        assert_eq!(state.ctag.as_deref(), Some("ae44"));
+        let no_sync = br#"<multistatus xmlns="DAV:"><response><href>/c/</href><propstat><prop><sync-token/></prop><status>HTTP/1.1 404 Not Found</status></propstat></response></multistatus>"#;
+        assert_eq!(parse_collection_state(no_sync).unwrap(), CollectionState::default());
     }
 }

@@ -9,11 +9,14 @@ mod support;
 
 use std::sync::Arc;
 
+use availability_core::domain::jiff::tz::TimeZone;
+use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use availability_core::domain::{Expert, Interval};
+use availability_core::strategy::{CalendarChange, ChangeBatch};
 use availability_core::{
     AvailabilityStrategy, BusyTimeSource, CoreError, CredentialRepository, EventWriter, InMemoryStore,
 };
-use provider_caldav::testing::{peers_or_skip, radicale, xandikos};
+use provider_caldav::testing::{peers_or_skip, radicale, xandikos, Proxy, ProxyFailure};
 use provider_caldav::{CaldavStrategy, CalendarChoice, ConnectError};
 use support::{appointment, client, connect, event_time, expert, interval, quick_policy, strategy, Raw};
 
@@ -441,6 +444,260 @@ async fn xandikos_end_to_end() {
         calendar_b,
     };
     run_cases(&peer).await;
+}
+
+/// The change feed of the calendar that receives appointments, as another client changes it:
+/// full reads, nothing changed, a deletion, a move (in Berlin time), a cancellation, refused
+/// cursors, and CTag cursors.
+async fn run_feed_cases(peer: &Peer, calendar: &str, from: &str) {
+    let name = peer.name;
+    let raw = &peer.raw;
+    let store = Arc::new(InMemoryStore::new());
+    let strategy = strategy(&store, quick_policy());
+    let expert = expert("Europe/Berlin", EXPERT_EMAIL);
+    connect(&store, &strategy, expert.id, from, &raw.username, &raw.password)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: connecting: {e}"));
+    choose(&strategy, &expert, &[&calendar.to_owned()], calendar).await;
+    let feed = strategy.change_feed().expect("CalDAV has a change feed");
+    assert_eq!(feed.poll_interval(), Some(std::time::Duration::from_secs(60)));
+
+    let empty = feed.changes(&expert, None).await.unwrap();
+    assert_eq!(empty.changes, vec![], "{name}: an empty calendar");
+    assert!(!empty.cursor.is_empty(), "{name}: a cursor");
+    let unchanged = feed.changes(&expert, Some(&empty.cursor)).await.unwrap();
+    assert_eq!(unchanged.changes, vec![], "{name}: nothing changed");
+
+    // Three appointments written by us, from the day after tomorrow on, and another client's
+    // event.
+    let hour = Timestamp::from_second(Timestamp::now().as_second() / 3600 * 3600).unwrap();
+    let at = |days: i64, hours: i64| hour + SignedDuration::from_hours(24 * days + hours);
+    let client = client();
+    let mut ids = Vec::new();
+    let mut times = Vec::new();
+    for day in 2..5 {
+        let mut booked = appointment(&expert, &client, &at(day, 0).to_string(), 45);
+        let created = strategy.create_event(&expert, &client, &booked).await.unwrap();
+        booked.external_calendar_event_id = Some(created.id.clone());
+        ids.push(created.id);
+        times.push(Interval::new(booked.start_time, booked.end_time).unwrap());
+    }
+    raw.put(
+        calendar,
+        "someone-elses",
+        &format!(
+            "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//other//EN\nBEGIN:VEVENT\nUID:someone-elses\nDTSTAMP:20270101T000000Z\nDTSTART:{}\nDTEND:{}\nEND:VEVENT\nEND:VCALENDAR\n",
+            at(6, 0).strftime("%Y%m%dT%H%M%SZ"),
+            at(6, 1).strftime("%Y%m%dT%H%M%SZ")
+        ),
+    )
+    .await;
+
+    let at_of = |batch: &ChangeBatch, id: &str| {
+        batch.changes.iter().find_map(|c| match c {
+            CalendarChange::At { event_id, time } if event_id == id => Some(*time),
+            _ => None,
+        })
+    };
+    let full = feed.changes(&expert, None).await.unwrap();
+    for (id, time) in ids.iter().zip(&times) {
+        assert_eq!(
+            at_of(&full, id),
+            Some(*time),
+            "{name}: a full read lists {id} at its time: {full:?}"
+        );
+    }
+    assert_eq!(full.changes.len(), 4, "{name}: ours and the other event: {full:?}");
+    let from_empty = feed.changes(&expert, Some(&empty.cursor)).await.unwrap();
+    for (id, time) in ids.iter().zip(&times) {
+        assert_eq!(
+            at_of(&from_empty, id),
+            Some(*time),
+            "{name}: the sync since the empty calendar lists {id}: {from_empty:?}"
+        );
+    }
+    let unchanged = feed.changes(&expert, Some(&full.cursor)).await.unwrap();
+    assert_eq!(unchanged.changes, vec![], "{name}: nothing changed since the full read");
+
+    // Another client deletes the first, moves the second (written in Berlin time), cancels the
+    // third.
+    raw.delete(&ids[0]).await;
+    let moved = Interval::new(at(3, 5), at(3, 6) + SignedDuration::from_mins(30)).unwrap();
+    let berlin = TimeZone::get("Europe/Berlin").unwrap();
+    let local = |t: Timestamp| berlin.to_datetime(t).strftime("%Y%m%dT%H%M%S").to_string();
+    let uid_of = |id: &str| id.rsplit('/').next().unwrap().trim_end_matches(".ics").to_owned();
+    raw.put_url(
+        &ids[1],
+        &format!(
+            "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//other//EN\nBEGIN:VEVENT\nUID:{}\nDTSTAMP:20270101T000000Z\nSEQUENCE:5\nDTSTART;TZID=Europe/Berlin:{}\nDTEND;TZID=Europe/Berlin:{}\nSUMMARY:Moved\nEND:VEVENT\nEND:VCALENDAR\n",
+            uid_of(&ids[1]),
+            local(moved.start()),
+            local(moved.end())
+        ),
+    )
+    .await;
+    raw.put_url(
+        &ids[2],
+        &format!(
+            "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//other//EN\nBEGIN:VEVENT\nUID:{}\nDTSTAMP:20270101T000000Z\nSEQUENCE:5\nDTSTART:{}\nDTEND:{}\nSTATUS:CANCELLED\nEND:VEVENT\nEND:VCALENDAR\n",
+            uid_of(&ids[2]),
+            times[2].start().strftime("%Y%m%dT%H%M%SZ"),
+            times[2].end().strftime("%Y%m%dT%H%M%SZ")
+        ),
+    )
+    .await;
+    let changed = feed.changes(&expert, Some(&unchanged.cursor)).await.unwrap();
+    let mut got = changed.changes.clone();
+    got.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    let mut expected = vec![
+        CalendarChange::Removed {
+            event_id: ids[0].clone(),
+        },
+        CalendarChange::At {
+            event_id: ids[1].clone(),
+            time: moved,
+        },
+        CalendarChange::Removed {
+            event_id: ids[2].clone(),
+        },
+    ];
+    expected.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+    assert_eq!(got, expected, "{name}: deleted, moved, cancelled");
+    let again = feed.changes(&expert, Some(&changed.cursor)).await.unwrap();
+    assert_eq!(again.changes, vec![], "{name}: nothing changed since");
+
+    // Cursors the server refuses: a full read and a new cursor, no error.
+    for bogus in [
+        "bogus-token".to_owned(),
+        format!("{}x", changed.cursor),
+        "http://radicale.org/ns/sync/0123456789abcdef".to_owned(),
+    ] {
+        let read = feed
+            .changes(&expert, Some(&bogus))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: cursor {bogus}: {e}"));
+        assert_eq!(
+            at_of(&read, &ids[1]),
+            Some(moved),
+            "{name}: full read for {bogus}: {read:?}"
+        );
+        assert_eq!(
+            read.changes.len(),
+            3,
+            "{name}: the moved, the cancelled and the other event: {read:?}"
+        );
+        assert!(!read
+            .changes
+            .iter()
+            .any(|c| matches!(c, CalendarChange::At { event_id, .. } if *event_id == ids[2])));
+        let next = feed.changes(&expert, Some(&read.cursor)).await.unwrap();
+        assert_eq!(next.changes, vec![], "{name}: the new cursor works");
+    }
+
+    // CTag cursors: a stale one is a full read, the current one no change.
+    let stale = feed.changes(&expert, Some("ctag:stale")).await.unwrap();
+    assert_eq!(at_of(&stale, &ids[1]), Some(moved), "{name}: {stale:?}");
+    let ctag = raw.ctag(calendar).await.expect("the server has CTags");
+    let current = format!("ctag:{ctag}");
+    let same = feed.changes(&expert, Some(&current)).await.unwrap();
+    assert_eq!(same.changes, vec![], "{name}: unchanged CTag");
+    assert_eq!(same.cursor, current);
+
+    assert!(
+        !store
+            .integration_state(expert.id, strategy.integration_type())
+            .needs_reauth
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn radicale_change_feed() {
+    let Some(server) = peers_or_skip("radicale_change_feed", radicale()) else {
+        return;
+    };
+    server.add_user("eve", "app-password-2").unwrap();
+    let calendar = server
+        .create_calendar("eve", "app-password-2", "appointments", "Appointments")
+        .await
+        .unwrap();
+    let peer = Peer {
+        name: "Radicale",
+        host_url: server.base_url.trim_end_matches('/').to_owned(),
+        principal_url: server.principal_url("eve"),
+        raw: Raw::new("eve", "app-password-2"),
+        calendar_a: calendar.clone(),
+        calendar_b: calendar.clone(),
+    };
+    run_feed_cases(&peer, &calendar, &peer.principal_url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xandikos_change_feed() {
+    let Some(server) = peers_or_skip("xandikos_change_feed", xandikos()) else {
+        return;
+    };
+    let calendar = server.create_calendar("appointments", "Appointments").await.unwrap();
+    let peer = Peer {
+        name: "Xandikos",
+        host_url: server.base_url.trim_end_matches('/').to_owned(),
+        principal_url: server.principal_url(),
+        raw: Raw::new("user", "unused"),
+        calendar_a: calendar.clone(),
+        calendar_b: calendar.clone(),
+    };
+    run_feed_cases(&peer, &calendar, &peer.principal_url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_reports_failures_as_the_other_parts_do() {
+    let Some(server) = peers_or_skip("the_change_feed_reports_failures_as_the_other_parts_do", radicale()) else {
+        return;
+    };
+    server.add_user("frank", "app-password-3").unwrap();
+    server
+        .create_calendar("frank", "app-password-3", "main", "Main")
+        .await
+        .unwrap();
+    let proxy = Proxy::start(&server.base_url).unwrap();
+    let store = Arc::new(InMemoryStore::new());
+    let strategy = strategy(
+        &store,
+        quick_policy().with_total_timeout(std::time::Duration::from_secs(3)),
+    );
+    let expert = expert("Europe/Berlin", "frank@example.com");
+    connect(
+        &store,
+        &strategy,
+        expert.id,
+        &format!("{}frank/", proxy.url),
+        "frank",
+        "app-password-3",
+    )
+    .await
+    .unwrap();
+    let feed = strategy.change_feed().unwrap();
+    let first = feed.changes(&expert, None).await.unwrap();
+
+    proxy.fail_with(Some(ProxyFailure::Unavailable));
+    for cursor in [None, Some(first.cursor.as_str())] {
+        let down = feed.changes(&expert, cursor).await;
+        assert!(
+            matches!(down, Err(CoreError::ProviderUnavailable { .. })),
+            "{cursor:?}: {down:?}"
+        );
+    }
+    proxy.fail_with(Some(ProxyFailure::Unauthorized));
+    let refused = feed.changes(&expert, Some(&first.cursor)).await;
+    assert!(matches!(refused, Err(CoreError::NeedsReauth { .. })), "{refused:?}");
+    assert!(
+        store
+            .integration_state(expert.id, strategy.integration_type())
+            .needs_reauth
+    );
+
+    proxy.fail_with(None);
+    let healed = feed.changes(&expert, Some(&first.cursor)).await.unwrap();
+    assert_eq!(healed.changes, vec![]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

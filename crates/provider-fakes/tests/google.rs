@@ -526,3 +526,255 @@ async fn calendar_list_pages_and_failures_are_injected() {
     let last = google.requests().pop().unwrap();
     assert_eq!((last.method.as_str(), last.query.as_str()), ("GET", ""));
 }
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_watch_validates_the_channel_and_caps_its_expiration() {
+    let google = FakeGoogle::start().await;
+    let token = google.issue_token(&[SCOPE_EVENTS]).access_token;
+    let api = google.api_base();
+    let watch = format!("{api}/calendars/primary/events/watch");
+    let reason = |body: &Value| {
+        body["error"]["errors"][0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // An hour, asked for as a JSON number: granted as asked, answered as a string of ms.
+    let asked = now_ms() + 3_600_000;
+    let (status, body) = post(
+        &watch,
+        &token,
+        &json!({"id": "chan-1", "type": "web_hook", "address": "https://push.example.com/hook", "token": "secret", "expiration": asked}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["kind"], "api#channel");
+    assert_eq!(body["id"], "chan-1");
+    assert_eq!(body["token"], "secret");
+    assert_eq!(body["expiration"], asked.to_string());
+    let resource_id = body["resourceId"].as_str().unwrap().to_owned();
+    assert!(!resource_id.is_empty());
+    assert!(body["resourceUri"]
+        .as_str()
+        .unwrap()
+        .contains("/calendars/primary/events"));
+    let channels = google.channels();
+    assert_eq!(channels.len(), 1);
+    assert_eq!(channels[0].id, "chan-1");
+    assert_eq!(channels[0].resource_id, resource_id);
+    assert_eq!(channels[0].token.as_deref(), Some("secret"));
+    assert_eq!(channels[0].address, "https://push.example.com/hook");
+    assert_eq!(channels[0].calendar_id, provider_fakes::google::ACCOUNT_EMAIL);
+    assert_eq!(channels[0].expiration, asked);
+    assert!(!channels[0].stopped);
+
+    // A month, as a string: capped at a week. The resource id is stable per calendar, whatever
+    // name the path gives it; "webhook" is accepted like "web_hook"; http on loopback is fine.
+    let before = now_ms();
+    let (status, body) = post(
+        &format!("{api}/calendars/expert%40example.com/events/watch"),
+        &token,
+        &json!({"id": "chan-2", "type": "webhook", "address": "http://127.0.0.1:9/hook", "expiration": (before + 30 * 86_400_000).to_string()}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let granted: i64 = body["expiration"].as_str().unwrap().parse().unwrap();
+    assert!(
+        granted >= before + WEEK_MS && granted <= now_ms() + WEEK_MS,
+        "{granted}"
+    );
+    assert_eq!(body["resourceId"], resource_id.as_str());
+    assert!(body.get("token").is_none());
+    // Without an expiration: a week.
+    let (status, body) = post(
+        &watch,
+        &token,
+        &json!({"id": "chan-3", "type": "web_hook", "address": "http://localhost:9/hook"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let granted: i64 = body["expiration"].as_str().unwrap().parse().unwrap();
+    assert!(granted >= before + WEEK_MS && granted <= now_ms() + WEEK_MS);
+    // Another calendar is another resource.
+    google.add_calendar("team@group.calendar.google.com", "Team", false);
+    let (status, body) = post(
+        &format!("{api}/calendars/team%40group.calendar.google.com/events/watch"),
+        &token,
+        &json!({"id": "chan-4", "type": "web_hook", "address": "https://push.example.com/hook"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(body["resourceId"], resource_id.as_str());
+
+    // Refusals.
+    let long_token = "x".repeat(257);
+    let refused = [
+        (
+            json!({"type": "web_hook", "address": "https://push.example.com/hook"}),
+            400,
+            "required",
+        ),
+        (
+            json!({"id": "", "type": "web_hook", "address": "https://push.example.com/hook"}),
+            400,
+            "required",
+        ),
+        (
+            json!({"id": "has space", "type": "web_hook", "address": "https://push.example.com/hook"}),
+            400,
+            "invalid",
+        ),
+        (
+            json!({"id": "a", "address": "https://push.example.com/hook"}),
+            400,
+            "required",
+        ),
+        (
+            json!({"id": "b", "type": "email", "address": "https://push.example.com/hook"}),
+            400,
+            "invalid",
+        ),
+        (json!({"id": "c", "type": "web_hook"}), 400, "required"),
+        (
+            json!({"id": "d", "type": "web_hook", "address": "http://push.example.com/hook"}),
+            400,
+            "push.webhookUrlNotHttps",
+        ),
+        (
+            json!({"id": "e", "type": "web_hook", "address": "not a url"}),
+            400,
+            "push.webhookUrlNotHttps",
+        ),
+        (
+            json!({"id": "f", "type": "web_hook", "address": "https://push.example.com/hook", "token": long_token}),
+            400,
+            "invalid",
+        ),
+        (
+            json!({"id": "g", "type": "web_hook", "address": "https://push.example.com/hook", "expiration": 1000}),
+            400,
+            "invalid",
+        ),
+        (
+            json!({"id": "h", "type": "web_hook", "address": "https://push.example.com/hook", "expiration": "soon"}),
+            400,
+            "invalid",
+        ),
+        (
+            json!({"id": "chan-1", "type": "web_hook", "address": "https://push.example.com/hook"}),
+            400,
+            "channelIdNotUnique",
+        ),
+    ];
+    for (body, expected_status, expected_reason) in refused {
+        let (status, answer) = post(&watch, &token, &body).await;
+        assert_eq!(status.as_u16(), expected_status, "{body}: {answer}");
+        assert_eq!(reason(&answer), expected_reason, "{body}: {answer}");
+    }
+    // 256 characters are fine.
+    let (status, _) = post(
+        &watch,
+        &token,
+        &json!({"id": "i", "type": "web_hook", "address": "https://push.example.com/hook", "token": "y".repeat(256)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // An unknown calendar, a body that is not JSON, a token without an events scope.
+    let (status, _) = post(
+        &format!("{api}/calendars/nobody%40example.com/events/watch"),
+        &token,
+        &json!({"id": "j", "type": "web_hook", "address": "https://push.example.com/hook"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = support::http()
+        .post(&watch)
+        .bearer_auth(&token)
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let listing_only = google.issue_token(&[SCOPE_CALENDARLIST_READONLY]).access_token;
+    let (status, body) = post(
+        &watch,
+        &listing_only,
+        &json!({"id": "k", "type": "web_hook", "address": "https://push.example.com/hook"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(reason(&body), "insufficientPermissions");
+    assert_eq!(google.channels().len(), 5, "refused watches store nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn channels_stop_ends_notifications_and_unknown_channels_are_404() {
+    let google = FakeGoogle::start().await;
+    let token = google.issue_token(&[SCOPE_EVENTS]).access_token;
+    let api = google.api_base();
+    // Nothing listens on the discard port: deliveries answer 0, but say which channels got one.
+    let (status, body) = post(
+        &format!("{api}/calendars/primary/events/watch"),
+        &token,
+        &json!({"id": "chan-1", "type": "web_hook", "address": "http://127.0.0.1:9/hook", "token": "t"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let resource_id = body["resourceId"].as_str().unwrap().to_owned();
+    post(
+        &format!("{api}/calendars/primary/events/watch"),
+        &token,
+        &json!({"id": "chan-2", "type": "web_hook", "address": "http://127.0.0.1:9/hook"}),
+    )
+    .await;
+    let mut notified = google.notify("primary").await;
+    notified.sort();
+    assert_eq!(notified, vec![("chan-1".to_owned(), 0), ("chan-2".to_owned(), 0)]);
+    assert!(google.notify("nobody@example.com").await.is_empty());
+
+    let stop = format!("{api}/channels/stop");
+    // A wrong resource id, an unknown id.
+    let (status, body) = post(&stop, &token, &json!({"id": "chan-1", "resourceId": "other"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = post(&stop, &token, &json!({"id": "nope", "resourceId": resource_id})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The right pair: 204, and the channel sends nothing more.
+    let (status, body) = post(&stop, &token, &json!({"id": "chan-1", "resourceId": resource_id})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(body, Value::Null);
+    let chan1 = google.channels().into_iter().find(|c| c.id == "chan-1").unwrap();
+    assert!(chan1.stopped);
+    assert_eq!(google.notify("primary").await, vec![("chan-2".to_owned(), 0)]);
+    assert_eq!(google.send_sync("chan-1").await, 0);
+    // Stopped is gone: a second stop is 404.
+    let (status, _) = post(&stop, &token, &json!({"id": "chan-1", "resourceId": resource_id})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A stopped channel's id stays taken.
+    let (status, _) = post(
+        &format!("{api}/calendars/primary/events/watch"),
+        &token,
+        &json!({"id": "chan-1", "type": "web_hook", "address": "http://127.0.0.1:9/hook"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Stop is allowed to any calendar scope, the calendar list's included.
+    let listing_only = google.issue_token(&[SCOPE_CALENDARLIST_READONLY]).access_token;
+    let (status, _) = post(
+        &stop,
+        &listing_only,
+        &json!({"id": "chan-2", "resourceId": resource_id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(google.notify("primary").await.is_empty());
+}

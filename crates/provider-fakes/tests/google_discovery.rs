@@ -171,4 +171,11 @@ async fn responses_use_discovery_field_names() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
     check_fields(&doc, &body, &schema("Events"), "Events");
+
+    let channel = json!({"id": "chan-1", "type": "web_hook", "address": "https://push.example.com/hook", "token": "t", "expiration": "4102444800000"});
+    check_fields(&doc, &channel, &schema("Channel"), "Channel");
+    let (status, body) = post(&format!("{api}/calendars/primary/events/watch"), &token, &channel).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    check_fields(&doc, &body, &schema("Channel"), "Channel");
+    assert!(body["expiration"].is_string(), "int64 as a string: {body}");
 }

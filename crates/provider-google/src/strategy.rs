@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use availability_core::ports::IntegrationRepository;
 use availability_core::{
-    AvailabilityStrategy, BusyTimeSource, CalendarChange, ChangeBatch, ChangeFeed, CoreError, EventWriter,
-    ExternalEvent, Meeting, VideoMeetings,
+    AvailabilityStrategy, BusyTimeSource, CalendarChange, ChangeBatch, ChangeFeed, ChannelRequest, CoreError,
+    EventWriter, ExternalEvent, Meeting, OpenedChannel, PushChannels, PushNotice, VideoMeetings, WebhookRequest,
 };
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
@@ -24,7 +24,10 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::calendars::{CalendarInfo, CalendarSettings};
-use crate::wire::{self, CalendarListPage, Event, EventsPage, FreeBusyItem, FreeBusyRequest, FreeBusyResponse};
+use crate::wire::{
+    self, CalendarListPage, Event, EventsPage, FreeBusyItem, FreeBusyRequest, FreeBusyResponse, StopRequest,
+    WatchRequest, WatchedChannel,
+};
 use crate::{event_id, CALENDAR_TYPE, DISPLAY_NAME, INTEGRATION, MAX_FREEBUSY_DAYS};
 
 /// Google answers at most this many calendars per freeBusy query (`calendarExpansionMax`).
@@ -176,6 +179,52 @@ impl AvailabilityStrategy for GoogleCalendarStrategy {
     fn change_feed(&self) -> Option<&dyn ChangeFeed> {
         Some(self)
     }
+
+    fn push(&self) -> Option<&dyn PushChannels> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl PushChannels for GoogleCalendarStrategy {
+    /// `events.watch` on the calendar that receives the expert's appointments (the one the
+    /// change feed reads): `{id, type: "web_hook", address, token, expiration: now + ttl}`.
+    /// Google caps the expiration (a week for events); the answer's is the one granted. The
+    /// watch is not retried after an answer may have been lost (a retry with the same id would
+    /// be refused as `channelIdNotUnique`): such a failure is `ProviderUnavailable`, and the
+    /// caller opens a channel with a new id later (an orphan expires on its own). Push is an
+    /// optimisation over polling, so failures here are not recorded as the integration's status.
+    async fn open_channel(&self, expert: &Expert, request: &ChannelRequest) -> Result<OpenedChannel, CoreError> {
+        self.inner.watch(expert.id, request).await
+    }
+
+    /// `channels.stop {id, resourceId}`; a channel Google no longer knows (404) is success.
+    async fn close_channel(&self, expert: &Expert, channel_id: &str, resource_id: &str) -> Result<(), CoreError> {
+        self.inner.stop(expert.id, channel_id, resource_id).await
+    }
+
+    /// A Google notification has `X-Goog-Channel-ID`; its token is `X-Goog-Channel-Token` (empty
+    /// when missing) and `X-Goog-Resource-State: sync` is the handshake a new channel sends.
+    fn read_notice(&self, request: &WebhookRequest<'_>) -> Option<PushNotice> {
+        read_notice(request)
+    }
+}
+
+/// See [`PushChannels::read_notice`] of [`GoogleCalendarStrategy`].
+pub(crate) fn read_notice(request: &WebhookRequest<'_>) -> Option<PushNotice> {
+    let channel_id = request.header("x-goog-channel-id")?.trim();
+    if channel_id.is_empty() {
+        return None;
+    }
+    let token = request.header("x-goog-channel-token").unwrap_or_default();
+    let handshake = request
+        .header("x-goog-resource-state")
+        .is_some_and(|state| state.trim().eq_ignore_ascii_case("sync"));
+    Some(PushNotice {
+        channel_id: channel_id.to_owned(),
+        token: token.to_owned(),
+        handshake,
+    })
 }
 
 #[async_trait]
@@ -318,16 +367,92 @@ impl Inner {
     }
 
     /// Every call is idempotent here: reads, freeBusy (a POST that only reads), inserts with a
-    /// client-chosen id, patches to a fixed state, and deletes. Google's rate-limit 403s are
-    /// retried like 429s.
+    /// client-chosen id, patches to a fixed state, deletes, and channels.stop (a 404 is success).
+    /// Google's rate-limit 403s are retried like 429s.
     async fn send<F>(&self, expert: ExpertId, build: F) -> Result<Reply, ProviderHttpError>
+    where
+        F: FnMut() -> RequestBuilder,
+    {
+        self.send_with(expert, true, build).await
+    }
+
+    /// [`Inner::send`], saying whether the request may be repeated after an answer was lost
+    /// (`events.watch` may not: the channel id is taken by then).
+    async fn send_with<F>(&self, expert: ExpertId, idempotent: bool, build: F) -> Result<Reply, ProviderHttpError>
     where
         F: FnMut() -> RequestBuilder,
     {
         let options = SendOptions::new()
             .with_rate_limit_classifier(google_rate_limit_403)
-            .idempotent(true);
+            .idempotent(idempotent);
         self.tokens.send_authorized(expert, &self.policy, &options, build).await
+    }
+
+    /// `POST /calendars/{event calendar}/events/watch`.
+    async fn watch(&self, expert: ExpertId, request: &ChannelRequest) -> Result<OpenedChannel, CoreError> {
+        if request.ttl_seconds <= 0 {
+            return Err(unusable(format!(
+                "a push channel needs a positive lifetime, not {} s",
+                request.ttl_seconds
+            )));
+        }
+        let settings = self.settings(expert).await?;
+        let expiration = Timestamp::now()
+            .as_millisecond()
+            .saturating_add(request.ttl_seconds.saturating_mul(1000));
+        let body = json_body(&WatchRequest {
+            id: &request.id,
+            kind: "web_hook",
+            address: &request.address,
+            token: &request.token,
+            expiration: expiration.to_string(),
+        })?;
+        let url = self.url(&["calendars", &settings.event_calendar, "events", "watch"])?;
+        let reply = self
+            .send_with(expert, false, || {
+                self.http
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })
+            .await
+            .map_err(core)?;
+        let channel: WatchedChannel = reply.json().map_err(core)?;
+        let resource_id = channel
+            .resource_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| unusable("Google opened a channel without a resourceId".into()))?;
+        let expires_at = channel
+            .expiration_ms()
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+            .ok_or_else(|| unusable("Google opened a channel without a usable expiration".into()))?;
+        Ok(OpenedChannel {
+            resource_id,
+            expires_at,
+        })
+    }
+
+    /// `POST /channels/stop`; 404 (unknown, stopped or expired) is success.
+    async fn stop(&self, expert: ExpertId, channel_id: &str, resource_id: &str) -> Result<(), CoreError> {
+        let body = json_body(&StopRequest {
+            id: channel_id,
+            resource_id,
+        })?;
+        let url = self.url(&["channels", "stop"])?;
+        let sent = self
+            .send(expert, || {
+                self.http
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(error) if wire::is_google_error(&error, 404, None) => Ok(()),
+            Err(error) => Err(core(error)),
+        }
     }
 
     async fn settings(&self, expert: ExpertId) -> Result<CalendarSettings, CoreError> {

@@ -58,6 +58,49 @@ pub(crate) struct ErrorItem {
     pub(crate) reason: Option<String>,
 }
 
+/// `POST /calendars/{calendarId}/events/watch` request: a Channel (`type` web_hook).
+#[derive(Debug, Serialize)]
+pub(crate) struct WatchRequest<'a> {
+    pub(crate) id: &'a str,
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) address: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub(crate) token: &'a str,
+    /// Unix milliseconds, as a string (the discovery document types it int64-as-string).
+    pub(crate) expiration: String,
+}
+
+/// `POST /channels/stop` request: the channel's id and resource id.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StopRequest<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) resource_id: &'a str,
+}
+
+/// The Channel events.watch answers with.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WatchedChannel {
+    #[serde(default)]
+    pub(crate) resource_id: Option<String>,
+    /// Unix milliseconds: a string in Google's JSON, a number from some clients' fakes.
+    #[serde(default)]
+    pub(crate) expiration: Option<Value>,
+}
+
+impl WatchedChannel {
+    /// The granted expiration, in Unix milliseconds.
+    pub(crate) fn expiration_ms(&self) -> Option<i64> {
+        match self.expiration.as_ref()? {
+            Value::String(s) => s.trim().parse().ok(),
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+}
+
 /// `GET /users/me/calendarList` page.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

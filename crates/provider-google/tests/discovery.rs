@@ -8,7 +8,7 @@
 
 mod common;
 
-use availability_core::{BusyTimeSource, EventWriter};
+use availability_core::{AvailabilityStrategy, BusyTimeSource, ChannelRequest, EventWriter};
 use common::{interval, Setup};
 use provider_google::SCOPES;
 use serde_json::Value;
@@ -111,6 +111,18 @@ async fn every_request_is_a_documented_method_with_documented_fields() {
         .await
         .unwrap();
     s.strategy.delete_event(&s.expert, &appointment).await.unwrap();
+    // A push channel, opened and closed.
+    let push = s.strategy.push().unwrap();
+    let channel = ChannelRequest {
+        id: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+        token: "channel-secret".into(),
+        address: "https://push.example.com/webhooks/google_calendar".into(),
+        ttl_seconds: 3600,
+    };
+    let opened = push.open_channel(&s.expert, &channel).await.unwrap();
+    push.close_channel(&s.expert, &channel.id, &opened.resource_id)
+        .await
+        .unwrap();
 
     let mut seen = std::collections::BTreeSet::new();
     for request in s.fake.requests() {
@@ -146,10 +158,12 @@ async fn every_request_is_a_documented_method_with_documented_fields() {
     }
     let expected = [
         "calendar.calendarList.list",
+        "calendar.channels.stop",
         "calendar.events.delete",
         "calendar.events.get",
         "calendar.events.insert",
         "calendar.events.patch",
+        "calendar.events.watch",
         "calendar.freebusy.query",
     ];
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), expected);

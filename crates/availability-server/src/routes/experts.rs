@@ -424,7 +424,10 @@ async fn put_integration(
     // to one that makes none, and nothing changes.
     let makes_video = provider.capabilities().video;
     match state.store.switch_integration(id, integration, makes_video).await? {
-        Some(expert) => Ok(HttpResponse::Ok().json(expert)),
+        Some(expert) => {
+            state.push_wake.notify_one();
+            Ok(HttpResponse::Ok().json(expert))
+        }
         None => Err(video_unsupported(
             &state,
             integration,

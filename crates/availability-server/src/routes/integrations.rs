@@ -76,20 +76,64 @@ async fn list(caller: Caller, state: web::Data<AppState>, path: web::Path<String
     let id = owned_expert(&caller, &state, &path).await?;
     let expert = state.store.expert(id).await?;
     let records = state.store.integrations(id).await?;
-    let out: Vec<Value> = state
+    let mut out = Vec::new();
+    for p in state
         .providers
         .iter()
         .filter(|p| p.descriptor().connect != availability_core::ConnectMethod::None)
-        .map(|p| {
-            let t = p.descriptor().integration_type;
-            entry(
-                p.as_ref(),
-                records.iter().find(|r| r.integration == t),
-                expert.integration_type == t,
-            )
-        })
-        .collect();
+    {
+        let t = p.descriptor().integration_type;
+        let record = records.iter().find(|r| r.integration == t);
+        let active = expert.integration_type == t;
+        let mut one = entry(p.as_ref(), record, active);
+        if p.strategy().is_some_and(|s| s.push().is_some()) {
+            let push = push_state(&state, id, t, record, active).await?;
+            if let Value::Object(map) = &mut one {
+                map.insert("push".into(), push);
+            }
+        }
+        out.push(one);
+    }
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// `push` of an integration whose calendar sends push notifications: {state: active | renewing |
+/// unavailable | failed, expires_at, last_notification_at, reason?}. `renewing`: a channel is
+/// being opened or replaced (the server does it within a minute); `unavailable`: push is off
+/// (no https PUBLIC_BASE_URL) or this is not the expert's active calendar; `failed`: the
+/// calendar's grant is gone.
+async fn push_state(
+    state: &AppState,
+    expert: ExpertId,
+    integration: availability_domain::IntegrationType,
+    record: Option<&IntegrationRecord>,
+    active: bool,
+) -> Result<Value, ApiError> {
+    let off = |reason: String| json!({"state": "unavailable", "reason": reason, "expires_at": null, "last_notification_at": null});
+    if let Err(why) = state.config.push_base() {
+        return Ok(off(format!("push notifications are off: {why}")));
+    }
+    let Some(record) = record.filter(|_| active) else {
+        return Ok(off("not the expert's active calendar".into()));
+    };
+    let connection = state.store.calendar_connection(expert).await?;
+    let channels = state.store.push_channels_of(expert, integration).await?;
+    let now = Timestamp::now().as_second();
+    let live = channels
+        .iter()
+        .filter(|c| c.connection == connection && c.expires_at > now)
+        .max_by_key(|c| c.expires_at);
+    let ttl = state.config.push_channel_ttl_seconds;
+    let name = match live {
+        _ if record.status == "needs_reauth" => "failed",
+        Some(c) if crate::push_keeper::is_fresh(c, connection, ttl, now) => "active",
+        _ => "renewing",
+    };
+    Ok(json!({
+        "state": name,
+        "expires_at": instant(live.map(|c| c.expires_at)),
+        "last_notification_at": instant(live.and_then(|c| c.last_notification_at)),
+    }))
 }
 
 #[utoipa::path(put, path = "/api/v1/experts/{id}/integrations/{type}", operation_id = "connect_integration", tag = "integrations",
@@ -148,6 +192,7 @@ async fn put_integration(
     let expert = state.store.expert(id).await?;
     let records = state.store.integrations(id).await?;
     let record = records.iter().find(|r| r.integration == integration);
+    state.push_wake.notify_one();
     Ok(HttpResponse::Ok().json(entry(provider.as_ref(), record, expert.integration_type == integration)))
 }
 
@@ -200,5 +245,6 @@ async fn disconnect(
         }
     }
     state.service.invalidate_busy_time(id);
+    state.push_wake.notify_one();
     Ok(HttpResponse::NoContent().finish())
 }

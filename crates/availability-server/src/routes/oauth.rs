@@ -285,6 +285,7 @@ async fn callback(
         remember_account(&state, provider.as_ref(), expert).await?;
     }
     state.service.invalidate_busy_time(expert);
+    state.push_wake.notify_one();
     Ok(see_other(format!("{page}?connected={integration}"), spent))
 }
 

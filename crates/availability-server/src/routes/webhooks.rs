@@ -72,13 +72,6 @@ async fn deliver(
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider_from_path(&state.providers, &path)?;
     let body = read_body(&req, payload).await?;
-    let Some(handler) = provider.webhook() else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{} takes no webhooks", provider.descriptor().display_name),
-        ));
-    };
     let headers: Vec<(String, String)> = req
         .headers()
         .iter()
@@ -87,14 +80,28 @@ async fn deliver(
     let query: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .unwrap_or_default();
-    let outcome = handler
-        .handle(WebhookRequest {
-            headers: &headers,
-            query: &query,
-            body: &body,
-            received_at: Timestamp::now(),
-        })
-        .await?;
+    let request = WebhookRequest {
+        headers: &headers,
+        query: &query,
+        body: &body,
+        received_at: Timestamp::now(),
+    };
+    let strategy = provider.strategy();
+    if let Some(notice) = strategy
+        .as_deref()
+        .and_then(|s| s.push())
+        .and_then(|p| p.read_notice(&request))
+    {
+        return push_notice(&state, provider.descriptor().integration_type, notice).await;
+    }
+    let Some(handler) = provider.webhook() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{} takes no webhooks", provider.descriptor().display_name),
+        ));
+    };
+    let outcome = handler.handle(request).await?;
     let mut applied = EventOutcome::Unchanged;
     for change in outcome.changes {
         if state.service.apply_provider_event(change.expert, change.event).await? == EventOutcome::Applied {
@@ -111,4 +118,43 @@ async fn deliver(
             None => HttpResponse::Ok().json(json!({"status": applied.as_str()})),
         },
     })
+}
+
+/// A calendar's push notification: the channel must be one this server opened for this provider,
+/// and the token its own (compared on hashes in constant time), before anything else happens;
+/// else 401 and nothing is read. The handshake (`sync`) is acknowledged; a change is answered at
+/// once and the expert's calendar is read for what changed in the background.
+async fn push_notice(
+    state: &web::Data<AppState>,
+    integration: availability_domain::IntegrationType,
+    notice: availability_core::PushNotice,
+) -> Result<HttpResponse, ApiError> {
+    let channel = state
+        .store
+        .push_channel(notice.channel_id.clone())
+        .await?
+        .filter(|c| c.integration_type == integration.as_str() && c.token_matches(&notice.token))
+        .and_then(|c| Some((c.expert_id.parse::<availability_domain::ExpertId>().ok()?, c)));
+    let Some((expert, channel)) = channel else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            "unknown push channel, or a token that is not the channel's",
+        ));
+    };
+    state.store.push_noticed(channel.id.clone()).await?;
+    if notice.handshake {
+        return Ok(HttpResponse::Ok().json(json!({"status": "ok"})));
+    }
+    let service = state.service.clone();
+    let wake = state.sync_wake.clone();
+    tokio::spawn(async move {
+        match service.follow_calendar(expert).await {
+            // A cancellation may have queued calendar work.
+            Ok(summary) if summary.changed_any() => wake.notify_one(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("push notification for expert {expert}: cannot read the calendar's changes: {e}"),
+        }
+    });
+    Ok(HttpResponse::Ok().json(json!({"status": "accepted"})))
 }

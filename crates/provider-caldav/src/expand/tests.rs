@@ -396,3 +396,33 @@ fn re_anchoring_keeps_every_frequency_exact() {
         assert_eq!(bounded, walked, "{rule}");
     }
 }
+
+#[test]
+fn a_single_event_reads_its_time_or_its_cancellation_and_skips_series() {
+    let berlin = TimeZone::get("Europe/Berlin").unwrap();
+    let zoned = wrap(
+        "BEGIN:VEVENT\nUID:a\nDTSTAMP:20270101T000000Z\nDTSTART;TZID=Europe/Berlin:20270329T090000\nDTEND;TZID=Europe/Berlin:20270329T103000\nEND:VEVENT\n",
+    );
+    assert_eq!(
+        single_event(&zoned, &TimeZone::UTC).unwrap(),
+        Some(SingleEvent::At(ts("2027-03-29T07:00:00Z"), ts("2027-03-29T08:30:00Z")))
+    );
+    let floating_with_duration =
+        wrap("BEGIN:VEVENT\nUID:b\nDTSTAMP:20270101T000000Z\nDTSTART:20270110T090000\nDURATION:PT45M\nEND:VEVENT\n");
+    assert_eq!(
+        single_event(&floating_with_duration, &berlin).unwrap(),
+        Some(SingleEvent::At(ts("2027-01-10T08:00:00Z"), ts("2027-01-10T08:45:00Z"))),
+        "floating times are the expert's"
+    );
+    let cancelled = wrap(
+        "BEGIN:VEVENT\nUID:c\nDTSTAMP:20270101T000000Z\nDTSTART:20270110T090000Z\nDTEND:20270110T100000Z\nSTATUS:CANCELLED\nEND:VEVENT\n",
+    );
+    assert_eq!(single_event(&cancelled, &berlin).unwrap(), Some(SingleEvent::Cancelled));
+    let series = wrap(
+        "BEGIN:VEVENT\nUID:d\nDTSTAMP:20270101T000000Z\nDTSTART:20270110T090000Z\nDTEND:20270110T100000Z\nRRULE:FREQ=DAILY\nEND:VEVENT\n",
+    );
+    assert_eq!(single_event(&series, &berlin).unwrap(), None);
+    let task = wrap("BEGIN:VTODO\nUID:e\nDTSTAMP:20270101T000000Z\nEND:VTODO\n");
+    assert_eq!(single_event(&task, &berlin).unwrap(), None);
+    assert!(single_event("not a calendar", &berlin).is_err());
+}

@@ -149,6 +149,51 @@ impl Raw {
         Some(response.text().await.unwrap())
     }
 
+    /// PUTs a calendar object (CRLF line ends) at `url`, as another client would (no
+    /// precondition).
+    pub async fn put_url(&self, url: &str, body: &str) {
+        let response = self
+            .client
+            .put(url)
+            .basic_auth(&self.username, Some(&self.password))
+            .header("content-type", "text/calendar; charset=utf-8")
+            .body(body.replace("\r\n", "\n").replace('\n', "\r\n"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "PUT {url}: {}", response.status());
+    }
+
+    /// A plain DELETE, as another client would.
+    pub async fn delete(&self, url: &str) {
+        let response = self
+            .client
+            .delete(url)
+            .basic_auth(&self.username, Some(&self.password))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "DELETE {url}: {}", response.status());
+    }
+
+    /// The calendar's CalendarServer CTag (PROPFIND Depth 0).
+    pub async fn ctag(&self, calendar: &str) -> Option<String> {
+        let response = self
+            .client
+            .request(reqwest::Method::from_bytes(b"PROPFIND").unwrap(), calendar)
+            .basic_auth(&self.username, Some(&self.password))
+            .header("depth", "0")
+            .header("content-type", "application/xml")
+            .body(r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/"><d:prop><cs:getctag/></d:prop></d:propfind>"#)
+            .send()
+            .await
+            .unwrap();
+        let body = response.text().await.unwrap();
+        let after = body.split("getctag>").nth(1)?;
+        let value = after.split('<').next()?.trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    }
+
     /// The hrefs of the calendar objects in a calendar (PROPFIND Depth 1).
     pub async fn objects(&self, calendar: &str) -> Vec<String> {
         let response = self

@@ -1,6 +1,8 @@
 //! A fake of Google OAuth 2.0 and Google Calendar v3 (provider-apis.md part A): freeBusy,
-//! calendarList, and events insert/get/patch/delete/list, with Google's error bodies and scopes.
+//! calendarList, events insert/get/patch/delete/list, and push channels (events.watch,
+//! channels.stop, notifications), with Google's error bodies and scopes.
 
+mod channels;
 mod events;
 mod freebusy;
 
@@ -15,7 +17,10 @@ use crate::harness::{self, lock, segments, Harness, Listener, Params};
 use crate::oauth::{harness_controls, oauth_controls, AuthFailure, Flavor, OAuthServer};
 use crate::FakeError;
 
+use channels::Channels;
 use events::Calendars;
+
+pub use channels::WatchedChannel;
 
 /// The prefix every Google OAuth scope shares.
 pub const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";
@@ -145,6 +150,36 @@ pub const ROUTES: &[Route] = &[
         scopes: EVENTS_WRITE,
         query: &["sendUpdates"],
     },
+    Route {
+        id: "calendar.events.watch",
+        http_method: "POST",
+        path: "calendars/{calendarId}/events/watch",
+        scopes: EVENTS_READ,
+        query: &[],
+    },
+    Route {
+        id: "calendar.channels.stop",
+        http_method: "POST",
+        path: "channels/stop",
+        scopes: &[
+            "https://www.googleapis.com/auth/calendar",
+            "https://www.googleapis.com/auth/calendar.acls",
+            "https://www.googleapis.com/auth/calendar.acls.readonly",
+            "https://www.googleapis.com/auth/calendar.app.created",
+            "https://www.googleapis.com/auth/calendar.calendarlist",
+            "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+            "https://www.googleapis.com/auth/calendar.events",
+            "https://www.googleapis.com/auth/calendar.events.freebusy",
+            "https://www.googleapis.com/auth/calendar.events.owned",
+            "https://www.googleapis.com/auth/calendar.events.owned.readonly",
+            "https://www.googleapis.com/auth/calendar.events.public.readonly",
+            "https://www.googleapis.com/auth/calendar.events.readonly",
+            "https://www.googleapis.com/auth/calendar.readonly",
+            "https://www.googleapis.com/auth/calendar.settings",
+            "https://www.googleapis.com/auth/calendar.settings.readonly",
+        ],
+        query: &[],
+    },
 ];
 
 #[derive(Debug)]
@@ -152,6 +187,8 @@ struct Inner {
     harness: Harness,
     oauth: OAuthServer,
     calendars: Mutex<Calendars>,
+    /// Push channels. Locked after `calendars` when both are held.
+    channels: Mutex<Channels>,
     throttles: Mutex<VecDeque<u16>>,
     /// Methods (discovery ids) whose next call is carried out but whose answer is lost.
     lost_answers: Mutex<Vec<&'static str>>,
@@ -188,6 +225,7 @@ impl FakeGoogle {
                 "fake-google-secret",
             ),
             calendars: Mutex::new(Calendars::new(ACCOUNT_EMAIL)),
+            channels: Mutex::new(Channels::default()),
             throttles: Mutex::new(VecDeque::new()),
             lost_answers: Mutex::new(Vec::new()),
         });
@@ -298,6 +336,44 @@ impl FakeGoogle {
     pub fn invalidate_sync_tokens(&self) {
         lock(&self.inner.calendars).invalidate_sync_tokens();
     }
+
+    /// Every channel `events.watch` opened, in order, stopped and expired ones included.
+    pub fn channels(&self) -> Vec<WatchedChannel> {
+        lock(&self.inner.channels).all()
+    }
+
+    /// Tells every live, unexpired channel on the calendar (`primary` or its id) that it
+    /// changed, as Google does: an empty-body POST to the channel's address with
+    /// `X-Goog-Channel-ID`, `X-Goog-Channel-Token` (when the channel has one),
+    /// `X-Goog-Channel-Expiration` (`Tue, 19 Nov 2013 01:13:52 GMT`), `X-Goog-Resource-ID`,
+    /// `X-Goog-Resource-URI`, `X-Goog-Resource-State: exists` and `X-Goog-Message-Number`
+    /// (increasing per channel, after the handshake's 1). Answers each channel's id with the
+    /// status the receiver answered (0 when no answer arrived). The fake never sends on its own:
+    /// tests call this after changing events.
+    pub async fn notify(&self, calendar_id: &str) -> Vec<(String, u16)> {
+        let calendar = lock(&self.inner.calendars).find(calendar_id).map(|c| c.id.clone());
+        let Some(calendar) = calendar else {
+            return Vec::new();
+        };
+        let notifications = lock(&self.inner.channels).changed(&calendar);
+        let mut answers = Vec::with_capacity(notifications.len());
+        for notification in &notifications {
+            answers.push((notification.channel_id.clone(), channels::deliver(notification).await));
+        }
+        answers
+    }
+
+    /// Sends the `sync` handshake Google sends when a channel opens (`X-Goog-Resource-State:
+    /// sync`, `X-Goog-Message-Number: 1`, the other headers as [`FakeGoogle::notify`] sends
+    /// them) on the channel; the status the receiver answered, or 0 when the channel is
+    /// unknown, stopped or expired, or no answer arrived.
+    pub async fn send_sync(&self, channel_id: &str) -> u16 {
+        let notification = lock(&self.inner.channels).handshake(channel_id);
+        match notification {
+            Some(notification) => channels::deliver(&notification).await,
+            None => 0,
+        }
+    }
 }
 
 /// Google's JSON error: `{"error":{"errors":[{domain, reason, message}], "code", "message"}}`.
@@ -386,6 +462,8 @@ fn api(
         ("GET", ["calendars", calendar, "events", event]) => ("calendar.events.get", *calendar, *event),
         ("PATCH", ["calendars", calendar, "events", event]) => ("calendar.events.patch", *calendar, *event),
         ("DELETE", ["calendars", calendar, "events", event]) => ("calendar.events.delete", *calendar, *event),
+        ("POST", ["calendars", calendar, "events", "watch"]) => ("calendar.events.watch", *calendar, ""),
+        ("POST", ["channels", "stop"]) => ("calendar.channels.stop", "", ""),
         _ => return Err(GoogleError::not_found()),
     };
     let grant = inner.oauth.authenticate(req).map_err(|failure| match failure {
@@ -439,6 +517,17 @@ fn serve(
             Ok(HttpResponse::Ok().json(calendars.insert(calendar, Value::Object(event), conferences)?))
         }
         "calendar.events.get" => Ok(HttpResponse::Ok().json(calendars.get(calendar, event)?)),
+        "calendar.events.watch" => {
+            let channel =
+                harness::json_object(body).ok_or_else(|| GoogleError::new(400, "parseError", "Parse Error"))?;
+            let watched = calendars.find(calendar).ok_or_else(GoogleError::not_found)?.id.clone();
+            lock(&inner.channels).watch(&watched, calendar, &channel)
+        }
+        "calendar.channels.stop" => {
+            let channel =
+                harness::json_object(body).ok_or_else(|| GoogleError::new(400, "parseError", "Parse Error"))?;
+            lock(&inner.channels).stop(&channel)
+        }
         "calendar.events.patch" => {
             let patch = harness::json_object(body).ok_or_else(|| GoogleError::new(400, "parseError", "Parse Error"))?;
             Ok(HttpResponse::Ok().json(calendars.patch(calendar, event, patch)?))

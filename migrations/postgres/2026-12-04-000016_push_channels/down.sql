@@ -1,0 +1,2 @@
+DROP TABLE push_leases;
+DROP TABLE push_channels;

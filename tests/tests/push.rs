@@ -1,0 +1,207 @@
+//! Push notifications through the real server against the Google fake (PUSH_ALLOW_HTTP=1 on
+//! loopback), on SQLite and PostgreSQL: the server opens a channel on the expert's calendar by
+//! itself; an event created there removes its slot right after the notification (the 30 s
+//! busy-time cache is dropped), deleting a booked appointment's event cancels it; a notification
+//! with a wrong token or an unknown channel is 401 and changes nothing; the same notification twice
+//! changes nothing the second time; and with two server processes on one PostgreSQL a channel
+//! about to expire is renewed exactly once (the new one opened first, then the old one stopped).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use provider_fakes::FakeGoogle;
+use serde_json::{json, Value};
+use support::{databases, next_monday, Api, TestServer};
+
+/// Catch-up reads far apart, so that only push can explain what a test sees.
+fn push_env(google: &FakeGoogle, ttl: &str) -> Vec<(&'static str, String)> {
+    let mut env = support::google_env(google);
+    env.push(("PUSH_ALLOW_HTTP", "1".into()));
+    env.push(("PUSH_CHANNEL_TTL_SECONDS", ttl.into()));
+    env.push(("CALENDAR_SYNC_SECONDS", "86400".into()));
+    env
+}
+
+/// The fake's live channels on the primary calendar, once the server opened one.
+async fn live_channels(google: &FakeGoogle, at_least: usize) -> Vec<provider_fakes::google::WatchedChannel> {
+    for _ in 0..200 {
+        let live: Vec<_> = google
+            .channels()
+            .into_iter()
+            .filter(|c| !c.stopped && c.calendar_id == provider_fakes::google::ACCOUNT_EMAIL)
+            .collect();
+        if live.len() >= at_least {
+            return live;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server opened no channel: {:?}", google.channels());
+}
+
+async fn appointment(api: &Api, id: &str, token: &str) -> Value {
+    api.get(&format!("/api/v1/appointments/{id}"), token).await.body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_drop_stale_busy_time_and_cancel_deleted_bookings() {
+    for db in databases("notifications_drop_stale_busy_time_and_cancel_deleted_bookings") {
+        let l = db.label;
+        let google = FakeGoogle::start().await;
+        let env = push_env(&google, "3600");
+        let server = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
+        let api = &server.api;
+        let (expert, expert_token) = api.expert_with_hours().await;
+        support::connect_google(api, &expert, &expert_token).await;
+        let (client, client_token) = api.client_with_token().await;
+
+        let channel = live_channels(&google, 1).await.remove(0);
+        assert!(
+            channel.address.starts_with(&api.base) && channel.address.ends_with("/webhooks/google_calendar"),
+            "{l}: {}",
+            channel.address
+        );
+        let token = channel.token.clone().expect("a token");
+        assert!(token.len() >= 32, "{l}: a random token per channel");
+        assert_eq!(google.send_sync(&channel.id).await, 200, "{l}: the handshake");
+        let listed = api
+            .get(&format!("/api/v1/experts/{expert}/integrations"), &expert_token)
+            .await;
+        let google_entry = listed
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "google_calendar")
+            .unwrap()
+            .clone();
+        assert_eq!(google_entry["push"]["state"], "active", "{l}: {google_entry:?}");
+        assert!(google_entry["push"]["last_notification_at"].is_string(), "{l}");
+
+        // Slots read once (the busy time is cached for 30 s); an event made in the calendar and
+        // its notification remove the slot at once.
+        let day = next_monday();
+        let (from, to) = (format!("{day}T00:00:00Z"), format!("{day}T23:59:00Z"));
+        let before = api.slots(&expert, &client_token, &from, &to).await;
+        let taken = before[3].clone();
+        google.seed_busy("primary", &[(&taken.0, &taken.1)]).unwrap();
+        assert!(
+            api.slots(&expert, &client_token, &from, &to).await.contains(&taken),
+            "{l}: without a notification the cached busy time still shows it"
+        );
+        let delivered = google.notify("primary").await;
+        assert!(delivered.iter().any(|(_, status)| *status == 200), "{l}: {delivered:?}");
+        let mut gone = false;
+        for _ in 0..20 {
+            if !api.slots(&expert, &client_token, &from, &to).await.contains(&taken) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(gone, "{l}: the slot is gone within 2 s of the notification");
+
+        // A booking whose event the expert deletes is cancelled after the notification.
+        let slot = &before[0];
+        let b = api
+            .post(
+                "/api/v1/appointments",
+                &client_token,
+                json!({"expert_id": expert, "client_id": client, "start_time": slot.0, "end_time": slot.1}),
+            )
+            .await;
+        assert_eq!(b.status, 201, "{l}: {:?}", b.body);
+        let id = b.body["id"].as_str().unwrap().to_owned();
+        let mut event = None;
+        for _ in 0..100 {
+            let a = appointment(api, &id, &client_token).await;
+            if a["sync_status"] == "synced" {
+                event = a["external_calendar_event_id"].as_str().map(str::to_owned);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let event = event.expect("the booking reached the calendar");
+        google.delete_event("primary", &event).unwrap();
+
+        // Notifications that are not the channel's change nothing.
+        let forged = [
+            (channel.id.clone(), "not-the-token".to_owned()),
+            (uuid::Uuid::new_v4().to_string(), token.clone()),
+        ];
+        for (channel_id, token) in forged {
+            let res = reqwest::Client::new()
+                .post(format!("{}/webhooks/google_calendar", api.base))
+                .header("X-Goog-Channel-ID", channel_id)
+                .header("X-Goog-Channel-Token", token)
+                .header("X-Goog-Resource-ID", channel.resource_id.clone())
+                .header("X-Goog-Resource-State", "exists")
+                .header("X-Goog-Message-Number", "7")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 401, "{l}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(appointment(api, &id, &client_token).await["status"], "confirmed", "{l}");
+
+        // The real one cancels it; the same notification again changes nothing more.
+        let delivered = google.notify("primary").await;
+        assert!(delivered.iter().any(|(_, status)| *status == 200), "{l}: {delivered:?}");
+        let mut cancelled = Value::Null;
+        for _ in 0..20 {
+            let a = appointment(api, &id, &client_token).await;
+            if a["status"] == "cancelled" {
+                cancelled = a;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            cancelled["cancellation_reason"], "deleted in Google Calendar",
+            "{l}: {cancelled:?}"
+        );
+        google.notify("primary").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            appointment(api, &id, &client_token).await["updated_at"],
+            cancelled["updated_at"],
+            "{l}: a repeated notification changes nothing"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_renew_a_channel_exactly_once() {
+    let Some(db) = support::postgres("two_processes_renew_a_channel_exactly_once") else {
+        return;
+    };
+    let google = FakeGoogle::start().await;
+    // Channels live 30 s and are renewed at half their life (15 s); each process looks every 3 s.
+    let env = push_env(&google, "30");
+    let first = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
+    let api = &first.api;
+    let (expert, expert_token) = api.expert_with_hours().await;
+    support::connect_google(api, &expert, &expert_token).await;
+    let second = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
+
+    let opened = live_channels(&google, 1).await;
+    assert_eq!(opened.len(), 1, "one channel, whichever process opened it");
+    let original = opened[0].id.clone();
+    // Past half its life, both processes see it due; one renews it.
+    tokio::time::sleep(Duration::from_secs(22)).await;
+    let all = google.channels();
+    let live: Vec<_> = all.iter().filter(|c| !c.stopped).collect();
+    assert_eq!(live.len(), 1, "exactly one live channel: {all:?}");
+    assert_ne!(live[0].id, original, "renewed: {all:?}");
+    assert_eq!(all.len(), 2, "renewed exactly once: {all:?}");
+    assert!(
+        all.iter().any(|c| c.id == original && c.stopped),
+        "the old one stopped after the new one opened: {all:?}"
+    );
+    second.stop().await;
+    first.stop().await;
+}
