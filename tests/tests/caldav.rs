@@ -749,3 +749,92 @@ async fn a_booking_made_while_caldav_is_down_arrives_after_the_server_process_re
         second.stop();
     }
 }
+
+/// Two-way sync with CalDAV, which has no push: the calendar is polled (every 60 s; here every
+/// second, CALENDAR_SYNC_SECONDS=1). An event another client adds on the server blocks its slot
+/// within a poll (the read drops the cached busy time), and deleting the event of a booked
+/// appointment on the server cancels the appointment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_on_the_caldav_server_are_followed_within_a_poll() {
+    let test = "changes_made_on_the_caldav_server_are_followed_within_a_poll";
+    let Some(dav_server) = caldav(test) else {
+        return;
+    };
+    let w = Weeks::ahead();
+    for db in databases(test) {
+        let l = db.label;
+        let user = new_user(dav_server, "follow", &db);
+        let dav = Dav::new(&user);
+        let calendar = dav_server
+            .create_calendar(&user, PASSWORD, "main", "Main")
+            .await
+            .unwrap();
+        let server = TestServer::start_with_env(&db, &[("CALENDAR_SYNC_SECONDS", "1")]).await;
+        let api = &server.api;
+        let (expert, token) = api.expert_with_hours().await;
+        hourly_policy(api, &expert, &token).await;
+        let principal = format!("{}{user}/", dav_server.base_url);
+        let connected = connect(api, &expert, &token, &principal, &user, PASSWORD).await;
+        assert_eq!(connected.status, 200, "{l}: {:?}", connected.body);
+        use_caldav(api, &expert, &token).await;
+        let (client, client_token) = api.client_with_token().await;
+
+        let booked = api
+            .post(
+                "/api/v1/appointments",
+                &client_token,
+                json!({"expert_id": expert, "client_id": client, "start_time": w.at(1, 9), "end_time": w.at(1, 10)}),
+            )
+            .await;
+        assert_eq!(booked.status, 201, "{l}: {:?}", booked.body);
+        let id = booked.body["id"].as_str().unwrap().to_owned();
+        let synced = wait_synced(api, &id, &client_token).await;
+        let event_url = synced["external_calendar_event_id"].as_str().unwrap().to_owned();
+
+        // Another client adds an event: within a poll, its hour is no slot any more.
+        assert!(slot_starts(api, &expert, &client_token, &w)
+            .await
+            .contains(&w.at(1, 11)));
+        let added = format!(
+            "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//e2e//EN\nBEGIN:VEVENT\nUID:added-e2e\nDTSTAMP:20260101T000000Z\nDTSTART;TZID=Europe/Berlin:{day}T110000\nDTEND;TZID=Europe/Berlin:{day}T120000\nSUMMARY:Added elsewhere\nEND:VEVENT\nEND:VCALENDAR\n",
+            day = w.ical(1)
+        );
+        dav.put(&calendar, "added-e2e", &added).await;
+        let mut blocked = false;
+        for _ in 0..50 {
+            if !slot_starts(api, &expert, &client_token, &w)
+                .await
+                .contains(&w.at(1, 11))
+            {
+                blocked = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(blocked, "{l}: the added event blocks its hour within a poll");
+
+        // The booked event is deleted on the server: the appointment is cancelled.
+        let deleted = dav.request(Method::DELETE, &event_url).send().await.unwrap();
+        assert!(
+            deleted.status().is_success(),
+            "{l}: DELETE {event_url}: {}",
+            deleted.status()
+        );
+        let mut cancelled = Value::Null;
+        for _ in 0..50 {
+            let a = api.get(&format!("/api/v1/appointments/{id}"), &client_token).await.body;
+            if a["status"] == "cancelled" {
+                cancelled = a;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            cancelled["cancellation_reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("deleted in ")),
+            "{l}: {cancelled:?}"
+        );
+        server.stop().await;
+    }
+}
