@@ -68,8 +68,8 @@ event_types!(
     /// The appointment's calendar sync failed for good (or a provider's booking is held
     /// unconfirmed because it overlaps another appointment).
     AppointmentSyncFailed = "appointment.sync_failed",
-    /// A series of appointments was created. Accepted in subscriptions; this server stores no
-    /// series, so it is never sent.
+    /// A recurring series of appointments was booked (besides each occurrence's own
+    /// `appointment.created`).
     SeriesCreated = "series.created",
     /// An expert connected an integration.
     IntegrationConnected = "integration.connected",

@@ -10,7 +10,7 @@ use availability_store::IntegrationRecord;
 use serde_json::{json, Map, Value};
 
 use super::extract::{Authed, JsonObject};
-use super::params::{expert_id, provider_from_path};
+use super::params::{owned_expert, provider_from_path};
 use crate::api_schema::{CredentialFields, ErrorAnswer, Integration};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -58,13 +58,6 @@ pub(super) fn entry(provider: &dyn Provider, record: Option<&IntegrationRecord>,
         .unwrap_or(Value::Null);
     out.extend(provider.integration_details(&settings));
     Value::Object(out)
-}
-
-async fn owned_expert(caller: &Caller, state: &AppState, path: &str) -> Result<ExpertId, ApiError> {
-    let id = expert_id(path)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
-    Ok(id)
 }
 
 #[utoipa::path(get, path = "/api/v1/experts/{id}/integrations", operation_id = "list_integrations", tag = "integrations",

@@ -91,3 +91,16 @@ pub(crate) fn write_instant(out: &mut String, t: Timestamp, zone: Option<&Zone>)
         }
     }
 }
+
+/// The expert the path names, once it exists (404 otherwise) and the caller may act for it (the
+/// expert themself or admin; 403 otherwise): the preamble of the expert-only routes.
+pub(crate) async fn owned_expert(
+    caller: &crate::auth::Caller,
+    state: &crate::state::AppState,
+    path: &str,
+) -> Result<ExpertId, ApiError> {
+    let id = expert_id(path)?;
+    state.store.expert(id).await?;
+    caller.require_expert(id)?;
+    Ok(id)
+}

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::experts::{AvailabilityBody, AvailabilityParts};
 use super::extract::{Authed, JsonObject};
-use super::params::{expert_id, parse_id};
+use super::params::{owned_expert, parse_id};
 use crate::api_schema::{ErrorAnswer, NamedSchedule as ScheduleAnswer, SchedulePeriods, Schedules};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -106,17 +106,11 @@ fn periods_json(set: &ScheduleSet) -> serde_json::Value {
     json!({"periods": set.periods()})
 }
 
-fn schedule_path(path: &(String, String)) -> Result<(availability_domain::ExpertId, ScheduleId), ApiError> {
-    Ok((expert_id(&path.0)?, parse_id("schedule_id", &path.1)?))
-}
-
 #[utoipa::path(get, path = "/api/v1/experts/{id}/schedules", operation_id = "list_schedules", tag = "schedules",
     params(("id" = Uuid, Path, description = "The expert's id")),
     responses((status = 200, description = "Every schedule, the default first (the expert, admin)", body = Schedules)))]
 async fn list(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = expert_id(&path)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
+    let id = owned_expert(&caller, &state, &path).await?;
     let set = state.store.schedules(id).await?;
     Ok(HttpResponse::Ok().json(json!({"schedules": set.schedules()})))
 }
@@ -133,9 +127,7 @@ async fn create(
     path: web::Path<String>,
     Authed(caller, body): Authed<JsonObject<ScheduleBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = expert_id(&path)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
+    let id = owned_expert(&caller, &state, &path).await?;
     let made = state
         .store
         .create_schedule(id, body.into_inner().into_change()?)
@@ -151,9 +143,8 @@ async fn get_one(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, schedule) = schedule_path(&path)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
+    let id = owned_expert(&caller, &state, &path.0).await?;
+    let schedule: ScheduleId = parse_id("schedule_id", &path.1)?;
     let set = state.store.schedules(id).await?;
     let found = set
         .schedule(schedule)
@@ -174,9 +165,8 @@ async fn update(
     path: web::Path<(String, String)>,
     Authed(caller, body): Authed<JsonObject<ScheduleBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, schedule) = schedule_path(&path)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
+    let id = owned_expert(&caller, &state, &path.0).await?;
+    let schedule: ScheduleId = parse_id("schedule_id", &path.1)?;
     let saved = state
         .store
         .update_schedule(id, schedule, body.into_inner().into_change()?)
@@ -195,9 +185,8 @@ async fn delete(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, schedule) = schedule_path(&path)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
+    let id = owned_expert(&caller, &state, &path.0).await?;
+    let schedule: ScheduleId = parse_id("schedule_id", &path.1)?;
     state.store.delete_schedule(id, schedule).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -210,9 +199,7 @@ async fn get_periods(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = expert_id(&path)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
+    let id = owned_expert(&caller, &state, &path).await?;
     Ok(HttpResponse::Ok().json(periods_json(&state.store.schedules(id).await?)))
 }
 
@@ -228,9 +215,7 @@ async fn put_periods(
     path: web::Path<String>,
     Authed(caller, body): Authed<JsonObject<PeriodsBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = expert_id(&path)?;
-    state.store.expert(id).await?;
-    caller.require_expert(id)?;
+    let id = owned_expert(&caller, &state, &path).await?;
     let body = body.into_inner();
     if body.periods.len() > MAX_PERIODS {
         return Err(ApiError::invalid(
