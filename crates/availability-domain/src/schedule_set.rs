@@ -183,11 +183,6 @@ impl ScheduleSet {
         Ok(Self { schedules, periods })
     }
 
-    /// A set of one schedule, the default, without periods (an expert who never made another).
-    pub fn single(id: ScheduleId, name: &str, hours: Schedule) -> Result<Self, DomainError> {
-        Self::new(vec![NamedSchedule::new(id, name, true, hours)?], Vec::new())
-    }
-
     /// A set of one schedule, the default, named "Working hours" (what an expert who never made
     /// another has; the stores give it the expert's id).
     pub fn only(id: ScheduleId, hours: Schedule) -> Self {

@@ -111,6 +111,13 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Whether an http:// URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1 (the URL
+/// parser has already normalised the host: IPv4 in dotted form, IPv6 in brackets).
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Config {
     /// Where calendars send push notifications (`PUBLIC_BASE_URL/webhooks`), or why push is off:
     /// calendars deliver only to https, except a loopback http address with PUSH_ALLOW_HTTP=1.
@@ -119,16 +126,11 @@ impl Config {
         if base.starts_with("https://") {
             return Ok(format!("{base}/webhooks"));
         }
-        let Some(rest) = base.strip_prefix("http://") else {
+        let parsed = reqwest::Url::parse(base).ok().filter(|u| u.scheme() == "http");
+        let Some(host) = parsed.as_ref().and_then(|u| u.host_str()) else {
             return Err(format!("PUBLIC_BASE_URL {base:?} is not an https address"));
         };
-        let host = rest.split('/').next().unwrap_or_default();
-        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-        let loopback = host == "localhost"
-            || host
-                .trim_matches(|c| c == '[' || c == ']')
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        let loopback = is_loopback(host);
         match (self.push_allow_http, loopback) {
             (true, true) => Ok(format!("{base}/webhooks")),
             (true, false) => Err(format!(

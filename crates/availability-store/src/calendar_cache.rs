@@ -163,12 +163,7 @@ mod tests {
             updated_at: at,
         };
         ExpertCalendar {
-            schedules: ScheduleSet::single(
-                ScheduleId::new(),
-                "Working hours",
-                Schedule::new(Zone::utc(), vec![], vec![]).unwrap(),
-            )
-            .unwrap(),
+            schedules: ScheduleSet::only(ScheduleId::new(), Schedule::new(Zone::utc(), vec![], vec![]).unwrap()),
             appointments: vec![one; appointments],
             expert,
             holds: vec![],

@@ -73,7 +73,7 @@ impl AvailabilityService {
             .save_change_cursor(expert_id, expert.integration_type, connection, batch.cursor)
             .await?;
         if summary.changed_any() {
-            self.busy_cache.invalidate(expert_id);
+            // A cancelled or moved appointment may free the time a held provider booking wants.
             self.confirm_held(expert_id).await;
         }
         Ok(summary)

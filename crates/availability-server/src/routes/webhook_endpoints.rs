@@ -1,8 +1,6 @@
 //! Outgoing webhook endpoints (admin): register, list, change and remove receivers, read an
 //! endpoint's delivery log and send a delivery again. The sending is `webhook_worker`'s.
 
-use std::net::IpAddr;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use availability_core::CoreError;
@@ -83,13 +81,6 @@ fn bad_url(message: &str) -> ApiError {
     ApiError::invalid("invalid_webhook_url", message)
 }
 
-/// Whether an http:// URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1 (the URL
-/// parser has already normalised the host: IPv4 in dotted form, IPv6 in brackets).
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// An endpoint URL: https, or http to a loopback host only; no user name or password in it.
 pub(crate) fn check_url(url: &str) -> Result<String, ApiError> {
     let url = url.trim();
@@ -105,7 +96,7 @@ pub(crate) fn check_url(url: &str) -> Result<String, ApiError> {
     };
     match parsed.scheme() {
         "https" => {}
-        "http" if is_loopback(host) => {}
+        "http" if crate::config::is_loopback(host) => {}
         "http" => {
             return Err(bad_url(
                 "url must be https (http only to a loopback host: localhost, 127.0.0.0/8 or ::1)",

@@ -136,11 +136,10 @@ async fn push_notice(
         .filter(|c| c.integration_type == integration.as_str() && c.token_matches(&notice.token))
         .and_then(|c| Some((c.expert_id.parse::<availability_domain::ExpertId>().ok()?, c)));
     let Some((expert, channel)) = channel else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_signature",
-            "unknown push channel, or a token that is not the channel's",
-        ));
+        return Err(availability_core::CoreError::InvalidSignature(
+            "unknown push channel, or a token that is not the channel's".into(),
+        )
+        .into());
     };
     state.store.push_noticed(channel.id.clone()).await?;
     if notice.handshake {
