@@ -1695,9 +1695,10 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
     assert_eq!(
         (
             cancelled.body["status"].as_str(),
-            cancelled.body["cancellation_reason"].as_str()
+            cancelled.body["cancellation_reason"].as_str(),
+            cancelled.body["cancelled_by"].as_str()
         ),
-        (Some("cancelled"), Some("I am ill today, sorry"))
+        (Some("cancelled"), Some("I am ill today, sorry"), Some("expert"))
     );
 
     // The client's list shows it cancelled, with the reason.

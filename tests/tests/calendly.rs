@@ -280,8 +280,8 @@ async fn webhooks_are_verified_and_applied_once() {
         }
         let list = appointments(api, &expert, &day).await;
         assert_eq!(
-            (list.len(), list[0]["status"].as_str()),
-            (1, Some("cancelled")),
+            (list.len(), list[0]["status"].as_str(), list[0]["cancelled_by"].as_str()),
+            (1, Some("cancelled"), Some("provider")),
             "{}",
             db.label
         );

@@ -264,6 +264,7 @@ async fn appointment_ics_and_the_experts_feed_read_by_an_independent_parser() {
                 scheduling_url: None,
                 sync_status: SyncStatus::NotApplicable,
                 cancellation_reason: None,
+                cancelled_by: None,
                 sync_error: None,
                 meeting_url: None,
                 meeting_error: None,

@@ -1,7 +1,8 @@
-//! Two-way sync through the real server against the Google fake, on SQLite and PostgreSQL, with
-//! the catch-up read every second (CALENDAR_SYNC_SECONDS=1): deleting the event of a booked
-//! appointment in Google Calendar cancels it, moving an event moves its appointment, moving one onto
-//! another appointment gives `conflict` and keeps the time, and later reads change nothing more.
+//! Two-way sync through the real server against the Google and Graph fakes (events.list sync
+//! tokens, calendarView delta queries), on SQLite and PostgreSQL, with the catch-up read every
+//! second (CALENDAR_SYNC_SECONDS=1): deleting the event of a booked appointment in the expert's
+//! calendar cancels it, moving an event moves its appointment, moving one onto another appointment
+//! gives `conflict` and keeps the time, and later reads change nothing more.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use provider_fakes::FakeGoogle;
+use provider_fakes::{FakeGoogle, FakeGraph};
 use serde_json::{json, Value};
 use support::{databases, next_monday, Api, TestServer};
 
@@ -25,17 +26,101 @@ async fn wait_for(api: &Api, id: &str, token: &str, what: &str, done: impl Fn(&V
     panic!("appointment {id} never {what}: {:?}", last.body);
 }
 
+/// The expert's calendar, as its user changes it.
+enum Calendar {
+    Google(FakeGoogle),
+    Outlook(FakeGraph),
+}
+
+impl Calendar {
+    async fn start(google: bool) -> Self {
+        if google {
+            Calendar::Google(FakeGoogle::start().await)
+        } else {
+            Calendar::Outlook(FakeGraph::start().await)
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Calendar::Google(google) => support::google_env(google),
+            Calendar::Outlook(graph) => support::graph_env(graph),
+        }
+    }
+
+    fn integration(&self) -> &'static str {
+        match self {
+            Calendar::Google(_) => "google_calendar",
+            Calendar::Outlook(_) => "office365_calendar",
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Calendar::Google(_) => "Google Calendar",
+            Calendar::Outlook(_) => "Office 365",
+        }
+    }
+
+    /// Waits until the server has read the calendar's changes twice (a full read, and one
+    /// since its cursor).
+    async fn read_twice(&self) {
+        for _ in 0..100 {
+            let reads = match self {
+                Calendar::Google(google) => google
+                    .requests()
+                    .iter()
+                    .filter(|r| r.method == "GET" && r.path.ends_with("/events"))
+                    .count(),
+                Calendar::Outlook(graph) => graph
+                    .requests()
+                    .iter()
+                    .filter(|r| r.path.ends_with("/calendarView/delta"))
+                    .count(),
+            };
+            if reads >= 2 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server never read the calendar's changes");
+    }
+
+    fn delete_event(&self, id: &str) {
+        match self {
+            Calendar::Google(google) => google.delete_event("primary", id).unwrap(),
+            Calendar::Outlook(graph) => graph.delete_event(id).unwrap(),
+        }
+    }
+
+    fn move_event(&self, id: &str, start: &str, end: &str) {
+        match self {
+            Calendar::Google(google) => google.move_event("primary", id, start, end).unwrap(),
+            Calendar::Outlook(graph) => graph.move_event(id, start, end).unwrap(),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appointments_follow_what_the_expert_changes_in_google_calendar() {
-    for db in databases("appointments_follow_what_the_expert_changes_in_google_calendar") {
+    follow("appointments_follow_what_the_expert_changes_in_google_calendar", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appointments_follow_what_the_expert_changes_in_outlook() {
+    follow("appointments_follow_what_the_expert_changes_in_outlook", false).await;
+}
+
+async fn follow(name: &str, google: bool) {
+    for db in databases(name) {
         let l = db.label;
-        let google = FakeGoogle::start().await;
-        let mut env = support::google_env(&google);
+        let calendar = Calendar::start(google).await;
+        let mut env = calendar.env();
         env.push(("CALENDAR_SYNC_SECONDS", "1".into()));
         let server = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
         let api = &server.api;
         let (expert, expert_token) = api.expert_with_hours().await;
-        support::connect_google(api, &expert, &expert_token).await;
+        support::connect_oauth(api, &expert, &expert_token, calendar.integration()).await;
         let (client, client_token) = api.client_with_token().await;
         let policy = api
             .put(
@@ -75,16 +160,21 @@ async fn appointments_follow_what_the_expert_changes_in_google_calendar() {
             unreachable!()
         };
 
-        // The expert deletes one event in Google Calendar: its appointment is cancelled.
-        google.delete_event("primary", deleted_event).unwrap();
+        // Once the server has read the calendar (a full read, then reads since its cursor), the
+        // expert deletes one event there: its appointment is cancelled.
+        calendar.read_twice().await;
+        calendar.delete_event(deleted_event);
         let cancelled = wait_for(api, deleted, &client_token, "cancelled", |a| a["status"] == "cancelled").await;
-        assert_eq!(cancelled["cancellation_reason"], "deleted in Google Calendar", "{l}");
+        assert_eq!(
+            cancelled["cancellation_reason"],
+            format!("deleted in {}", calendar.name()),
+            "{l}"
+        );
+        assert_eq!(cancelled["cancelled_by"], "calendar", "{l}");
 
         // Moves another to a time outside the expert's hours (the expert may): it follows.
         let (new_start, new_end) = (format!("{day}T19:00:00Z"), format!("{day}T20:00:00Z"));
-        google
-            .move_event("primary", moving_event, &new_start, &new_end)
-            .unwrap();
+        calendar.move_event(moving_event, &new_start, &new_end);
         let moved = wait_for(api, moving, &client_token, "moved", |a| {
             a["start_time"]
                 .as_str()
@@ -100,7 +190,7 @@ async fn appointments_follow_what_the_expert_changes_in_google_calendar() {
             .get(&format!("/api/v1/appointments/{onto}"), &client_token)
             .await
             .body;
-        google.move_event("primary", onto_event, &new_start, &new_end).unwrap();
+        calendar.move_event(onto_event, &new_start, &new_end);
         let conflict = wait_for(api, onto, &client_token, "in conflict", |a| {
             a["sync_status"] == "conflict"
         })

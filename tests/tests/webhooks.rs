@@ -379,6 +379,7 @@ async fn a_receiver_that_was_down_gets_every_event_once_in_order_and_signed() {
             .unwrap();
         assert_eq!(last["data"]["appointment"]["status"], "cancelled");
         assert_eq!(last["data"]["appointment"]["cancellation_reason"], "ill");
+        assert_eq!(last["data"]["appointment"]["cancelled_by"], "client");
         assert!(last["timestamp"].as_str().unwrap().ends_with('Z'));
 
         // The log: delivered, the status code, and at most 1 KB of the answer.

@@ -25,8 +25,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use availability_domain::jiff::{self, SignedDuration, Timestamp, ToSpan};
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, Client, DayOfWeek, Expert, Interval, NewAppointment, Schedule, Slot,
-    SyncStatus, WeeklyRule,
+    Appointment, AppointmentId, AppointmentStatus, CancelledBy, Client, DayOfWeek, Expert, Interval, NewAppointment,
+    Schedule, Slot, SyncStatus, WeeklyRule,
 };
 
 use crate::engine::{self, SlotQuery};
@@ -149,6 +149,7 @@ fn confirmed(expert: &Expert, client: &Client, strategy: &dyn AvailabilityStrate
         scheduling_url: None,
         sync_status: SyncStatus::NotApplicable,
         cancellation_reason: None,
+        cancelled_by: None,
         sync_error: None,
         meeting_url: None,
         meeting_error: None,
@@ -315,7 +316,10 @@ pub async fn appointment_round_trip(h: &dyn ConformanceHarness) {
     if strategy.event_writer().is_none() && strategy.scheduler().is_none() {
         assert_eq!(booked.external_calendar_event_id, None, "nothing is written anywhere");
         assert_eq!(booked.sync_status, SyncStatus::NotApplicable);
-        let cancelled = service.cancel(booked.id, None).await.expect("cancel");
+        let cancelled = service
+            .cancel(booked.id, CancelledBy::Client, None)
+            .await
+            .expect("cancel");
         assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
         return;
     }
@@ -374,7 +378,10 @@ pub async fn appointment_round_trip(h: &dyn ConformanceHarness) {
             "the event moved with the appointment"
         );
     }
-    let cancelled = service.cancel(current.id, None).await.expect("cancel");
+    let cancelled = service
+        .cancel(current.id, CancelledBy::Client, None)
+        .await
+        .expect("cancel");
     assert_eq!(cancelled.sync_status, SyncStatus::Synced, "{cancelled:?}");
     let id = cancelled
         .external_calendar_event_id
@@ -462,7 +469,10 @@ pub async fn video_meetings(h: &dyn ConformanceHarness) {
         let moved = slot_starting(&service, &expert, &week, hour_on(&week, &expert, 78, 15).start()).await;
         let moved = service.reschedule(booked.id, moved).await.expect("reschedule");
         assert_eq!((moved.meeting_url, moved.meeting_error), (None, Some(reason)));
-        service.cancel(booked.id, None).await.expect("cancel");
+        service
+            .cancel(booked.id, CancelledBy::Client, None)
+            .await
+            .expect("cancel");
         return;
     }
     assert_eq!(
@@ -512,7 +522,10 @@ pub async fn video_meetings(h: &dyn ConformanceHarness) {
         crate::Meeting::Ready { url: url.clone() },
         "the moved event keeps its meeting"
     );
-    service.cancel(booked.id, None).await.expect("cancel");
+    service
+        .cancel(booked.id, CancelledBy::Client, None)
+        .await
+        .expect("cancel");
 
     // Without video in the policy, no meeting is asked for.
     let (service, _) = service_with(h, plain.clone(), &client);
@@ -535,7 +548,10 @@ pub async fn video_meetings(h: &dyn ConformanceHarness) {
         .await
         .expect("a retried create succeeds");
     assert_eq!(again.meeting, None, "no meeting was asked for");
-    service.cancel(booked.id, None).await.expect("cancel");
+    service
+        .cancel(booked.id, CancelledBy::Client, None)
+        .await
+        .expect("cancel");
     assert!(store.appointments_of(expert.id).iter().all(|a| !a.is_confirmed()));
 }
 

@@ -39,7 +39,7 @@ pub use service::{
 pub use strategy::{
     bookings_of, counted_window, with_counted, AvailabilityStrategy, BusyTimeSource, CalendarChange, Capabilities,
     ChangeBatch, ChangeFeed, ChannelRequest, EventWriter, ExpertCalendar, ExternalEvent, Meeting, OpenedChannel,
-    ProviderBooking, PushChannels, PushNotice, Scheduler, StrategyRegistry, VideoMeetings,
+    ProviderBooking, PushChannels, PushDelivery, PushEvent, PushNotice, Scheduler, StrategyRegistry, VideoMeetings,
 };
 
 pub use availability_domain as domain;

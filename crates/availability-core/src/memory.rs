@@ -7,8 +7,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, BookingState, Client, ClientId, Expert, ExpertId, Hold, HoldId,
-    IntegrationType, Interval, NewAppointment, Schedule, ScheduleId, ScheduleSet, Series, SeriesId, SyncStatus, Zone,
+    Appointment, AppointmentId, AppointmentStatus, BookingState, CancelledBy, Client, ClientId, Expert, ExpertId, Hold,
+    HoldId, IntegrationType, Interval, NewAppointment, Schedule, ScheduleId, ScheduleSet, Series, SeriesId, SyncStatus,
+    Zone,
 };
 
 use crate::ports::CalendarFollow;
@@ -433,6 +434,7 @@ impl AppointmentRepository for InMemoryStore {
                 SyncStatus::NotApplicable
             },
             cancellation_reason: None,
+            cancelled_by: None,
             sync_error: None,
             meeting_url: guard.meeting_url.clone(),
             meeting_error: guard.meeting_error.clone(),
@@ -475,7 +477,12 @@ impl AppointmentRepository for InMemoryStore {
         Ok(updated)
     }
 
-    async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
+    async fn cancel(
+        &self,
+        id: AppointmentId,
+        by: CancelledBy,
+        reason: Option<String>,
+    ) -> Result<Appointment, CoreError> {
         let mut state = self.lock();
         let appointment = state
             .appointments
@@ -486,6 +493,7 @@ impl AppointmentRepository for InMemoryStore {
             let in_provider = appointment.is_confirmed() || appointment.external_calendar_event_id.is_some();
             appointment.status = AppointmentStatus::Cancelled;
             appointment.cancellation_reason = reason;
+            appointment.cancelled_by = Some(by);
             appointment.scheduling_url = None;
             appointment.updated_at = Timestamp::now();
             if appointment.calendar_type.is_some() && in_provider {

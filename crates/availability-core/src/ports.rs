@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentId, CalendarType, Client, ClientId, Expert, ExpertId, Hold, HoldId, IntegrationType,
-    Interval, NewAppointment, Recurrence, Schedule, ScheduleSet, Secret, Series, SeriesId, SyncStatus, Zone,
+    Appointment, AppointmentId, CalendarType, CancelledBy, Client, ClientId, Expert, ExpertId, Hold, HoldId,
+    IntegrationType, Interval, NewAppointment, Recurrence, Schedule, ScheduleSet, Secret, Series, SeriesId, SyncStatus,
+    Zone,
 };
 
 use crate::engine::{BookingContext, BusyTime, Hours, Refusal, Requester};
@@ -241,8 +242,13 @@ pub trait AppointmentRepository: Send + Sync {
         guard: BookingGuard,
     ) -> Result<Appointment, CoreError>;
 
-    /// Cancels an appointment; cancelling a cancelled one returns it unchanged.
-    async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError>;
+    /// Cancels an appointment (`by` whom); cancelling a cancelled one returns it unchanged.
+    async fn cancel(
+        &self,
+        id: AppointmentId,
+        by: CancelledBy,
+        reason: Option<String>,
+    ) -> Result<Appointment, CoreError>;
 
     /// Records the outcome of writing the appointment to the external calendar.
     async fn record_sync(

@@ -274,10 +274,12 @@ pub trait Provider: Send + Sync + Debug {
 
     /// What it can do, as `GET /api/v1/providers` shows it.
     fn capabilities(&self) -> Capabilities {
-        self.strategy()
+        let capabilities = self
+            .strategy()
             .map(|s| Capabilities::of(s.as_ref()))
-            .unwrap_or_default()
-            .with_push(self.descriptor().push)
+            .unwrap_or_default();
+        let push = capabilities.push || self.descriptor().push;
+        capabilities.with_push(push)
     }
 
     /// Its OAuth connect, if it has one and it is configured.

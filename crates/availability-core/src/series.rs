@@ -47,6 +47,7 @@ pub fn occurrence(series: &Series, time: Interval, guard: &BookingGuard) -> Appo
             SyncStatus::NotApplicable
         },
         cancellation_reason: None,
+        cancelled_by: None,
         sync_error: None,
         meeting_url: guard.meeting_url.clone(),
         meeting_error: guard.meeting_error.clone(),

@@ -128,13 +128,13 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    /// What a strategy's parts give, without push.
+    /// What a strategy's parts give.
     pub fn of(strategy: &dyn AvailabilityStrategy) -> Self {
         Self {
             reads_busy_time: strategy.busy_time().is_some(),
             writes_events: strategy.event_writer().is_some() || strategy.scheduler().is_some(),
             provider_slots: strategy.scheduler().is_some(),
-            push: false,
+            push: strategy.push().is_some(),
             video: strategy.event_writer().is_some() && strategy.video().is_some(),
         }
     }
@@ -284,6 +284,11 @@ pub struct ChangeBatch {
     /// Where the next read starts (Google's nextSyncToken, a CalDAV sync-token); the service
     /// stores it.
     pub cursor: String,
+    /// Set by a full read that lists every live event overlapping this window and no deleted
+    /// ones (Graph's first delta round): an appointment of ours in the window whose event it
+    /// does not list was deleted while no cursor was kept, and is cancelled. None: events not
+    /// listed say nothing (a read since a cursor, or one that lists deletions itself).
+    pub full: Option<Interval>,
 }
 
 /// The calendar that receives the expert's appointments, read for what changed there since the
@@ -320,35 +325,80 @@ pub struct ChannelRequest {
 /// A channel the calendar opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenedChannel {
+    /// The channel's id as its notifications name it: the request's own for a calendar that
+    /// takes the client's id (Google), the calendar's for one that assigns it (Graph's
+    /// subscription id).
+    pub id: String,
     /// The calendar's id of what is watched (needed to stop the channel).
     pub resource_id: String,
     /// When the calendar stops sending on it.
     pub expires_at: availability_domain::jiff::Timestamp,
 }
 
-/// What one push notification says, once the provider read its headers (nothing is trusted
-/// before the server checked `channel_id` and `token` against the channel it opened).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushNotice {
-    /// The channel it came on.
-    pub channel_id: String,
-    /// The token it carries (empty if none).
-    pub token: String,
-    /// True for the handshake a new channel sends first (nothing changed yet).
-    pub handshake: bool,
+/// What a push notification reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushEvent {
+    /// The handshake a new channel sends first (Google's `sync`): nothing changed yet.
+    Handshake,
+    /// Something changed in the calendar: read its [`ChangeFeed`].
+    Changed,
+    /// The channel must be renewed now to keep working (Graph's `reauthorizationRequired`).
+    RenewNow,
+    /// The calendar removed the channel (Graph's `subscriptionRemoved`): open a new one and read
+    /// the changes, as some may have been missed.
+    Removed,
+    /// Notifications were lost (Graph's `missed`): read the changes.
+    Missed,
 }
 
-/// A calendar that tells the server when it changes (Google's events.watch channels), so that
-/// its [`ChangeFeed`] is read at once rather than at the next catch-up.
+/// One push notification, once the provider read it (nothing is trusted before the server
+/// checked `channel_id` and `token` against the channel it opened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushNotice {
+    /// The channel it came on ([`OpenedChannel::id`]).
+    pub channel_id: String,
+    /// The secret it carries (Google's channel token, Graph's clientState; empty if none).
+    pub token: String,
+    /// What it reports.
+    pub event: PushEvent,
+}
+
+/// A request to `POST /webhooks/{type}` as a provider's push reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushDelivery {
+    /// The calendar checks a new channel's address (Graph's `validationToken`): answered 200
+    /// `text/plain` with this text, nothing else read or done.
+    Validation(String),
+    /// Notifications (Graph sends several in one request), each checked against its channel.
+    Notices(Vec<PushNotice>),
+}
+
+/// A calendar that tells the server when it changes (Google's events.watch channels, Graph's
+/// subscriptions), so that its [`ChangeFeed`] is read at once rather than at the next catch-up.
 #[async_trait]
 pub trait PushChannels: Send + Sync {
     /// Opens a channel on the calendar that receives the expert's appointments.
     async fn open_channel(&self, expert: &Expert, request: &ChannelRequest) -> Result<OpenedChannel, CoreError>;
+    /// Extends a live channel in place (Graph's PATCH of a subscription) to about `ttl_seconds`
+    /// from now: its new expiry, or None when the calendar does not renew channels in place
+    /// (Google) or no longer knows this one; then a new channel is opened and this one stopped.
+    async fn renew_channel(
+        &self,
+        _expert: &Expert,
+        _channel_id: &str,
+        _ttl_seconds: i64,
+    ) -> Result<Option<availability_domain::jiff::Timestamp>, CoreError> {
+        Ok(None)
+    }
     /// Stops a channel; one that is already gone is success.
     async fn close_channel(&self, expert: &Expert, channel_id: &str, resource_id: &str) -> Result<(), CoreError>;
-    /// Reads a notification delivered to `POST /webhooks/{type}`; None if the request is not one
-    /// of this provider's push notifications.
-    fn read_notice(&self, request: &crate::provider::WebhookRequest<'_>) -> Option<PushNotice>;
+    /// Reads a request delivered to `POST /webhooks/{type}`; None if it is not one of this
+    /// provider's push deliveries.
+    fn read_delivery(&self, request: &crate::provider::WebhookRequest<'_>) -> Option<PushDelivery>;
+    /// Whether a notification is answered 202 Accepted (Graph asks for it) rather than 200.
+    fn answers_accepted(&self) -> bool {
+        false
+    }
 }
 
 /// A provider that is the system of record for its bookings: it computes the slots from its own

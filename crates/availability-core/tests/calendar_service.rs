@@ -468,6 +468,7 @@ async fn limits_count_pending_appointments_in_slots_explanations_and_bookings() 
         scheduling_url: None,
         sync_status: availability_core::domain::SyncStatus::NotApplicable,
         cancellation_reason: None,
+        cancelled_by: None,
         sync_error: None,
         meeting_url: None,
         meeting_error: None,

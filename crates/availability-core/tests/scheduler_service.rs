@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use availability_core::domain::{
-    Appointment, AppointmentStatus, BookingPolicy, BookingState, CalendarType, Client, ClientId, Expert, ExpertId,
-    IntegrationType, Interval, NewAppointment, Schedule, Slot, SyncStatus, Zone,
+    Appointment, AppointmentStatus, BookingPolicy, BookingState, CalendarType, CancelledBy, Client, ClientId, Expert,
+    ExpertId, IntegrationType, Interval, NewAppointment, Schedule, Slot, SyncStatus, Zone,
 };
 use availability_core::engine::SlotQuery;
 use availability_core::{
@@ -206,7 +206,7 @@ async fn a_link_instead_of_a_booking_is_stored_pending_and_holds_no_time() {
     // Cancelled here only: the provider holds nothing for it.
     let cancelled = w
         .service
-        .cancel(pending.id, Some("changed my mind".into()))
+        .cancel(pending.id, CancelledBy::Client, Some("changed my mind".into()))
         .await
         .unwrap();
     assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
@@ -267,7 +267,7 @@ async fn the_provider_confirms_at_the_time_it_booked_once_and_never_over_a_confi
     assert_eq!(w.store.appointment(second.id).await.unwrap(), second);
 
     // A cancelled one cannot be confirmed.
-    w.service.cancel(second.id, None).await.unwrap();
+    w.service.cancel(second.id, CancelledBy::Client, None).await.unwrap();
     assert!(matches!(
         w.store
             .confirm_pending(second.id, "invitee-4".into(), half_hour("2026-03-02T10:00:00Z"), now)
@@ -289,7 +289,7 @@ async fn a_scheduler_that_books_directly_confirms_at_once() {
     );
     assert!(!w.slot_starts().await.contains(&booked.start_time));
     // And cancelling it reaches the provider.
-    w.service.cancel(booked.id, None).await.unwrap();
+    w.service.cancel(booked.id, CancelledBy::Client, None).await.unwrap();
     assert_eq!(w.scheduler.cancels.load(Ordering::SeqCst), 1);
 }
 
@@ -407,7 +407,7 @@ async fn walk_in_bookings_are_recorded_held_on_overlap_and_confirmed_when_the_ti
     assert_eq!(w.store.held(w.expert.id).await.unwrap(), vec![held.clone()]);
 
     // Cancelling ours frees the time: the held booking is confirmed at once.
-    w.service.cancel(ours.id, None).await.unwrap();
+    w.service.cancel(ours.id, CancelledBy::Client, None).await.unwrap();
     let now_confirmed = w.store.appointment(held.id).await.unwrap();
     assert_eq!(now_confirmed.state(), BookingState::Confirmed);
     assert_eq!(now_confirmed.sync_error, None);

@@ -79,6 +79,24 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Who cancelled an appointment.
+    CancelledBy {
+        /// The client (their token or session).
+        Client = "client",
+        /// The expert (their token or session).
+        Expert = "expert",
+        /// The platform, with the admin token.
+        Admin = "admin",
+        /// The expert's calendar: its event was deleted or cancelled there (two-way sync).
+        Calendar = "calendar",
+        /// A scheduler that books for the expert reported it cancelled (Calendly's webhook).
+        Provider = "provider",
+        /// The server itself (an unused scheduling link expired).
+        System = "system",
+    }
+);
+
 /// A booking request, before it is validated and stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewAppointment {
@@ -117,6 +135,10 @@ pub struct Appointment {
     pub sync_status: SyncStatus,
     /// Why it was cancelled, if it was.
     pub cancellation_reason: Option<String>,
+    /// Who cancelled it, if it was cancelled (None too for appointments cancelled before this
+    /// was recorded).
+    #[serde(default)]
+    pub cancelled_by: Option<CancelledBy>,
     /// Why the external calendar could not be updated, once the retries gave up.
     #[serde(default)]
     pub sync_error: Option<String>,

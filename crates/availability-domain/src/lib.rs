@@ -17,7 +17,7 @@ mod video;
 #[cfg(feature = "chrono")]
 pub mod with_chrono;
 
-pub use appointment::{Appointment, AppointmentStatus, BookingState, NewAppointment, Slot, SyncStatus};
+pub use appointment::{Appointment, AppointmentStatus, BookingState, CancelledBy, NewAppointment, Slot, SyncStatus};
 pub use error::DomainError;
 pub use hold::Hold;
 pub use ident::{CalendarType, IntegrationType, InvalidIdentifier};

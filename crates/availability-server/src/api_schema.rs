@@ -234,6 +234,9 @@ pub(crate) struct Appointment {
     meeting_url: Option<String>,
     meeting_error: Option<String>,
     cancellation_reason: Option<String>,
+    /// Who cancelled it (null unless cancelled, and for appointments cancelled before this was
+    /// recorded).
+    cancelled_by: Option<CancelledBy>,
     /// The series it is an occurrence of; left out otherwise.
     series_id: Option<Uuid>,
     #[schema(format = DateTime)]
@@ -338,6 +341,20 @@ pub(crate) enum SyncStatus {
     Failed,
     NotApplicable,
     Conflict,
+}
+
+/// Who cancelled an appointment: its client, its expert, the platform (admin token), the
+/// expert's calendar (its event was deleted there), the provider that booked it (Calendly), or the
+/// server (an unused scheduling link expired).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CancelledBy {
+    Client,
+    Expert,
+    Admin,
+    Calendar,
+    Provider,
+    System,
 }
 
 /// Appointments sorted by start.

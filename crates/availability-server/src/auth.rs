@@ -15,6 +15,16 @@ use crate::state::AppState;
 pub struct Caller(pub Principal);
 
 impl Caller {
+    /// Who cancels, when this caller cancels an appointment.
+    pub fn canceller(&self) -> availability_domain::CancelledBy {
+        use availability_domain::CancelledBy;
+        match self.0 {
+            Principal::Admin => CancelledBy::Admin,
+            Principal::Expert(_) => CancelledBy::Expert,
+            Principal::Client(_) => CancelledBy::Client,
+        }
+    }
+
     /// Only admins.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.0 {

@@ -20,7 +20,7 @@ use availability_core::domain::{Appointment, CalendarType, Client, Expert, Integ
 use availability_core::engine::SlotQuery;
 use availability_core::{
     AvailabilityStrategy, BusyTimeSource, ChangeBatch, ChangeFeed, ChannelRequest, CoreError, EventWriter,
-    ExpertCalendar, ExternalEvent, Meeting, OpenedChannel, ProviderBooking, PushChannels, PushNotice, Scheduler,
+    ExpertCalendar, ExternalEvent, Meeting, OpenedChannel, ProviderBooking, PushChannels, PushDelivery, Scheduler,
     VideoMeetings,
 };
 use availability_domain::jiff::Timestamp;
@@ -274,8 +274,23 @@ impl PushChannels for Instrumented {
             .await
     }
 
-    fn read_notice(&self, request: &availability_core::WebhookRequest<'_>) -> Option<PushNotice> {
-        self.0.push()?.read_notice(request)
+    async fn renew_channel(
+        &self,
+        expert: &Expert,
+        channel_id: &str,
+        ttl_seconds: i64,
+    ) -> Result<Option<Timestamp>, CoreError> {
+        let inner = self.0.push().ok_or_else(|| self.missing("renew_channel"))?;
+        self.timed("renew_channel", inner.renew_channel(expert, channel_id, ttl_seconds))
+            .await
+    }
+
+    fn read_delivery(&self, request: &availability_core::WebhookRequest<'_>) -> Option<PushDelivery> {
+        self.0.push()?.read_delivery(request)
+    }
+
+    fn answers_accepted(&self) -> bool {
+        self.0.push().is_some_and(|p| p.answers_accepted())
     }
 }
 

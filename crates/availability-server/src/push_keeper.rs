@@ -1,15 +1,17 @@
-//! Push channels on experts' calendars (Google's events.watch): every expert whose active
-//! calendar sends push notifications has one live channel to `PUBLIC_BASE_URL/webhooks/{type}`.
-//! Each round, in every server process: a missing channel is opened; one past half its life (or
-//! of an older connection: a reconnect, another calendar) is replaced, the new channel first,
-//! then the old one stopped; the channels of experts who left the integration are stopped. An
+//! Push channels on experts' calendars (Google's events.watch, Graph's subscriptions): every
+//! expert whose active calendar sends push notifications has one live channel to
+//! `PUBLIC_BASE_URL/webhooks/{calendar type}`. Each round, in every server process: a missing
+//! channel is opened; one past half its life is extended in place where the calendar allows it
+//! (Graph), else replaced, the new channel first, then the old one stopped; one of an older
+//! connection (a reconnect, another calendar) is replaced; the channels of experts who left the
+//! integration are stopped. An
 //! expert's channels are changed only under a lease in the database, so two processes never open
 //! two channels or renew one twice. With push off (no https PUBLIC_BASE_URL) nothing is opened and
 //! the catch-up reads keep appointments right.
 
 use std::time::Duration;
 
-use availability_core::{ChannelRequest, StrategyRegistry};
+use availability_core::{ChannelRequest, PushChannels, StrategyRegistry};
 use availability_domain::jiff::Timestamp;
 use availability_domain::{Expert, ExpertId, IntegrationType};
 use availability_store::{NewPushChannel, PushChannel, Store};
@@ -31,9 +33,11 @@ pub struct PushKeeper {
     pub wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
-/// Whether a channel is current: of this connection and with more than half its life left.
-pub fn is_fresh(channel: &PushChannel, connection: i64, ttl_seconds: i64, now: i64) -> bool {
-    channel.connection == connection && channel.expires_at - now > ttl_seconds / 2
+/// Whether a channel is current: of this connection and with more than half of the life the
+/// calendar granted it left (calendars may grant less than asked: Graph three days at most).
+pub fn is_fresh(channel: &PushChannel, connection: i64, now: i64) -> bool {
+    let life = channel.expires_at - channel.created_at;
+    channel.connection == connection && channel.expires_at - now > life / 2
 }
 
 impl PushKeeper {
@@ -80,7 +84,7 @@ impl PushKeeper {
         let connection = self.store.calendar_connection(id).await?;
         let now = Timestamp::now().as_second();
         let channels = self.store.push_channels_of(id, integration).await?;
-        let settled = channels.len() == 1 && is_fresh(&channels[0], connection, self.ttl_seconds, now);
+        let settled = channels.len() == 1 && is_fresh(&channels[0], connection, now);
         if settled || !self.store.take_push_lease(id, integration, LEASE_SECONDS).await? {
             return Ok(());
         }
@@ -99,32 +103,16 @@ impl PushKeeper {
         let now = Timestamp::now().as_second();
         // Read again under the lease: another process may have just renewed.
         let channels = self.store.push_channels_of(expert.id, integration).await?;
-        let kept = match channels.iter().find(|c| is_fresh(c, connection, self.ttl_seconds, now)) {
-            Some(fresh) => fresh.id.clone(),
-            None => {
-                let id = uuid::Uuid::new_v4().to_string();
-                let token = availability_store::tokens::new_token()?;
-                let request = ChannelRequest {
-                    id: id.clone(),
-                    token: token.clone(),
-                    address: format!("{}/{}", self.base, integration.as_str()),
-                    ttl_seconds: self.ttl_seconds,
-                };
-                let opened = push.open_channel(expert, &request).await?;
-                self.store
-                    .insert_push_channel(NewPushChannel {
-                        id: id.clone(),
-                        expert: expert.id,
-                        integration,
-                        connection,
-                        token,
-                        resource_id: opened.resource_id,
-                        expires_at: opened.expires_at.as_second(),
-                    })
-                    .await?;
-                tracing::info!("push channel {id} opened on the calendar of expert {}", expert.id);
-                id
-            }
+        let fresh = channels
+            .iter()
+            .find(|c| is_fresh(c, connection, now))
+            .map(|c| c.id.clone());
+        let kept = match fresh {
+            Some(id) => id,
+            None => match self.extend(expert, push, &channels, connection, now).await {
+                Some(id) => id,
+                None => self.open(expert, push, connection).await?,
+            },
         };
         for old in channels.into_iter().filter(|c| c.id != kept) {
             if let Err(e) = push.close_channel(expert, &old.id, &old.resource_id).await {
@@ -134,6 +122,87 @@ impl PushKeeper {
             self.store.delete_push_channel(old.id).await?;
         }
         Ok(())
+    }
+
+    /// Extends the newest live channel of this connection in place, where the calendar allows it:
+    /// its id, or None (a new channel is opened then).
+    async fn extend(
+        &self,
+        expert: &Expert,
+        push: &dyn PushChannels,
+        channels: &[PushChannel],
+        connection: i64,
+        now: i64,
+    ) -> Option<String> {
+        let live = channels
+            .iter()
+            .find(|c| c.connection == connection && c.expires_at > now)?;
+        match push.renew_channel(expert, &live.id, self.ttl_seconds).await {
+            Ok(Some(expires_at)) => {
+                if let Err(e) = self
+                    .store
+                    .renewed_push_channel(live.id.clone(), expires_at.as_second())
+                    .await
+                {
+                    tracing::warn!(
+                        "push channel {} of expert {}: renewed, not recorded: {e}",
+                        live.id,
+                        expert.id
+                    );
+                }
+                tracing::info!("push channel {} of expert {} renewed", live.id, expert.id);
+                Some(live.id.clone())
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(
+                    "push channel {} of expert {}: cannot renew it, opening another: {e}",
+                    live.id,
+                    expert.id
+                );
+                None
+            }
+        }
+    }
+
+    /// Opens a new channel and stores it: its id.
+    async fn open(&self, expert: &Expert, push: &dyn PushChannels, connection: i64) -> anyhow::Result<String> {
+        let integration = expert.integration_type;
+        let token = availability_store::tokens::new_token()?;
+        let request = ChannelRequest {
+            id: uuid::Uuid::new_v4().to_string(),
+            token: token.clone(),
+            address: format!("{}/{}", self.base, self.path_of(integration)),
+            ttl_seconds: self.ttl_seconds,
+        };
+        let opened = push.open_channel(expert, &request).await?;
+        self.store
+            .insert_push_channel(NewPushChannel {
+                id: opened.id.clone(),
+                expert: expert.id,
+                integration,
+                connection,
+                token,
+                resource_id: opened.resource_id,
+                expires_at: opened.expires_at.as_second(),
+            })
+            .await?;
+        tracing::info!(
+            "push channel {} opened on the calendar of expert {}",
+            opened.id,
+            expert.id
+        );
+        Ok(opened.id)
+    }
+
+    /// The webhook path of an integration: its calendar type where it has one (api.md's
+    /// `/webhooks/google`, `/webhooks/office365`), else its integration type.
+    fn path_of(&self, integration: IntegrationType) -> String {
+        self.strategies
+            .get(integration)
+            .ok()
+            .and_then(|s| s.calendar_type())
+            .map_or_else(|| integration.as_str().to_owned(), |c| c.as_str().to_owned())
     }
 
     /// Stops the channels of experts whose active integration is not the channel's any more

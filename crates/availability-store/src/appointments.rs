@@ -3,7 +3,8 @@
 use availability_core::strategy::busy_window;
 use availability_core::{BookingGuard, CoreError, ExpertCalendar, Meeting};
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, ClientId, ExpertId, Interval, NewAppointment, SyncStatus,
+    Appointment, AppointmentId, AppointmentStatus, CancelledBy, ClientId, ExpertId, Interval, NewAppointment,
+    SyncStatus,
 };
 use diesel::prelude::*;
 
@@ -240,6 +241,7 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
                 SyncStatus::NotApplicable
             },
             cancellation_reason: None,
+            cancelled_by: None,
             sync_error: None,
             meeting_url: guard.meeting_url.clone(),
             meeting_error: guard.meeting_error.clone(),
@@ -312,6 +314,7 @@ pub(crate) fn reschedule(
 pub(crate) fn cancel(
     conn: &mut Conn,
     id: AppointmentId,
+    by: CancelledBy,
     reason: Option<&str>,
     now: i64,
 ) -> Result<Appointment, StoreError> {
@@ -345,6 +348,7 @@ pub(crate) fn cancel(
         .set((
             appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
             appointments::cancellation_reason.eq(reason),
+            appointments::cancelled_by.eq(by.as_str()),
             appointments::scheduling_url.eq(None::<String>),
             appointments::sync_status.eq(sync),
             appointments::updated_at.eq(now),
@@ -644,6 +648,7 @@ pub(crate) fn expire_pending(conn: &mut Conn, now: i64) -> Result<usize, StoreEr
                 .set((
                     appointments::status.eq(AppointmentStatus::Cancelled.as_str()),
                     appointments::cancellation_reason.eq("the scheduling link was not used within 24 hours"),
+                    appointments::cancelled_by.eq(CancelledBy::System.as_str()),
                     appointments::scheduling_url.eq(None::<String>),
                     appointments::updated_at.eq(now),
                 ))

@@ -155,6 +155,7 @@ mod tests {
             scheduling_url: None,
             sync_status: SyncStatus::NotApplicable,
             cancellation_reason: None,
+            cancelled_by: None,
             sync_error: None,
             meeting_url: None,
             meeting_error: None,

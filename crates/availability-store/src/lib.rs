@@ -540,6 +540,16 @@ impl Store {
         self.run(push::all).await
     }
 
+    /// Records a push channel's renewal in place (its new expiry).
+    pub async fn renewed_push_channel(&self, id: String, expires_at: i64) -> Result<(), StoreError> {
+        self.run_write(move |c| push::renewed(c, &id, expires_at, now())).await
+    }
+
+    /// Marks a push channel for renewal at the next keeper round (the calendar asked for it).
+    pub async fn push_channel_due(&self, id: String) -> Result<(), StoreError> {
+        self.run_write(move |c| push::due(c, &id)).await
+    }
+
     /// Forgets a push channel (after stopping it).
     pub async fn delete_push_channel(&self, id: String) -> Result<(), StoreError> {
         self.run_write(move |c| push::delete(c, &id)).await

@@ -7,8 +7,8 @@ use availability_core::{
 };
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentId, Client, ClientId, Expert, ExpertId, Hold, HoldId, IntegrationType, Interval,
-    NewAppointment, Schedule, Series, SeriesId, SyncStatus, Zone,
+    Appointment, AppointmentId, CancelledBy, Client, ClientId, Expert, ExpertId, Hold, HoldId, IntegrationType,
+    Interval, NewAppointment, Schedule, Series, SeriesId, SyncStatus, Zone,
 };
 
 use crate::integrations::{self, Mark};
@@ -118,10 +118,15 @@ impl AppointmentRepository for Store {
             .await?)
     }
 
-    async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
+    async fn cancel(
+        &self,
+        id: AppointmentId,
+        by: CancelledBy,
+        reason: Option<String>,
+    ) -> Result<Appointment, CoreError> {
         let now = availability_domain::jiff::Timestamp::now().as_second();
         Ok(self
-            .run_write(move |c| appointments::cancel(c, id, reason.as_deref(), now))
+            .run_write(move |c| appointments::cancel(c, id, by, reason.as_deref(), now))
             .await?)
     }
 

@@ -27,7 +27,7 @@ pub struct PushChannel {
     pub resource_id: String,
     /// When the calendar stops sending on it (Unix seconds).
     pub expires_at: i64,
-    /// When it was opened (Unix seconds).
+    /// When it was opened or last renewed in place (Unix seconds): its lifetime runs from here.
     pub created_at: i64,
     /// When the last notification came (Unix seconds).
     pub last_notification_at: Option<i64>,
@@ -111,6 +111,23 @@ pub(crate) fn all(conn: &mut Conn) -> Result<Vec<PushChannel>, StoreError> {
 
 pub(crate) fn delete(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
     db_run!(conn, |c| diesel::delete(pc::table.find(id)).execute(c))?;
+    Ok(())
+}
+
+/// A channel the calendar extended in place: its new expiry, its lifetime counted from now.
+pub(crate) fn renewed(conn: &mut Conn, id: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
+    db_run!(conn, |c| diesel::update(pc::table.find(id))
+        .set((pc::expires_at.eq(expires_at), pc::created_at.eq(now)))
+        .execute(c))?;
+    Ok(())
+}
+
+/// A channel the calendar wants renewed now: its lifetime is counted from the epoch, so it is
+/// past half of it and the next keeper round renews it (its expiry stays true).
+pub(crate) fn due(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
+    db_run!(conn, |c| diesel::update(pc::table.find(id))
+        .set(pc::created_at.eq(0_i64))
+        .execute(c))?;
     Ok(())
 }
 

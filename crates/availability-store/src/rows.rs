@@ -2,8 +2,8 @@
 
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
-    Appointment, AppointmentStatus, BookingPolicy, CalendarType, Client, Expert, IntegrationType, SyncStatus,
-    VideoPolicy, Zone,
+    Appointment, AppointmentStatus, BookingPolicy, CalendarType, CancelledBy, Client, Expert, IntegrationType,
+    SyncStatus, VideoPolicy, Zone,
 };
 use diesel::prelude::*;
 
@@ -155,6 +155,7 @@ pub(crate) struct AppointmentRow {
     pub scheduling_url: Option<String>,
     pub sync_status: String,
     pub cancellation_reason: Option<String>,
+    pub cancelled_by: Option<String>,
     pub sync_error: Option<String>,
     pub meeting_url: Option<String>,
     pub meeting_error: Option<String>,
@@ -177,6 +178,7 @@ impl AppointmentRow {
             scheduling_url: a.scheduling_url.clone(),
             sync_status: a.sync_status.as_str().to_owned(),
             cancellation_reason: a.cancellation_reason.clone(),
+            cancelled_by: a.cancelled_by.map(|b| b.as_str().to_owned()),
             sync_error: a.sync_error.clone(),
             meeting_url: a.meeting_url.clone(),
             meeting_error: a.meeting_error.clone(),
@@ -209,6 +211,11 @@ impl AppointmentRow {
                 .parse::<SyncStatus>()
                 .map_err(|e| corrupt("sync status", e))?,
             cancellation_reason: self.cancellation_reason,
+            cancelled_by: self
+                .cancelled_by
+                .map(|b| b.parse::<CancelledBy>())
+                .transpose()
+                .map_err(|e| corrupt("cancelled by", e))?,
             sync_error: self.sync_error,
             meeting_url: self.meeting_url,
             meeting_error: self.meeting_error,

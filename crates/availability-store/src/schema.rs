@@ -112,6 +112,7 @@ diesel::table! {
         meeting_error -> Nullable<Text>,
         sequence -> Integer,
         series_id -> Nullable<Text>,
+        cancelled_by -> Nullable<Text>,
     }
 }
 

@@ -113,11 +113,18 @@ async fn sequence_rises_with_each_change_and_the_feed_secret_is_a_hash() {
         let gone = AppointmentRepository::book(&store, book(slot("2026-03-04T09:00:00Z")), guard())
             .await
             .unwrap();
-        AppointmentRepository::cancel(&store, gone.id, Some("no".into()))
+        AppointmentRepository::cancel(
+            &store,
+            gone.id,
+            availability_core::domain::CancelledBy::Expert,
+            Some("no".into()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(sequence(gone.id).await, 1, "{label}: a cancel");
+        AppointmentRepository::cancel(&store, gone.id, availability_core::domain::CancelledBy::Expert, None)
             .await
             .unwrap();
-        assert_eq!(sequence(gone.id).await, 1, "{label}: a cancel");
-        AppointmentRepository::cancel(&store, gone.id, None).await.unwrap();
         assert_eq!(sequence(gone.id).await, 1, "{label}: cancelling again changes nothing");
         assert_eq!(
             store.calendar_entry(gone.id).await.unwrap().appointment.status,

@@ -405,9 +405,14 @@ async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
             .sync_failed(second.clone(), "500 from provider".into(), 3600)
             .await
             .unwrap());
-        AppointmentRepository::cancel(&*store, third.appointment_id, None)
-            .await
-            .unwrap();
+        AppointmentRepository::cancel(
+            &*store,
+            third.appointment_id,
+            availability_core::domain::CancelledBy::Client,
+            None,
+        )
+        .await
+        .unwrap();
         store.sync_succeeded(third.clone(), Some("evt3".into())).await.unwrap();
         assert_eq!(
             store.appointment(third.appointment_id).await.unwrap().sync_status,

@@ -293,6 +293,7 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
             scheduling_url: Some(LINK.into()),
             sync_status: SyncStatus::NotApplicable,
             cancellation_reason: None,
+            cancelled_by: None,
             sync_error: None,
             meeting_url: None,
             meeting_error: None,
@@ -452,9 +453,14 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
         )
         .await
         .unwrap();
-        let cancelled = AppointmentRepository::cancel(&store, fresh.id, Some("no".into()))
-            .await
-            .unwrap();
+        let cancelled = AppointmentRepository::cancel(
+            &store,
+            fresh.id,
+            availability_core::domain::CancelledBy::Client,
+            Some("no".into()),
+        )
+        .await
+        .unwrap();
         assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
         assert_eq!(cancelled.scheduling_url, None);
         assert_eq!(cancelled.sync_status, SyncStatus::NotApplicable);
@@ -464,7 +470,10 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
                 .await,
             Err(CoreError::NotPending(_))
         ));
-        let cancelled = AppointmentRepository::cancel(&store, held.id, None).await.unwrap();
+        let cancelled =
+            AppointmentRepository::cancel(&store, held.id, availability_core::domain::CancelledBy::Client, None)
+                .await
+                .unwrap();
         assert_eq!(cancelled.sync_status, SyncStatus::Pending);
         assert_eq!(store.pending_sync_jobs().await.unwrap(), 1);
         let _ = confirmed;
@@ -561,7 +570,10 @@ async fn slot_reads_are_reused_only_while_nothing_changed() {
         let moved = Interval::new(ts("2026-03-03T10:00:00Z"), ts("2026-03-03T10:30:00Z")).unwrap();
         writer.reschedule(booked.id, moved, guard()).await.unwrap();
         assert_eq!(read().await.appointment_intervals(), vec![moved], "a reschedule");
-        writer.cancel(booked.id, None).await.unwrap();
+        writer
+            .cancel(booked.id, availability_core::domain::CancelledBy::Client, None)
+            .await
+            .unwrap();
         assert!(read().await.appointment_intervals().is_empty(), "a cancellation");
 
         // An unknown expert is still NotFound, not an empty calendar.
@@ -592,6 +604,7 @@ async fn unused_scheduling_links_expire_after_a_day() {
             scheduling_url: external.is_none().then(|| "https://calendly.com/d/x".to_owned()),
             sync_status: SyncStatus::NotApplicable,
             cancellation_reason: None,
+            cancelled_by: None,
             sync_error: None,
             meeting_url: None,
             meeting_error: None,
@@ -609,6 +622,7 @@ async fn unused_scheduling_links_expire_after_a_day() {
         let stale = store.appointment(stale.id).await.unwrap();
         assert_eq!(stale.status, AppointmentStatus::Cancelled);
         assert_eq!(stale.scheduling_url, None);
+        assert_eq!(stale.cancelled_by, Some(availability_core::domain::CancelledBy::System));
         assert!(stale.cancellation_reason.unwrap().contains("not used"));
         assert_eq!(
             store.appointment(fresh.id).await.unwrap().status,

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use availability_core::domain::jiff::Timestamp;
-use availability_core::domain::{DayOfWeek, IntegrationType, Interval, NewAppointment, WeeklyRule, Zone};
+use availability_core::domain::{CancelledBy, DayOfWeek, IntegrationType, Interval, NewAppointment, WeeklyRule, Zone};
 use availability_core::{AppointmentRepository, BookingGuard, CoreError};
 use availability_store::crypto::Keyring;
 use availability_store::{testing, AttemptOutcome, DeliveryStatus, Store};
@@ -128,7 +128,10 @@ async fn deliveries_are_written_in_the_transaction_of_the_change() {
             }
         };
         testing::execute_sql(&url, refuse).unwrap();
-        assert!(store.cancel(booked.id, None).await.is_err(), "{label}");
+        assert!(
+            store.cancel(booked.id, CancelledBy::Client, None).await.is_err(),
+            "{label}"
+        );
         let still = store.appointment(booked.id).await.unwrap();
         assert!(
             still.is_confirmed(),
@@ -139,7 +142,10 @@ async fn deliveries_are_written_in_the_transaction_of_the_change() {
             _ => "ALTER TABLE webhook_deliveries DROP CONSTRAINT refuse_cancel_events",
         };
         testing::execute_sql(&url, undo).unwrap();
-        let cancelled = store.cancel(booked.id, Some("ill".into())).await.unwrap();
+        let cancelled = store
+            .cancel(booked.id, CancelledBy::Client, Some("ill".into()))
+            .await
+            .unwrap();
         assert!(!cancelled.is_confirmed());
         let log = store.webhook_deliveries(endpoint.id.clone(), 50).await.unwrap();
         let types: Vec<&str> = log.iter().map(|d| d.event_type.as_str()).collect();
@@ -149,7 +155,7 @@ async fn deliveries_are_written_in_the_transaction_of_the_change() {
             "{label}: newest first"
         );
         // Cancelling again changes nothing and says nothing.
-        store.cancel(booked.id, None).await.unwrap();
+        store.cancel(booked.id, CancelledBy::Client, None).await.unwrap();
         assert_eq!(
             store.webhook_deliveries(endpoint.id.clone(), 50).await.unwrap().len(),
             2
@@ -290,6 +296,7 @@ async fn integration_changes_and_confirmations_are_events_too() {
             scheduling_url: Some("https://calendly.example/s/1".into()),
             sync_status: SyncStatus::NotApplicable,
             cancellation_reason: None,
+            cancelled_by: None,
             sync_error: None,
             meeting_url: None,
             meeting_error: None,

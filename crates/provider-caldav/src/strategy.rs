@@ -412,6 +412,7 @@ impl Inner {
             return Ok(ChangeBatch {
                 changes: Vec::new(),
                 cursor: String::new(),
+                full: None,
             });
         };
         let calendar: Uri = calendar

@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use availability_core::ports::IntegrationRepository;
 use availability_core::{
     AvailabilityStrategy, BusyTimeSource, CalendarChange, ChangeBatch, ChangeFeed, ChannelRequest, CoreError,
-    EventWriter, ExternalEvent, Meeting, OpenedChannel, PushChannels, PushNotice, VideoMeetings, WebhookRequest,
+    EventWriter, ExternalEvent, Meeting, OpenedChannel, PushChannels, PushDelivery, PushEvent, PushNotice,
+    VideoMeetings, WebhookRequest,
 };
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
@@ -205,8 +206,8 @@ impl PushChannels for GoogleCalendarStrategy {
 
     /// A Google notification has `X-Goog-Channel-ID`; its token is `X-Goog-Channel-Token` (empty
     /// when missing) and `X-Goog-Resource-State: sync` is the handshake a new channel sends.
-    fn read_notice(&self, request: &WebhookRequest<'_>) -> Option<PushNotice> {
-        read_notice(request)
+    fn read_delivery(&self, request: &WebhookRequest<'_>) -> Option<PushDelivery> {
+        read_notice(request).map(|notice| PushDelivery::Notices(vec![notice]))
     }
 }
 
@@ -223,7 +224,11 @@ pub(crate) fn read_notice(request: &WebhookRequest<'_>) -> Option<PushNotice> {
     Some(PushNotice {
         channel_id: channel_id.to_owned(),
         token: token.to_owned(),
-        handshake,
+        event: if handshake {
+            PushEvent::Handshake
+        } else {
+            PushEvent::Changed
+        },
     })
 }
 
@@ -428,6 +433,7 @@ impl Inner {
             .and_then(|ms| Timestamp::from_millisecond(ms).ok())
             .ok_or_else(|| unusable("Google opened a channel without a usable expiration".into()))?;
         Ok(OpenedChannel {
+            id: request.id.clone(),
             resource_id,
             expires_at,
         })
@@ -824,9 +830,11 @@ impl Inner {
             read = self.list_events(expert, calendar, None).await?;
         }
         match read {
+            // A full read lists deleted events too (showDeleted): nothing to infer from absence.
             ListRead::Done { changes, sync_token } => Ok(ChangeBatch {
                 changes,
                 cursor: sync_token,
+                full: None,
             }),
             ListRead::Expired => Err(unusable("Google refused a full read of the events as expired".into())),
         }

@@ -418,6 +418,7 @@ mod tests {
             scheduling_url: None,
             sync_status: SyncStatus::Pending,
             cancellation_reason: None,
+            cancelled_by: None,
             sync_error: None,
             meeting_url: None,
             meeting_error: None,

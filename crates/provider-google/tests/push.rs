@@ -9,7 +9,9 @@ mod common;
 use std::time::Duration;
 
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
-use availability_core::{AvailabilityStrategy, ChannelRequest, PushChannels, WebhookRequest};
+use availability_core::{
+    AvailabilityStrategy, ChannelRequest, PushChannels, PushDelivery, PushEvent, PushNotice, WebhookRequest,
+};
 use common::Setup;
 use provider_fakes::google::{WatchedChannel, ACCOUNT_EMAIL};
 use provider_google::GoogleCalendarStrategy;
@@ -344,10 +346,10 @@ async fn notifications_carry_googles_headers_and_read_as_notices() {
     assert_eq!(sync.header("x-goog-resource-state"), Some("sync"));
     assert_eq!(sync.header("x-goog-message-number"), Some("1"));
     assert_eq!(sync.header("x-goog-resource-id"), Some(opened.resource_id.as_str()));
-    let notice = push.read_notice(&sync.as_webhook()).unwrap();
+    let notice = notice_of(push, &sync.as_webhook()).unwrap();
     assert_eq!(notice.channel_id, "live");
     assert_eq!(notice.token, "secret-of-live");
-    assert!(notice.handshake);
+    assert_eq!(notice.event, PushEvent::Handshake);
 
     // Then a change.
     s.fake
@@ -372,10 +374,10 @@ async fn notifications_carry_googles_headers_and_read_as_notices() {
         .strftime("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
     assert_eq!(expiration, expected);
-    let notice = push.read_notice(&change.as_webhook()).unwrap();
+    let notice = notice_of(push, &change.as_webhook()).unwrap();
     assert_eq!(notice.channel_id, "live");
     assert_eq!(notice.token, "secret-of-live");
-    assert!(!notice.handshake);
+    assert_eq!(notice.event, PushEvent::Changed);
 
     // Message numbers keep increasing; a notification for another calendar does not come here.
     assert_eq!(s.fake.notify(ACCOUNT_EMAIL).await, vec![("live".to_owned(), 200)]);
@@ -413,10 +415,21 @@ async fn a_channel_without_a_token_reads_as_an_empty_token() {
     assert_eq!(s.fake.notify("primary").await, vec![("bare".to_owned(), 204)]);
     let received = next(&mut rx).await;
     assert_eq!(received.header("x-goog-channel-token"), None);
-    let notice = push(&s.strategy).read_notice(&received.as_webhook()).unwrap();
+    let notice = notice_of(push(&s.strategy), &received.as_webhook()).unwrap();
     assert_eq!(notice.channel_id, "bare");
     assert_eq!(notice.token, "");
-    assert!(!notice.handshake);
+    assert_eq!(notice.event, PushEvent::Changed);
+}
+
+/// The one notice a Google delivery carries (Google sends one per request).
+fn notice_of(push: &dyn PushChannels, request: &WebhookRequest<'_>) -> Option<PushNotice> {
+    match push.read_delivery(request)? {
+        PushDelivery::Notices(mut notices) => {
+            assert_eq!(notices.len(), 1, "one notice per Google delivery");
+            notices.pop()
+        }
+        PushDelivery::Validation(token) => panic!("Google sends no validation: {token}"),
+    }
 }
 
 fn webhook(headers: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -431,12 +444,15 @@ async fn requests_that_are_not_google_notifications_read_as_none() {
     let s = Setup::start().await;
     let push = push(&s.strategy);
     let read = |headers: Vec<(String, String)>, body: &[u8]| {
-        push.read_notice(&WebhookRequest {
-            headers: &headers,
-            query: &[],
-            body,
-            received_at: Timestamp::now(),
-        })
+        notice_of(
+            push,
+            &WebhookRequest {
+                headers: &headers,
+                query: &[],
+                body,
+                received_at: Timestamp::now(),
+            },
+        )
     };
     assert_eq!(read(Vec::new(), b""), None);
     assert_eq!(
@@ -463,11 +479,11 @@ async fn requests_that_are_not_google_notifications_read_as_none() {
     .unwrap();
     assert_eq!(odd.channel_id, "c\u{e9}-1");
     assert_eq!(odd.token, "");
-    assert!(!odd.handshake);
+    assert_eq!(odd.event, PushEvent::Changed);
     let sync = read(
         webhook(&[("x-goog-channel-id", "c-2"), ("x-goog-resource-state", "sync")]),
         b"",
     )
     .unwrap();
-    assert!(sync.handshake);
+    assert_eq!(sync.event, PushEvent::Handshake);
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use availability_core::domain::{
-    AppointmentStatus, BookingPolicy, Client, ClientId, DayOfWeek, Expert, ExpertId, IntegrationType, Interval,
-    NewAppointment, Schedule, SyncStatus, WeeklyRule, Zone,
+    AppointmentStatus, BookingPolicy, CancelledBy, Client, ClientId, DayOfWeek, Expert, ExpertId, IntegrationType,
+    Interval, NewAppointment, Schedule, SyncStatus, WeeklyRule, Zone,
 };
 use availability_core::{AvailabilityService, CoreError, FixedClock, InMemoryStore, StrategyRegistry};
 use provider_manual::ManualStrategy;
@@ -107,10 +107,18 @@ async fn a_shown_slot_books_disappears_and_comes_back_after_cancelling() {
     let again = w.service.book(new(&w, &pick.start.to_string(), 30)).await;
     assert_eq!(again.unwrap_err(), CoreError::SlotTaken);
 
-    let cancelled = w.service.cancel(booked.id, Some("ill".into())).await.unwrap();
+    let cancelled = w
+        .service
+        .cancel(booked.id, CancelledBy::Client, Some("ill".into()))
+        .await
+        .unwrap();
     assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
     assert_eq!(
-        w.service.cancel(booked.id, None).await.unwrap().status,
+        w.service
+            .cancel(booked.id, CancelledBy::Client, None)
+            .await
+            .unwrap()
+            .status,
         AppointmentStatus::Cancelled
     );
     let back = w
@@ -162,7 +170,7 @@ async fn rescheduling_ignores_the_appointment_itself_and_respects_others() {
         )
         .await;
     assert_eq!(clash.unwrap_err(), CoreError::SlotTaken);
-    w.service.cancel(b.id, None).await.unwrap();
+    w.service.cancel(b.id, CancelledBy::Client, None).await.unwrap();
     let late = w
         .service
         .reschedule(

@@ -16,7 +16,7 @@ use crate::working_hours::WorkingHours;
 use crate::INTEGRATION;
 
 /// Every call asks for UTC, so that date-times come back as UTC civil times (gotcha 4).
-const PREFER_UTC: &str = "outlook.timezone=\"UTC\"";
+pub(crate) const PREFER_UTC: &str = "outlook.timezone=\"UTC\"";
 
 /// Events per calendarView page (Graph's default is 10).
 const PAGE_SIZE: &str = "250";
@@ -150,11 +150,11 @@ impl fmt::Debug for Graph {
     }
 }
 
-fn core(error: ProviderHttpError) -> CoreError {
+pub(crate) fn core(error: ProviderHttpError) -> CoreError {
     error.into_core(INTEGRATION)
 }
 
-fn unusable(message: impl Into<String>) -> CoreError {
+pub(crate) fn unusable(message: impl Into<String>) -> CoreError {
     CoreError::ProviderResponse {
         integration: INTEGRATION,
         message: message.into(),
@@ -203,13 +203,18 @@ impl Graph {
     }
 
     /// `{base}/seg/seg/...`, every segment percent-encoded (event ids may hold `/` or `+`).
-    fn url(&self, segments: &[&str]) -> Url {
+    pub(crate) fn url(&self, segments: &[&str]) -> Url {
         endpoint(&self.base, segments)
     }
 
     /// Sends with the expert's token, in the expert's place of the mailbox limit. `idempotent`
     /// overrides the method's default (POSTs that only read, or carry a transactionId).
-    async fn send<F>(&self, expert: ExpertId, idempotent: Option<bool>, build: F) -> Result<Reply, ProviderHttpError>
+    pub(crate) async fn send<F>(
+        &self,
+        expert: ExpertId,
+        idempotent: Option<bool>,
+        build: F,
+    ) -> Result<Reply, ProviderHttpError>
     where
         F: FnMut() -> RequestBuilder,
     {
@@ -313,7 +318,7 @@ impl Graph {
     }
 
     /// A nextLink is followed with the expert's token only if it points where Graph lives.
-    fn next_link(&self, next: &str) -> Result<Url, CoreError> {
+    pub(crate) fn next_link(&self, next: &str) -> Result<Url, CoreError> {
         let url = Url::parse(next).map_err(|_| unusable("calendarView's @odata.nextLink is not a URL"))?;
         if url.origin() != self.base.origin() {
             return Err(unusable(format!(
@@ -396,7 +401,7 @@ impl Graph {
     }
 }
 
-fn is_gone(error: &ProviderHttpError) -> bool {
+pub(crate) fn is_gone(error: &ProviderHttpError) -> bool {
     matches!(error.status(), Some(StatusCode::NOT_FOUND | StatusCode::GONE))
 }
 

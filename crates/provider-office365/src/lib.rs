@@ -6,6 +6,7 @@ mod graph;
 mod provider;
 mod settings;
 mod strategy;
+mod sync;
 mod time;
 pub mod windows_zones;
 mod working_hours;

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use availability_core::{
-    AvailabilityStrategy, BusyTimeSource, CoreError, EventWriter, ExternalEvent, IntegrationRepository, Meeting,
-    VideoMeetings,
+    AvailabilityStrategy, BusyTimeSource, ChangeBatch, ChangeFeed, ChannelRequest, CoreError, EventWriter,
+    ExternalEvent, IntegrationRepository, Meeting, OpenedChannel, PushChannels, PushDelivery, VideoMeetings,
+    WebhookRequest,
 };
 use availability_domain::jiff::{civil, SignedDuration, Timestamp};
 use availability_domain::{
@@ -549,6 +550,64 @@ impl AvailabilityStrategy for Office365CalendarStrategy {
 
     fn video(&self) -> Option<&dyn VideoMeetings> {
         Some(self)
+    }
+
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        Some(self)
+    }
+
+    fn push(&self) -> Option<&dyn PushChannels> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for Office365CalendarStrategy {
+    /// Reads the expert's default calendar (where appointments go) with calendarView delta
+    /// queries, every page: with the cursor's deltaLink, what changed since; without one, or when
+    /// Graph expired it (410 syncStateNotFound), every event from a day ago to 400 days ahead.
+    /// Removed rows are confirmed with a read of the event (an event moved out of the window is
+    /// reported removed too); cancelled events are removed. The cursor is the
+    /// round's `@odata.deltaLink`, followed only if it points at the configured Graph.
+    async fn changes(&self, expert: &Expert, cursor: Option<&str>) -> Result<ChangeBatch, CoreError> {
+        let result = self.graph.changes(expert.id, cursor).await;
+        self.health.observe(expert.id, result).await
+    }
+}
+
+#[async_trait]
+impl PushChannels for Office365CalendarStrategy {
+    /// A subscription to `me/events` (created, updated, deleted), `clientState` the request's
+    /// token, lifecycle notifications to the same address, at most three days (api.md). Push is
+    /// an optimisation over polling: its failures are not the integration's status.
+    async fn open_channel(&self, expert: &Expert, request: &ChannelRequest) -> Result<OpenedChannel, CoreError> {
+        self.graph.subscribe(expert.id, request).await
+    }
+
+    /// PATCH of the subscription's expiration; None when Graph no longer knows it.
+    async fn renew_channel(
+        &self,
+        expert: &Expert,
+        channel_id: &str,
+        ttl_seconds: i64,
+    ) -> Result<Option<Timestamp>, CoreError> {
+        self.graph.renew(expert.id, channel_id, ttl_seconds).await
+    }
+
+    /// DELETE of the subscription; one already gone is success.
+    async fn close_channel(&self, expert: &Expert, channel_id: &str, _resource_id: &str) -> Result<(), CoreError> {
+        self.graph.unsubscribe(expert.id, channel_id).await
+    }
+
+    /// Graph's validation handshake (`?validationToken=`), or its notifications and lifecycle
+    /// notifications (`{"value": [...]}`, the subscription id and `clientState` of each).
+    fn read_delivery(&self, request: &WebhookRequest<'_>) -> Option<PushDelivery> {
+        crate::sync::read_delivery(request)
+    }
+
+    /// Graph asks for 202 within 3 s, the work done afterwards.
+    fn answers_accepted(&self) -> bool {
+        true
     }
 }
 

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use availability_domain::jiff::{SignedDuration, Timestamp};
 use availability_domain::{
-    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, ClientId, ExpertId, Hold, HoldId, Interval,
-    NewAppointment, Recurrence, Schedule, Series, SeriesId, Slot, SyncStatus, VideoPolicy,
+    Appointment, AppointmentId, AppointmentStatus, BookingPolicy, CancelledBy, ClientId, ExpertId, Hold, HoldId,
+    Interval, NewAppointment, Recurrence, Schedule, Series, SeriesId, Slot, SyncStatus, VideoPolicy,
 };
 
 use crate::busy_cache::{BusyCache, BusyKey};
@@ -408,6 +408,7 @@ impl AvailabilityService {
     pub async fn cancel_series(
         &self,
         id: SeriesId,
+        by: CancelledBy,
         reason: Option<String>,
         from: Option<Timestamp>,
     ) -> Result<(Series, Vec<Appointment>), CoreError> {
@@ -415,7 +416,7 @@ impl AvailabilityService {
         for a in appointments {
             let from_here = from.is_none_or(|f| a.start_time >= f);
             if from_here && a.status != AppointmentStatus::Cancelled {
-                self.cancel(a.id, reason.clone()).await?;
+                self.cancel(a.id, by, reason.clone()).await?;
             }
         }
         let (_, appointments) = self.appointments.series(id).await?;
@@ -517,9 +518,14 @@ impl AvailabilityService {
     /// Cancels an appointment (again: unchanged) and removes it from the calendar it was written
     /// to. A pending appointment that the provider never booked is only cancelled here: the
     /// provider holds nothing for it.
-    pub async fn cancel(&self, id: AppointmentId, reason: Option<String>) -> Result<Appointment, CoreError> {
+    pub async fn cancel(
+        &self,
+        id: AppointmentId,
+        by: CancelledBy,
+        reason: Option<String>,
+    ) -> Result<Appointment, CoreError> {
         let before = self.appointments.appointment(id).await?;
-        let appointment = self.appointments.cancel(id, reason).await?;
+        let appointment = self.appointments.cancel(id, by, reason).await?;
         self.busy_cache.invalidate(appointment.expert_id);
         if before.status == AppointmentStatus::Confirmed {
             // Its time is free: a provider's booking held because it overlapped it may be
@@ -707,6 +713,7 @@ fn draft(
         scheduling_url: None,
         sync_status: SyncStatus::Synced,
         cancellation_reason: None,
+        cancelled_by: None,
         sync_error: None,
         meeting_url: expert
             .booking_policy

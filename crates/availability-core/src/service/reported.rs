@@ -12,7 +12,7 @@
 //! - A repeated report changes nothing the second time.
 
 use availability_domain::{
-    Appointment, AppointmentStatus, BookingState, Expert, ExpertId, Interval, NewAppointment, Zone,
+    Appointment, AppointmentStatus, BookingState, CancelledBy, Expert, ExpertId, Interval, NewAppointment, Zone,
 };
 
 use super::{draft, AvailabilityService};
@@ -235,7 +235,7 @@ impl AvailabilityService {
         let reason = reason
             .filter(|r| !r.trim().is_empty())
             .unwrap_or_else(|| format!("cancelled on {name}"));
-        self.cancel(appointment.id, Some(reason)).await?;
+        self.cancel(appointment.id, CancelledBy::Provider, Some(reason)).await?;
         Ok(EventOutcome::Applied)
     }
 

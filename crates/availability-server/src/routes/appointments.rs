@@ -362,7 +362,7 @@ async fn cancel(
     let appointment = state.store.appointment(id).await?;
     caller.require_party_to(&appointment)?;
     let reason = body.0.and_then(|b| b.reason).map(|r| r.chars().take(1000).collect());
-    let cancelled = state.service.cancel(id, reason).await?;
+    let cancelled = state.service.cancel(id, caller.canceller(), reason).await?;
     state.sync_wake.notify_one();
     Ok(HttpResponse::Ok().json(cancelled))
 }

@@ -116,10 +116,9 @@ async fn push_state(
         .iter()
         .filter(|c| c.connection == connection && c.expires_at > now)
         .max_by_key(|c| c.expires_at);
-    let ttl = state.config.push_channel_ttl_seconds;
     let name = match live {
         _ if record.status == "needs_reauth" => "failed",
-        Some(c) if crate::push_keeper::is_fresh(c, connection, ttl, now) => "active",
+        Some(c) if crate::push_keeper::is_fresh(c, connection, now) => "active",
         _ => "renewing",
     };
     Ok(json!({

@@ -85,7 +85,10 @@ async fn cancel_series(
     let from = body.from.as_deref().map(|f| parse_instant("from", f)).transpose()?;
     let (series, _) = state.service.series(id).await?;
     may_see(&caller, &series)?;
-    let (series, appointments) = state.service.cancel_series(id, reason, from).await?;
+    let (series, appointments) = state
+        .service
+        .cancel_series(id, caller.canceller(), reason, from)
+        .await?;
     state.sync_wake.notify_one();
     Ok(answer(&series, &appointments))
 }

@@ -5,8 +5,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use availability_core::{EventOutcome, WebhookReply, WebhookRequest};
+use availability_core::{CoreError, EventOutcome, PushDelivery, PushEvent, WebhookReply, WebhookRequest};
 use availability_domain::jiff::Timestamp;
+use availability_domain::{CalendarType, ExpertId};
 use serde_json::json;
 
 use super::params::provider_from_path;
@@ -70,7 +71,15 @@ async fn deliver(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let provider = provider_from_path(&state.providers, &path)?;
+    // By integration type, or by calendar type as api.md names them (`/webhooks/google`).
+    let by_calendar = path
+        .parse::<CalendarType>()
+        .ok()
+        .and_then(|c| state.providers.by_calendar_type(c));
+    let provider = match by_calendar {
+        Some(provider) => provider,
+        None => provider_from_path(&state.providers, &path)?,
+    };
     let body = read_body(&req, payload).await?;
     let headers: Vec<(String, String)> = req
         .headers()
@@ -87,12 +96,15 @@ async fn deliver(
         received_at: Timestamp::now(),
     };
     let strategy = provider.strategy();
-    if let Some(notice) = strategy
-        .as_deref()
-        .and_then(|s| s.push())
-        .and_then(|p| p.read_notice(&request))
-    {
-        return push_notice(&state, provider.descriptor().integration_type, notice).await;
+    if let Some(push) = strategy.as_deref().and_then(|s| s.push()) {
+        if let Some(delivery) = push.read_delivery(&request) {
+            let status = if push.answers_accepted() {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            return push_delivery(&state, provider.descriptor().integration_type, delivery, status).await;
+        }
     }
     let Some(handler) = provider.webhook() else {
         return Err(ApiError::new(
@@ -120,40 +132,101 @@ async fn deliver(
     })
 }
 
-/// A calendar's push notification: the channel must be one this server opened for this provider,
-/// and the token its own (compared on hashes in constant time), before anything else happens;
-/// else 401 and nothing is read. The handshake (`sync`) is acknowledged; a change is answered at
-/// once and the expert's calendar is read for what changed in the background.
-async fn push_notice(
+/// The longest validation token echoed (Graph's are a few hundred characters).
+const MAX_VALIDATION_TOKEN: usize = 4096;
+
+/// A calendar's push delivery. A validation (Graph checking a new subscription's address) is
+/// echoed as text/plain and nothing else is done. Each notification must name a channel this
+/// server opened for this provider and carry its token (compared on hashes in constant time)
+/// before anything is done with it; a delivery with no such notification is 401 and nothing is
+/// read; those that are the channel's are acted on, the others ignored. A change is answered at
+/// at once (`answer`: 202 for Graph, 200 for Google, as each asks) and the expert's calendar read for what changed in the background.
+async fn push_delivery(
     state: &web::Data<AppState>,
     integration: availability_domain::IntegrationType,
-    notice: availability_core::PushNotice,
+    delivery: PushDelivery,
+    answer: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
-    let channel = state
-        .store
-        .push_channel(notice.channel_id.clone())
-        .await?
-        .filter(|c| c.integration_type == integration.as_str() && c.token_matches(&notice.token))
-        .and_then(|c| Some((c.expert_id.parse::<availability_domain::ExpertId>().ok()?, c)));
-    let Some((expert, channel)) = channel else {
-        return Err(availability_core::CoreError::InvalidSignature(
-            "unknown push channel, or a token that is not the channel's".into(),
-        )
-        .into());
+    let notices = match delivery {
+        PushDelivery::Validation(token) if token.len() <= MAX_VALIDATION_TOKEN => {
+            return Ok(HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .insert_header(("x-content-type-options", "nosniff"))
+                .body(token));
+        }
+        PushDelivery::Validation(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "the validation token is too long",
+            ));
+        }
+        PushDelivery::Notices(notices) if notices.is_empty() => {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "the delivery holds no notification",
+            ));
+        }
+        PushDelivery::Notices(notices) => notices,
     };
-    state.store.push_noticed(channel.id.clone()).await?;
-    if notice.handshake {
+    let mut accepted = Vec::new();
+    for notice in notices {
+        let channel = state
+            .store
+            .push_channel(notice.channel_id.clone())
+            .await?
+            .filter(|c| c.integration_type == integration.as_str() && c.token_matches(&notice.token))
+            .and_then(|c| Some((c.expert_id.parse::<ExpertId>().ok()?, c)));
+        match channel {
+            Some((expert, channel)) => accepted.push((expert, channel.id, notice.event)),
+            None => tracing::warn!(
+                "push notification on unknown channel {:?}, or with a token not the channel's: ignored",
+                notice.channel_id
+            ),
+        }
+    }
+    if accepted.is_empty() {
+        return Err(
+            CoreError::InvalidSignature("unknown push channel, or a token that is not the channel's".into()).into(),
+        );
+    }
+    let mut follow = Vec::new();
+    let mut handshake_only = true;
+    for (expert, channel, event) in accepted {
+        state.store.push_noticed(channel.clone()).await?;
+        match event {
+            PushEvent::Handshake => continue,
+            PushEvent::Changed | PushEvent::Missed => {}
+            PushEvent::RenewNow => {
+                state.store.push_channel_due(channel).await?;
+                state.push_wake.notify_one();
+            }
+            PushEvent::Removed => {
+                // The calendar dropped it: the keeper opens another; changes may have been missed.
+                state.store.delete_push_channel(channel).await?;
+                state.push_wake.notify_one();
+            }
+        }
+        handshake_only = false;
+        if event != PushEvent::RenewNow && !follow.contains(&expert) {
+            follow.push(expert);
+        }
+    }
+    if handshake_only {
         return Ok(HttpResponse::Ok().json(json!({"status": "ok"})));
     }
     let service = state.service.clone();
     let wake = state.sync_wake.clone();
     tokio::spawn(async move {
-        match service.follow_calendar(expert).await {
-            // A cancellation may have queued calendar work.
-            Ok(summary) if summary.changed_any() => wake.notify_one(),
-            Ok(_) => {}
-            Err(e) => tracing::warn!("push notification for expert {expert}: cannot read the calendar's changes: {e}"),
+        for expert in follow {
+            match service.follow_calendar(expert).await {
+                // A cancellation may have queued calendar work.
+                Ok(summary) if summary.changed_any() => wake.notify_one(),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("push notification for expert {expert}: cannot read the calendar's changes: {e}")
+                }
+            }
         }
     });
-    Ok(HttpResponse::Ok().json(json!({"status": "accepted"})))
+    Ok(HttpResponse::build(answer).json(json!({"status": "accepted"})))
 }

@@ -57,6 +57,7 @@ pub fn appointment(expert: &Expert, client: &Client, start: &str, minutes: i64) 
         scheduling_url: None,
         sync_status: SyncStatus::Pending,
         cancellation_reason: None,
+        cancelled_by: None,
         sync_error: None,
         meeting_url: None,
         meeting_error: None,

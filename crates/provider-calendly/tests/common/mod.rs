@@ -159,6 +159,7 @@ pub fn appointment(expert: &Expert, client: &Client, time: Interval) -> Appointm
         scheduling_url: None,
         sync_status: SyncStatus::Pending,
         cancellation_reason: None,
+        cancelled_by: None,
         sync_error: None,
         meeting_url: None,
         meeting_error: None,

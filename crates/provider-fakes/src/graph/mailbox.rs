@@ -1,13 +1,15 @@
-//! The signed-in user's mailbox: profile, calendars and events, and the two ways Graph reports
-//! busy time (getSchedule and calendarView).
+//! The signed-in user's mailbox: profile, calendars and events, the two ways Graph reports
+//! busy time (getSchedule and calendarView), and the delta query on the calendar view.
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Map, Value};
 
+use super::delta::Round;
 use super::GraphError;
 use crate::harness::{random_hex, with_query, Params};
 use crate::time;
+use crate::FakeError;
 
 const STATUSES: &[&str] = &["free", "tentative", "busy", "oof", "workingElsewhere", "unknown"];
 
@@ -21,7 +23,10 @@ struct Event {
     fields: Map<String, Value>,
     start: Timestamp,
     end: Timestamp,
+    /// Deleted (or cancelled) events stay as tombstones so that a delta round can report them.
     deleted: bool,
+    /// The mailbox-wide change counter when the event last changed (for delta rounds).
+    changed_at: u64,
 }
 
 #[derive(Debug)]
@@ -37,6 +42,10 @@ pub(crate) struct Mailbox {
     pub(crate) meeting_providers: Vec<String>,
     /// The join URL of every online meeting made so far, in order.
     pub(crate) meetings: Vec<String>,
+    /// Bumped by every write to an event; an event's `changed_at` is the value after its last write.
+    changes: u64,
+    /// The sync state generation delta tokens are bound to: replaced to invalidate them all.
+    sync_generation: String,
 }
 
 impl Mailbox {
@@ -56,6 +65,37 @@ impl Mailbox {
             }),
             meeting_providers: vec!["teamsForBusiness".into()],
             meetings: Vec::new(),
+            changes: 0,
+            sync_generation: random_hex(),
+        }
+    }
+
+    /// The user's id (GET /me's `id`), as notifications name the mailbox.
+    pub(crate) fn user_id(&self) -> String {
+        self.id.clone()
+    }
+
+    /// The event's current `@odata.etag`, deleted events included.
+    pub(crate) fn etag(&self, id: &str) -> Option<String> {
+        self.events
+            .iter()
+            .find(|e| e.id == id)
+            .and_then(|e| e.fields.get("@odata.etag"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// Delta and skip tokens handed out so far answer 410 syncStateNotFound.
+    pub(crate) fn invalidate_delta_tokens(&mut self) {
+        self.sync_generation = random_hex();
+    }
+
+    /// Counts a write to the event `id` (any state) as the mailbox's latest change.
+    fn stamp(&mut self, id: &str) {
+        self.changes += 1;
+        let at = self.changes;
+        if let Some(event) = self.events.iter_mut().find(|e| e.id == id) {
+            event.changed_at = at;
         }
     }
 
@@ -228,12 +268,14 @@ impl Mailbox {
             fields.insert("onlineMeeting".into(), Value::Null);
         }
         touch(&mut fields);
+        self.changes += 1;
         self.events.push(Event {
             id: id.clone(),
             fields,
             start,
             end,
             deleted: false,
+            changed_at: self.changes,
         });
         Ok((id, true))
     }
@@ -277,12 +319,50 @@ impl Mailbox {
             }
         }
         touch(&mut event.fields);
+        self.stamp(id);
         Ok(())
     }
 
     pub(crate) fn delete(&mut self, id: &str) -> Result<(), GraphError> {
         self.live_mut(id)?.deleted = true;
+        self.stamp(id);
         Ok(())
+    }
+
+    /// What the user does in Outlook: deletes the event (a change the next delta round reports as
+    /// removed). An unknown id is [`FakeError::Unknown`]; deleting a deleted event is
+    /// [`FakeError::InvalidSeed`].
+    pub(crate) fn delete_by_user(&mut self, id: &str) -> Result<(), FakeError> {
+        self.user_editable(id)?;
+        self.delete(id).map_err(|e| FakeError::InvalidSeed(e.message))
+    }
+
+    /// What the user does in Outlook: moves the event to `start`..`end` (RFC 3339), a change the
+    /// next delta round reports (as removed when it left the round's window).
+    pub(crate) fn move_by_user(&mut self, id: &str, start: &str, end: &str) -> Result<(), FakeError> {
+        let (start, end) = (time::instant(start)?, time::instant(end)?);
+        if end < start {
+            return Err(FakeError::InvalidSeed(
+                "the end time must not be before the start time".into(),
+            ));
+        }
+        self.user_editable(id)?;
+        let event = self
+            .live_mut(id)
+            .map_err(|_| FakeError::Unknown(format!("event {id}")))?;
+        (event.start, event.end) = (start, end);
+        touch(&mut event.fields);
+        self.stamp(id);
+        Ok(())
+    }
+
+    /// Unknown ids and deleted events cannot be changed by the user.
+    fn user_editable(&self, id: &str) -> Result<(), FakeError> {
+        match self.events.iter().find(|e| e.id == id) {
+            None => Err(FakeError::Unknown(format!("event {id}"))),
+            Some(e) if e.deleted => Err(FakeError::InvalidSeed(format!("event {id} is deleted"))),
+            Some(_) => Ok(()),
+        }
     }
 
     /// POST /me/events/{id}/cancel: the organizer's copy goes away (attendees get a cancellation).
@@ -296,6 +376,7 @@ impl Mailbox {
             ));
         }
         event.deleted = true;
+        self.stamp(id);
         Ok(())
     }
 
@@ -415,20 +496,7 @@ impl Mailbox {
         tz_name: &str,
         next_base: &str,
     ) -> Result<Value, GraphError> {
-        let (Some(start_text), Some(end_text)) = (query.get("startDateTime"), query.get("endDateTime")) else {
-            return Err(GraphError::new(
-                400,
-                "ErrorInvalidParameter",
-                "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.",
-            ));
-        };
-        let parse = |text: &str| {
-            // Without an offset the value is read as UTC.
-            time::parse_instant(text)
-                .or_else(|| time::parse_civil(text).and_then(|c| time::civil_to_instant(c, &TimeZone::UTC)))
-                .ok_or_else(|| GraphError::new(400, "ErrorInvalidParameter", format!("Invalid date time: {text}")))
-        };
-        let (start, end) = (parse(start_text)?, parse(end_text)?);
+        let (start_text, end_text, start, end) = window(query)?;
         let number = |name: &str, default: usize| match query.get(name) {
             None => Ok(default),
             Some(v) => v
@@ -467,6 +535,83 @@ impl Mailbox {
         }
         Ok(body)
     }
+
+    /// GET /me/calendarView/delta. Without a token a round starts: every live event overlapping
+    /// the window. With a `$deltatoken` a round of changes starts: every event that changed since
+    /// the round that handed the token out, in full when it is live and overlaps the window, else
+    /// as `@removed`. A `$skiptoken` goes on with a round. Pages are in change order and a round is
+    /// read as of its first page (the events that change meanwhile come in the next round), so
+    /// nothing is skipped or listed twice. `link_base` is the delta URL that links extend.
+    pub(crate) fn delta(
+        &self,
+        query: &Params,
+        page_size: usize,
+        tz: &TimeZone,
+        tz_name: &str,
+        link_base: &str,
+    ) -> Result<Value, GraphError> {
+        let round = if let Some(token) = query.get("$skiptoken") {
+            Round::resume(token, &self.sync_generation, self.changes)?
+        } else if let Some(token) = query.get("$deltatoken") {
+            Round::changes_since(token, &self.sync_generation, self.changes)?
+        } else {
+            let (_, _, start, end) = window(query)?;
+            Round::first(&self.sync_generation, start, end, self.changes)
+        };
+        let overlaps = |e: &Event| !e.deleted && e.start < round.end && e.end > round.start;
+        let mut matching: Vec<&Event> = self
+            .events
+            .iter()
+            .filter(|e| e.changed_at > round.after && e.changed_at <= round.snapshot)
+            // The first round lists what is there; later rounds every change, removals included.
+            .filter(|e| round.since.is_some() || overlaps(e))
+            .collect();
+        matching.sort_by_key(|e| e.changed_at);
+        let shown: Vec<&Event> = matching.iter().take(page_size).copied().collect();
+        let value: Vec<Value> = shown
+            .iter()
+            .map(|e| {
+                if overlaps(e) {
+                    render(e, tz, tz_name)
+                } else {
+                    json!({"@odata.type": "#microsoft.graph.event", "id": e.id, "@removed": {"reason": "deleted"}})
+                }
+            })
+            .collect();
+        let mut body = json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(event)",
+            "value": value,
+        });
+        match shown.last() {
+            Some(last) if matching.len() > shown.len() => {
+                body["@odata.nextLink"] =
+                    json!(format!("{link_base}?$skiptoken={}", round.skip_token(last.changed_at)));
+            }
+            _ => {
+                body["@odata.deltaLink"] = json!(format!("{link_base}?$deltatoken={}", round.delta_token()));
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// The calendar view's window: `startDateTime` and `endDateTime` (both required), RFC 3339 or
+/// without an offset (read as UTC). Answers the texts and the instants.
+fn window(query: &Params) -> Result<(&str, &str, Timestamp, Timestamp), GraphError> {
+    let (Some(start_text), Some(end_text)) = (query.get("startDateTime"), query.get("endDateTime")) else {
+        return Err(GraphError::new(
+            400,
+            "ErrorInvalidParameter",
+            "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.",
+        ));
+    };
+    let parse = |text: &str| {
+        // Without an offset the value is read as UTC.
+        time::parse_instant(text)
+            .or_else(|| time::parse_civil(text).and_then(|c| time::civil_to_instant(c, &TimeZone::UTC)))
+            .ok_or_else(|| GraphError::new(400, "ErrorInvalidParameter", format!("Invalid date time: {text}")))
+    };
+    Ok((start_text, end_text, parse(start_text)?, parse(end_text)?))
 }
 
 fn flag(event: &Event, name: &str) -> bool {

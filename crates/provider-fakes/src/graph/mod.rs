@@ -1,8 +1,15 @@
 //! A fake of the Microsoft identity platform and Microsoft Graph (provider-apis.md part B): /me,
-//! calendars, getSchedule, calendarView and events, with Graph's error bodies, throttling (429 with
-//! Retry-After) and Outlook's limit of 4 concurrent requests per mailbox.
+//! calendars, getSchedule, calendarView, the calendar view's delta query (`$skiptoken` paging,
+//! `$deltatoken` rounds, 410 syncStateNotFound) and events, change notification subscriptions on
+//! `me/events` (with Graph's validation handshake; the notifications are sent by test controls),
+//! with Graph's error bodies, throttling (429 with Retry-After) and Outlook's limit of 4
+//! concurrent requests per mailbox.
 
+mod delta;
 mod mailbox;
+mod subscriptions;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,9 +27,15 @@ use crate::time;
 use crate::FakeError;
 
 use mailbox::Mailbox;
+use subscriptions::Subscriptions;
+
+pub use subscriptions::GraphSubscription;
 
 /// The scopes this project asks Microsoft for.
 pub const SCOPES: &str = "offline_access Calendars.ReadWrite User.Read";
+
+/// The tenant id change and lifecycle notifications carry (`tenantId`).
+pub const TENANT_ID: &str = "00000000-0000-4000-8000-0000000fa4e0";
 
 const API_PREFIX: &str = "/v1.0";
 const TENANT: &str = "common";
@@ -32,6 +45,8 @@ struct Inner {
     harness: Harness,
     oauth: OAuthServer,
     mailbox: Mutex<Mailbox>,
+    /// Change notification subscriptions. Never locked together with `mailbox`.
+    subscriptions: Mutex<Subscriptions>,
     throttles: Mutex<VecDeque<u64>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -71,6 +86,7 @@ impl FakeGraph {
                 "fake-ms-secret",
             ),
             mailbox: Mutex::new(Mailbox::new()),
+            subscriptions: Mutex::new(Subscriptions::default()),
             throttles: Mutex::new(VecDeque::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -191,6 +207,75 @@ impl FakeGraph {
     pub fn events(&self) -> Vec<Value> {
         lock(&self.inner.mailbox).live_events(&TimeZone::UTC, "UTC")
     }
+
+    /// The user deletes the event in Outlook: a change the next delta round reports as
+    /// `@removed`. An unknown id is [`FakeError::Unknown`]; a deleted event cannot be deleted again.
+    pub fn delete_event(&self, id: &str) -> Result<(), FakeError> {
+        lock(&self.inner.mailbox).delete_by_user(id)
+    }
+
+    /// The user moves the event in Outlook to `start`..`end` (RFC 3339): a change the next delta
+    /// round reports with the new times, or as `@removed` when it left the round's window. An
+    /// unknown id is [`FakeError::Unknown`]; a deleted event cannot be moved.
+    pub fn move_event(&self, id: &str, start: &str, end: &str) -> Result<(), FakeError> {
+        lock(&self.inner.mailbox).move_by_user(id, start, end)
+    }
+
+    /// Delta and skip tokens handed out so far answer 410 syncStateNotFound.
+    pub fn invalidate_delta_tokens(&self) {
+        lock(&self.inner.mailbox).invalidate_delta_tokens();
+    }
+
+    /// Every subscription `POST /subscriptions` made, in order, deleted and expired ones included
+    /// (a refused handshake makes none).
+    pub fn subscriptions(&self) -> Vec<GraphSubscription> {
+        lock(&self.inner.subscriptions).all()
+    }
+
+    /// The subscription expires now: PATCH answers 404 and notifications skip it, as for one that
+    /// ran out (a renewal came too late). An unknown id does nothing.
+    pub fn expire_subscription(&self, id: &str) {
+        lock(&self.inner.subscriptions).expire(id);
+    }
+
+    /// Tells every live, unexpired subscription whose `changeType` includes `change_type`
+    /// (`created`, `updated` or `deleted`) that the event changed, as Graph does: a JSON POST to
+    /// its notificationUrl, `{"value":[{"subscriptionId", "subscriptionExpirationDateTime",
+    /// "changeType", "resource": "Users/{userId}/Events/{id}", "resourceData": {"@odata.type":
+    /// "#Microsoft.Graph.Event", "@odata.id", "@odata.etag", "id"}, "clientState" (when the
+    /// subscription has one), "tenantId"}]}`. Answers each subscription's id with the status the
+    /// receiver answered (0 when no answer arrived). The fake never sends on its own: tests call
+    /// this after changing events.
+    pub async fn notify(&self, change_type: &str, event_id: &str) -> Vec<(String, u16)> {
+        let (user_id, etag) = {
+            let mailbox = lock(&self.inner.mailbox);
+            (mailbox.user_id(), mailbox.etag(event_id))
+        };
+        let etag = etag.unwrap_or_else(|| format!("W/\"{}\"", harness::random_hex()));
+        let notifications = lock(&self.inner.subscriptions).changed(change_type, event_id, &user_id, &etag);
+        let mut answers = Vec::with_capacity(notifications.len());
+        for notification in &notifications {
+            answers.push((
+                notification.subscription_id.clone(),
+                subscriptions::deliver(notification).await,
+            ));
+        }
+        answers
+    }
+
+    /// Sends the lifecycle notification `lifecycle_event` (`reauthorizationRequired`,
+    /// `subscriptionRemoved`, `missed`) to the subscription's lifecycleNotificationUrl:
+    /// `{"value":[{"subscriptionId", "subscriptionExpirationDateTime", "tenantId", "clientState"
+    /// (when it has one), "lifecycleEvent"}]}`. For `subscriptionRemoved` the subscription is
+    /// deleted first (Graph removed it). The status the receiver answered, or 0 when the
+    /// subscription is unknown, deleted or has no lifecycle URL, or no answer arrived.
+    pub async fn send_lifecycle(&self, subscription_id: &str, lifecycle_event: &str) -> u16 {
+        let notification = lock(&self.inner.subscriptions).lifecycle(subscription_id, lifecycle_event);
+        match notification {
+            Some(notification) => subscriptions::deliver(&notification).await,
+            None => 0,
+        }
+    }
 }
 
 /// Graph's JSON error: `{"error":{"code","message","innerError":{...}}}`.
@@ -301,7 +386,31 @@ async fn entry(req: HttpRequest, body: Bytes, inner: web::Data<Inner>) -> HttpRe
         }
     }
     let segs = segments(&path, API_PREFIX).unwrap_or_default();
+    if segs.first().is_some_and(|s| s == "subscriptions") {
+        // Served apart from `api`: creating one awaits the receiver's handshake.
+        if let Some(refusal) = gate(&inner, &req) {
+            return refusal;
+        }
+        return subscriptions::serve(&inner, &method, &segs, &body)
+            .await
+            .unwrap_or_else(|e| e.response());
+    }
     api(&inner, &req, &method, &segs, &body).unwrap_or_else(|e| e.response())
+}
+
+/// Authentication (401 InvalidAuthenticationToken) and injected throttling (429), as every Graph
+/// call has them: the answer that refuses the call, if any.
+fn gate(inner: &Inner, req: &HttpRequest) -> Option<HttpResponse> {
+    if let Err(failure) = inner.oauth.authenticate(req) {
+        let message = match failure {
+            AuthFailure::Missing => "Access token is empty.",
+            AuthFailure::Invalid => "IDX14100: JWT is not well formed, there are no dots (.).",
+            AuthFailure::Expired => "Lifetime validation failed, the token is expired.",
+        };
+        return Some(GraphError::new(401, "InvalidAuthenticationToken", message).response());
+    }
+    let retry_after = lock(&inner.throttles).pop_front();
+    retry_after.map(|retry_after| GraphError::too_many_requests(retry_after, "Too many requests, retry later."))
 }
 
 fn api(
@@ -311,19 +420,8 @@ fn api(
     segs: &[String],
     body: &[u8],
 ) -> Result<HttpResponse, GraphError> {
-    inner.oauth.authenticate(req).map_err(|failure| {
-        let message = match failure {
-            AuthFailure::Missing => "Access token is empty.",
-            AuthFailure::Invalid => "IDX14100: JWT is not well formed, there are no dots (.).",
-            AuthFailure::Expired => "Lifetime validation failed, the token is expired.",
-        };
-        GraphError::new(401, "InvalidAuthenticationToken", message)
-    })?;
-    if let Some(retry_after) = lock(&inner.throttles).pop_front() {
-        return Ok(GraphError::too_many_requests(
-            retry_after,
-            "Too many requests, retry later.",
-        ));
+    if let Some(refusal) = gate(inner, req) {
+        return Ok(refusal);
     }
     let (tz, tz_name) = preferred_zone(req);
     let query = Params::parse(req.query_string());
@@ -342,6 +440,11 @@ fn api(
         ("GET", ["me", "calendarView"]) => {
             let next_base = format!("{}{}", base_of(req), req.path());
             Ok(HttpResponse::Ok().json(mailbox.calendar_view(&query, &tz, &tz_name, &next_base)?))
+        }
+        ("GET", ["me", "calendarView", "delta"]) => {
+            let link_base = format!("{}{API_PREFIX}/me/calendarView/delta", base_of(req));
+            let page_size = delta::page_size(req);
+            Ok(HttpResponse::Ok().json(mailbox.delta(&query, page_size, &tz, &tz_name, &link_base)?))
         }
         ("POST", ["me", "events"]) => {
             let (id, _) = mailbox.create(object()?, false)?;
