@@ -284,11 +284,6 @@ pub struct ChangeBatch {
     /// Where the next read starts (Google's nextSyncToken, a CalDAV sync-token); the service
     /// stores it.
     pub cursor: String,
-    /// Set by a full read that lists every live event overlapping this window and no deleted
-    /// ones (Graph's first delta round): an appointment of ours in the window whose event it
-    /// does not list was deleted while no cursor was kept, and is cancelled. None: events not
-    /// listed say nothing (a read since a cursor, or one that lists deletions itself).
-    pub full: Option<Interval>,
 }
 
 /// The calendar that receives the expert's appointments, read for what changed there since the

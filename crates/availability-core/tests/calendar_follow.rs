@@ -2,9 +2,7 @@
 //! feed: an appointment whose event is deleted in the calendar is cancelled, one whose event is
 //! moved takes the new time, one moved onto another appointment keeps its time as `conflict` until
 //! it is moved back, a change is never applied twice, others' events and appointments with a
-//! write of ours still pending are left alone, and the cursor is kept for the next read; a full
-//! read that lists only live events cancels the appointments in its window whose events it does
-//! not list.
+//! write of ours still pending are left alone, and the cursor is kept for the next read.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -28,8 +26,6 @@ const CALENDAR: IntegrationType = IntegrationType::from_static("fake_calendar");
 #[derive(Debug, Default)]
 struct ScriptedFeed {
     batches: Mutex<VecDeque<Vec<CalendarChange>>>,
-    /// The `full` window of each read, in order (None when not scripted).
-    fulls: Mutex<VecDeque<Interval>>,
     asked_with: Mutex<Vec<Option<String>>>,
 }
 
@@ -57,7 +53,6 @@ impl ChangeFeed for ScriptedFeed {
         Ok(ChangeBatch {
             changes,
             cursor: format!("cursor-{}", asked.len()),
-            full: self.fulls.lock().unwrap().pop_front(),
         })
     }
 }
@@ -237,43 +232,4 @@ async fn a_deletion_in_the_same_read_frees_the_time_for_a_move() {
     assert_eq!((summary.cancelled, summary.moved, summary.conflicts), (1, 1, 0));
     assert_eq!(w.get(stays).await.status, AppointmentStatus::Cancelled);
     assert_eq!(w.get(comes).await.interval(), Some(at(9)));
-}
-
-#[tokio::test]
-async fn a_full_read_of_live_events_cancels_appointments_whose_events_it_does_not_list() {
-    let w = world();
-    let gone = w.appointment("e-gone", 9, SyncStatus::Synced);
-    let listed = w.appointment("e-listed", 10, SyncStatus::Synced);
-    let pending = w.appointment("e-pending", 11, SyncStatus::Pending);
-    let outside = w.appointment("e-outside", 20, SyncStatus::Synced);
-    // Written a moment before the read began (the service's clock): the calendar may not list
-    // it yet.
-    let recent = w.appointment("e-recent", 12, SyncStatus::Synced);
-    let mut fresh = w.get(recent).await;
-    fresh.updated_at = "2026-02-28T23:59:30Z".parse().unwrap();
-    w.store.put_appointment(fresh);
-
-    w.script(vec![moved("e-listed", 10), moved("someone-elses", 13)]);
-    w.feed
-        .fulls
-        .lock()
-        .unwrap()
-        .push_back(Interval::new(at(8).start(), at(18).end()).unwrap());
-    let summary = w.service.follow_calendar(w.expert).await.unwrap();
-    assert_eq!(summary.cancelled, 1, "{summary:?}");
-    let cancelled = w.get(gone).await;
-    assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
-    assert_eq!(
-        cancelled.cancellation_reason.as_deref(),
-        Some("deleted in Fake Calendar")
-    );
-    for kept in [listed, pending, outside, recent] {
-        assert_eq!(w.get(kept).await.status, AppointmentStatus::Confirmed, "{kept}");
-    }
-
-    // A read since a cursor says nothing about events it does not list.
-    w.script(vec![]);
-    let quiet = w.service.follow_calendar(w.expert).await.unwrap();
-    assert_eq!(quiet.cancelled, 0);
-    assert_eq!(w.get(listed).await.status, AppointmentStatus::Confirmed);
 }

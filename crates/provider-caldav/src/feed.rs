@@ -63,7 +63,6 @@ pub(crate) async fn changes(
             return Ok(ChangeBatch {
                 changes: Vec::new(),
                 cursor: cursor.to_owned(),
-                full: None,
             });
         }
         return read_window(http, calendar, floating, now, state).await;
@@ -133,11 +132,7 @@ async fn read_window(
         let id = resolve(calendar, &object.href)?.to_string();
         changes.extend(change_of(id, &object.data, floating));
     }
-    Ok(ChangeBatch {
-        changes,
-        cursor,
-        full: None,
-    })
+    Ok(ChangeBatch { changes, cursor })
 }
 
 /// What changed since a sync token (an error with the server's status if it refuses it).
@@ -195,11 +190,7 @@ async fn since(http: &PolicyClient, calendar: &Uri, floating: &TimeZone, token: 
         }
         // Changed and then gone before the multiget: the next read reports it removed.
     }
-    Ok(ChangeBatch {
-        changes,
-        cursor: token,
-        full: None,
-    })
+    Ok(ChangeBatch { changes, cursor: token })
 }
 
 /// The change one member's data says, if any (recurring and unreadable objects say nothing).

@@ -412,7 +412,6 @@ impl Inner {
             return Ok(ChangeBatch {
                 changes: Vec::new(),
                 cursor: String::new(),
-                full: None,
             });
         };
         let calendar: Uri = calendar

@@ -830,11 +830,9 @@ impl Inner {
             read = self.list_events(expert, calendar, None).await?;
         }
         match read {
-            // A full read lists deleted events too (showDeleted): nothing to infer from absence.
             ListRead::Done { changes, sync_token } => Ok(ChangeBatch {
                 changes,
                 cursor: sync_token,
-                full: None,
             }),
             ListRead::Expired => Err(unusable("Google refused a full read of the events as expired".into())),
         }

@@ -7,13 +7,12 @@ use availability_core::{
 };
 use availability_domain::jiff::tz::TimeZone;
 use availability_domain::jiff::{SignedDuration, Timestamp};
-use availability_domain::{ExpertId, Interval};
+use availability_domain::ExpertId;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::graph::{self, core, is_gone, unusable, Graph, GraphEvent, PREFER_UTC};
-use crate::time::floor_second;
 
 /// What a subscription watches: the signed-in user's events (the default calendar receives the
 /// appointments).
@@ -124,38 +123,36 @@ impl Graph {
             }
         });
         if let Some(url) = resumed {
-            match self.round(expert, url, None).await? {
+            match self.round(expert, url).await? {
                 Round::Done(batch) => return Ok(batch),
                 Round::Expired => {
                     tracing::info!(%expert, "Graph expired the delta token: reading the calendar in full")
                 }
             }
         }
-        let (url, window) = self.first_delta_url(Timestamp::now())?;
-        // The first round lists every live event of its window and no deleted ones.
-        match self.round(expert, url, Some(window)).await? {
+        match self.round(expert, self.first_delta_url(Timestamp::now())).await? {
             Round::Done(batch) => Ok(batch),
             Round::Expired => Err(unusable("Graph refused a new delta round as expired")),
         }
     }
 
-    /// The first request of a round, and its window (whole seconds, as sent).
-    fn first_delta_url(&self, now: Timestamp) -> Result<(Url, Interval), CoreError> {
+    /// The first request of a round. It lists the live events of its window only: a deletion
+    /// made while no cursor was kept is not seen (see `follow_calendar`).
+    fn first_delta_url(&self, now: Timestamp) -> Url {
         let day = SignedDuration::from_hours(24);
-        let start = floor_second(now.checked_sub(day * WINDOW_BEHIND_DAYS).unwrap_or(now));
-        let end = floor_second(now.checked_add(day * WINDOW_AHEAD_DAYS).unwrap_or(now));
-        let window = Interval::new(start, end).map_err(|e| unusable(format!("no delta window: {e}")))?;
+        let start = now.checked_sub(day * WINDOW_BEHIND_DAYS).unwrap_or(now);
+        let end = now.checked_add(day * WINDOW_AHEAD_DAYS).unwrap_or(now);
         let mut url = self.url(&["me", "calendarView", "delta"]);
         url.query_pairs_mut()
             .append_pair("startDateTime", &graph_instant(start))
             .append_pair("endDateTime", &graph_instant(end));
-        Ok((url, window))
+        url
     }
 
     /// Follows nextLinks to the deltaLink. A removed row is checked with a read of the event: an
     /// event moved out of the round's window is reported as removed too, and must not cancel
     /// its appointment.
-    async fn round(&self, expert: ExpertId, mut url: Url, full: Option<Interval>) -> Result<Round, CoreError> {
+    async fn round(&self, expert: ExpertId, mut url: Url) -> Result<Round, CoreError> {
         let prefer = format!("{PREFER_UTC}, odata.maxpagesize={PAGE_SIZE}");
         let mut changes = Vec::new();
         for _ in 0..MAX_PAGES {
@@ -188,11 +185,7 @@ impl Graph {
                 (None, Some(delta)) => {
                     // Checked now, so that a stored cursor always points at Graph.
                     self.next_link(&delta)?;
-                    return Ok(Round::Done(ChangeBatch {
-                        changes,
-                        cursor: delta,
-                        full,
-                    }));
+                    return Ok(Round::Done(ChangeBatch { changes, cursor: delta }));
                 }
                 (None, None) => return Err(unusable("a delta page had neither a nextLink nor a deltaLink")),
             }

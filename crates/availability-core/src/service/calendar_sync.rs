@@ -11,25 +11,17 @@
 //!   calendar is still pending, its event is not followed: the calendar does not show it yet.
 //! - Events that are not ours are ignored; the busy-time cache is dropped after every read, so
 //!   the slots show the calendar as it is now.
-//! - A full read that lists only live events (Graph's first delta round: the first read, or one
-//!   after an expired cursor) is the calendar as it is: an appointment of ours in its window whose
-//!   event it does not list was deleted while nobody kept a cursor, and is cancelled; except one
-//!   whose event was written less than [`FULL_READ_SETTLE`] before the read began (the calendar
-//!   may not list a new event yet).
+//! - An event missing from a read says nothing: a full read (the first of a connection, or one
+//!   after an expired cursor) may list only live events (Graph), and an appointment whose event is
+//!   not there may have been written to another account of the expert's. Cancelling a client's
+//!   appointment on such a guess is worse than missing a deletion made while no cursor was kept.
 
-use std::collections::HashSet;
-
-use availability_domain::jiff::SignedDuration;
-use availability_domain::{Appointment, AppointmentStatus, CancelledBy, Expert, ExpertId, SyncStatus};
+use availability_domain::{AppointmentStatus, CancelledBy, Expert, ExpertId};
 
 use super::AvailabilityService;
 use crate::ports::CalendarFollow;
 use crate::strategy::CalendarChange;
 use crate::CoreError;
-
-/// How long before a full read an event must have been written to count as missing from it:
-/// clocks of server processes differ a little, and a calendar may list a new event a moment late.
-pub const FULL_READ_SETTLE: SignedDuration = SignedDuration::from_secs(60);
 
 /// What one read of an expert's calendar changes did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,16 +57,8 @@ impl AvailabilityService {
             .appointments
             .change_cursor(expert_id, expert.integration_type)
             .await?;
-        let began = self.timestamp();
         let batch = feed.changes(&expert, cursor.as_deref()).await?;
         self.busy_cache.invalidate(expert_id);
-        let listed: HashSet<String> = batch
-            .changes
-            .iter()
-            .map(|c| match c {
-                CalendarChange::Removed { event_id } | CalendarChange::At { event_id, .. } => event_id.clone(),
-            })
-            .collect();
         let calendar = strategy.display_name();
         let mut summary = CalendarSyncSummary {
             read: batch.changes.len(),
@@ -88,34 +72,6 @@ impl AvailabilityService {
             .partition(|c| matches!(c, CalendarChange::Removed { .. }));
         for change in removed.into_iter().chain(at) {
             self.follow_change(&expert, calendar, change, &mut summary).await?;
-        }
-        if let Some(window) = batch.full {
-            let settled = began.checked_sub(FULL_READ_SETTLE).unwrap_or(began);
-            let kind = strategy.calendar_type();
-            let missing: Vec<Appointment> = self
-                .appointments
-                .confirmed_overlapping(expert_id, window)
-                .await?
-                .into_iter()
-                .filter(|a| {
-                    a.calendar_type.is_some()
-                        && a.calendar_type == kind
-                        && a.sync_status == SyncStatus::Synced
-                        && a.updated_at < settled
-                        && a.external_calendar_event_id
-                            .as_ref()
-                            .is_some_and(|id| !listed.contains(id))
-                })
-                .collect();
-            for appointment in missing {
-                self.cancel(
-                    appointment.id,
-                    CancelledBy::Calendar,
-                    Some(format!("deleted in {calendar}")),
-                )
-                .await?;
-                summary.cancelled += 1;
-            }
         }
         self.appointments
             .save_change_cursor(expert_id, expert.integration_type, connection, batch.cursor)
