@@ -48,6 +48,40 @@ async fn appointment(api: &Api, id: &str, token: &str) -> Value {
     api.get(&format!("/api/v1/appointments/{id}"), token).await.body
 }
 
+/// Whether the slot leaves the window's slots within 2 s.
+async fn slot_gone(api: &Api, expert: &str, token: &str, (from, to): (&str, &str), slot: &(String, String)) -> bool {
+    for _ in 0..20 {
+        if !api.slots(expert, token, from, to).await.contains(slot) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Books the slot for the client and waits until its event is in the calendar: the appointment's
+/// id and the event's.
+async fn book_synced(api: &Api, expert: &str, client: &str, token: &str, slot: &(String, String)) -> (String, String) {
+    let b = api
+        .post(
+            "/api/v1/appointments",
+            token,
+            json!({"expert_id": expert, "client_id": client, "start_time": slot.0, "end_time": slot.1}),
+        )
+        .await;
+    assert_eq!(b.status, 201, "{:?}", b.body);
+    let id = b.body["id"].as_str().unwrap().to_owned();
+    for _ in 0..100 {
+        let a = appointment(api, &id, token).await;
+        if a["sync_status"] == "synced" {
+            let event = a["external_calendar_event_id"].as_str().unwrap().to_owned();
+            return (id, event);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the booking {id} never reached the calendar");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_drop_stale_busy_time_and_cancel_deleted_bookings() {
     for db in databases("notifications_drop_stale_busy_time_and_cancel_deleted_bookings") {
@@ -96,37 +130,13 @@ async fn notifications_drop_stale_busy_time_and_cancel_deleted_bookings() {
         );
         let delivered = google.notify("primary").await;
         assert!(delivered.iter().any(|(_, status)| *status == 200), "{l}: {delivered:?}");
-        let mut gone = false;
-        for _ in 0..20 {
-            if !api.slots(&expert, &client_token, &from, &to).await.contains(&taken) {
-                gone = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(gone, "{l}: the slot is gone within 2 s of the notification");
+        assert!(
+            slot_gone(api, &expert, &client_token, (&from, &to), &taken).await,
+            "{l}: the slot is gone within 2 s of the notification"
+        );
 
         // A booking whose event the expert deletes is cancelled after the notification.
-        let slot = &before[0];
-        let b = api
-            .post(
-                "/api/v1/appointments",
-                &client_token,
-                json!({"expert_id": expert, "client_id": client, "start_time": slot.0, "end_time": slot.1}),
-            )
-            .await;
-        assert_eq!(b.status, 201, "{l}: {:?}", b.body);
-        let id = b.body["id"].as_str().unwrap().to_owned();
-        let mut event = None;
-        for _ in 0..100 {
-            let a = appointment(api, &id, &client_token).await;
-            if a["sync_status"] == "synced" {
-                event = a["external_calendar_event_id"].as_str().map(str::to_owned);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let event = event.expect("the booking reached the calendar");
+        let (id, event) = book_synced(api, &expert, &client, &client_token, &before[0]).await;
         google.delete_event("primary", &event).unwrap();
 
         // Notifications that are not the channel's change nothing.
@@ -330,37 +340,13 @@ async fn graph_subscriptions_drop_stale_busy_time_cancel_deleted_bookings_and_fo
         );
         let delivered = graph.notify("created", &made).await;
         assert_eq!(delivered, vec![(subscription.id.clone(), 202)], "{l}");
-        let mut gone = false;
-        for _ in 0..20 {
-            if !api.slots(&expert, &client_token, &from, &to).await.contains(&taken) {
-                gone = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(gone, "{l}: the slot is gone within 2 s of the notification");
+        assert!(
+            slot_gone(api, &expert, &client_token, (&from, &to), &taken).await,
+            "{l}: the slot is gone within 2 s of the notification"
+        );
 
         // A booking whose event the expert deletes in Outlook is cancelled after the notification.
-        let slot = &before[0];
-        let b = api
-            .post(
-                "/api/v1/appointments",
-                &client_token,
-                json!({"expert_id": expert, "client_id": client, "start_time": slot.0, "end_time": slot.1}),
-            )
-            .await;
-        assert_eq!(b.status, 201, "{l}: {:?}", b.body);
-        let id = b.body["id"].as_str().unwrap().to_owned();
-        let mut event = None;
-        for _ in 0..100 {
-            let a = appointment(api, &id, &client_token).await;
-            if a["sync_status"] == "synced" {
-                event = a["external_calendar_event_id"].as_str().map(str::to_owned);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let event = event.expect("the booking reached the calendar");
+        let (id, event) = book_synced(api, &expert, &client, &client_token, &before[0]).await;
         graph.delete_event(&event).unwrap();
 
         // Notifications with another clientState, or of a subscription the server did not make,

@@ -93,7 +93,8 @@ impl PushKeeper {
         result
     }
 
-    /// Inside the lease: opens a channel if none is fresh, then stops every other one.
+    /// Inside the lease: keeps a fresh channel, else extends one in place (Graph) or opens a new
+    /// one, then stops every other one.
     async fn renew(&self, expert: &Expert, connection: i64) -> anyhow::Result<()> {
         let integration = expert.integration_type;
         let strategy = self.strategies.get(integration)?;
