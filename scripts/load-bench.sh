@@ -2,7 +2,10 @@
 # Load benchmark of the release server with wrk (Debian package `wrk`): GET /healthz (the ceiling),
 # GET slots for a 7-day window of a manual expert, and POST appointments on distinct slots, each
 # with 64 connections. Usage: scripts/load-bench.sh [sqlite|postgres] [seconds]
-# For postgres, DATABASE_URL must name an empty database or schema you can write to.
+# For postgres, DATABASE_URL must name an empty database or schema you can write to; the run then
+# also measures the same database with pgbench (read-only `-S` and simple-update `-N`, 16 clients,
+# scale 10, its tables made with `pgbench -i` beside ours) and prints our figures as ratios of
+# pgbench's (#19's yardsticks: slots >= 60% of -S, bookings >= 40% of -N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:-sqlite}
@@ -59,12 +62,37 @@ done = function(summary, latency, requests) end
 LUA
 
 echo "backend=$backend cores=$(nproc) connections=64 threads=2 duration=${seconds}s"
+# Runs wrk, shows its figures and keeps its requests/s in the named variable.
+measure() {
+  local into=$1
+  shift
+  wrk -t2 -c64 -d"${seconds}s" --latency "$@" >"$work/wrk.out"
+  grep -E "Requests/sec|99%|Non-2xx|requests in" "$work/wrk.out"
+  printf -v "$into" '%s' "$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")"
+}
 echo "== GET /healthz"
-wrk -t2 -c64 -d"${seconds}s" --latency "$base/healthz" | grep -E "Requests/sec|99%|Non-2xx|requests in"
+measure healthz "$base/healthz"
 echo "== GET slots (7 days, manual expert)"
-wrk -t2 -c64 -d"${seconds}s" --latency -H "Authorization: Bearer $token" \
-  "$base/api/v1/experts/$expert/slots?from=$from&to=$to" | grep -E "Requests/sec|99%|Non-2xx|requests in"
+measure slots -H "Authorization: Bearer $token" "$base/api/v1/experts/$expert/slots?from=$from&to=$to"
 echo "== POST appointments (distinct slots)"
-wrk -t2 -c64 -d"${seconds}s" --latency -s "$work/book.lua" "$base/api/v1/appointments" | grep -E "Requests/sec|99%|Non-2xx|requests in"
+measure bookings -s "$work/book.lua" "$base/api/v1/appointments"
 booked=$(api GET "/api/v1/clients/$client/appointments?from=$(date -u +%Y-%m-%dT%H:%M:%SZ)&to=$(date -u -d '+700 days' +%Y-%m-%dT%H:%M:%SZ)" "$ADMIN_TOKEN" | python3 -c "import json,sys; print(len(json.load(sys.stdin)['appointments']))")
 echo "appointments stored: $booked"
+
+if [ "$backend" = postgres ] && command -v pgbench >/dev/null; then
+  # pgbench takes a libpq URL; ours may carry parameters libpq does not know.
+  pg_url=${DATABASE_URL%%\?*}
+  pgbench -i -q -s 10 "$pg_url" >/dev/null 2>&1
+  tps() { pgbench "$@" -c 16 -j 2 -T "$seconds" "$pg_url" 2>/dev/null | awk '/^tps/ {print $3; exit}'; }
+  read_only=$(tps -S)
+  writes=$(tps -N)
+  pgbench -i -I d "$pg_url" >/dev/null 2>&1 || true
+  echo "== pgbench on the same database (16 clients, scale 10)"
+  echo "pgbench -S (read-only): $read_only tps; pgbench -N (simple update): $writes tps"
+  python3 - "$slots" "$read_only" "$bookings" "$writes" <<'PY'
+import sys
+slots, read_only, bookings, writes = map(float, sys.argv[1:])
+print(f"GET slots / pgbench -S: {slots / read_only:.0%} (#19 asks >= 60%)")
+print(f"POST appointments / pgbench -N: {bookings / writes:.0%} (#19 asks >= 40%)")
+PY
+fi
