@@ -19,13 +19,27 @@ use provider_fakes::{FakeGoogle, FakeGraph};
 use serde_json::{json, Value};
 use support::{databases, next_monday, Api, TestServer};
 
-/// Catch-up reads far apart, so that only push can explain what a test sees.
-fn push_env(google: &FakeGoogle, ttl: &str) -> Vec<(&'static str, String)> {
-    let mut env = support::google_env(google);
+/// A calendar's settings with push on (http on loopback) and catch-up reads far apart, so that
+/// only push can explain what a test sees.
+fn push_env(mut env: Vec<(&'static str, String)>, ttl: &str) -> Vec<(&'static str, String)> {
     env.push(("PUSH_ALLOW_HTTP", "1".into()));
     env.push(("PUSH_CHANNEL_TTL_SECONDS", ttl.into()));
     env.push(("CALENDAR_SYNC_SECONDS", "86400".into()));
     env
+}
+
+/// Two server processes on one database; the expert connects `integration` through the first,
+/// the second starts after. Returns both.
+async fn two_processes(
+    db: &support::TestDb,
+    env: &[(&'static str, String)],
+    integration: &str,
+) -> (TestServer, TestServer) {
+    let first = TestServer::start_with_env(db, &support::env_refs(env)).await;
+    let (expert, expert_token) = first.api.expert_with_hours().await;
+    support::connect_oauth(&first.api, &expert, &expert_token, integration).await;
+    let second = TestServer::start_with_env(db, &support::env_refs(env)).await;
+    (first, second)
 }
 
 /// The fake's live channels on the primary calendar, once the server opened one.
@@ -87,7 +101,7 @@ async fn notifications_drop_stale_busy_time_and_cancel_deleted_bookings() {
     for db in databases("notifications_drop_stale_busy_time_and_cancel_deleted_bookings") {
         let l = db.label;
         let google = FakeGoogle::start().await;
-        let env = push_env(&google, "3600");
+        let env = push_env(support::google_env(&google), "3600");
         let server = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
         let api = &server.api;
         let (expert, expert_token) = api.expert_with_hours().await;
@@ -194,12 +208,8 @@ async fn two_processes_renew_a_channel_exactly_once() {
     };
     let google = FakeGoogle::start().await;
     // Channels live 30 s and are renewed at half their life (15 s); each process looks every 3 s.
-    let env = push_env(&google, "30");
-    let first = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
-    let api = &first.api;
-    let (expert, expert_token) = api.expert_with_hours().await;
-    support::connect_google(api, &expert, &expert_token).await;
-    let second = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
+    let env = push_env(support::google_env(&google), "30");
+    let (first, second) = two_processes(&db, &env, "google_calendar").await;
 
     let opened = live_channels(&google, 1).await;
     assert_eq!(opened.len(), 1, "one channel, whichever process opened it");
@@ -217,15 +227,6 @@ async fn two_processes_renew_a_channel_exactly_once() {
     );
     second.stop().await;
     first.stop().await;
-}
-
-/// Catch-up reads far apart, so that only push can explain what a test sees.
-fn graph_push_env(graph: &FakeGraph, ttl: &str) -> Vec<(&'static str, String)> {
-    let mut env = support::graph_env(graph);
-    env.push(("PUSH_ALLOW_HTTP", "1".into()));
-    env.push(("PUSH_CHANNEL_TTL_SECONDS", ttl.into()));
-    env.push(("CALENDAR_SYNC_SECONDS", "86400".into()));
-    env
 }
 
 /// The fake's live subscriptions, once there are `at_least`, except those in `except`.
@@ -270,7 +271,7 @@ async fn graph_subscriptions_drop_stale_busy_time_cancel_deleted_bookings_and_fo
     {
         let l = db.label;
         let graph = FakeGraph::start().await;
-        let env = graph_push_env(&graph, "3600");
+        let env = push_env(support::graph_env(&graph), "3600");
         let server = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
         let api = &server.api;
         let (expert, expert_token) = api.expert_with_hours().await;
@@ -371,6 +372,18 @@ async fn graph_subscriptions_drop_stale_busy_time_cancel_deleted_bookings_and_fo
             "{l}"
         );
         assert_eq!(post_to_office365(api, json!({"value": []})).await, 400, "{l}");
+        let unreadable = reqwest::Client::new()
+            .post(format!("{}/webhooks/office365", api.base))
+            .body("not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unreadable.status(), 400, "{l}: a body that is no Graph delivery");
+        assert_eq!(
+            unreadable.json::<Value>().await.unwrap()["error"]["code"],
+            "invalid_json",
+            "{l}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(appointment(api, &id, &client_token).await["status"], "confirmed", "{l}");
 
@@ -452,12 +465,8 @@ async fn two_processes_renew_a_graph_subscription_exactly_once() {
     let graph = FakeGraph::start().await;
     // Subscriptions live 30 s and are renewed in place at half their life; each process looks
     // every 3 s.
-    let env = graph_push_env(&graph, "30");
-    let first = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
-    let api = &first.api;
-    let (expert, expert_token) = api.expert_with_hours().await;
-    support::connect_oauth(api, &expert, &expert_token, "office365_calendar").await;
-    let second = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
+    let env = push_env(support::graph_env(&graph), "30");
+    let (first, second) = two_processes(&db, &env, "office365_calendar").await;
 
     let made = live_subscriptions(&graph, 1, &[]).await;
     assert_eq!(made.len(), 1, "one subscription, whichever process made it");

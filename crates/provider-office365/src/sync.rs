@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::graph::{self, core, is_gone, unusable, Graph, GraphEvent, PREFER_UTC};
+use crate::time::floor_second;
 
 /// What a subscription watches: the signed-in user's events (the default calendar receives the
 /// appointments).
@@ -144,8 +145,8 @@ impl Graph {
         let end = now.checked_add(day * WINDOW_AHEAD_DAYS).unwrap_or(now);
         let mut url = self.url(&["me", "calendarView", "delta"]);
         url.query_pairs_mut()
-            .append_pair("startDateTime", &graph_instant(start))
-            .append_pair("endDateTime", &graph_instant(end));
+            .append_pair("startDateTime", &floor_second(start).to_string())
+            .append_pair("endDateTime", &floor_second(end).to_string());
         url
     }
 
@@ -274,19 +275,17 @@ fn change_of(id: String, event: Option<GraphEvent>) -> Result<Option<CalendarCha
     }
 }
 
-/// An instant as the delta query takes it: `2026-03-02T00:00:00Z`.
-fn graph_instant(at: Timestamp) -> String {
-    TimeZone::UTC.to_datetime(at).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 /// A request to the webhook: Graph's validation (`?validationToken=`), or a JSON body with
-/// `value` notifications (changes, or lifecycle events with `lifecycleEvent`). Anything else is
-/// not Graph's (None).
+/// `value` notifications (changes, or lifecycle events with `lifecycleEvent`). Office 365 takes
+/// nothing else at its webhook: a body that is not such a delivery reads as one without
+/// notifications (refused as such, 400).
 pub(crate) fn read_delivery(request: &WebhookRequest<'_>) -> Option<PushDelivery> {
     if let Some(token) = request.query_value("validationToken") {
         return Some(PushDelivery::Validation(token.to_owned()));
     }
-    let notifications: Notifications = serde_json::from_slice(request.body).ok()?;
+    let Ok(notifications) = serde_json::from_slice::<Notifications>(request.body) else {
+        return Some(PushDelivery::Notices(Vec::new()));
+    };
     let notices = notifications
         .value
         .into_iter()
@@ -352,9 +351,12 @@ mod tests {
                 ("s4", "c4", PushEvent::Missed),
             ]
         );
-        assert_eq!(read_delivery(&request(&[], b"")), None);
-        assert_eq!(read_delivery(&request(&[], br#"{"event":"invitee.created"}"#)), None);
-        assert_eq!(read_delivery(&request(&[], b"\xff")), None);
+        for foreign in [&b""[..], br#"{"event":"invitee.created"}"#, b"\xff"] {
+            assert_eq!(
+                read_delivery(&request(&[], foreign)),
+                Some(PushDelivery::Notices(Vec::new()))
+            );
+        }
     }
 
     #[test]

@@ -163,7 +163,7 @@ async fn push_delivery(
         PushDelivery::Notices(notices) if notices.is_empty() => {
             return Err(ApiError::bad_request(
                 "invalid_json",
-                "the delivery holds no notification",
+                "not a notification delivery of this provider (Microsoft Graph: {\"value\": [...]})",
             ));
         }
         PushDelivery::Notices(notices) => notices,
@@ -189,8 +189,9 @@ async fn push_delivery(
             CoreError::InvalidSignature("unknown push channel, or a token that is not the channel's".into()).into(),
         );
     }
+    let handshake_only = accepted.iter().all(|(_, _, event)| *event == PushEvent::Handshake);
+    // The experts whose calendars are read for what changed, each once.
     let mut follow = Vec::new();
-    let mut handshake_only = true;
     for (expert, channel, event) in accepted {
         state.store.push_noticed(channel.clone()).await?;
         match event {
@@ -199,6 +200,7 @@ async fn push_delivery(
             PushEvent::RenewNow => {
                 state.store.push_channel_due(channel).await?;
                 state.push_wake.notify_one();
+                continue;
             }
             PushEvent::Removed => {
                 // The calendar dropped it: the keeper opens another; changes may have been missed.
@@ -206,8 +208,7 @@ async fn push_delivery(
                 state.push_wake.notify_one();
             }
         }
-        handshake_only = false;
-        if event != PushEvent::RenewNow && !follow.contains(&expert) {
+        if !follow.contains(&expert) {
             follow.push(expert);
         }
     }
