@@ -655,6 +655,8 @@ async fn the_calendar_panels_connect_to_the_providers() {
         ("MS_AUTH_URL", graph.auth_url()),
         ("MS_TOKEN_URL", graph.token_url()),
         ("MS_GRAPH_BASE", graph.graph_base()),
+        // Push notifications to this loopback server, so the pages can show live updates.
+        ("PUSH_ALLOW_HTTP", "1".into()),
     ]);
     let server = TestServer::start_with_env(&db, &support::env_refs(&env)).await;
     let api = &server.api;
@@ -663,8 +665,9 @@ async fn the_calendar_panels_connect_to_the_providers() {
     google.add_calendar("family@example.com", "Family", false);
 
     let c = browser(&driver).await;
+    let calendars = format!("/experts/{expert}/calendars");
     let manage = format!("/experts/{expert}/manage");
-    sign_in(&c, &base, &token, &manage).await;
+    sign_in(&c, &base, &token, &calendars).await;
     let status = |panel: &str| format!("(document.querySelector('#panel-{panel} .status') || {{}}).textContent");
     wait_for(
         &c,
@@ -673,7 +676,7 @@ async fn the_calendar_panels_connect_to_the_providers() {
     )
     .await;
 
-    // Google: the OAuth round trip in the browser, back on the manage page.
+    // Google: the OAuth round trip in the browser, back on the calendars page.
     click(&c, "#panel-google_calendar .connect").await;
     wait_for(
         &c,
@@ -681,7 +684,7 @@ async fn the_calendar_panels_connect_to_the_providers() {
         &format!("{} === 'Connected'", status("google_calendar")),
     )
     .await;
-    assert_eq!(path_of(&c).await, manage);
+    assert_eq!(path_of(&c).await, calendars);
     let panel_text = wait_for(
         &c,
         "the account and calendars",
@@ -721,6 +724,67 @@ async fn the_calendar_panels_connect_to_the_providers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Google in use: the server opens a push channel, and both pages say live updates are on
+    // (the message of the save, kept in view at the top, dismissed first).
+    click(&c, "#notice .notice-close").await;
+    click(&c, "#integration-google_calendar").await;
+    click(&c, "#use-integration").await;
+    wait_for(
+        &c,
+        "Google in use",
+        "document.querySelector('#panel-google_calendar .badge-active') !== null",
+    )
+    .await;
+    let started = Instant::now();
+    loop {
+        let listed = api.get(&format!("/api/v1/experts/{expert}/integrations"), &token).await;
+        let google_entry = listed
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == "google_calendar")
+            .unwrap()
+            .clone();
+        if google_entry["push"]["state"] == "active" {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "no push channel for Google: {google_entry}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (page, push) in [
+        (&calendars, "#panel-google_calendar .push-state"),
+        (&manage, "#source .push-state"),
+    ] {
+        c.goto(&format!("{base}{page}")).await.unwrap();
+        let text = wait_for(
+            &c,
+            "the live updates",
+            &format!("(document.querySelector('{push}') || {{}}).textContent"),
+        )
+        .await;
+        let text = text.as_str().unwrap();
+        assert!(
+            text.starts_with("On: changes in Google Calendar show at once"),
+            "{page}: {text}"
+        );
+    }
+    let source = c
+        .execute("return document.getElementById('source').textContent;", vec![])
+        .await
+        .unwrap();
+    assert!(source.as_str().unwrap().contains(ACCOUNT_EMAIL), "{source}");
+    check_page(&c, "manage, a calendar in use").await;
+    c.goto(&format!("{base}{calendars}")).await.unwrap();
+    wait_for(
+        &c,
+        "the calendars page",
+        &format!("{} === 'Connected'", status("google_calendar")),
+    )
+    .await;
+    check_page(&c, "calendars, Google in use").await;
+    screenshots(&c, "calendars").await;
+
     // Office 365: the same round trip through Microsoft's sign-in; the mailbox is shown.
     click(&c, "#panel-office365_calendar .connect").await;
     wait_for(
@@ -729,7 +793,7 @@ async fn the_calendar_panels_connect_to_the_providers() {
         &format!("{} === 'Connected'", status("office365_calendar")),
     )
     .await;
-    assert_eq!(path_of(&c).await, manage);
+    assert_eq!(path_of(&c).await, calendars);
     let mailbox = wait_for(
         &c,
         "the mailbox",
@@ -740,7 +804,8 @@ async fn the_calendar_panels_connect_to_the_providers() {
     )
     .await;
     assert_eq!(mailbox, json!(true));
-    // Outlook's working hours (the fake: Mon-Fri 08:00-17:00 Pacific) go into the editor, unsaved.
+    // Outlook's working hours (the fake: Mon-Fri 08:00-17:00 Pacific) go into the manage page's
+    // editor, unsaved.
     click(&c, "#panel-office365_calendar .use-working-hours").await;
     wait_for(
         &c,
@@ -750,8 +815,17 @@ async fn the_calendar_panels_connect_to_the_providers() {
          && !document.querySelector('#day-0 .window') && !document.querySelector('#day-6 .window')",
     )
     .await;
+    assert_eq!(path_of(&c).await, manage);
     let stored = api.get(&format!("/api/v1/experts/{expert}/availability"), &token).await;
     assert_eq!(stored.body["rules"], json!([]), "nothing is stored before Save");
+    click(&c, "#discard-availability").await;
+    c.goto(&format!("{base}{calendars}")).await.unwrap();
+    wait_for(
+        &c,
+        "the calendars page",
+        &format!("{} === 'Connected'", status("office365_calendar")),
+    )
+    .await;
 
     // Calendly: a personal access token, the event type picked from Calendly's list.
     let pat = calendly.personal_access_token(&[]);
@@ -827,8 +901,8 @@ async fn a_new_provider_gets_a_working_panel_with_no_page_edit() {
     };
 
     let c = browser(&driver).await;
-    let manage = format!("/experts/{expert}/manage");
-    sign_in(&c, &base, &token, &manage).await;
+    let calendars = format!("/experts/{expert}/calendars");
+    sign_in(&c, &base, &token, &calendars).await;
     let panel = format!("#panel-{DAV}");
     let status = format!("(document.querySelector('{panel} .status') || {{}}).textContent");
     wait_for(&c, "the new provider's panel", &format!("{status} === 'Not connected'")).await;
@@ -892,7 +966,7 @@ async fn a_new_provider_gets_a_working_panel_with_no_page_edit() {
             true
         ])
     );
-    check_page(&c, "manage, a new provider's connect form").await;
+    check_page(&c, "calendars, a new provider's connect form").await;
 
     // A preset fills in the server address; "your own server" leaves its host to type over.
     let server_url = format!("{panel} input[name=server_url]");
@@ -989,7 +1063,7 @@ async fn a_new_provider_gets_a_working_panel_with_no_page_edit() {
         json!(["home"]),
         "a read-only calendar cannot receive appointments"
     );
-    check_page(&c, "manage, a new provider connected").await;
+    check_page(&c, "calendars, a new provider connected").await;
 
     // Holidays blocks time too: saved.
     c.execute(
@@ -1143,7 +1217,7 @@ async fn the_sign_in_page_follows_next_only_to_its_own_paths() {
     server.stop().await;
 }
 
-/// CalDAV from the manage page against a real Radicale: the preset picker fills the server
+/// CalDAV from the calendars page against a real Radicale: the preset picker fills the server
 /// address, a wrong password is refused with nothing stored, the right one connects and lists
 /// the account's calendars, and the calendar choice made on the page is what the API keeps.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1172,7 +1246,7 @@ async fn an_expert_connects_a_caldav_calendar_with_the_preset_picker() {
     let api = &server.api;
     let (expert, token) = new_expert(api).await;
     let c = browser(&driver).await;
-    sign_in(&c, &api.base, &token, &format!("/experts/{expert}/manage")).await;
+    sign_in(&c, &api.base, &token, &format!("/experts/{expert}/calendars")).await;
     let panel = "#panel-caldav";
     let status = format!("(document.querySelector('{panel} .status') || {{}}).textContent");
     wait_for(&c, "the CalDAV panel", &format!("{status} === 'Not connected'")).await;
@@ -1318,7 +1392,7 @@ async fn an_expert_connects_a_caldav_calendar_with_the_preset_picker() {
         .collect();
     assert!(flags.contains(&("Work".to_owned(), true, false)), "{flags:?}");
     assert!(flags.contains(&("Appointments".to_owned(), false, true)), "{flags:?}");
-    check_page(&c, "manage, a CalDAV calendar connected").await;
+    check_page(&c, "calendars, a CalDAV calendar connected").await;
     c.close().await.unwrap();
     server.stop().await;
 }

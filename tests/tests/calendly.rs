@@ -727,7 +727,7 @@ async fn connecting_calendly_with_oauth_through_the_server() {
         assert_eq!(done.status(), 303, "{}: {:?}", db.label, done.text().await);
         assert_eq!(
             done.headers()["location"],
-            format!("/experts/{expert}/manage?connected=calendly").as_str()
+            format!("/experts/{expert}/calendars?connected=calendly").as_str()
         );
         let exchange = calendly.token_requests().pop().unwrap();
         assert_eq!(exchange.param("grant_type"), Some("authorization_code"));

@@ -79,7 +79,7 @@ async fn connecting_google_stores_encrypted_tokens_and_refuses_replayed_states()
         assert_eq!(res.status(), 303, "{}", db.label);
         assert_eq!(
             res.headers()["location"],
-            format!("/experts/{expert}/manage?connected=google_calendar").as_str()
+            format!("/experts/{expert}/calendars?connected=google_calendar").as_str()
         );
 
         let list = api
@@ -180,7 +180,7 @@ async fn denied_consent_expired_states_and_failing_exchanges_store_nothing() {
         assert_eq!(res.status(), 303);
         assert_eq!(
             res.headers()["location"],
-            format!("/experts/{expert}/manage?error=access_denied").as_str()
+            format!("/experts/{expert}/calendars?error=access_denied").as_str()
         );
         assert!(testing::dump_credentials(&store).await.unwrap().is_empty());
 

@@ -136,7 +136,7 @@ async fn an_oauth_callback_connects_only_in_the_browser_that_began_the_connect()
             assert_eq!(res.status(), 303, "{l}");
             assert_eq!(
                 res.headers()["location"],
-                format!("/experts/{expert}/manage?connected={integration}").as_str(),
+                format!("/experts/{expert}/calendars?connected={integration}").as_str(),
                 "{l}"
             );
             assert_eq!(

@@ -205,6 +205,7 @@ async fn pages_are_served_with_a_content_security_policy() {
     for path in [
         "/",
         "/experts/x/manage",
+        "/experts/x/calendars",
         "/experts/x/schedules",
         "/book/x",
         "/appointments/x",

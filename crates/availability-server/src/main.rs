@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
         println!("  CLIENT_TOKEN {}", d.client_token);
         println!("\nIn a browser: {base}/ and sign in with a token above:");
         println!(
-            "  EXPERT_TOKEN -> {base}/experts/{}/manage (hours, breaks, policy, calendars)",
+            "  EXPERT_TOKEN -> {base}/experts/{}/manage (hours, breaks, policy; calendars from there)",
             d.expert.id
         );
         println!("  CLIENT_TOKEN -> {base}/book/{} (book, then cancel)", d.expert.id);

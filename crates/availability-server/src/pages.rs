@@ -38,6 +38,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         web::get().to(|req: HttpRequest| async move { page(&req, "manage.html") }),
     )
     .route(
+        "/experts/{id}/calendars",
+        web::get().to(|req: HttpRequest| async move { page(&req, "calendars.html") }),
+    )
+    .route(
         "/experts/{id}/schedules",
         web::get().to(|req: HttpRequest| async move { page(&req, "schedules.html") }),
     )

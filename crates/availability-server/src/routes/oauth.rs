@@ -202,7 +202,7 @@ fn invalid_state() -> ApiError {
 #[utoipa::path(get, path = "/oauth/{type}/callback", operation_id = "oauth_callback", tag = "integrations", security(()),
     params(("type" = String, Path, description = "A registered provider's integration_type (GET /api/v1/providers)", example = "google_calendar"), CallbackParams),
     responses(
-        (status = 303, description = "To /experts/{id}/manage?connected={type}, or ?error=... when the provider refused"),
+        (status = 303, description = "To /experts/{id}/calendars?connected={type}, or ?error=... when the provider refused"),
         (status = 400, description = "`invalid_state`: missing, unknown, used or expired state, or a binding cookie of another browser", body = ErrorAnswer),
         (status = 404, description = "`unknown_integration`", body = ErrorAnswer),
         (status = 422, description = "`integration_unavailable`", body = ErrorAnswer),
@@ -234,7 +234,7 @@ async fn callback(
     // The binding has done its job; the browser forgets it whatever happens next.
     let spent = binding_cookie(&state, integration, String::new(), 0);
     // Our own page, built from the state's expert: never a target the request chose.
-    let page = format!("/experts/{expert}/manage");
+    let page = format!("/experts/{expert}/calendars");
     if let Some(error) = params.error {
         // The expert said no (or the provider failed): nothing is stored.
         let error: String = error

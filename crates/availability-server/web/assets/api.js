@@ -117,7 +117,7 @@ function mountNav(session) {
   const links = [];
   if (session.role === "expert" && session.expert_id) {
     const id = encodeURIComponent(session.expert_id);
-    links.push([`/experts/${id}/appointments`, "Your agenda"], [`/experts/${id}/manage`, "Availability"]);
+    links.push([`/experts/${id}/appointments`, "Your agenda"], [`/experts/${id}/manage`, "Availability"], [`/experts/${id}/calendars`, "Calendars"]);
   } else if (session.role === "client") {
     links.push(["/experts", "Find an expert"], ["/appointments", "Your appointments"]);
   } else {

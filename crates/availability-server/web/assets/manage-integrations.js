@@ -3,18 +3,14 @@
 // integrations (GET .../integrations): a provider added to the server gets its choice and its
 // panel with no change here.
 import { api, el } from "/assets/api.js";
-import { Panel, STATUS_BADGE, STATUS_TEXT } from "/assets/manage-panel.js";
-import { explain, say } from "/assets/manage-util.js";
+import { Panel } from "/assets/manage-panel.js";
+import { STATUS_BADGE, STATUS_TEXT, explain, say } from "/assets/manage-util.js";
 
 export class Integrations {
-  /**
-   * onActive(type) runs when the active integration (or what it uses) changed: the preview
-   * depends on it. onWorkingHours(hours, name) gets a provider's working hours for the editor.
-   */
-  constructor(expertId, onActive, onWorkingHours) {
+  /** onActive(type) runs when the active integration (or what it uses) changed. */
+  constructor(expertId, onActive = () => {}) {
     this.base = `/api/v1/experts/${encodeURIComponent(expertId)}`;
     this.onActive = onActive;
-    this.onWorkingHours = onWorkingHours;
     this.providers = [];
     this.list = [];
     this.panels = new Map();

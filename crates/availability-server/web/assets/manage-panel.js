@@ -3,12 +3,10 @@
 // and the last error, and what the provider's features offer once connected: a choice of
 // calendars, an event type, its working hours. No provider is named here.
 import { api, el } from "/assets/api.js";
-import { explain, nextId, say, when } from "/assets/manage-util.js";
+import { STATUS_BADGE, STATUS_TEXT, explain, nextId, pushText, say, when } from "/assets/manage-util.js";
 
 /** The field an event type picker fills: the API's name for the chosen event type. */
 const EVENT_TYPE_FIELD = "event_type_uri";
-export const STATUS_TEXT = { connected: "Connected", disconnected: "Not connected", needs_reauth: "Needs reconnecting" };
-export const STATUS_BADGE = { connected: "badge badge-ok", disconnected: "badge", needs_reauth: "badge badge-warn" };
 
 /** "a", "a and b", "a, b and c". */
 const words = (list) => (list.length < 2 ? list.join("") : `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`);
@@ -22,7 +20,7 @@ function linked(text) {
 
 /**
  * The panel of one provider. `host` is the page's integrations: base (the expert's API path),
- * info(type), active, load(), onActive(type), onWorkingHours(hours, name), openPicker.
+ * info(type), active, load(), onActive(type), openPicker.
  */
 export class Panel {
   constructor(provider, host) {
@@ -75,7 +73,7 @@ export class Panel {
           info.active ? "Until you reconnect it, clients cannot see or book your times." : "Reconnect it before you use it."),
         info.last_error ? el("p", { class: "small" }, `Reason: ${info.last_error}${info.last_error_at ? ` (${when(info.last_error_at)})` : ""}`) : null));
     }
-    if (on) parts.push(facts(info));
+    if (on) parts.push(facts(info, name));
     if (info.status === "connected") {
       if (features.calendars) parts.push(this.calendars());
       else if (caps.reads_busy_time && caps.writes_events && !caps.provider_slots) {
@@ -299,23 +297,11 @@ export class Panel {
     return button;
   }
 
-  // ---- Working hours: the provider's, copied into the weekly editor (saved only with Save)
+  // ---- Working hours: the provider's, opened in the manage page's weekly editor (saved only with Save)
 
   workingHoursButton() {
-    const button = el("button", { class: "btn use-working-hours", type: "button" }, `Use my ${this.name} working hours`);
-    button.addEventListener("click", async () => {
-      button.disabled = true;
-      try {
-        this.host.onWorkingHours(await api("GET", `${this.path}/working_hours`), this.name);
-      } catch (e) {
-        say("error", e.code === "working_hours_unavailable"
-          ? `${e.message}. Type your hours below instead.`
-          : explain(e, `Reading your ${this.name} working hours`));
-      } finally {
-        button.disabled = false;
-      }
-    });
-    return el("p", {}, button);
+    return el("p", {}, el("a", { class: "btn use-working-hours", href: `manage?working_hours=${encodeURIComponent(this.type)}` },
+      `Use my ${this.name} working hours`));
   }
 
   // ---- Calendars: which block time, which one receives appointments
@@ -454,12 +440,13 @@ export class Panel {
   }
 }
 
-/** Account, when connected, when last checked, and the last problem. */
-function facts(info) {
+/** Account, when connected, when last checked, live updates, and the last problem. */
+function facts(info, name) {
   const rows = [];
   if (info.account) rows.push(["Account", info.account]);
   if (info.connected_at) rows.push(["Connected", when(info.connected_at)]);
   if (info.last_synced_at) rows.push(["Last checked", when(info.last_synced_at)]);
+  if (info.push && info.status === "connected") rows.push(["Live updates", el("span", { class: "push-state" }, pushText(info.push, name))]);
   if (info.last_error && info.status === "connected") {
     rows.push(["Last problem", `${info.last_error}${info.last_error_at ? ` (${when(info.last_error_at)})` : ""}`]);
   }

@@ -132,6 +132,24 @@ export function when(rfc3339) {
   return new Date(rfc3339).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
+/** A connection's status (GET integrations' `status`) in words, and its badge. */
+export const STATUS_TEXT = { connected: "Connected", disconnected: "Not connected", needs_reauth: "Needs reconnecting" };
+export const STATUS_BADGE = { connected: "badge badge-ok", disconnected: "badge", needs_reauth: "badge badge-warn" };
+
+/**
+ * A calendar's live updates (GET integrations' `push`) in words. Without push the server still
+ * reads the calendar: busy times are at most 30 seconds old.
+ */
+export function pushText(push, name) {
+  const meanwhile = `changes in ${name} show within 30 seconds`;
+  switch (push.state) {
+    case "active": return `On: changes in ${name} show at once${push.last_notification_at ? ` (last notice ${when(push.last_notification_at)})` : ""}`;
+    case "renewing": return `Starting; until then ${meanwhile}`;
+    case "failed": return `Stopped: reconnect ${name}`;
+    default: return `Off${push.reason ? ` (${push.reason})` : ""}: ${meanwhile}`;
+  }
+}
+
 /** A field's error line, tied to its input by aria-describedby. */
 let uid = 0;
 export function nextId(prefix) {

@@ -1,10 +1,10 @@
 // The expert's availability manager (/experts/{id}/manage): time zone, weekly hours and breaks,
-// date overrides, booking rules, a live preview of the next 7 days with the unsaved values, and the
-// calendar connections. Everything comes from and goes to the JSON API with the session cookie.
+// date overrides, booking rules, a live preview of the next 7 days with the unsaved values, and
+// where the free time comes from (the calendar in use, its state; connections are on the calendars
+// page). Everything comes from and goes to the JSON API with the session cookie.
 import { api, el, mountTopbar, requireSession } from "/assets/api.js";
-import { Integrations } from "/assets/manage-integrations.js";
 import { OverridesEditor, WeeklyEditor } from "/assets/manage-hours.js";
-import { addDays, clock, explain, localParts, say, shortDate } from "/assets/manage-util.js";
+import { STATUS_BADGE, STATUS_TEXT, addDays, clock, explain, localParts, pushText, say, shortDate } from "/assets/manage-util.js";
 
 const expertId = decodeURIComponent(location.pathname.split("/")[2] || "");
 const base = `/api/v1/experts/${encodeURIComponent(expertId)}`;
@@ -36,26 +36,11 @@ let savedPolicy = "";
 let lastCount = null;
 const weekly = new WeeklyEditor($("days"), changed);
 const overrides = new OverridesEditor($("overrides"), $("add-override"), weekly, changed);
-const integrations = new Integrations(
-  expertId,
-  (type) => {
-    if (expert) expert.integration_type = type;
-    providerHoursNote();
-    schedulePreview(0);
-  },
-  // A provider's working hours go into the editor unsaved: the expert reviews them, then saves.
-  (hours, name) => {
-    if (hours.timezone && hours.timezone !== tz.value) {
-      if (![...tz.options].some((o) => o.value === hours.timezone)) fillZones(hours.timezone);
-      tz.value = hours.timezone;
-      showNow();
-    }
-    weekly.load(hours.rules);
-    changed();
-    say("ok", `Your ${name} working hours are in the weekly hours below. Review them, then save.`);
-    $("days").scrollIntoView({ behavior: "smooth", block: "start" });
-  },
-);
+// GET /api/v1/providers and the expert's integrations, for the calendar in use.
+const sources = { providers: [], list: [] };
+const provider = (type) => sources.providers.find((p) => p.integration_type === type);
+const sourceName = (type) => (provider(type) || { display_name: type }).display_name;
+const calendarsLink = (type) => `calendars#panel-${encodeURIComponent(type)}`;
 
 // ---- State: what the editors hold, and whether it differs from what is saved
 
@@ -365,9 +350,9 @@ async function runPreview() {
     saveBar();
     const active = expert.integration_type;
     if (e.code === "needs_reauth") {
-      const name = integrations.name(active);
+      const name = sourceName(active);
       previewMessage("warn", `${name} needs reconnecting: until then clients see no times (${e.message}).`,
-        { label: `Reconnect ${name}`, run: () => integrations.focusPanel(active) });
+        { label: `Reconnect ${name}`, run: () => location.assign(calendarsLink(active)) });
     } else if (e.status === 404 && e.code === "not_found") {
       previewMessage("info", "The live preview is not available on this server yet. Your hours can still be edited and saved.");
     } else if (e.status === 422) {
@@ -409,8 +394,8 @@ function renderPreview(answer, dates, zone, policyLeftOut) {
   const notes = [`${count} bookable time${count === 1 ? "" : "s"} of ${answer.duration_minutes} min, in ${zone.replaceAll("_", " ")} time.`];
   if (availabilityDirty() || policyForm.classList.contains("is-dirty")) notes.push("Includes your unsaved changes.");
   if (policyLeftOut) notes.push("Booking rules with errors are left out.");
-  const active = integrations.provider(expert.integration_type);
-  const name = integrations.name(expert.integration_type);
+  const active = provider(expert.integration_type);
+  const name = sourceName(expert.integration_type);
   if (active && active.capabilities.provider_slots) notes.push(`${name} is in use: these times come from ${name}, not from the hours here.`);
   else if (active && active.capabilities.reads_busy_time) notes.push(`Busy times in ${name} are taken out.`);
   previewStatus.textContent = notes.join(" ");
@@ -427,10 +412,10 @@ function header() {
 
 /** Says so above the weekly hours when the provider in use makes the slots itself. */
 function providerHoursNote() {
-  const active = integrations.provider(expert.integration_type);
-  const name = integrations.name(expert.integration_type);
+  const active = provider(expert.integration_type);
+  const name = sourceName(expert.integration_type);
   $("provider-hours-note").replaceChildren(active && active.capabilities.provider_slots
-    ? el("p", { class: "alert alert-info small" }, `${name} is in use: clients book the times ${active.features.event_types ? `of your ${name} event type` : `${name} offers`}, and the hours below are not used. Switch to another option above to use them.`)
+    ? el("p", { class: "alert alert-info small" }, `${name} is in use: clients book the times ${active.features.event_types ? `of your ${name} event type` : `${name} offers`}, and the hours below are not used. Choose another option on the calendars page to use them.`)
     : "");
 }
 
@@ -441,28 +426,65 @@ function fatal(title, text, action) {
   say("error", text, action);
 }
 
-function callbackNotice() {
-  const params = new URLSearchParams(location.search);
-  const connected = params.get("connected");
-  const error = params.get("error");
-  if (!connected && !error) return;
-  history.replaceState(null, "", location.pathname);
-  if (connected) {
-    const name = integrations.name(connected);
-    const provider = integrations.provider(connected);
-    const info = integrations.info(connected);
-    if (provider && provider.features.event_types && info.status === "connected" && !info.event_type && integrations.panel(connected)) {
-      integrations.openPicker = true;
-      integrations.panel(connected).render();
-      say("ok", `${name} is connected. Now choose the event type clients book (in the ${name} panel).`);
-    } else {
-      say("ok", `${name} is connected.${integrations.active === connected ? "" : " Choose it under “Where your free time comes from” to use it."}`);
-    }
-  } else {
-    say("error", error === "access_denied"
-      ? "The calendar was not connected: access was not allowed. Connect again and allow access when you are ready."
-      : `The calendar was not connected: the provider answered “${error}”. Try connecting again.`);
+/** The calendar in use: its name, status, account and live updates, with a way to change it. */
+function renderSource() {
+  const type = expert.integration_type;
+  const p = provider(type);
+  const info = sources.list.find((i) => i.type === type);
+  const name = sourceName(type);
+  if (!p || p.connect === "none" || !info) {
+    $("source").replaceChildren(el("p", {}, el("strong", {}, name), `: clients book the free times of your hours below. Connect a calendar to block its busy times too.`));
+    return;
   }
+  const rows = [["Status", el("span", { class: STATUS_BADGE[info.status] || "badge" }, STATUS_TEXT[info.status] || info.status)]];
+  if (info.account) rows.push(["Account", info.account]);
+  if (info.push && info.status === "connected") rows.push(["Live updates", el("span", { class: "push-state" }, pushText(info.push, name))]);
+  $("source").replaceChildren(
+    el("p", {}, el("strong", {}, name), `: ${p.description}`),
+    el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+    info.status === "needs_reauth"
+      ? el("p", { class: "alert alert-warn" }, `${name} stopped working: until you reconnect it, clients cannot see or book your times. `,
+        el("a", { href: calendarsLink(type) }, `Reconnect ${name}`))
+      : null);
+}
+
+async function loadSources() {
+  try {
+    [sources.providers, sources.list] = await Promise.all([
+      api("GET", "/api/v1/providers").then((a) => a.providers),
+      api("GET", `${base}/integrations`),
+    ]);
+    renderSource();
+  } catch (e) {
+    $("source").replaceChildren(el("p", { class: "alert alert-error" }, explain(e, "Loading your calendar connections")));
+  }
+}
+
+/**
+ * ?working_hours={type} (the calendars page's "Use my … working hours"): the provider's working
+ * hours go into the editor unsaved: the expert reviews them, then saves.
+ */
+async function workingHoursFrom() {
+  const type = new URLSearchParams(location.search).get("working_hours");
+  if (!type) return;
+  history.replaceState(null, "", location.pathname);
+  const name = sourceName(type);
+  let hours;
+  try {
+    hours = await api("GET", `${base}/integrations/${encodeURIComponent(type)}/working_hours`);
+  } catch (e) {
+    say("error", e.code === "working_hours_unavailable" ? `${e.message}. Type your hours below instead.` : explain(e, `Reading your ${name} working hours`));
+    return;
+  }
+  if (hours.timezone && hours.timezone !== tz.value) {
+    if (![...tz.options].some((o) => o.value === hours.timezone)) fillZones(hours.timezone);
+    tz.value = hours.timezone;
+    showNow();
+  }
+  weekly.load(hours.rules);
+  changed();
+  say("ok", `Your ${name} working hours are in the weekly hours below. Review them, then save.`);
+  $("days").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 async function start() {
@@ -497,12 +519,11 @@ async function start() {
   loadPolicy(expert.booking_policy);
   providerHoursNote();
   $("content").hidden = false;
-  await integrations.load(expert.integration_type);
-  expert.integration_type = integrations.active;
+  await loadSources();
   providerHoursNote();
-  callbackNotice();
   changed();
   schedulePreview(0);
+  await workingHoursFrom();
 }
 
 start().catch((e) => say("error", explain(e, "Opening the page"), { label: "Retry", run: () => location.reload() }));
