@@ -445,3 +445,196 @@ async fn a_failed_calendar_sync_can_be_retried_by_the_expert() {
         server.stop().await;
     }
 }
+
+/// #19's equality at scale: 300 experts in six zones (one with a half-hour offset), with
+/// different days and hours, lengths, intervals and buffers, some with a booking. The search at
+/// many times, and the windowed directory, answer exactly what GET slots answers for each of
+/// them; a booking, and new hours, show in the next search (the calendars read together are kept
+/// exact by the calendar versions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_and_the_directory_agree_with_the_slots_of_three_hundred_experts() {
+    const EXPERTS: usize = 300;
+    const ZONES: [&str; 6] = [
+        "Europe/Berlin",
+        "America/New_York",
+        "Asia/Tokyo",
+        "Asia/Kolkata",
+        "UTC",
+        "Australia/Sydney",
+    ];
+    for db in databases("the_search_and_the_directory_agree_with_the_slots_of_three_hundred_experts") {
+        let server = TestServer::start(&db).await;
+        let api = &server.api;
+        let (client, client_token) = api.client_with_token().await;
+        let monday = next_monday();
+        let from = format!("{monday}T00:00:00Z");
+        let to = format!("{}T00:00:00Z", day_after(&monday, 7));
+        let mut ids = Vec::new();
+        for i in 0..EXPERTS {
+            let days: &[i64] = match i % 3 {
+                0 => &[1, 2, 3, 4, 5],
+                1 => &[1, 3, 5],
+                _ => &[0, 2, 4, 6],
+            };
+            let start = 6 + i % 7;
+            let end = (start + 2 + i % 9).min(24);
+            let hours: Vec<(i64, String, String)> = days
+                .iter()
+                .map(|d| (*d, format!("{start:02}:00"), format!("{end:02}:00")))
+                .collect();
+            let hours: Vec<(i64, &str, &str)> = hours.iter().map(|(d, s, e)| (*d, s.as_str(), e.as_str())).collect();
+            let (id, _) = expert(api, &format!("Expert {i:03}"), ZONES[i % ZONES.len()], &hours).await;
+            let (length, interval, buffer) = ([30, 45, 60][i % 3], [15, 30, 60, 45][i % 4], [0, 10][i % 2]);
+            let policy = json!({
+                "slot_duration_minutes": length,
+                "slot_interval_minutes": interval,
+                "buffer_after_minutes": buffer,
+                "minimum_notice_minutes": 0,
+                "booking_horizon_days": 60,
+            });
+            let put = api
+                .put(&format!("/api/v1/experts/{id}/booking-policy"), ADMIN_TOKEN, policy)
+                .await;
+            assert_eq!(put.status, 200, "{:?}", put.body);
+            if i % 4 == 0 {
+                if let Some((start, end)) = api.slots(&id, &client_token, &from, &to).await.into_iter().nth(i % 3) {
+                    let booked = api
+                        .post(
+                            "/api/v1/appointments",
+                            &client_token,
+                            json!({"expert_id": id, "client_id": client, "start_time": start, "end_time": end}),
+                        )
+                        .await;
+                    assert_eq!(booked.status, 201, "{:?}", booked.body);
+                }
+            }
+            ids.push(id);
+        }
+
+        // The search, at times across the day and the week, for two lengths.
+        let is_free = |id: String, start: String, end: String, minutes: i64| {
+            let token = client_token.clone();
+            async move {
+                let a = api
+                    .get(
+                        &format!("/api/v1/experts/{id}/slots?from={start}&to={end}&duration_minutes={minutes}"),
+                        &token,
+                    )
+                    .await;
+                assert_eq!(a.status, 200, "{:?}", a.body);
+                a.body["slots"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["start"] == start.as_str() && s["end"] == end.as_str())
+            }
+        };
+        let search = |start: String, end: String| {
+            let token = client_token.clone();
+            async move {
+                let found = api
+                    .get(&format!("/api/v1/availability/search?start={start}&end={end}"), &token)
+                    .await;
+                assert_eq!(found.status, 200, "{:?}", found.body);
+                assert_eq!(found.body["unavailable"], json!([]));
+                found.body["experts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_str().unwrap().to_owned())
+                    .collect::<std::collections::HashSet<String>>()
+            }
+        };
+        let mut matched = 0;
+        for (day, time, minutes) in [
+            (0, "06:00", 30),
+            (0, "08:00", 30),
+            (0, "09:30", 30),
+            (0, "13:15", 45),
+            (1, "00:00", 60),
+            (2, "10:00", 30),
+            (3, "22:30", 30),
+            (6, "03:00", 60),
+        ] {
+            let start = format!("{}T{time}:00Z", day_after(&monday, day));
+            let start_at: availability_core::domain::jiff::Timestamp = start.parse().unwrap();
+            let end = (start_at + availability_core::domain::jiff::SignedDuration::from_mins(minutes)).to_string();
+            let found = search(start.clone(), end.clone()).await;
+            for id in &ids {
+                let free = is_free(id.clone(), start.clone(), end.clone(), minutes).await;
+                assert_eq!(
+                    found.contains(id),
+                    free,
+                    "{}: {id} at {start} for {minutes} min",
+                    db.label
+                );
+            }
+            matched += found.len();
+        }
+        assert!(matched > EXPERTS / 2, "the times chosen find experts: {matched}");
+
+        // The directory over the week: next_slot and slot_count as GET slots has them.
+        let (listed, unavailable) = all_pages(
+            api,
+            &client_token,
+            &format!("available_from={from}&available_to={to}"),
+            100,
+        )
+        .await;
+        assert_eq!(unavailable, Vec::<Value>::new());
+        for id in &ids {
+            let slots = api.slots(id, &client_token, &from, &to).await;
+            let entry = listed.iter().find(|e| e["id"] == id.as_str());
+            match slots.first() {
+                None => assert!(entry.is_none(), "{}: {id} has no slots but is listed", db.label),
+                Some((start, end)) => {
+                    let entry = entry.unwrap_or_else(|| panic!("{}: {id} has slots but is missing", db.label));
+                    assert_eq!(entry["next_slot"], json!({"start": start, "end": end}), "{}", db.label);
+                    assert_eq!(entry["slot_count"], slots.len(), "{}", db.label);
+                }
+            }
+        }
+
+        // What changes shows at once: a booking takes an expert out of the search at its time;
+        // new hours put another one in.
+        let start = format!("{}T10:00:00Z", day_after(&monday, 2));
+        let end = format!("{}T10:30:00Z", day_after(&monday, 2));
+        let before = search(start.clone(), end.clone()).await;
+        let taken = before
+            .iter()
+            .next()
+            .expect("someone is free on Wednesday at 10:00")
+            .clone();
+        let booked = api
+            .post(
+                "/api/v1/appointments",
+                &client_token,
+                json!({"expert_id": taken, "client_id": client, "start_time": start, "end_time": end}),
+            )
+            .await;
+        assert_eq!(booked.status, 201, "{:?}", booked.body);
+        let outsider = ids.iter().find(|id| !before.contains(*id)).unwrap().clone();
+        let put = api
+            .put(
+                &format!("/api/v1/experts/{outsider}/availability"),
+                ADMIN_TOKEN,
+                json!({"timezone": "UTC", "rules": [{"day_of_week": 3, "start_time": "10:00", "end_time": "11:00"}]}),
+            )
+            .await;
+        assert_eq!(put.status, 200, "{:?}", put.body);
+        let after = search(start.clone(), end.clone()).await;
+        assert!(
+            !after.contains(&taken),
+            "{}: the booked expert is still found",
+            db.label
+        );
+        assert_eq!(
+            after.contains(&outsider),
+            is_free(outsider.clone(), start.clone(), end.clone(), 30).await,
+            "{}",
+            db.label
+        );
+        assert!(after.contains(&outsider), "{}: the new hours are not found", db.label);
+        server.stop().await;
+    }
+}

@@ -40,6 +40,26 @@ pub trait ExpertRepository: Send + Sync {
         window: Interval,
         duration_minutes: Option<u32>,
     ) -> Result<ExpertCalendar, CoreError>;
+
+    /// [`expert_calendar`](Self::expert_calendar) of many experts for one window (the
+    /// directory's questions), in the order asked: each expert's own answer (`NotFound` for one
+    /// that is gone), or an error of the whole read (the database). A database checks all their
+    /// calendar versions in one query and reads again only the calendars that changed.
+    async fn expert_calendars(
+        &self,
+        ids: &[ExpertId],
+        window: Interval,
+        duration_minutes: Option<u32>,
+    ) -> Result<Vec<Result<ExpertCalendar, CoreError>>, CoreError> {
+        let mut calendars = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.expert_calendar(*id, window, duration_minutes).await {
+                Err(e) if !matches!(e, CoreError::NotFound { .. }) => return Err(e),
+                answer => calendars.push(answer),
+            }
+        }
+        Ok(calendars)
+    }
 }
 
 /// The check a booking must pass, run by the repository inside the transaction that writes the

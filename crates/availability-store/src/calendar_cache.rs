@@ -15,10 +15,11 @@ use crate::db::{db_run, Conn};
 use crate::StoreError;
 
 /// The cache holds at most this many rows (an expert, a rule, an override or an appointment each
-/// count one; a few hundred bytes each, so some tens of MB at most). When a new entry would pass
-/// it, the cache starts again empty: simple, and a popular expert's week is read again within one
-/// query. One calendar bigger than a tenth of it is not kept at all.
-const MAX_ROWS: usize = 100_000;
+/// count one; a few hundred bytes each, so about 100 MB at most). Sized so that a directory
+/// question's day of 10,000 experts (some 15-20 rows each) stays in it beside the slot queries.
+/// When a new entry would pass it, the cache starts again empty: simple, and a popular expert's
+/// week is read again within one query. One calendar bigger than a tenth of it is not kept at all.
+const MAX_ROWS: usize = 400_000;
 
 type Key = (ExpertId, i64, i64, Option<u32>);
 
@@ -79,6 +80,29 @@ pub(crate) use load_version;
 /// The expert's current calendar version.
 pub(crate) fn version(conn: &mut Conn, id: ExpertId) -> Result<i64, StoreError> {
     db_run!(conn, |c| load_version!(c, id))
+}
+
+/// The current calendar versions of these experts (an unknown one is absent), in one query per
+/// thousand experts.
+pub(crate) fn versions(conn: &mut Conn, ids: &[ExpertId]) -> Result<HashMap<ExpertId, i64>, StoreError> {
+    use crate::schema::expert_calendar_versions as v;
+    let mut found = HashMap::with_capacity(ids.len());
+    db_run!(conn, |c| {
+        for chunk in ids.chunks(1000) {
+            let keys: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+            let rows: Vec<(String, i64)> = v::table
+                .filter(v::expert_id.eq_any(&keys))
+                .select((v::expert_id, v::version))
+                .load(c)?;
+            for (id, version) in rows {
+                if let Ok(id) = id.parse() {
+                    found.insert(id, version);
+                }
+            }
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    Ok(found)
 }
 
 impl CalendarCache {

@@ -34,7 +34,7 @@ use availability_domain::{
 pub use appointments::Party;
 pub use db::DatabaseUrl;
 pub use error::StoreError;
-pub use experts::{ExpertCursor, ExpertPatch};
+pub use experts::{DirectoryEntry, ExpertCursor, ExpertPatch};
 pub use ics::CalendarEntry;
 pub use idempotency::StoredAnswer;
 pub use integrations::{IntegrationRecord, OAuthStart, STATE_TTL_SECONDS as OAUTH_STATE_SECONDS};
@@ -222,14 +222,14 @@ impl Store {
     }
 
     /// Experts by name, then id: whose name contains `q` (case-insensitively), after `after`, at
-    /// most `limit` (the directory's pages).
-    pub async fn list_experts(
+    /// most `limit`, as the directory lists them (one query, four columns).
+    pub async fn directory(
         &self,
         q: Option<String>,
         after: Option<ExpertCursor>,
         limit: i64,
-    ) -> Result<Vec<Expert>, StoreError> {
-        self.run(move |c| experts::list(c, q.as_deref(), after.as_ref(), limit))
+    ) -> Result<Vec<DirectoryEntry>, StoreError> {
+        self.run(move |c| experts::directory(c, q.as_deref(), after.as_ref(), limit))
             .await
     }
 

@@ -63,6 +63,50 @@ impl ExpertRepository for Store {
             })
             .await?)
     }
+
+    async fn expert_calendars(
+        &self,
+        ids: &[ExpertId],
+        window: Interval,
+        duration_minutes: Option<u32>,
+    ) -> Result<Vec<Result<ExpertCalendar, CoreError>>, CoreError> {
+        let cache = self.calendars.clone();
+        let ids = ids.to_vec();
+        Ok(self
+            .run_read(move |c| {
+                // One query for every version; a calendar is read only if it changed since this
+                // process last read it for this window.
+                let versions = crate::calendar_cache::versions(c, &ids)?;
+                let mut calendars = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let gone = || {
+                        Err(CoreError::NotFound {
+                            what: "expert",
+                            id: id.to_string(),
+                        })
+                    };
+                    let Some(&version) = versions.get(&id) else {
+                        calendars.push(gone());
+                        continue;
+                    };
+                    if let Some(hit) = cache.get(id, window, duration_minutes, version) {
+                        calendars.push(Ok(hit));
+                        continue;
+                    }
+                    match appointments::expert_calendar(c, id, window, duration_minutes) {
+                        Ok((version, calendar)) => {
+                            cache.put(id, window, duration_minutes, version, &calendar);
+                            calendars.push(Ok(calendar));
+                        }
+                        // Deleted since the versions were read.
+                        Err(StoreError::NotFound { .. }) => calendars.push(gone()),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(calendars)
+            })
+            .await?)
+    }
 }
 
 #[async_trait]

@@ -1,17 +1,16 @@
 //! The marketplace's directory: GET /api/v1/experts (every expert by name, or those with a slot
 //! in a window ordered by their next slot) and GET /api/v1/availability/search (who is free for
-//! exactly this time). Each expert is asked through the service's slot path (the same engine and
-//! busy-time cache as GET slots); an expert whose calendar cannot be asked is listed under
-//! `unavailable`, never failing the whole answer.
+//! exactly this time). The experts are asked together through the service's slot path (the same
+//! engine and busy-time cache as GET slots; one query checks every calendar version); an expert
+//! whose calendar cannot be asked is listed under `unavailable`, never failing the whole answer.
 
 use actix_web::{web, HttpResponse};
 use availability_core::{check_directory_question, DirectoryAnswer, FreeTime};
 use availability_domain::jiff::Timestamp;
-use availability_domain::{Expert, ExpertId, Interval};
-use availability_store::ExpertCursor;
+use availability_domain::{ExpertId, Interval};
+use availability_store::{DirectoryEntry, ExpertCursor};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -34,10 +33,8 @@ pub(super) struct Doc;
 /// A page's default and largest size.
 const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 100;
-/// The most experts one windowed question reads (each one is a slot query).
-const MAX_SCANNED: i64 = 1000;
-/// How many experts are asked at the same time.
-const ASKED_AT_ONCE: usize = 8;
+/// The most experts one windowed question reads (a marketplace's whole directory).
+const MAX_SCANNED: i64 = 20_000;
 /// The longest name search.
 const MAX_QUERY_CHARS: usize = 200;
 
@@ -136,11 +133,11 @@ fn utc(t: Timestamp) -> String {
     out
 }
 
-fn listed(expert: &Expert, free: Option<FreeTime>) -> ListedExpert {
+fn listed(expert: &DirectoryEntry, free: Option<FreeTime>) -> ListedExpert {
     ListedExpert {
         id: expert.id,
         name: expert.name.clone(),
-        timezone: expert.timezone.name().to_owned(),
+        timezone: expert.timezone.clone(),
         next_slot: free.map(|f| SlotJson {
             start: utc(f.next_slot.start),
             end: utc(f.next_slot.end),
@@ -149,7 +146,7 @@ fn listed(expert: &Expert, free: Option<FreeTime>) -> ListedExpert {
     }
 }
 
-fn unavailable(state: &AppState, expert: &Expert, error: availability_core::CoreError) -> Unavailable {
+fn unavailable(state: &AppState, expert: &DirectoryEntry, error: availability_core::CoreError) -> Unavailable {
     let answer = ApiError::from(error).naming(&state.providers.display_name(expert.integration_type));
     Unavailable {
         expert_id: expert.id,
@@ -208,23 +205,10 @@ fn name_query(q: Option<&str>) -> Result<Option<String>, ApiError> {
     Ok(q.map(str::to_owned))
 }
 
-/// Every expert whose name matches, by name, up to [`MAX_SCANNED`].
-async fn all_matching(state: &AppState, q: Option<String>) -> Result<Vec<Expert>, ApiError> {
-    let mut all: Vec<Expert> = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.list_experts(q.clone(), after, 200).await?;
-        let full = page.len() == 200;
-        after = page.last().map(|e| ExpertCursor {
-            name: e.name.clone(),
-            id: e.id,
-        });
-        all.extend(page);
-        if !full || all.len() as i64 >= MAX_SCANNED {
-            all.truncate(MAX_SCANNED as usize);
-            return Ok(all);
-        }
-    }
+/// Every expert whose name matches, by name, up to [`MAX_SCANNED`], in one query (in the order of
+/// the index on name and id).
+async fn all_matching(state: &AppState, q: Option<String>) -> Result<Vec<DirectoryEntry>, ApiError> {
+    Ok(state.store.directory(q, None, MAX_SCANNED).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/experts", operation_id = "list_experts", tag = "directory", params(DirectoryParams),
@@ -277,7 +261,7 @@ async fn list_experts(
                 ))
             }
         };
-        let mut page = state.store.list_experts(q, after, limit + 1).await?;
+        let mut page = state.store.directory(q, after, limit + 1).await?;
         let more = page.len() as i64 > limit;
         page.truncate(limit as usize);
         let next_cursor = more.then(|| page.last()).flatten().map(|e| {
@@ -305,32 +289,29 @@ async fn list_experts(
         }
     };
     let experts = all_matching(&state, q).await?;
-    let mut free: Vec<(&Expert, FreeTime)> = Vec::new();
+    let ids: Vec<ExpertId> = experts.iter().map(|e| e.id).collect();
+    let answers = state
+        .service
+        .next_free_many(&ids, from, to, params.duration_minutes)
+        .await?;
+    let mut free: Vec<(&DirectoryEntry, FreeTime)> = Vec::new();
     let mut left_out = Vec::new();
-    for chunk in experts.chunks(ASKED_AT_ONCE) {
-        let answers = join_all(
-            chunk
-                .iter()
-                .map(|e| state.service.next_free(e.id, from, to, params.duration_minutes)),
-        )
-        .await;
-        for (expert, answer) in chunk.iter().zip(answers) {
-            match answer? {
-                DirectoryAnswer::Answered(Some(f)) => free.push((expert, f)),
-                DirectoryAnswer::Answered(None) => {}
-                DirectoryAnswer::Unavailable(e) => left_out.push(unavailable(&state, expert, e)),
-            }
+    for (expert, answer) in experts.iter().zip(answers) {
+        match answer {
+            DirectoryAnswer::Answered(Some(f)) => free.push((expert, f)),
+            DirectoryAnswer::Answered(None) => {}
+            DirectoryAnswer::Unavailable(e) => left_out.push(unavailable(&state, expert, e)),
         }
     }
     // By next slot, then id: a total order, so the cursor never skips nor repeats an expert.
     free.sort_by_key(|(e, f)| (f.next_slot.start, e.id.to_string()));
-    let after_cursor = |(e, f): &&(&Expert, FreeTime)| match &after {
+    let after_cursor = |(e, f): &&(&DirectoryEntry, FreeTime)| match &after {
         None => true,
         Some((t, id)) => (f.next_slot.start, e.id.to_string()) > (*t, id.to_string()),
     };
-    let rest: Vec<&(&Expert, FreeTime)> = free.iter().filter(after_cursor).collect();
+    let rest: Vec<&(&DirectoryEntry, FreeTime)> = free.iter().filter(after_cursor).collect();
     let more = rest.len() as i64 > limit;
-    let page: Vec<&(&Expert, FreeTime)> = rest.into_iter().take(limit as usize).collect();
+    let page: Vec<&(&DirectoryEntry, FreeTime)> = rest.into_iter().take(limit as usize).collect();
     let next_cursor = more
         .then(|| page.last())
         .flatten()
@@ -365,16 +346,15 @@ async fn search(
     check_directory_question(start, end, Some(time.seconds() / 60))?;
     let q = name_query(params.q.as_deref())?;
     let experts = all_matching(&state, q).await?;
+    let ids: Vec<ExpertId> = experts.iter().map(|e| e.id).collect();
+    let answers = state.service.is_free_many(&ids, time).await?;
     let mut free = Vec::new();
     let mut left_out = Vec::new();
-    for chunk in experts.chunks(ASKED_AT_ONCE) {
-        let answers = join_all(chunk.iter().map(|e| state.service.is_free(e.id, time))).await;
-        for (expert, answer) in chunk.iter().zip(answers) {
-            match answer? {
-                DirectoryAnswer::Answered(true) => free.push(listed(expert, None)),
-                DirectoryAnswer::Answered(false) => {}
-                DirectoryAnswer::Unavailable(e) => left_out.push(unavailable(&state, expert, e)),
-            }
+    for (expert, answer) in experts.iter().zip(answers) {
+        match answer {
+            DirectoryAnswer::Answered(true) => free.push(listed(expert, None)),
+            DirectoryAnswer::Answered(false) => {}
+            DirectoryAnswer::Unavailable(e) => left_out.push(unavailable(&state, expert, e)),
         }
     }
     Ok(HttpResponse::Ok().json(SearchAnswer {

@@ -1,0 +1,1 @@
+DROP INDEX expert_profiles_by_name;
