@@ -46,6 +46,19 @@ async fn expert(api: &Api, name: &str, zone: &str, hours: &[(i64, &str, &str)]) 
     (id, token)
 }
 
+/// The client books [start, end) with the expert (201); the appointment's id.
+async fn book(api: &Api, token: &str, expert: &str, client: &str, start: &str, end: &str) -> String {
+    let booked = api
+        .post(
+            "/api/v1/appointments",
+            token,
+            json!({"expert_id": expert, "client_id": client, "start_time": start, "end_time": end}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    booked.body["id"].as_str().unwrap().to_owned()
+}
+
 /// Every page of GET /api/v1/experts with this query, following next_cursor.
 async fn all_pages(api: &Api, token: &str, query: &str, limit: usize) -> (Vec<Value>, Vec<Value>) {
     let (mut experts, mut unavailable) = (Vec::new(), Vec::new());
@@ -95,14 +108,7 @@ async fn the_directory_and_the_search_agree_with_the_slots() {
         let to = format!("{}T00:00:00Z", day_after(&monday, 7));
         // Berta's first slot is taken: her next slot is the one after it.
         let first = api.slots(&berlin, &client_token, &from, &to).await[0].clone();
-        let booked = api
-            .post(
-                "/api/v1/appointments",
-                &client_token,
-                json!({"expert_id": berlin, "client_id": client, "start_time": first.0, "end_time": first.1}),
-            )
-            .await;
-        assert_eq!(booked.status, 201, "{:?}", booked.body);
+        book(api, &client_token, &berlin, &client, &first.0, &first.1).await;
 
         let query = format!("available_from={from}&available_to={to}");
         let (listed, unavailable) = all_pages(api, &client_token, &query, 100).await;
@@ -379,15 +385,16 @@ async fn a_failed_calendar_sync_can_be_retried_by_the_expert() {
         use_calendar(api, &db.url, &cal).await;
         let (client, client_token) = api.client_with_token().await;
         let monday = next_monday();
-        let booked = api
-            .post(
-                "/api/v1/appointments",
-                &client_token,
-                json!({"expert_id": cal, "client_id": client, "start_time": format!("{monday}T09:00:00Z"), "end_time": format!("{monday}T09:30:00Z")}),
-            )
-            .await;
-        assert_eq!(booked.status, 201, "{:?}", booked.body);
-        let id = booked.body["id"].as_str().unwrap().to_owned();
+        let start = format!("{monday}T09:00:00Z");
+        let id = book(
+            api,
+            &client_token,
+            &cal,
+            &client,
+            &start,
+            &format!("{monday}T09:30:00Z"),
+        )
+        .await;
         // Whom the agenda names: the expert's clients, for the expert only.
         let clients = api.get(&format!("/api/v1/experts/{cal}/clients"), &expert_token).await;
         assert_eq!(clients.status, 200, "{:?}", clients.body);
@@ -498,14 +505,7 @@ async fn the_search_and_the_directory_agree_with_the_slots_of_three_hundred_expe
             assert_eq!(put.status, 200, "{:?}", put.body);
             if i % 4 == 0 {
                 if let Some((start, end)) = api.slots(&id, &client_token, &from, &to).await.into_iter().nth(i % 3) {
-                    let booked = api
-                        .post(
-                            "/api/v1/appointments",
-                            &client_token,
-                            json!({"expert_id": id, "client_id": client, "start_time": start, "end_time": end}),
-                        )
-                        .await;
-                    assert_eq!(booked.status, 201, "{:?}", booked.body);
+                    book(api, &client_token, &id, &client, &start, &end).await;
                 }
             }
             ids.push(id);
@@ -605,14 +605,7 @@ async fn the_search_and_the_directory_agree_with_the_slots_of_three_hundred_expe
             .next()
             .expect("someone is free on Wednesday at 10:00")
             .clone();
-        let booked = api
-            .post(
-                "/api/v1/appointments",
-                &client_token,
-                json!({"expert_id": taken, "client_id": client, "start_time": start, "end_time": end}),
-            )
-            .await;
-        assert_eq!(booked.status, 201, "{:?}", booked.body);
+        book(api, &client_token, &taken, &client, &start, &end).await;
         let outsider = ids.iter().find(|id| !before.contains(*id)).unwrap().clone();
         let put = api
             .put(

@@ -82,26 +82,16 @@ impl AvailabilityService {
         to: Timestamp,
         duration_minutes: Option<i64>,
     ) -> Result<DirectoryAnswer<Option<FreeTime>>, CoreError> {
-        match self.slots(expert, from, to, duration_minutes).await {
-            Ok(slots) => Ok(DirectoryAnswer::Answered(slots.first().map(|first| FreeTime {
-                next_slot: *first,
-                slot_count: slots.len(),
-            }))),
-            Err(e) => Self::directory_error(e).map(|free| free.map(|()| None)),
-        }
+        let answers = self.next_free_many(&[expert], from, to, duration_minutes).await?;
+        Ok(answers.into_iter().next().unwrap_or(DirectoryAnswer::Answered(None)))
     }
 
     /// Whether [start, end) is exactly one of the expert's slots of that length (GET slots with
     /// `from=start`, `to=end`, `duration_minutes` the time's length lists a slot starting at
     /// `start`).
     pub async fn is_free(&self, expert: ExpertId, time: Interval) -> Result<DirectoryAnswer<bool>, CoreError> {
-        let minutes = time.seconds() / 60;
-        match self.slots(expert, time.start(), time.end(), Some(minutes)).await {
-            Ok(slots) => Ok(DirectoryAnswer::Answered(
-                slots.iter().any(|s| s.start == time.start() && s.end == time.end()),
-            )),
-            Err(e) => Self::directory_error(e).map(|free| free.map(|()| false)),
-        }
+        let answers = self.is_free_many(&[expert], time).await?;
+        Ok(answers.into_iter().next().unwrap_or(DirectoryAnswer::Answered(false)))
     }
 
     /// [`next_free`](Self::next_free) for many experts, in the order given, reading them together.

@@ -10,7 +10,7 @@ const expertId = decodeURIComponent(location.pathname.split("/")[2] || "");
 const base = `/api/v1/experts/${encodeURIComponent(expertId)}`;
 const $ = (id) => document.getElementById(id);
 
-const integrations = new Integrations(expertId, () => {});
+const integrations = new Integrations(expertId);
 
 function fatal(title, text, action) {
   $("expert-name").textContent = title;

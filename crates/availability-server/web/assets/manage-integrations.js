@@ -4,7 +4,7 @@
 // panel with no change here.
 import { api, el } from "/assets/api.js";
 import { Panel } from "/assets/manage-panel.js";
-import { STATUS_BADGE, STATUS_TEXT, explain, say } from "/assets/manage-util.js";
+import { explain, say, statusBadge } from "/assets/manage-util.js";
 
 export class Integrations {
   /** onActive(type) runs when the active integration (or what it uses) changed. */
@@ -101,7 +101,7 @@ export class Integrations {
           el("span", { class: "choice-badges" },
             type === this.active ? el("span", { class: "badge badge-active" }, "In use") : null,
             off ? el("span", { class: "badge" }, "Not available")
-              : info ? el("span", { class: STATUS_BADGE[info.status] || "badge" }, STATUS_TEXT[info.status] || info.status) : null),
+              : info ? statusBadge(info.status) : null),
           off ? el("span", { class: "choice-why small muted" }, p.unavailable_reason || "Not set up on this server.")
             : el("span", { class: "choice-desc small muted" }, p.description)));
     });

@@ -3,7 +3,7 @@
 // and the last error, and what the provider's features offer once connected: a choice of
 // calendars, an event type, its working hours. No provider is named here.
 import { api, el } from "/assets/api.js";
-import { STATUS_BADGE, STATUS_TEXT, explain, nextId, pushText, say, when } from "/assets/manage-util.js";
+import { STATUS_BADGE, STATUS_TEXT, explain, factList, liveUpdates, nextId, say, when } from "/assets/manage-util.js";
 
 /** The field an event type picker fills: the API's name for the chosen event type. */
 const EVENT_TYPE_FIELD = "event_type_uri";
@@ -446,12 +446,13 @@ function facts(info, name) {
   if (info.account) rows.push(["Account", info.account]);
   if (info.connected_at) rows.push(["Connected", when(info.connected_at)]);
   if (info.last_synced_at) rows.push(["Last checked", when(info.last_synced_at)]);
-  if (info.push && info.status === "connected") rows.push(["Live updates", el("span", { class: "push-state" }, pushText(info.push, name))]);
+  const live = liveUpdates(info, name);
+  if (live) rows.push(live);
   if (info.last_error && info.status === "connected") {
     rows.push(["Last problem", `${info.last_error}${info.last_error_at ? ` (${when(info.last_error_at)})` : ""}`]);
   }
   if (rows.length === 0) return null;
-  return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  return factList(rows);
 }
 
 /** Radio buttons for event types; value() is the chosen URI. */

@@ -136,11 +136,27 @@ export function when(rfc3339) {
 export const STATUS_TEXT = { connected: "Connected", disconnected: "Not connected", needs_reauth: "Needs reconnecting" };
 export const STATUS_BADGE = { connected: "badge badge-ok", disconnected: "badge", needs_reauth: "badge badge-warn" };
 
+/** A connection's status as its badge. */
+export function statusBadge(status) {
+  return el("span", { class: STATUS_BADGE[status] || "badge" }, STATUS_TEXT[status] || status);
+}
+
+/** A list of [term, value] facts as a <dl class="facts">. */
+export function factList(rows) {
+  return el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+/** The "Live updates" fact of a connected calendar with push (GET integrations' `push`), or null. */
+export function liveUpdates(info, name) {
+  if (!info.push || info.status !== "connected") return null;
+  return ["Live updates", el("span", { class: "push-state" }, pushText(info.push, name))];
+}
+
 /**
- * A calendar's live updates (GET integrations' `push`) in words. Without push the server still
- * reads the calendar: busy times are at most 30 seconds old.
+ * A calendar's live updates in words. Without push the server still reads the calendar: busy
+ * times are at most 30 seconds old.
  */
-export function pushText(push, name) {
+function pushText(push, name) {
   const meanwhile = `changes in ${name} show within 30 seconds`;
   switch (push.state) {
     case "active": return `On: changes in ${name} show at once${push.last_notification_at ? ` (last notice ${when(push.last_notification_at)})` : ""}`;

@@ -4,7 +4,9 @@
 // page). Everything comes from and goes to the JSON API with the session cookie.
 import { api, el, mountTopbar, requireSession } from "/assets/api.js";
 import { OverridesEditor, WeeklyEditor } from "/assets/manage-hours.js";
-import { STATUS_BADGE, STATUS_TEXT, addDays, clock, explain, localParts, pushText, say, shortDate } from "/assets/manage-util.js";
+import {
+  addDays, clock, explain, factList, liveUpdates, localParts, say, shortDate, statusBadge,
+} from "/assets/manage-util.js";
 
 const expertId = decodeURIComponent(location.pathname.split("/")[2] || "");
 const base = `/api/v1/experts/${encodeURIComponent(expertId)}`;
@@ -436,12 +438,13 @@ function renderSource() {
     $("source").replaceChildren(el("p", {}, el("strong", {}, name), `: clients book the free times of your hours below. Connect a calendar to block its busy times too.`));
     return;
   }
-  const rows = [["Status", el("span", { class: STATUS_BADGE[info.status] || "badge" }, STATUS_TEXT[info.status] || info.status)]];
+  const rows = [["Status", statusBadge(info.status)]];
   if (info.account) rows.push(["Account", info.account]);
-  if (info.push && info.status === "connected") rows.push(["Live updates", el("span", { class: "push-state" }, pushText(info.push, name))]);
+  const live = liveUpdates(info, name);
+  if (live) rows.push(live);
   $("source").replaceChildren(
     el("p", {}, el("strong", {}, name), `: ${p.description}`),
-    el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+    factList(rows),
     info.status === "needs_reauth"
       ? el("p", { class: "alert alert-warn" }, `${name} stopped working: until you reconnect it, clients cannot see or book your times. `,
         el("a", { href: calendarsLink(type) }, `Reconnect ${name}`))
