@@ -23,8 +23,8 @@ pub use engine::{
 pub use error::{CoreError, SeriesConflict};
 pub use memory::InMemoryStore;
 pub use ports::{
-    AppointmentRepository, BookingGuard, CalendarFollow, Credential, CredentialRepository, ExpertRepository,
-    IntegrationRepository, NewSeries, SeriesBooking,
+    AppointmentRepository, BookingGuard, CalendarFollow, CalendarRead, Credential, CredentialRepository,
+    ExpertRepository, IntegrationRepository, NewSeries, SeriesBooking,
 };
 pub use provider::{
     AuthorizationRequest, CalendarEntry, ConnectMethod, Connection, CredentialField, EventTypeEntry, Features,

@@ -43,23 +43,37 @@ pub trait ExpertRepository: Send + Sync {
 
     /// [`expert_calendar`](Self::expert_calendar) of many experts for one window (the
     /// directory's questions), in the order asked: each expert's own answer (`NotFound` for one
-    /// that is gone), or an error of the whole read (the database). A database checks all their
-    /// calendar versions in one query and reads again only the calendars that changed.
+    /// that is gone), or an error of the whole read (the database). With each expert the caller
+    /// may give the calendar version it already has an answer for: a repository that keeps
+    /// versions answers [`CalendarRead::Unchanged`] when that is still the current one, without
+    /// reading the calendar. A database checks all the versions in one query and reads only the
+    /// calendars that changed.
     async fn expert_calendars(
         &self,
-        ids: &[ExpertId],
+        experts: &[(ExpertId, Option<i64>)],
         window: Interval,
         duration_minutes: Option<u32>,
-    ) -> Result<Vec<Result<ExpertCalendar, CoreError>>, CoreError> {
-        let mut calendars = Vec::with_capacity(ids.len());
-        for id in ids {
+    ) -> Result<Vec<Result<CalendarRead, CoreError>>, CoreError> {
+        let mut calendars = Vec::with_capacity(experts.len());
+        for (id, _) in experts {
             match self.expert_calendar(*id, window, duration_minutes).await {
                 Err(e) if !matches!(e, CoreError::NotFound { .. }) => return Err(e),
-                answer => calendars.push(answer),
+                answer => calendars.push(answer.map(|calendar| CalendarRead::Read(Box::new(calendar), None))),
             }
         }
         Ok(calendars)
     }
+}
+
+/// One expert's answer to [`ExpertRepository::expert_calendars`].
+#[derive(Debug, Clone)]
+pub enum CalendarRead {
+    /// The calendar is still at the version the caller gave.
+    Unchanged,
+    /// The calendar, with the version it was read at: a number the repository changes in the
+    /// same transaction as anything the calendar holds (the expert, their schedules, policy,
+    /// appointments, holds and calendar connection). `None`: the repository keeps no versions.
+    Read(Box<ExpertCalendar>, Option<i64>),
 }
 
 /// The check a booking must pass, run by the repository inside the transaction that writes the

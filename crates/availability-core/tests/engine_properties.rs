@@ -20,7 +20,9 @@ use availability_core::domain::jiff::Timestamp;
 use availability_core::domain::{
     BookingPolicy, DateOverride, DayOfWeek, Interval, LocalTime, Schedule, Slot, TimeWindow, WeeklyRule, Zone,
 };
-use availability_core::engine::{available_slots, check_booking, BookingRefusal, SlotQuery};
+use availability_core::engine::{
+    available_slots, available_slots_at_any_time, check_booking, BookingRefusal, SlotQuery, StartBounds,
+};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 
@@ -853,6 +855,40 @@ fn check_window_independence(case: &Case, cut: (u16, u16)) -> Result<(), TestCas
     Ok(())
 }
 
+/// A day on either side of the query window: what the directory's memo computes slots for.
+fn widened(case: &Case) -> Interval {
+    const DAY_NS: i128 = 86_400 * SEC_NS;
+    interval_ns(case.from - DAY_NS, case.to + DAY_NS)
+}
+
+/// The slots of a larger window [at any time](StartBounds) that start in the query window and
+/// within the bounds of `now` (what the directory's memo answers).
+fn bounded_at_now(any_time: Vec<Slot>, case: &Case, policy: &BookingPolicy) -> Vec<Slot> {
+    let Some((earliest, latest)) = StartBounds::of(policy).at(ts(case.now)) else {
+        return Vec::new();
+    };
+    let (from, to) = (ts(case.from), ts(case.to));
+    any_time
+        .into_iter()
+        .filter(|s| s.start >= from && s.start < to && s.start >= earliest && s.start < latest)
+        .collect()
+}
+
+/// Rule 4's bounds of now (notice, horizon, the past) and the window only filter: the slots at
+/// `now` are the slots of a larger window at any time that pass them.
+fn check_now_only_filters(case: &Case) -> Result<(), TestCaseError> {
+    let policy = case.booking_policy();
+    let any_time = available_slots_at_any_time(
+        &case.schedule(),
+        &policy,
+        &case.busy_intervals(),
+        widened(case),
+        case.duration_override,
+    );
+    prop_assert_eq!(bounded_at_now(any_time, case, &policy), case.engine());
+    Ok(())
+}
+
 /// Property 4: every shown slot can be booked (all busy time given as the calendar's); other
 /// starts and lengths are refused, with the right reason (rules 7 and 8); a start in the query
 /// window is bookable exactly when it is shown. About `max_shown` shown slots are tried; with
@@ -1020,6 +1056,12 @@ proptest! {
         cut in (0u16..=1000, 0u16..=1000),
     ) {
         check_window_independence(&case, cut)?;
+    }
+
+    /// Rule 4: now only filters; the slots at any time, bounded at now, are the slots at now.
+    #[test]
+    fn the_bounds_of_now_only_filter_the_slots_at_any_time(case in cases(10 * DAY_MIN, false, 0.3)) {
+        check_now_only_filters(&case)?;
     }
 }
 

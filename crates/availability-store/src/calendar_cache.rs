@@ -82,26 +82,38 @@ pub(crate) fn version(conn: &mut Conn, id: ExpertId) -> Result<i64, StoreError> 
     db_run!(conn, |c| load_version!(c, id))
 }
 
-/// The current calendar versions of these experts (an unknown one is absent), in one query per
-/// thousand experts.
+/// From how many experts on [`versions`] reads every version in one scan (a few milliseconds for
+/// 10,000) rather than looking each one up in the index (a list of 1,000 keys takes PostgreSQL
+/// about 2 ms).
+const SCAN_FROM: usize = 2000;
+
+/// The current calendar versions of these experts (an unknown one is absent): for a few, in one
+/// query per thousand; for many, in one query of every version (others' included).
 pub(crate) fn versions(conn: &mut Conn, ids: &[ExpertId]) -> Result<HashMap<ExpertId, i64>, StoreError> {
     use crate::schema::expert_calendar_versions as v;
     let mut found = HashMap::with_capacity(ids.len());
-    db_run!(conn, |c| {
-        for chunk in ids.chunks(1000) {
-            let keys: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-            let rows: Vec<(String, i64)> = v::table
-                .filter(v::expert_id.eq_any(&keys))
-                .select((v::expert_id, v::version))
-                .load(c)?;
-            for (id, version) in rows {
-                if let Ok(id) = id.parse() {
-                    found.insert(id, version);
-                }
+    let rows: Vec<(String, i64)> = db_run!(conn, |c| {
+        if ids.len() >= SCAN_FROM {
+            v::table.select((v::expert_id, v::version)).load(c)
+        } else {
+            let mut rows = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(1000) {
+                let keys: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+                rows.extend(
+                    v::table
+                        .filter(v::expert_id.eq_any(&keys))
+                        .select((v::expert_id, v::version))
+                        .load::<(String, i64)>(c)?,
+                );
             }
+            Ok::<_, diesel::result::Error>(rows)
         }
-        Ok::<_, StoreError>(())
     })?;
+    for (id, version) in rows {
+        if let Ok(id) = id.parse() {
+            found.insert(id, version);
+        }
+    }
     Ok(found)
 }
 

@@ -4,7 +4,9 @@ use availability_domain::{
     BookingPolicy, Client, ClientId, DateOverride, Expert, ExpertId, IntegrationType, Schedule, VideoPolicy,
     WeeklyRule, Zone,
 };
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 
 use crate::db::{db_run, Conn};
 use crate::rows::{corrupt, ClientRow, ExpertRow};
@@ -337,6 +339,12 @@ pub struct DirectoryEntry {
     pub integration_type: IntegrationType,
 }
 
+/// How many directory rows one query reads. A query for the whole directory would be sorted by
+/// PostgreSQL (its planner prefers a scan and a sort of every row to the index, and a sort of
+/// 10,000 names by the database's collation takes 15 ms); pages of this size are read in the
+/// index's order, each starting where the last ended (4 ms for 10,000).
+const DIRECTORY_CHUNK: i64 = 1000;
+
 /// Every expert whose name contains `q` (case-insensitively), by name then id (the index's
 /// order), after `after`, at most `limit`: the directory's pages and questions.
 pub(crate) fn directory(
@@ -346,30 +354,43 @@ pub(crate) fn directory(
     limit: i64,
 ) -> Result<Vec<DirectoryEntry>, StoreError> {
     let pattern = q.map(like_pattern);
-    let after = after.map(|a| (a.name.clone(), a.id.to_string()));
-    let rows: Vec<(String, String, String, String)> = db_run!(conn, |c| {
-        let mut query = expert_profiles::table
-            .select((
-                expert_profiles::id,
-                expert_profiles::name,
-                expert_profiles::timezone,
-                expert_profiles::integration_type,
-            ))
-            .order((expert_profiles::name, expert_profiles::id))
-            .limit(limit)
-            .into_boxed();
-        if let Some(p) = &pattern {
-            query = query.filter(lower(expert_profiles::name).like(p.clone()).escape('\\'));
+    let mut after = after.map(|a| (a.name.clone(), a.id.to_string()));
+    let mut rows: Vec<(String, String, String, String)> = Vec::new();
+    while (rows.len() as i64) < limit {
+        let chunk = (limit - rows.len() as i64).min(DIRECTORY_CHUNK);
+        let page: Vec<(String, String, String, String)> = db_run!(conn, |c| {
+            let mut query = expert_profiles::table
+                .select((
+                    expert_profiles::id,
+                    expert_profiles::name,
+                    expert_profiles::timezone,
+                    expert_profiles::integration_type,
+                ))
+                .order((expert_profiles::name, expert_profiles::id))
+                .limit(chunk)
+                .into_boxed();
+            if let Some(p) = &pattern {
+                query = query.filter(lower(expert_profiles::name).like(p.clone()).escape('\\'));
+            }
+            if let Some((name, id)) = &after {
+                // A row comparison: the index's own order, so each page starts in the index.
+                query = query.filter(
+                    sql::<Bool>("(name, id) > (")
+                        .bind::<Text, _>(name.clone())
+                        .sql(", ")
+                        .bind::<Text, _>(id.clone())
+                        .sql(")"),
+                );
+            }
+            query.load(c)
+        })?;
+        let full = page.len() as i64 == chunk;
+        after = page.last().map(|(id, name, ..)| (name.clone(), id.clone()));
+        rows.extend(page);
+        if !full {
+            break;
         }
-        if let Some((name, id)) = &after {
-            query = query.filter(
-                expert_profiles::name.gt(name.clone()).or(expert_profiles::name
-                    .eq(name.clone())
-                    .and(expert_profiles::id.gt(id.clone()))),
-            );
-        }
-        query.load(c)
-    })?;
+    }
     rows.into_iter()
         .map(|(id, name, timezone, integration)| {
             Ok(DirectoryEntry {

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use availability_core::{
-    AppointmentRepository, BookingGuard, CoreError, Credential, CredentialRepository, ExpertCalendar, ExpertRepository,
-    IntegrationRepository, NewSeries, SeriesBooking,
+    AppointmentRepository, BookingGuard, CalendarRead, CoreError, Credential, CredentialRepository, ExpertCalendar,
+    ExpertRepository, IntegrationRepository, NewSeries, SeriesBooking,
 };
 use availability_domain::jiff::Timestamp;
 use availability_domain::{
@@ -66,19 +66,20 @@ impl ExpertRepository for Store {
 
     async fn expert_calendars(
         &self,
-        ids: &[ExpertId],
+        experts: &[(ExpertId, Option<i64>)],
         window: Interval,
         duration_minutes: Option<u32>,
-    ) -> Result<Vec<Result<ExpertCalendar, CoreError>>, CoreError> {
+    ) -> Result<Vec<Result<CalendarRead, CoreError>>, CoreError> {
         let cache = self.calendars.clone();
-        let ids = ids.to_vec();
+        let experts = experts.to_vec();
         Ok(self
             .run_read(move |c| {
-                // One query for every version; a calendar is read only if it changed since this
-                // process last read it for this window.
+                // One query for every version; a calendar is read only if it changed since the
+                // caller's answer, or since this process last read it for this window.
+                let ids: Vec<ExpertId> = experts.iter().map(|(id, _)| *id).collect();
                 let versions = crate::calendar_cache::versions(c, &ids)?;
-                let mut calendars = Vec::with_capacity(ids.len());
-                for id in ids {
+                let mut calendars = Vec::with_capacity(experts.len());
+                for (id, known) in experts {
                     let gone = || {
                         Err(CoreError::NotFound {
                             what: "expert",
@@ -89,14 +90,18 @@ impl ExpertRepository for Store {
                         calendars.push(gone());
                         continue;
                     };
+                    if known == Some(version) {
+                        calendars.push(Ok(CalendarRead::Unchanged));
+                        continue;
+                    }
                     if let Some(hit) = cache.get(id, window, duration_minutes, version) {
-                        calendars.push(Ok(hit));
+                        calendars.push(Ok(CalendarRead::Read(Box::new(hit), Some(version))));
                         continue;
                     }
                     match appointments::expert_calendar(c, id, window, duration_minutes) {
                         Ok((version, calendar)) => {
                             cache.put(id, window, duration_minutes, version, &calendar);
-                            calendars.push(Ok(calendar));
+                            calendars.push(Ok(CalendarRead::Read(Box::new(calendar), Some(version))));
                         }
                         // Deleted since the versions were read.
                         Err(StoreError::NotFound { .. }) => calendars.push(gone()),

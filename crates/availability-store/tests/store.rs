@@ -639,3 +639,54 @@ async fn unused_scheduling_links_expire_after_a_day() {
         );
     }
 }
+
+/// The whole directory is read in pages of the index (1,000 rows a query): across those pages
+/// it is the same list, in the same order, as the directory's name pages, with experts of the
+/// same name on both sides of a page boundary.
+#[tokio::test]
+async fn the_whole_directory_reads_as_its_name_pages_do() {
+    for store in stores("the_whole_directory_reads_as_its_name_pages_do").await {
+        // 2,150 experts under 700 names (three or four each), some in capitals.
+        for i in 0..2150 {
+            let name = if i % 5 == 0 {
+                format!("EXPERT {:03}", i % 700)
+            } else {
+                format!("Expert {:03}", i % 700)
+            };
+            store
+                .create_expert(name, format!("e{i}@example.com"), Zone::utc())
+                .await
+                .unwrap();
+        }
+        let whole = store.directory(None, None, 20_000).await.unwrap();
+        assert_eq!(whole.len(), 2150);
+        let ids: std::collections::HashSet<ExpertId> = whole.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), 2150, "every expert once");
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.directory(None, after.clone(), 300).await.unwrap();
+            after = page.last().map(|e| availability_store::ExpertCursor {
+                name: e.name.clone(),
+                id: e.id,
+            });
+            let last = page.len() < 300;
+            paged.extend(page);
+            if last {
+                break;
+            }
+        }
+        assert_eq!(paged, whole, "name pages and the whole list agree");
+        // A limit that ends inside the second read, and a name search over the pages.
+        assert_eq!(store.directory(None, None, 1500).await.unwrap(), whole[..1500]);
+        let found = store.directory(Some("expert 01".into()), None, 20_000).await.unwrap();
+        let expected: Vec<_> = whole
+            .iter()
+            .filter(|e| e.name.to_lowercase().contains("expert 01"))
+            .cloned()
+            .collect();
+        // Names 010-019, each given at i, i + 700, i + 1400 and i + 2100.
+        assert_eq!(found.len(), 40);
+        assert_eq!(found, expected);
+    }
+}

@@ -222,6 +222,33 @@ pub struct BookingContext<'a> {
     pub holds: &'a [Hold],
 }
 
+/// Rule 4's bounds that come from now: a slot starts at or after now + the minimum notice and
+/// before now + the horizon. They only filter starts (the grid, the hours, busy time and limits
+/// never depend on them), so the slots at any `now` are exactly the slots
+/// [at any time](available_slots_at_any_time) that start within [`at(now)`](Self::at): what a
+/// directory keeps per calendar version and bounds per question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartBounds {
+    notice: SignedDuration,
+    horizon: SignedDuration,
+}
+
+impl StartBounds {
+    /// The policy's notice and horizon.
+    pub fn of(policy: &BookingPolicy) -> Self {
+        Self {
+            notice: SignedDuration::from_mins(i64::from(policy.minimum_notice_minutes())),
+            horizon: SignedDuration::from_hours(24 * i64::from(policy.booking_horizon_days())),
+        }
+    }
+
+    /// [earliest, latest) start as seen at `now`; `None` when either cannot be represented
+    /// (then there are no slots at all).
+    pub fn at(&self, now: Timestamp) -> Option<(Timestamp, Timestamp)> {
+        Some((now.checked_add(self.notice).ok()?, now.checked_add(self.horizon).ok()?))
+    }
+}
+
 /// The range of candidate starts and the grid of one slot computation.
 struct Walk {
     duration: i64,
@@ -233,20 +260,25 @@ struct Walk {
 impl Walk {
     /// Rule 4's bounds: starts in [from, to), not before now + notice, before now + horizon.
     fn new(policy: &BookingPolicy, query: &SlotQuery) -> Option<Self> {
-        let duration = i64::from(query.duration_minutes.unwrap_or(policy.slot_duration_minutes())) * MINUTE;
+        // Candidate starts are whole seconds, so s >= x is s >= ceil(x) and s < x is s < ceil(x).
+        let (earliest, latest) = StartBounds::of(policy).at(query.now)?;
+        let lo = ceil_second(query.window.start()).max(ceil_second(earliest));
+        let hi = ceil_second(query.window.end()).min(ceil_second(latest));
+        Self::within(policy, query.duration_minutes, lo, hi)
+    }
+
+    /// Starts in `window`, whatever the time (no notice, no horizon).
+    fn any_time(policy: &BookingPolicy, window: Interval, duration_minutes: Option<u32>) -> Option<Self> {
+        let (lo, hi) = (ceil_second(window.start()), ceil_second(window.end()));
+        Self::within(policy, duration_minutes, lo, hi)
+    }
+
+    fn within(policy: &BookingPolicy, duration_minutes: Option<u32>, lo: i64, hi: i64) -> Option<Self> {
+        let duration = i64::from(duration_minutes.unwrap_or(policy.slot_duration_minutes())) * MINUTE;
         let step = i64::from(policy.slot_interval_minutes()) * MINUTE;
         if duration <= 0 || step <= 0 {
             return None;
         }
-        // Candidate starts are whole seconds, so s >= x is s >= ceil(x) and s < x is s < ceil(x).
-        let now = query.now;
-        let notice = SignedDuration::from_mins(i64::from(policy.minimum_notice_minutes()));
-        let horizon = SignedDuration::from_hours(24 * i64::from(policy.booking_horizon_days()));
-        let (Ok(earliest), Ok(latest)) = (now.checked_add(notice), now.checked_add(horizon)) else {
-            return None;
-        };
-        let lo = ceil_second(query.window.start()).max(ceil_second(earliest));
-        let hi = ceil_second(query.window.end()).min(ceil_second(latest));
         (lo < hi).then_some(Self { duration, step, lo, hi })
     }
 }
@@ -260,10 +292,34 @@ pub fn available_slots<'a, 's>(
     busy: impl IntoIterator<Item = &'a Interval>,
     query: &SlotQuery,
 ) -> Vec<Slot> {
-    let Some(w) = Walk::new(policy, query) else {
-        return Vec::new();
-    };
-    let hours = PreparedHours::new(hours.into());
+    match Walk::new(policy, query) {
+        Some(w) => walk_slots(hours.into(), policy, busy, &w),
+        None => Vec::new(),
+    }
+}
+
+/// [`available_slots`] in `window` before rule 4's bounds of now (minimum notice, horizon, the
+/// past): the slots at any `now` are these, filtered by [`StartBounds::at`].
+pub fn available_slots_at_any_time<'a, 's>(
+    hours: impl Into<Hours<'s>>,
+    policy: &BookingPolicy,
+    busy: impl IntoIterator<Item = &'a Interval>,
+    window: Interval,
+    duration_minutes: Option<u32>,
+) -> Vec<Slot> {
+    match Walk::any_time(policy, window, duration_minutes) {
+        Some(w) => walk_slots(hours.into(), policy, busy, &w),
+        None => Vec::new(),
+    }
+}
+
+fn walk_slots<'a>(
+    hours: Hours<'_>,
+    policy: &BookingPolicy,
+    busy: impl IntoIterator<Item = &'a Interval>,
+    w: &Walk,
+) -> Vec<Slot> {
+    let hours = PreparedHours::new(hours);
     let windows = hours.availability_windows(w.lo, w.hi + w.duration);
     let mut forbidden = Vec::new();
     add_forbidden_starts(&mut forbidden, busy, w.duration, buffers(policy), (w.lo, w.hi));
@@ -358,9 +414,29 @@ impl<'a> BookingContext<'a> {
 
     /// The bookable slots for `query` (rules 1-10), as `requester` sees them.
     pub fn slots(&self, query: &SlotQuery, requester: &Requester) -> Vec<Slot> {
-        let Some(w) = Walk::new(self.policy, query) else {
-            return Vec::new();
-        };
+        match Walk::new(self.policy, query) {
+            Some(w) => self.walk_slots(&w, self.blocking_holds(query.now, requester), requester),
+            None => Vec::new(),
+        }
+    }
+
+    /// [`slots`](Self::slots) in `window` before rule 4's bounds of now (minimum notice,
+    /// horizon, the past): the slots at any `now` are these, filtered by [`StartBounds::at`],
+    /// as long as the holds do not change. Every hold blocks its time here (as it does until it
+    /// expires), so give a context without holds to get the slots of every `now`.
+    pub fn slots_at_any_time(
+        &self,
+        window: Interval,
+        duration_minutes: Option<u32>,
+        requester: &Requester,
+    ) -> Vec<Slot> {
+        match Walk::any_time(self.policy, window, duration_minutes) {
+            Some(w) => self.walk_slots(&w, self.blocking_holds(Timestamp::MIN, requester), requester),
+            None => Vec::new(),
+        }
+    }
+
+    fn walk_slots<'h>(&self, w: &Walk, holds: impl Iterator<Item = &'h Interval>, requester: &Requester) -> Vec<Slot> {
         let hours = PreparedHours::new(self.hours);
         let windows = hours.availability_windows(w.lo, w.hi + w.duration);
         let (range, buffers) = ((w.lo, w.hi), buffers(self.policy));
@@ -379,7 +455,6 @@ impl<'a> BookingContext<'a> {
                 add_forbidden_starts(&mut forbidden, [&b.time], w.duration, buffers, range);
             }
         }
-        let holds = self.blocking_holds(query.now, requester);
         add_forbidden_starts(&mut forbidden, holds, w.duration, buffers, range);
         if let Some(mut tally) = tally {
             tally.finish();

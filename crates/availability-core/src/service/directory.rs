@@ -8,16 +8,22 @@
 //! their calendar versions, and only calendars that changed are read again), for the whole UTC
 //! days around the question, so that every question about the same days reuses what the last
 //! one read. The slots of a window computed from a calendar read for a larger window are the
-//! same: the engine takes from it exactly what the smaller read would hold.
+//! same: the engine takes from it exactly what the smaller read would hold. The slots of those
+//! days are kept per calendar version ([`slot_memo`](super::slot_memo)), before the bounds that
+//! move with the clock, so an unchanged calendar is answered without being read or computed.
 //!
 //! [`ExpertRepository::expert_calendars`]: crate::ports::ExpertRepository::expert_calendars
+
+use std::sync::Arc;
 
 use availability_domain::jiff::Timestamp;
 use availability_domain::{BookingPolicy, ExpertId, Interval, Slot};
 use futures_util::stream::{self, StreamExt};
 
-use super::AvailabilityService;
-use crate::strategy::ExpertCalendar;
+use super::slot_memo::Memo;
+use super::{engine_slots, AvailabilityService};
+use crate::engine::StartBounds;
+use crate::ports::CalendarRead;
 use crate::CoreError;
 
 /// How many experts' slots are computed at the same time (those whose calendar is a provider's
@@ -104,14 +110,17 @@ impl AvailabilityService {
     ) -> Result<Vec<DirectoryAnswer<Option<FreeTime>>>, CoreError> {
         let window = super::check_window(from, to)?;
         let duration = duration_minutes.map(BookingPolicy::check_duration).transpose()?;
-        let answers = self.slots_of_many(experts, window, duration).await?;
+        let free_time = |slots: &[Slot]| {
+            slots.first().map(|first| FreeTime {
+                next_slot: *first,
+                slot_count: slots.len(),
+            })
+        };
+        let answers = self.slots_of_many(experts, window, duration, free_time).await?;
         answers
             .into_iter()
             .map(|answer| match answer {
-                Ok(slots) => Ok(DirectoryAnswer::Answered(slots.first().map(|first| FreeTime {
-                    next_slot: *first,
-                    slot_count: slots.len(),
-                }))),
+                Ok(free) => Ok(DirectoryAnswer::Answered(free)),
                 Err(e) => Self::directory_error(e).map(|free| free.map(|()| None)),
             })
             .collect()
@@ -125,37 +134,83 @@ impl AvailabilityService {
     ) -> Result<Vec<DirectoryAnswer<bool>>, CoreError> {
         let window = super::check_window(time.start(), time.end())?;
         let duration = BookingPolicy::check_duration(time.seconds() / 60)?;
-        let answers = self.slots_of_many(experts, window, Some(duration)).await?;
+        let is_free = |slots: &[Slot]| slots.iter().any(|s| s.start == time.start() && s.end == time.end());
+        let answers = self.slots_of_many(experts, window, Some(duration), is_free).await?;
         answers
             .into_iter()
             .map(|answer| match answer {
-                Ok(slots) => Ok(DirectoryAnswer::Answered(
-                    slots.iter().any(|s| s.start == time.start() && s.end == time.end()),
-                )),
+                Ok(free) => Ok(DirectoryAnswer::Answered(free)),
                 Err(e) => Self::directory_error(e).map(|free| free.map(|()| false)),
             })
             .collect()
     }
 
-    /// Each expert's slots in `window` (what GET slots answers), or why not; an error of the
-    /// database fails the whole question.
-    async fn slots_of_many(
+    /// What `answer` makes of each expert's slots in `window` (what GET slots answers), or why
+    /// there are none; an error of the database fails the whole question. Slots that depend on the
+    /// calendar alone come from the memo while the calendar's version is unchanged, and are kept
+    /// there when read; the others (provider calendars, holds) go through the slot path, 8 at a
+    /// time.
+    async fn slots_of_many<T>(
         &self,
         experts: &[ExpertId],
         window: Interval,
         duration_minutes: Option<u32>,
-    ) -> Result<Vec<Result<Vec<Slot>, CoreError>>, CoreError> {
-        let calendars = self
-            .experts
-            .expert_calendars(experts, read_window(window), duration_minutes)
-            .await?;
-        Ok(stream::iter(calendars)
-            .map(|calendar: Result<ExpertCalendar, CoreError>| async move {
-                self.slots_of(calendar?, window, duration_minutes).await
-            })
+        answer: impl Fn(&[Slot]) -> T,
+    ) -> Result<Vec<Result<T, CoreError>>, CoreError> {
+        let read = read_window(window);
+        let now = self.clock.now();
+        let memos = self.slot_memo.get_all(experts, read, duration_minutes);
+        let asked: Vec<(ExpertId, Option<i64>)> = experts
+            .iter()
+            .zip(&memos)
+            .map(|(id, memo)| (*id, memo.as_ref().map(|m| m.version)))
+            .collect();
+        let calendars = self.experts.expert_calendars(&asked, read, duration_minutes).await?;
+        let mut answers: Vec<Option<Result<T, CoreError>>> = Vec::with_capacity(experts.len());
+        let mut new_memos = Vec::new();
+        let mut through_slot_path = Vec::new();
+        for ((id, memo), calendar) in experts.iter().zip(memos).zip(calendars) {
+            let memo = match (calendar, memo) {
+                (Err(e), _) => {
+                    answers.push(Some(Err(e)));
+                    continue;
+                }
+                (Ok(CalendarRead::Unchanged), Some(memo)) => memo,
+                (Ok(CalendarRead::Unchanged), None) => {
+                    let e = CoreError::Storage(format!("expert {id}: no calendar and no version to keep"));
+                    answers.push(Some(Err(e)));
+                    continue;
+                }
+                (Ok(CalendarRead::Read(calendar, Some(version))), _)
+                    if self.slots_are_the_calendars_alone(&calendar) =>
+                {
+                    let slots = engine_slots(&calendar, Vec::new(), read, duration_minutes, None);
+                    let bounds = StartBounds::of(&calendar.expert.booking_policy);
+                    let memo = Arc::new(Memo::new(version, slots, bounds));
+                    new_memos.push((*id, Arc::clone(&memo)));
+                    memo
+                }
+                (Ok(CalendarRead::Read(calendar, _)), _) => {
+                    through_slot_path.push((answers.len(), *calendar));
+                    answers.push(None);
+                    continue;
+                }
+            };
+            answers.push(Some(Ok(answer(memo.slots_in(window, now)))));
+        }
+        self.slot_memo.put_all(read, duration_minutes, new_memos);
+        let asked_one_by_one: Vec<(usize, Result<Vec<Slot>, CoreError>)> = stream::iter(through_slot_path)
+            .map(|(at, calendar)| async move { (at, self.slots_of(calendar, window, duration_minutes).await) })
             .buffered(ASKED_AT_ONCE)
             .collect()
-            .await)
+            .await;
+        for (at, slots) in asked_one_by_one {
+            answers[at] = Some(slots.map(|slots| answer(&slots)));
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(CoreError::Storage("an expert was not answered".into()))))
+            .collect())
     }
 
     /// Provider trouble is one expert's answer; an expert who offers no slot of this length is

@@ -7,6 +7,7 @@
 mod calendar_sync;
 mod directory;
 mod reported;
+mod slot_memo;
 
 pub use calendar_sync::CalendarSyncSummary;
 pub use directory::{check_directory_question, DirectoryAnswer, FreeTime};
@@ -42,6 +43,7 @@ pub struct AvailabilityService {
     clock: Arc<dyn Clock>,
     write_external_events: bool,
     busy_cache: Arc<BusyCache>,
+    slot_memo: Arc<slot_memo::SlotMemo>,
 }
 
 impl std::fmt::Debug for AvailabilityService {
@@ -66,6 +68,7 @@ impl AvailabilityService {
             clock: Arc::new(SystemClock),
             write_external_events: true,
             busy_cache: Arc::new(BusyCache::new()),
+            slot_memo: Arc::default(),
         }
     }
 
@@ -163,41 +166,36 @@ impl AvailabilityService {
         if let Some(scheduler) = strategy.scheduler() {
             return scheduler.available_slots(&calendar, &query).await;
         }
-        let policy = calendar.expert.booking_policy.clone();
+        let policy = &calendar.expert.booking_policy;
         let external = match strategy.busy_time() {
             Some(source) => {
                 let around = busy_window(
                     window,
-                    &policy,
+                    policy,
                     duration_minutes.unwrap_or(policy.slot_duration_minutes()),
                 );
                 self.cached_busy_time(source, &calendar, around, query.now).await?
             }
             None => Vec::new(),
         };
-        if policy.has_limits() || calendar.holds.iter().any(|h| h.is_active(query.now)) {
-            // Rule 10: limits count confirmed and pending appointments over whole local days,
-            // weeks and months (the calendar holds those appointments), and active holds block
-            // their time: the engine's full context.
-            let calendar_busy: Vec<BusyTime> = external.into_iter().map(BusyTime::new).collect();
-            let bookings = calendar.bookings();
-            let context = BookingContext {
-                expert_zone: calendar.zone(),
-                hours: calendar.hours(),
-                policy: &policy,
-                calendar_busy: &calendar_busy,
-                bookings: &bookings,
-                holds: &calendar.holds,
-            };
-            return Ok(context.slots(&query, &Requester::default()));
-        }
-        let appointments = calendar.appointment_intervals();
-        Ok(engine::available_slots(
-            calendar.hours(),
-            &policy,
-            appointments.iter().chain(&external),
-            &query,
+        Ok(engine_slots(
+            &calendar,
+            external,
+            window,
+            duration_minutes,
+            Some(query.now),
         ))
+    }
+
+    /// Whether the calendar's slots depend on nothing but the calendar and the clock's bounds
+    /// (no provider busy time, no scheduler, no holds), so the directory may keep them per
+    /// calendar version.
+    fn slots_are_the_calendars_alone(&self, calendar: &ExpertCalendar) -> bool {
+        calendar.holds.is_empty()
+            && self
+                .strategies
+                .get(calendar.expert.integration_type)
+                .is_ok_and(|s| s.scheduler().is_none() && s.busy_time().is_none())
     }
 
     /// Every reason a booking of [start, end) is not a slot of the expert (api.md's explanations;
@@ -724,6 +722,63 @@ fn draft(
         series_id: None,
         created_at: now,
         updated_at: now,
+    }
+}
+
+/// The engine over a calendar and its external busy time: the slots starting in `window` as
+/// seen at `now`, or with `None` [at any time](engine::StartBounds) (every hold blocking).
+fn engine_slots(
+    calendar: &ExpertCalendar,
+    external: Vec<Interval>,
+    window: Interval,
+    duration_minutes: Option<u32>,
+    now: Option<Timestamp>,
+) -> Vec<Slot> {
+    let policy = &calendar.expert.booking_policy;
+    let holds_block = match now {
+        Some(now) => calendar.holds.iter().any(|h| h.is_active(now)),
+        None => !calendar.holds.is_empty(),
+    };
+    if policy.has_limits() || holds_block {
+        // Rule 10: limits count confirmed and pending appointments over whole local days,
+        // weeks and months (the calendar holds those appointments), and active holds block
+        // their time: the engine's full context.
+        let calendar_busy: Vec<BusyTime> = external.into_iter().map(BusyTime::new).collect();
+        let bookings = calendar.bookings();
+        let context = BookingContext {
+            expert_zone: calendar.zone(),
+            hours: calendar.hours(),
+            policy,
+            calendar_busy: &calendar_busy,
+            bookings: &bookings,
+            holds: &calendar.holds,
+        };
+        return match now {
+            Some(now) => context.slots(
+                &SlotQuery {
+                    window,
+                    now,
+                    duration_minutes,
+                },
+                &Requester::default(),
+            ),
+            None => context.slots_at_any_time(window, duration_minutes, &Requester::default()),
+        };
+    }
+    let appointments = calendar.appointment_intervals();
+    let busy = appointments.iter().chain(&external);
+    match now {
+        Some(now) => engine::available_slots(
+            calendar.hours(),
+            policy,
+            busy,
+            &SlotQuery {
+                window,
+                now,
+                duration_minutes,
+            },
+        ),
+        None => engine::available_slots_at_any_time(calendar.hours(), policy, busy, window, duration_minutes),
     }
 }
 

@@ -603,6 +603,21 @@ fn check_slots_match(case: &Rule10Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// With limits, periods and pending appointments (no holds: they expire with the clock), the
+/// slots of a larger window at any time, bounded at now, are the slots at now.
+fn check_now_only_filters_10(case: &Rule10Case) -> Result<(), TestCaseError> {
+    let mut inputs = case.inputs();
+    inputs.holds.clear();
+    let any_time = inputs
+        .ctx()
+        .slots_at_any_time(widened(&case.base), case.base.duration_override, &inputs.requester);
+    prop_assert_eq!(
+        bounded_at_now(any_time, &case.base, &inputs.policy),
+        case.engine_slots(&inputs)
+    );
+    Ok(())
+}
+
 /// For each probe: `explain` is bookable exactly when `check` accepts and `slots` shows the start
 /// for that length; its reasons are exactly the reference's; the refusal is the first reason in
 /// the order of precedence.
@@ -730,6 +745,12 @@ proptest! {
     #[test]
     fn rule_10_explain_check_and_slots_agree(case in rule_10_cases(), probes in rule_10_probes()) {
         check_explain_check_and_slots_agree(&case, &probes)?;
+    }
+
+    /// Rule 10 too: now only filters the slots at any time (the directory's memo).
+    #[test]
+    fn rule_10_the_bounds_of_now_only_filter(case in rule_10_cases()) {
+        check_now_only_filters_10(&case)?;
     }
 }
 
