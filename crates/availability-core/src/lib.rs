@@ -34,7 +34,7 @@ pub use provider::{
 pub use provider_events::{EventOutcome, Invitee, ProviderEvent};
 pub use service::{
     check_directory_question, check_window, AvailabilityService, CalendarSyncSummary, DirectoryAnswer, FreeTime,
-    MAX_QUERY_DAYS,
+    Listed, MAX_QUERY_DAYS,
 };
 pub use strategy::{
     bookings_of, counted_window, with_counted, AvailabilityStrategy, BusyTimeSource, CalendarChange, Capabilities,

@@ -391,18 +391,38 @@ pub(crate) fn directory(
             break;
         }
     }
-    rows.into_iter()
-        .map(|(id, name, timezone, integration)| {
-            Ok(DirectoryEntry {
-                id: id.parse().map_err(|e| corrupt("expert id", e))?,
-                name,
-                timezone,
-                integration_type: integration
-                    .parse::<IntegrationType>()
-                    .map_err(|e| corrupt("integration", e))?,
-            })
-        })
-        .collect()
+    rows.into_iter().map(directory_entry).collect()
+}
+
+/// The directory rows of these experts (in no order; one that is gone is absent).
+pub(crate) fn directory_rows(conn: &mut Conn, ids: &[ExpertId]) -> Result<Vec<DirectoryEntry>, StoreError> {
+    let mut rows: Vec<(String, String, String, String)> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let keys: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+        rows.extend(db_run!(conn, |c| expert_profiles::table
+            .filter(expert_profiles::id.eq_any(&keys))
+            .select((
+                expert_profiles::id,
+                expert_profiles::name,
+                expert_profiles::timezone,
+                expert_profiles::integration_type,
+            ))
+            .load::<(String, String, String, String)>(c))?);
+    }
+    rows.into_iter().map(directory_entry).collect()
+}
+
+fn directory_entry(
+    (id, name, timezone, integration): (String, String, String, String),
+) -> Result<DirectoryEntry, StoreError> {
+    Ok(DirectoryEntry {
+        id: id.parse().map_err(|e| corrupt("expert id", e))?,
+        name,
+        timezone,
+        integration_type: integration
+            .parse::<IntegrationType>()
+            .map_err(|e| corrupt("integration", e))?,
+    })
 }
 
 /// The clients who have (or had) an appointment with the expert, by name: whom the expert's agenda

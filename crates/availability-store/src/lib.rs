@@ -5,6 +5,7 @@ mod calendar_cache;
 mod calendar_sync;
 pub mod crypto;
 mod db;
+mod directory_cache;
 mod error;
 mod experts;
 mod holds;
@@ -33,6 +34,7 @@ use availability_domain::{
 
 pub use appointments::Party;
 pub use db::DatabaseUrl;
+pub use directory_cache::DirectoryRow;
 pub use error::StoreError;
 pub use experts::{DirectoryEntry, ExpertCursor, ExpertPatch};
 pub use ics::CalendarEntry;
@@ -65,6 +67,9 @@ pub struct Store {
     keyring: Arc<Keyring>,
     /// Slot queries' reads, reused while the expert's calendar version is unchanged.
     calendars: Arc<calendar_cache::CalendarCache>,
+    /// The whole directory for the marketplace's questions, reused row by row while each
+    /// expert's calendar version is unchanged.
+    directory: Arc<directory_cache::DirectoryCache>,
     /// One permit per pooled connection. Requests wait for a connection here, in arrival order,
     /// instead of on blocking threads inside the pool (whose wake-ups are not in order: under load
     /// some requests waited hundreds of milliseconds while later ones went first).
@@ -115,6 +120,7 @@ impl Store {
             write_gate,
             keyring: Arc::new(Keyring::empty()),
             calendars: Arc::default(),
+            directory: Arc::default(),
             connections: Arc::new(tokio::sync::Semaphore::new(size as usize)),
         })
     }
@@ -230,6 +236,15 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DirectoryEntry>, StoreError> {
         self.run(move |c| experts::directory(c, q.as_deref(), after.as_ref(), limit))
+            .await
+    }
+
+    /// Every expert by name then id (at most `limit`), each with their calendar version as this
+    /// call read it: the directory's questions. Rows are kept in the process and read again
+    /// only when their expert's version changed.
+    pub async fn whole_directory(&self, limit: i64) -> Result<Arc<Vec<DirectoryRow>>, StoreError> {
+        let cache = Arc::clone(&self.directory);
+        self.run_read(move |c| directory_cache::whole_directory(c, &cache, limit))
             .await
     }
 

@@ -690,3 +690,86 @@ async fn the_whole_directory_reads_as_its_name_pages_do() {
         assert_eq!(found, expected);
     }
 }
+
+/// The whole directory a process keeps follows every change made through any process: a booking
+/// (a new version, the same row), a new zone, a new name (a new order) and a new expert. Each
+/// time it equals what a process that kept nothing reads, versions included.
+#[tokio::test]
+async fn the_kept_directory_follows_every_change_to_it() {
+    let mut urls = vec![testing::fresh_sqlite_url()];
+    match testing::test_database_url() {
+        Some(base) => urls.push(testing::fresh_postgres_schema(&base).unwrap()),
+        None => testing::skip_postgres("the_kept_directory_follows_every_change_to_it"),
+    }
+    for url in urls {
+        let store = Store::open(&url).await.unwrap();
+        let fresh = || async { Store::open(&url).await.unwrap().whole_directory(20_000).await.unwrap() };
+        let (booked, client) = expert_and_client(&store).await;
+        let mut others = Vec::new();
+        for name in ["F", "H", "J"] {
+            let e = store
+                .create_expert(name.into(), format!("{name}@example.com"), Zone::utc())
+                .await
+                .unwrap();
+            others.push(e.id);
+        }
+        let names = |list: &[availability_store::DirectoryRow]| -> Vec<String> {
+            list.iter().map(|r| r.entry.name.clone()).collect()
+        };
+        let first = store.whole_directory(20_000).await.unwrap();
+        assert_eq!(names(&first), ["Dr. B", "F", "H", "J"]);
+        assert_eq!(first, fresh().await);
+
+        // A booking: a new version of the same row.
+        let version_of = |list: &[availability_store::DirectoryRow], id: ExpertId| {
+            list.iter()
+                .find(|r| r.entry.id == id)
+                .unwrap()
+                .calendar_version
+                .unwrap()
+        };
+        AppointmentRepository::book(
+            &store,
+            NewAppointment {
+                expert_id: booked,
+                client_id: client,
+                time: Interval::new(ts("2026-03-02T09:00:00Z"), ts("2026-03-02T09:30:00Z")).unwrap(),
+            },
+            guard(),
+        )
+        .await
+        .unwrap();
+        let after_booking = store.whole_directory(20_000).await.unwrap();
+        assert!(version_of(&after_booking, booked) > version_of(&first, booked));
+        assert_eq!(after_booking, fresh().await);
+
+        // Another process changes a zone, then a name (which changes the order).
+        let other = Store::open(&url).await.unwrap();
+        let patch = |name: Option<&str>, zone: Option<&str>| availability_store::ExpertPatch {
+            name: name.map(Into::into),
+            timezone: zone.map(|z| Zone::new(z).unwrap()),
+            ..Default::default()
+        };
+        other
+            .update_expert(others[0], patch(None, Some("Asia/Tokyo")))
+            .await
+            .unwrap();
+        let after_zone = store.whole_directory(20_000).await.unwrap();
+        assert_eq!(after_zone[1].entry.timezone, "Asia/Tokyo");
+        assert_eq!(after_zone, fresh().await);
+        other.update_expert(others[2], patch(Some("A"), None)).await.unwrap();
+        let after_name = store.whole_directory(20_000).await.unwrap();
+        assert_eq!(names(&after_name), ["A", "Dr. B", "F", "H"]);
+        assert_eq!(after_name, fresh().await);
+
+        // A new expert, and a limit.
+        other
+            .create_expert("G".into(), "g@example.com".into(), Zone::utc())
+            .await
+            .unwrap();
+        let after_new = store.whole_directory(20_000).await.unwrap();
+        assert_eq!(names(&after_new), ["A", "Dr. B", "F", "G", "H"]);
+        assert_eq!(after_new, fresh().await);
+        assert_eq!(names(&store.whole_directory(2).await.unwrap()), ["A", "Dr. B"]);
+    }
+}

@@ -41,6 +41,11 @@ fn read_window(window: Interval) -> Interval {
     }
 }
 
+/// An expert of a directory question, with their calendar version as the repository listed it
+/// while the question began (`None`: not listed with one). An expert listed at the version the
+/// service keeps their slots for is answered from those without asking the repository again.
+pub type Listed = (ExpertId, Option<i64>);
+
 /// When an expert is next free in a window, and how many slots they have there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FreeTime {
@@ -108,6 +113,19 @@ impl AvailabilityService {
         to: Timestamp,
         duration_minutes: Option<i64>,
     ) -> Result<Vec<DirectoryAnswer<Option<FreeTime>>>, CoreError> {
+        let experts: Vec<Listed> = experts.iter().map(|id| (*id, None)).collect();
+        self.next_free_listed(&experts, from, to, duration_minutes).await
+    }
+
+    /// [`next_free_many`](Self::next_free_many) for experts listed with their calendar versions
+    /// (see [`Listed`]).
+    pub async fn next_free_listed(
+        &self,
+        experts: &[Listed],
+        from: Timestamp,
+        to: Timestamp,
+        duration_minutes: Option<i64>,
+    ) -> Result<Vec<DirectoryAnswer<Option<FreeTime>>>, CoreError> {
         let window = super::check_window(from, to)?;
         let duration = duration_minutes.map(BookingPolicy::check_duration).transpose()?;
         let free_time = |slots: &[Slot]| {
@@ -132,6 +150,17 @@ impl AvailabilityService {
         experts: &[ExpertId],
         time: Interval,
     ) -> Result<Vec<DirectoryAnswer<bool>>, CoreError> {
+        let experts: Vec<Listed> = experts.iter().map(|id| (*id, None)).collect();
+        self.is_free_listed(&experts, time).await
+    }
+
+    /// [`is_free_many`](Self::is_free_many) for experts listed with their calendar versions (see
+    /// [`Listed`]).
+    pub async fn is_free_listed(
+        &self,
+        experts: &[Listed],
+        time: Interval,
+    ) -> Result<Vec<DirectoryAnswer<bool>>, CoreError> {
         let window = super::check_window(time.start(), time.end())?;
         let duration = BookingPolicy::check_duration(time.seconds() / 60)?;
         let is_free = |slots: &[Slot]| slots.iter().any(|s| s.start == time.start() && s.end == time.end());
@@ -152,24 +181,43 @@ impl AvailabilityService {
     /// time.
     async fn slots_of_many<T>(
         &self,
-        experts: &[ExpertId],
+        experts: &[Listed],
         window: Interval,
         duration_minutes: Option<u32>,
         answer: impl Fn(&[Slot]) -> T,
     ) -> Result<Vec<Result<T, CoreError>>, CoreError> {
         let read = read_window(window);
         let now = self.clock.now();
-        let memos = self.slot_memo.get_all(experts, read, duration_minutes);
+        let ids: Vec<ExpertId> = experts.iter().map(|(id, _)| *id).collect();
+        let memos = self.slot_memo.get_all(&ids, read, duration_minutes);
+        // Experts listed at the version of their memo are answered from it; the others are asked.
+        let current = |(listed, memo): (&Listed, &Option<Arc<Memo>>)| match (listed.1, memo) {
+            (Some(version), Some(memo)) => memo.version == version,
+            _ => false,
+        };
         let asked: Vec<(ExpertId, Option<i64>)> = experts
             .iter()
             .zip(&memos)
-            .map(|(id, memo)| (*id, memo.as_ref().map(|m| m.version)))
+            .filter(|&pair| !current(pair))
+            .map(|(listed, memo)| (listed.0, memo.as_ref().map(|m| m.version)))
             .collect();
-        let calendars = self.experts.expert_calendars(&asked, read, duration_minutes).await?;
+        let mut calendars = self
+            .experts
+            .expert_calendars(&asked, read, duration_minutes)
+            .await?
+            .into_iter();
         let mut answers: Vec<Option<Result<T, CoreError>>> = Vec::with_capacity(experts.len());
         let mut new_memos = Vec::new();
         let mut through_slot_path = Vec::new();
-        for ((id, memo), calendar) in experts.iter().zip(memos).zip(calendars) {
+        for (listed, memo) in experts.iter().zip(memos) {
+            let id = &listed.0;
+            let calendar = if current((listed, &memo)) {
+                Ok(CalendarRead::Unchanged)
+            } else {
+                calendars
+                    .next()
+                    .unwrap_or_else(|| Err(CoreError::Storage("an expert's calendar was not read".into())))
+            };
             let memo = match (calendar, memo) {
                 (Err(e), _) => {
                     answers.push(Some(Err(e)));

@@ -10,7 +10,7 @@ mod reported;
 mod slot_memo;
 
 pub use calendar_sync::CalendarSyncSummary;
-pub use directory::{check_directory_question, DirectoryAnswer, FreeTime};
+pub use directory::{check_directory_question, DirectoryAnswer, FreeTime, Listed};
 
 use std::sync::Arc;
 

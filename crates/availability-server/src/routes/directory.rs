@@ -4,11 +4,13 @@
 //! engine and busy-time cache as GET slots; one query checks every calendar version); an expert
 //! whose calendar cannot be asked is listed under `unavailable`, never failing the whole answer.
 
+use std::sync::Arc;
+
 use actix_web::{web, HttpResponse};
-use availability_core::{check_directory_question, DirectoryAnswer, FreeTime};
+use availability_core::{check_directory_question, DirectoryAnswer, FreeTime, Listed};
 use availability_domain::jiff::Timestamp;
 use availability_domain::{ExpertId, Interval};
-use availability_store::{DirectoryEntry, ExpertCursor};
+use availability_store::{DirectoryEntry, DirectoryRow, ExpertCursor};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -205,10 +207,28 @@ fn name_query(q: Option<&str>) -> Result<Option<String>, ApiError> {
     Ok(q.map(str::to_owned))
 }
 
-/// Every expert whose name matches, by name, up to [`MAX_SCANNED`], in one query (in the order of
-/// the index on name and id).
-async fn all_matching(state: &AppState, q: Option<String>) -> Result<Vec<DirectoryEntry>, ApiError> {
-    Ok(state.store.directory(q, None, MAX_SCANNED).await?)
+/// Every expert whose name matches, by name, up to [`MAX_SCANNED`] (in the order of the index on
+/// name and id). The whole directory comes with each expert's calendar version (kept in the
+/// process row by row while it is unchanged), so the service answers the experts whose slots it
+/// keeps at that version without asking again.
+async fn all_matching(state: &AppState, q: Option<String>) -> Result<Arc<Vec<DirectoryRow>>, ApiError> {
+    if q.is_none() {
+        return Ok(state.store.whole_directory(MAX_SCANNED).await?);
+    }
+    let entries = state.store.directory(q, None, MAX_SCANNED).await?;
+    Ok(Arc::new(
+        entries
+            .into_iter()
+            .map(|entry| DirectoryRow {
+                entry,
+                calendar_version: None,
+            })
+            .collect(),
+    ))
+}
+
+fn listed_versions(experts: &[DirectoryRow]) -> Vec<Listed> {
+    experts.iter().map(|e| (e.entry.id, e.calendar_version)).collect()
 }
 
 #[utoipa::path(get, path = "/api/v1/experts", operation_id = "list_experts", tag = "directory", params(DirectoryParams),
@@ -289,14 +309,13 @@ async fn list_experts(
         }
     };
     let experts = all_matching(&state, q).await?;
-    let ids: Vec<ExpertId> = experts.iter().map(|e| e.id).collect();
     let answers = state
         .service
-        .next_free_many(&ids, from, to, params.duration_minutes)
+        .next_free_listed(&listed_versions(&experts), from, to, params.duration_minutes)
         .await?;
     let mut free: Vec<(&DirectoryEntry, FreeTime)> = Vec::new();
     let mut left_out = Vec::new();
-    for (expert, answer) in experts.iter().zip(answers) {
+    for (expert, answer) in experts.iter().map(|e| &e.entry).zip(answers) {
         match answer {
             DirectoryAnswer::Answered(Some(f)) => free.push((expert, f)),
             DirectoryAnswer::Answered(None) => {}
@@ -346,11 +365,10 @@ async fn search(
     check_directory_question(start, end, Some(time.seconds() / 60))?;
     let q = name_query(params.q.as_deref())?;
     let experts = all_matching(&state, q).await?;
-    let ids: Vec<ExpertId> = experts.iter().map(|e| e.id).collect();
-    let answers = state.service.is_free_many(&ids, time).await?;
+    let answers = state.service.is_free_listed(&listed_versions(&experts), time).await?;
     let mut free = Vec::new();
     let mut left_out = Vec::new();
-    for (expert, answer) in experts.iter().zip(answers) {
+    for (expert, answer) in experts.iter().map(|e| &e.entry).zip(answers) {
         match answer {
             DirectoryAnswer::Answered(true) => free.push(listed(expert, None)),
             DirectoryAnswer::Answered(false) => {}
