@@ -46,19 +46,6 @@ async fn expert(api: &Api, name: &str, zone: &str, hours: &[(i64, &str, &str)]) 
     (id, token)
 }
 
-/// The client books [start, end) with the expert (201); the appointment's id.
-async fn book(api: &Api, token: &str, expert: &str, client: &str, start: &str, end: &str) -> String {
-    let booked = api
-        .post(
-            "/api/v1/appointments",
-            token,
-            json!({"expert_id": expert, "client_id": client, "start_time": start, "end_time": end}),
-        )
-        .await;
-    assert_eq!(booked.status, 201, "{:?}", booked.body);
-    booked.body["id"].as_str().unwrap().to_owned()
-}
-
 /// Every page of GET /api/v1/experts with this query, following next_cursor.
 async fn all_pages(api: &Api, token: &str, query: &str, limit: usize) -> (Vec<Value>, Vec<Value>) {
     let (mut experts, mut unavailable) = (Vec::new(), Vec::new());
@@ -82,6 +69,21 @@ async fn all_pages(api: &Api, token: &str, query: &str, limit: usize) -> (Vec<Va
         }
     }
     panic!("more than 50 pages");
+}
+
+/// The windowed directory's entry of `id` is as GET slots has it: listed exactly when it has
+/// slots, with the first as next_slot and their number as slot_count. The entry, if listed.
+fn listed_as_slots<'a>(listed: &'a [Value], id: &str, slots: &[(String, String)], label: &str) -> Option<&'a Value> {
+    let entry = listed.iter().find(|e| e["id"] == id);
+    match slots.first() {
+        None => assert!(entry.is_none(), "{label}: {id} has no slots but is listed"),
+        Some((start, end)) => {
+            let entry = entry.unwrap_or_else(|| panic!("{label}: {id} has slots but is missing"));
+            assert_eq!(entry["next_slot"], json!({"start": start, "end": end}), "{label}");
+            assert_eq!(entry["slot_count"], slots.len(), "{label}");
+        }
+    }
+    entry
 }
 
 fn day_after(day: &str, days: i64) -> String {
@@ -108,7 +110,7 @@ async fn the_directory_and_the_search_agree_with_the_slots() {
         let to = format!("{}T00:00:00Z", day_after(&monday, 7));
         // Berta's first slot is taken: her next slot is the one after it.
         let first = api.slots(&berlin, &client_token, &from, &to).await[0].clone();
-        book(api, &client_token, &berlin, &client, &first.0, &first.1).await;
+        api.book(&client_token, &berlin, &client, &first.0, &first.1).await;
 
         let query = format!("available_from={from}&available_to={to}");
         let (listed, unavailable) = all_pages(api, &client_token, &query, 100).await;
@@ -116,16 +118,9 @@ async fn the_directory_and_the_search_agree_with_the_slots() {
         let mut expected = Vec::new();
         for id in [&berlin, &york, &tokyo, &idle] {
             let slots = api.slots(id, &client_token, &from, &to).await;
-            let entry = listed.iter().find(|e| e["id"] == id.as_str());
-            match slots.first() {
-                None => assert!(entry.is_none(), "{}: {id} has no slots but is listed", db.label),
-                Some((start, end)) => {
-                    let entry = entry.unwrap_or_else(|| panic!("{}: {id} has slots but is missing", db.label));
-                    assert_eq!(entry["next_slot"], json!({"start": start, "end": end}), "{}", db.label);
-                    assert_eq!(entry["slot_count"], slots.len(), "{}", db.label);
-                    assert!(entry.get("email").is_none(), "the directory shows no email address");
-                    expected.push((start.clone(), id.clone()));
-                }
+            if let Some(entry) = listed_as_slots(&listed, id, &slots, db.label) {
+                assert!(entry.get("email").is_none(), "the directory shows no email address");
+                expected.push((slots[0].0.clone(), id.clone()));
             }
         }
         assert_ne!(expected[0].0, first.0, "the booked slot is not Berta's next one");
@@ -386,15 +381,12 @@ async fn a_failed_calendar_sync_can_be_retried_by_the_expert() {
         let (client, client_token) = api.client_with_token().await;
         let monday = next_monday();
         let start = format!("{monday}T09:00:00Z");
-        let id = book(
-            api,
-            &client_token,
-            &cal,
-            &client,
-            &start,
-            &format!("{monday}T09:30:00Z"),
-        )
-        .await;
+        let id = api
+            .book(&client_token, &cal, &client, &start, &format!("{monday}T09:30:00Z"))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         // Whom the agenda names: the expert's clients, for the expert only.
         let clients = api.get(&format!("/api/v1/experts/{cal}/clients"), &expert_token).await;
         assert_eq!(clients.status, 200, "{:?}", clients.body);
@@ -505,28 +497,19 @@ async fn the_search_and_the_directory_agree_with_the_slots_of_three_hundred_expe
             assert_eq!(put.status, 200, "{:?}", put.body);
             if i % 4 == 0 {
                 if let Some((start, end)) = api.slots(&id, &client_token, &from, &to).await.into_iter().nth(i % 3) {
-                    book(api, &client_token, &id, &client, &start, &end).await;
+                    api.book(&client_token, &id, &client, &start, &end).await;
                 }
             }
             ids.push(id);
         }
 
         // The search, at times across the day and the week, for two lengths.
+        // What GET slots says of [start, end) for its length.
         let is_free = |id: String, start: String, end: String, minutes: i64| {
             let token = client_token.clone();
             async move {
-                let a = api
-                    .get(
-                        &format!("/api/v1/experts/{id}/slots?from={start}&to={end}&duration_minutes={minutes}"),
-                        &token,
-                    )
-                    .await;
-                assert_eq!(a.status, 200, "{:?}", a.body);
-                a.body["slots"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|s| s["start"] == start.as_str() && s["end"] == end.as_str())
+                let slots = api.slots_for(&id, &token, &start, &end, Some(minutes)).await;
+                slots.iter().any(|(s, e)| *s == start && *e == end)
             }
         };
         let search = |start: String, end: String| {
@@ -584,15 +567,7 @@ async fn the_search_and_the_directory_agree_with_the_slots_of_three_hundred_expe
         assert_eq!(unavailable, Vec::<Value>::new());
         for id in &ids {
             let slots = api.slots(id, &client_token, &from, &to).await;
-            let entry = listed.iter().find(|e| e["id"] == id.as_str());
-            match slots.first() {
-                None => assert!(entry.is_none(), "{}: {id} has no slots but is listed", db.label),
-                Some((start, end)) => {
-                    let entry = entry.unwrap_or_else(|| panic!("{}: {id} has slots but is missing", db.label));
-                    assert_eq!(entry["next_slot"], json!({"start": start, "end": end}), "{}", db.label);
-                    assert_eq!(entry["slot_count"], slots.len(), "{}", db.label);
-                }
-            }
+            listed_as_slots(&listed, id, &slots, db.label);
         }
 
         // What changes shows at once: a booking takes an expert out of the search at its time;
@@ -605,7 +580,7 @@ async fn the_search_and_the_directory_agree_with_the_slots_of_three_hundred_expe
             .next()
             .expect("someone is free on Wednesday at 10:00")
             .clone();
-        book(api, &client_token, &taken, &client, &start, &end).await;
+        api.book(&client_token, &taken, &client, &start, &end).await;
         let outsider = ids.iter().find(|id| !before.contains(*id)).unwrap().clone();
         let put = api
             .put(

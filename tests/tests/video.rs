@@ -30,18 +30,6 @@ async fn wait_for(api: &Api, id: &str, token: &str, what: &str, done: impl Fn(&V
     panic!("appointment {id}: never {what}: {last}");
 }
 
-async fn book(api: &Api, token: &str, expert: &str, client: &str, start: &str, end: &str) -> Value {
-    let booked = api
-        .post(
-            "/api/v1/appointments",
-            token,
-            json!({"expert_id": expert, "client_id": client, "start_time": start, "end_time": end}),
-        )
-        .await;
-    assert_eq!(booked.status, 201, "{:?}", booked.body);
-    booked.body
-}
-
 fn assert_error(answer: &support::Answer, status: u16, code: &str) {
     assert_eq!(answer.status, status, "{:?}", answer.body);
     assert_eq!(answer.body["error"]["code"], code, "{:?}", answer.body);
@@ -108,15 +96,15 @@ async fn google_bookings_get_the_meet_link_once_and_keep_it() {
         // 1. The conference comes back pending; the outbox reads the event again for the link.
         google.set_conference_pending_reads(1);
         let day = next_monday();
-        let first = book(
-            api,
-            &client_token,
-            &expert,
-            &client,
-            &format!("{day}T09:00:00Z"),
-            &format!("{day}T09:30:00Z"),
-        )
-        .await;
+        let first = api
+            .book(
+                &client_token,
+                &expert,
+                &client,
+                &format!("{day}T09:00:00Z"),
+                &format!("{day}T09:30:00Z"),
+            )
+            .await;
         assert_eq!(first["meeting_url"], Value::Null, "{l}: not known at booking");
         let first_id = first["id"].as_str().unwrap().to_owned();
         let first = wait_for(api, &first_id, &client_token, "got its meeting", |a| {
@@ -166,15 +154,15 @@ async fn google_bookings_get_the_meet_link_once_and_keep_it() {
         // 2. The insert's answer is lost: the retry finds the event; one event, one meeting.
         google.set_conference_pending_reads(0);
         google.lose_next_answer("calendar.events.insert");
-        let second = book(
-            api,
-            &client_token,
-            &expert,
-            &client,
-            &format!("{day}T11:00:00Z"),
-            &format!("{day}T11:30:00Z"),
-        )
-        .await;
+        let second = api
+            .book(
+                &client_token,
+                &expert,
+                &client,
+                &format!("{day}T11:00:00Z"),
+                &format!("{day}T11:30:00Z"),
+            )
+            .await;
         let second_id = second["id"].as_str().unwrap().to_owned();
         let second = wait_for(api, &second_id, &client_token, "got its meeting", |a| {
             a["meeting_url"].is_string() && a["sync_status"] == "synced"
@@ -247,15 +235,15 @@ async fn google_bookings_get_the_meet_link_once_and_keep_it() {
         let now_manual = api.get(&format!("/api/v1/experts/{expert}"), &expert_token).await;
         assert_eq!(now_manual.body["integration_type"], "manual", "{l}");
         assert_eq!(now_manual.body["booking_policy"]["video"], "provider", "{l}");
-        let third = book(
-            api,
-            &client_token,
-            &expert,
-            &client,
-            &format!("{day}T15:00:00Z"),
-            &format!("{day}T15:30:00Z"),
-        )
-        .await;
+        let third = api
+            .book(
+                &client_token,
+                &expert,
+                &client,
+                &format!("{day}T15:00:00Z"),
+                &format!("{day}T15:30:00Z"),
+            )
+            .await;
         assert_eq!(third["meeting_url"], Value::Null, "{l}: {third}");
         assert!(
             third["meeting_error"]
@@ -298,15 +286,15 @@ async fn outlook_bookings_get_the_teams_join_url() {
         assert_eq!(office365["capabilities"]["video"], true, "{l}: {office365}");
         let (client, client_token) = api.client_with_token().await;
         let day = next_monday();
-        let booked = book(
-            api,
-            &client_token,
-            &expert,
-            &client,
-            &format!("{day}T09:00:00Z"),
-            &format!("{day}T09:30:00Z"),
-        )
-        .await;
+        let booked = api
+            .book(
+                &client_token,
+                &expert,
+                &client,
+                &format!("{day}T09:00:00Z"),
+                &format!("{day}T09:30:00Z"),
+            )
+            .await;
         let id = booked["id"].as_str().unwrap().to_owned();
         let synced = wait_for(api, &id, &client_token, "synced", |a| a["sync_status"] == "synced").await;
         let meetings = graph.online_meetings();
@@ -372,15 +360,15 @@ async fn a_personal_microsoft_account_without_teams_says_why_there_is_no_link() 
         assert_eq!(set.status, 200, "{l}: {:?}", set.body);
         let (client, client_token) = api.client_with_token().await;
         let day = next_monday();
-        let booked = book(
-            api,
-            &client_token,
-            &expert,
-            &client,
-            &format!("{day}T10:00:00Z"),
-            &format!("{day}T10:30:00Z"),
-        )
-        .await;
+        let booked = api
+            .book(
+                &client_token,
+                &expert,
+                &client,
+                &format!("{day}T10:00:00Z"),
+                &format!("{day}T10:30:00Z"),
+            )
+            .await;
         let id = booked["id"].as_str().unwrap().to_owned();
         let synced = wait_for(api, &id, &client_token, "synced", |a| a["sync_status"] == "synced").await;
         assert_eq!(synced["meeting_url"], Value::Null, "{l}: {synced}");
@@ -470,15 +458,15 @@ async fn static_rooms_are_set_at_booking_and_provider_needs_a_calendar_that_make
 
         let (client, client_token) = api.client_with_token().await;
         let day = next_monday();
-        let booked = book(
-            api,
-            &client_token,
-            &expert,
-            &client,
-            &format!("{day}T09:00:00Z"),
-            &format!("{day}T09:30:00Z"),
-        )
-        .await;
+        let booked = api
+            .book(
+                &client_token,
+                &expert,
+                &client,
+                &format!("{day}T09:00:00Z"),
+                &format!("{day}T09:30:00Z"),
+            )
+            .await;
         assert_eq!(booked["meeting_url"], room, "{l}: the room is set at booking");
         assert_eq!(booked["meeting_error"], Value::Null, "{l}");
         let id = booked["id"].as_str().unwrap();
@@ -517,15 +505,15 @@ async fn static_rooms_are_set_at_booking_and_provider_needs_a_calendar_that_make
 
         // Without video, no link.
         api.put(&path, &expert_token, json!({})).await;
-        let plain = book(
-            api,
-            &client_token,
-            &expert,
-            &client,
-            &format!("{day}T10:00:00Z"),
-            &format!("{day}T10:30:00Z"),
-        )
-        .await;
+        let plain = api
+            .book(
+                &client_token,
+                &expert,
+                &client,
+                &format!("{day}T10:00:00Z"),
+                &format!("{day}T10:30:00Z"),
+            )
+            .await;
         assert_eq!(plain["meeting_url"], Value::Null, "{l}");
         server.stop().await;
     }

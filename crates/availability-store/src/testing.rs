@@ -42,6 +42,17 @@ pub fn fresh_sqlite_url() -> String {
     format!("sqlite://{}", dir.join("test.db").display())
 }
 
+/// A fresh SQLite file always, and a fresh PostgreSQL schema when TEST_DATABASE_URL is set (else
+/// the test says plainly that PostgreSQL is skipped): the databases a store test runs on.
+pub fn database_urls(test: &str) -> Result<Vec<String>, StoreError> {
+    let mut urls = vec![fresh_sqlite_url()];
+    match test_database_url() {
+        Some(base) => urls.push(fresh_postgres_schema(&base)?),
+        None => skip_postgres(test),
+    }
+    Ok(urls)
+}
+
 /// Writes an appointment row as it is, without the slot engine or the expert's lock, to prove
 /// that the database's own constraint refuses overlaps. Never call it outside tests.
 pub async fn insert_unchecked(

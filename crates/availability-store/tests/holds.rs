@@ -15,16 +15,6 @@ use availability_core::domain::{
 use availability_core::{AppointmentRepository, BookingGuard, CoreError, ExpertRepository};
 use availability_store::{testing, Store};
 
-/// Database URLs: a fresh SQLite file, and a fresh PostgreSQL schema when configured.
-fn urls(test: &str) -> Vec<String> {
-    let mut list = vec![testing::fresh_sqlite_url()];
-    match testing::test_database_url() {
-        Some(base) => list.push(testing::fresh_postgres_schema(&base).unwrap()),
-        None => testing::skip_postgres(test),
-    }
-    list
-}
-
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
@@ -99,7 +89,7 @@ fn booking(expert: ExpertId, client: ClientId, time: Interval) -> NewAppointment
 
 #[tokio::test]
 async fn a_hold_blocks_others_until_it_expires_and_only_its_client_redeems_it() {
-    for url in urls("a_hold_blocks_others_until_it_expires_and_only_its_client_redeems_it") {
+    for url in testing::database_urls("a_hold_blocks_others_until_it_expires_and_only_its_client_redeems_it").unwrap() {
         let store = Store::open(&url).await.unwrap();
         let backend = store.backend();
         let expert = expert(&store).await;
@@ -209,7 +199,7 @@ async fn a_hold_blocks_others_until_it_expires_and_only_its_client_redeems_it() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_stores_racing_holds_and_bookings_store_one() {
-    for url in urls("two_stores_racing_holds_and_bookings_store_one") {
+    for url in testing::database_urls("two_stores_racing_holds_and_bookings_store_one").unwrap() {
         // Two stores with their own pools on one database, as two server processes.
         let first = Arc::new(Store::open(&url).await.unwrap());
         let second = Arc::new(Store::open(&url).await.unwrap());

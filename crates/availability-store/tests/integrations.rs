@@ -20,15 +20,6 @@ const KEY_A: &str = "11111111111111111111111111111111111111111111111111111111111
 const KEY_B: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 const TOKEN: &str = "ya29.plaintext-access-token-that-must-never-be-stored";
 
-async fn urls(test: &str) -> Vec<String> {
-    let mut list = vec![testing::fresh_sqlite_url()];
-    match testing::test_database_url() {
-        Some(base) => list.push(testing::fresh_postgres_schema(&base).unwrap()),
-        None => testing::skip_postgres(test),
-    }
-    list
-}
-
 async fn open(url: &str, current: &str, old: &str) -> Store {
     Store::open(url)
         .await
@@ -42,7 +33,7 @@ fn credential() -> Secret<String> {
 
 #[tokio::test]
 async fn credentials_are_encrypted_and_rotate_with_the_key() {
-    for url in urls("credentials_are_encrypted_and_rotate_with_the_key").await {
+    for url in testing::database_urls("credentials_are_encrypted_and_rotate_with_the_key").unwrap() {
         let store = open(&url, KEY_A, "").await;
         let expert = store
             .create_expert("E".into(), "e@x.com".into(), Zone::utc())
@@ -98,7 +89,7 @@ async fn credentials_are_encrypted_and_rotate_with_the_key() {
 
 #[tokio::test]
 async fn a_flipped_byte_is_a_clear_error_and_needs_reauth() {
-    for url in urls("a_flipped_byte_is_a_clear_error_and_needs_reauth").await {
+    for url in testing::database_urls("a_flipped_byte_is_a_clear_error_and_needs_reauth").unwrap() {
         let store = open(&url, KEY_A, "").await;
         let expert = store
             .create_expert("E".into(), "e@x.com".into(), Zone::utc())
@@ -132,7 +123,7 @@ async fn a_flipped_byte_is_a_clear_error_and_needs_reauth() {
 
 #[tokio::test]
 async fn status_success_failure_and_disconnect() {
-    for url in urls("status_success_failure_and_disconnect").await {
+    for url in testing::database_urls("status_success_failure_and_disconnect").unwrap() {
         let store = open(&url, KEY_A, "").await;
         let expert = store
             .create_expert("E".into(), "e@x.com".into(), Zone::utc())
@@ -190,7 +181,7 @@ async fn status_success_failure_and_disconnect() {
 
 #[tokio::test]
 async fn oauth_states_are_single_use_bound_and_hashed() {
-    for url in urls("oauth_states_are_single_use_bound_and_hashed").await {
+    for url in testing::database_urls("oauth_states_are_single_use_bound_and_hashed").unwrap() {
         let store = open(&url, KEY_A, "").await;
         let expert = store
             .create_expert("E".into(), "e@x.com".into(), Zone::utc())
@@ -307,7 +298,7 @@ async fn oauth_states_are_single_use_bound_and_hashed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
-    for url in urls("bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once").await {
+    for url in testing::database_urls("bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once").unwrap() {
         let store = Arc::new(open(&url, KEY_A, "").await);
         let expert = store
             .create_expert("E".into(), "e@x.com".into(), Zone::utc())
@@ -431,7 +422,7 @@ async fn bookings_of_calendar_experts_queue_one_sync_job_each_claimed_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_policies_and_meetings_that_are_still_being_made() {
-    for url in urls("video_policies_and_meetings_that_are_still_being_made").await {
+    for url in testing::database_urls("video_policies_and_meetings_that_are_still_being_made").unwrap() {
         let store = Arc::new(open(&url, KEY_A, "").await);
         let google = IntegrationType::from_static("google_calendar");
         let expert = store

@@ -10,18 +10,11 @@ use availability_core::domain::{ClientId, Zone};
 use availability_core::ExpertRepository;
 use availability_store::{testing, tokens, Principal, Store, StoreError};
 
-fn urls(test: &str) -> Vec<String> {
-    let mut list = vec![testing::fresh_sqlite_url()];
-    match testing::test_database_url() {
-        Some(base) => list.push(testing::fresh_postgres_schema(&base).unwrap()),
-        None => testing::skip_postgres(test),
-    }
-    list
-}
-
 #[tokio::test]
 async fn tokens_are_listed_without_secrets_revoked_with_their_sessions_and_expire() {
-    for url in urls("tokens_are_listed_without_secrets_revoked_with_their_sessions_and_expire") {
+    for url in
+        testing::database_urls("tokens_are_listed_without_secrets_revoked_with_their_sessions_and_expire").unwrap()
+    {
         let store = Store::open(&url).await.unwrap();
         let expert = store
             .create_expert("E".into(), "e@example.com".into(), Zone::utc())
@@ -71,7 +64,7 @@ async fn tokens_are_listed_without_secrets_revoked_with_their_sessions_and_expir
 
 #[tokio::test]
 async fn client_emails_are_unique_compared_case_insensitively() {
-    for url in urls("client_emails_are_unique_compared_case_insensitively") {
+    for url in testing::database_urls("client_emails_are_unique_compared_case_insensitively").unwrap() {
         let store = Store::open(&url).await.unwrap();
         let ann = store
             .create_client("Ann".into(), "Ann@Example.com".into(), Zone::utc())
@@ -98,7 +91,7 @@ async fn client_emails_are_unique_compared_case_insensitively() {
 
 #[tokio::test]
 async fn the_migration_keeps_duplicate_emails_and_existing_tokens() {
-    for url in urls("the_migration_keeps_duplicate_emails_and_existing_tokens") {
+    for url in testing::database_urls("the_migration_keeps_duplicate_emails_and_existing_tokens").unwrap() {
         let (oldest, newer, other) = (ClientId::new(), ClientId::new(), ClientId::new());
         let token = tokens::new_token().unwrap();
         // A database of the release before: two clients whose emails differ only in case.

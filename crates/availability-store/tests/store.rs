@@ -12,19 +12,9 @@ use availability_core::domain::{
 use availability_core::{AppointmentRepository, BookingGuard, CoreError};
 use availability_store::{testing, Party, Principal, Store, StoreError};
 
-/// A fresh SQLite file, and a fresh PostgreSQL schema when TEST_DATABASE_URL is set.
-fn database_urls(test: &str) -> Vec<String> {
-    let mut urls = vec![testing::fresh_sqlite_url()];
-    match testing::test_database_url() {
-        Some(base) => urls.push(testing::fresh_postgres_schema(&base).unwrap()),
-        None => testing::skip_postgres(test),
-    }
-    urls
-}
-
 async fn stores(test: &str) -> Vec<Store> {
     let mut list = Vec::new();
-    for url in database_urls(test) {
+    for url in testing::database_urls(test).unwrap() {
         list.push(Store::open(&url).await.unwrap());
     }
     list
@@ -494,7 +484,7 @@ async fn slot_reads_are_reused_only_while_nothing_changed() {
     use availability_core::domain::BookingPolicy;
     use availability_core::ExpertRepository;
     use availability_store::ExpertPatch;
-    for url in database_urls("slot_reads_are_reused_only_while_nothing_changed") {
+    for url in testing::database_urls("slot_reads_are_reused_only_while_nothing_changed").unwrap() {
         let writer = Store::open(&url).await.unwrap();
         let reader = Store::open(&url).await.unwrap();
         let (expert, client) = expert_and_client(&writer).await;
@@ -696,7 +686,7 @@ async fn the_whole_directory_reads_as_its_name_pages_do() {
 /// time it equals what a process that kept nothing reads, versions included.
 #[tokio::test]
 async fn the_kept_directory_follows_every_change_to_it() {
-    for url in database_urls("the_kept_directory_follows_every_change_to_it") {
+    for url in testing::database_urls("the_kept_directory_follows_every_change_to_it").unwrap() {
         let store = Store::open(&url).await.unwrap();
         let fresh = || async { Store::open(&url).await.unwrap().whole_directory(20_000).await.unwrap() };
         let (booked, client) = expert_and_client(&store).await;

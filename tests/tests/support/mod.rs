@@ -479,10 +479,39 @@ impl Api {
         t.body["token"].as_str().unwrap().to_owned()
     }
 
+    /// The client books [start, end) with the expert: the appointment (201 asserted).
+    pub async fn book(&self, token: &str, expert: &str, client: &str, start: &str, end: &str) -> Value {
+        let booked = self
+            .post(
+                "/api/v1/appointments",
+                token,
+                json!({"expert_id": expert, "client_id": client, "start_time": start, "end_time": end}),
+            )
+            .await;
+        assert_eq!(booked.status, 201, "{:?}", booked.body);
+        booked.body
+    }
+
     /// Slots of an expert in [from, to).
     pub async fn slots(&self, expert: &str, token: &str, from: &str, to: &str) -> Vec<(String, String)> {
+        self.slots_for(expert, token, from, to, None).await
+    }
+
+    /// Slots of an expert in [from, to), of another length than the policy's if given.
+    pub async fn slots_for(
+        &self,
+        expert: &str,
+        token: &str,
+        from: &str,
+        to: &str,
+        duration_minutes: Option<i64>,
+    ) -> Vec<(String, String)> {
+        let length = duration_minutes.map_or(String::new(), |m| format!("&duration_minutes={m}"));
         let a = self
-            .get(&format!("/api/v1/experts/{expert}/slots?from={from}&to={to}"), token)
+            .get(
+                &format!("/api/v1/experts/{expert}/slots?from={from}&to={to}{length}"),
+                token,
+            )
             .await;
         assert_eq!(a.status, 200, "{:?}", a.body);
         a.body["slots"]

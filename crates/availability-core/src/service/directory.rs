@@ -93,7 +93,9 @@ impl AvailabilityService {
         to: Timestamp,
         duration_minutes: Option<i64>,
     ) -> Result<DirectoryAnswer<Option<FreeTime>>, CoreError> {
-        let answers = self.next_free_many(&[expert], from, to, duration_minutes).await?;
+        let answers = self
+            .next_free_many(&[(expert, None)], from, to, duration_minutes)
+            .await?;
         Ok(answers.into_iter().next().unwrap_or(DirectoryAnswer::Answered(None)))
     }
 
@@ -101,25 +103,13 @@ impl AvailabilityService {
     /// `from=start`, `to=end`, `duration_minutes` the time's length lists a slot starting at
     /// `start`).
     pub async fn is_free(&self, expert: ExpertId, time: Interval) -> Result<DirectoryAnswer<bool>, CoreError> {
-        let answers = self.is_free_many(&[expert], time).await?;
+        let answers = self.is_free_many(&[(expert, None)], time).await?;
         Ok(answers.into_iter().next().unwrap_or(DirectoryAnswer::Answered(false)))
     }
 
-    /// [`next_free`](Self::next_free) for many experts, in the order given, reading them together.
+    /// [`next_free`](Self::next_free) for many experts (with their listed versions, see
+    /// [`Listed`]), in the order given, reading them together.
     pub async fn next_free_many(
-        &self,
-        experts: &[ExpertId],
-        from: Timestamp,
-        to: Timestamp,
-        duration_minutes: Option<i64>,
-    ) -> Result<Vec<DirectoryAnswer<Option<FreeTime>>>, CoreError> {
-        let experts: Vec<Listed> = experts.iter().map(|id| (*id, None)).collect();
-        self.next_free_listed(&experts, from, to, duration_minutes).await
-    }
-
-    /// [`next_free_many`](Self::next_free_many) for experts listed with their calendar versions
-    /// (see [`Listed`]).
-    pub async fn next_free_listed(
         &self,
         experts: &[Listed],
         from: Timestamp,
@@ -134,29 +124,12 @@ impl AvailabilityService {
                 slot_count: slots.len(),
             })
         };
-        let answers = self.slots_of_many(experts, window, duration, free_time).await?;
-        answers
-            .into_iter()
-            .map(|answer| match answer {
-                Ok(free) => Ok(DirectoryAnswer::Answered(free)),
-                Err(e) => Self::directory_error(e).map(|free| free.map(|()| None)),
-            })
-            .collect()
+        self.slots_of_many(experts, window, duration, free_time, None).await
     }
 
-    /// [`is_free`](Self::is_free) for many experts, in the order given, reading them together.
+    /// [`is_free`](Self::is_free) for many experts (with their listed versions, see [`Listed`]),
+    /// in the order given, reading them together.
     pub async fn is_free_many(
-        &self,
-        experts: &[ExpertId],
-        time: Interval,
-    ) -> Result<Vec<DirectoryAnswer<bool>>, CoreError> {
-        let experts: Vec<Listed> = experts.iter().map(|id| (*id, None)).collect();
-        self.is_free_listed(&experts, time).await
-    }
-
-    /// [`is_free_many`](Self::is_free_many) for experts listed with their calendar versions (see
-    /// [`Listed`]).
-    pub async fn is_free_listed(
         &self,
         experts: &[Listed],
         time: Interval,
@@ -164,28 +137,23 @@ impl AvailabilityService {
         let window = super::check_window(time.start(), time.end())?;
         let duration = BookingPolicy::check_duration(time.seconds() / 60)?;
         let is_free = |slots: &[Slot]| slots.iter().any(|s| s.start == time.start() && s.end == time.end());
-        let answers = self.slots_of_many(experts, window, Some(duration), is_free).await?;
-        answers
-            .into_iter()
-            .map(|answer| match answer {
-                Ok(free) => Ok(DirectoryAnswer::Answered(free)),
-                Err(e) => Self::directory_error(e).map(|free| free.map(|()| false)),
-            })
-            .collect()
+        self.slots_of_many(experts, window, Some(duration), is_free, false)
+            .await
     }
 
-    /// What `answer` makes of each expert's slots in `window` (what GET slots answers), or why
-    /// there are none; an error of the database fails the whole question. Slots that depend on the
-    /// calendar alone come from the memo while the calendar's version is unchanged, and are kept
-    /// there when read; the others (provider calendars, holds) go through the slot path, 8 at a
-    /// time.
-    async fn slots_of_many<T>(
+    /// What `answer` makes of each expert's slots in `window` (what GET slots answers), `none` for
+    /// an expert who offers no slot of this length, or why the expert could not be asked; an
+    /// error of the database fails the whole question. Slots that depend on the calendar alone
+    /// come from the memo while the calendar's version is unchanged, and are kept there when
+    /// read; the others (provider calendars, holds) go through the slot path, 8 at a time.
+    async fn slots_of_many<T: Clone>(
         &self,
         experts: &[Listed],
         window: Interval,
         duration_minutes: Option<u32>,
         answer: impl Fn(&[Slot]) -> T,
-    ) -> Result<Vec<Result<T, CoreError>>, CoreError> {
+        none: T,
+    ) -> Result<Vec<DirectoryAnswer<T>>, CoreError> {
         let read = read_window(window);
         let now = self.clock.now();
         let ids: Vec<ExpertId> = experts.iter().map(|(id, _)| *id).collect();
@@ -255,10 +223,15 @@ impl AvailabilityService {
         for (at, slots) in asked_one_by_one {
             answers[at] = Some(slots.map(|slots| answer(&slots)));
         }
-        Ok(answers
+        answers
             .into_iter()
-            .map(|a| a.unwrap_or_else(|| Err(CoreError::Storage("an expert was not answered".into()))))
-            .collect())
+            .map(
+                |a| match a.unwrap_or_else(|| Err(CoreError::Storage("an expert was not answered".into()))) {
+                    Ok(found) => Ok(DirectoryAnswer::Answered(found)),
+                    Err(e) => Self::directory_error(e).map(|answer| answer.map(|()| none.clone())),
+                },
+            )
+            .collect()
     }
 
     /// Provider trouble is one expert's answer; an expert who offers no slot of this length is

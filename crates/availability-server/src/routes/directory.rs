@@ -311,7 +311,7 @@ async fn list_experts(
     let experts = all_matching(&state, q).await?;
     let answers = state
         .service
-        .next_free_listed(&listed_versions(&experts), from, to, params.duration_minutes)
+        .next_free_many(&listed_versions(&experts), from, to, params.duration_minutes)
         .await?;
     let mut free: Vec<(&DirectoryEntry, FreeTime)> = Vec::new();
     let mut left_out = Vec::new();
@@ -365,7 +365,7 @@ async fn search(
     check_directory_question(start, end, Some(time.seconds() / 60))?;
     let q = name_query(params.q.as_deref())?;
     let experts = all_matching(&state, q).await?;
-    let answers = state.service.is_free_listed(&listed_versions(&experts), time).await?;
+    let answers = state.service.is_free_many(&listed_versions(&experts), time).await?;
     let mut free = Vec::new();
     let mut left_out = Vec::new();
     for (expert, answer) in experts.iter().map(|e| &e.entry).zip(answers) {
