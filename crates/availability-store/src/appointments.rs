@@ -209,10 +209,14 @@ macro_rules! require_client {
 }
 pub(crate) use require_client;
 
-pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) -> Result<Appointment, StoreError> {
-    let expert_key = new.expert_id.to_string();
-    let client_key = new.client_id.to_string();
-    db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
+/// One booking inside the expert's locked transaction: the appointment it stored, or the
+/// refusal (returned from the enclosing closure).
+macro_rules! book_locked {
+    ($c:ident, $new:expr, $guard:expr) => {{
+        let c = &mut *$c;
+        let new: &NewAppointment = $new;
+        let guard: &BookingGuard = $guard;
+        let client_key = new.client_id.to_string();
         require_client!(c, &client_key);
         // Expired holds block nothing; the hold this booking redeems (if any) is its own.
         crate::holds::remove_expired!(c, new.expert_id, guard.now.as_second());
@@ -260,7 +264,32 @@ pub(crate) fn book(conn: &mut Conn, new: &NewAppointment, guard: &BookingGuard) 
             &appointment,
             guard.now.as_second(),
         )?)?;
-        Ok(appointment)
+        appointment
+    }};
+}
+
+/// Books appointments of one expert in one locked transaction, each checked by the engine against
+/// what is stored and what the bookings before it in `bookings` wrote (a refused one is rolled
+/// back to its savepoint and leaves the others as they are). One commit for many bookings: the
+/// commit's flush to disk, not the work, is what limits one expert's bookings per second when
+/// each has its own transaction. The outer error: nothing was stored.
+pub(crate) fn book_together(
+    conn: &mut Conn,
+    expert: ExpertId,
+    bookings: &[(NewAppointment, BookingGuard)],
+) -> Result<Vec<Result<Appointment, StoreError>>, StoreError> {
+    let expert_key = expert.to_string();
+    db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
+        if let [(new, guard)] = bookings {
+            // Alone: no savepoint needed, its error is the transaction's.
+            return Ok(vec![Ok(book_locked!(c, new, guard))]);
+        }
+        let mut answers = Vec::with_capacity(bookings.len());
+        for (new, guard) in bookings {
+            debug_assert_eq!(new.expert_id, expert);
+            answers.push(c.transaction(|c| Ok::<_, StoreError>(book_locked!(c, new, guard))));
+        }
+        Ok(answers)
     }))
 }
 

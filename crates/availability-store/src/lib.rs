@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod appointments;
+mod booking_queue;
 mod calendar_cache;
 mod calendar_sync;
 pub mod crypto;
@@ -74,6 +75,8 @@ pub struct Store {
     /// instead of on blocking threads inside the pool (whose wake-ups are not in order: under load
     /// some requests waited hundreds of milliseconds while later ones went first).
     connections: Arc<tokio::sync::Semaphore>,
+    /// Bookings waiting to be stored together with others of the same expert.
+    bookings: Arc<booking_queue::BookingQueue>,
 }
 
 impl std::fmt::Debug for Store {
@@ -122,6 +125,7 @@ impl Store {
             calendars: Arc::default(),
             directory: Arc::default(),
             connections: Arc::new(tokio::sync::Semaphore::new(size as usize)),
+            bookings: Arc::default(),
         })
     }
 

@@ -153,7 +153,7 @@ impl AppointmentRepository for Store {
     }
 
     async fn book(&self, new: NewAppointment, guard: BookingGuard) -> Result<Appointment, CoreError> {
-        Ok(self.run_write(move |c| appointments::book(c, &new, &guard)).await?)
+        Ok(self.book_queued(new, guard).await?)
     }
 
     async fn reschedule(

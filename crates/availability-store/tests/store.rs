@@ -222,6 +222,66 @@ async fn fifty_concurrent_bookings_of_one_slot_store_exactly_one() {
     }
 }
 
+/// Bookings of one expert that arrive together are stored in shared transactions (the store's
+/// booking queue); each is still checked against every one stored before it. 16 slots asked four
+/// times each, and one booking for a client that does not exist, all at once: one booking per
+/// slot, the others refused as taken, the unknown client refused alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bookings_stored_together_are_each_checked_against_the_others() {
+    for store in stores("bookings_stored_together_are_each_checked_against_the_others").await {
+        let (expert, client) = expert_and_client(&store).await;
+        let store = Arc::new(store);
+        // Monday 2026-03-02, 09:00-17:00 Berlin = 08:00-16:00 UTC: 16 half-hour slots.
+        let slot = |i: i64| {
+            let start = ts("2026-03-02T08:00:00Z") + SignedDuration::from_mins(30 * i);
+            Interval::new(start, start + SignedDuration::from_mins(30)).unwrap()
+        };
+        let stranger = availability_core::domain::ClientId::new();
+        let asks: Vec<(Interval, availability_core::domain::ClientId)> = (0..64)
+            .map(|i| (slot(i % 16), client))
+            .chain([(slot(3), stranger)])
+            .collect();
+        let tasks: Vec<_> = asks
+            .iter()
+            .map(|&(time, client_id)| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let new = NewAppointment {
+                        expert_id: expert,
+                        client_id,
+                        time,
+                    };
+                    AppointmentRepository::book(&*store, new, guard()).await
+                })
+            })
+            .collect();
+        let mut won = std::collections::HashMap::new();
+        for (task, (time, client_id)) in tasks.into_iter().zip(&asks) {
+            match task.await.unwrap() {
+                Ok(a) => {
+                    assert_eq!((a.start_time, a.end_time), (time.start(), time.end()));
+                    assert_eq!(a.client_id, *client_id);
+                    *won.entry(time.start()).or_insert(0) += 1;
+                }
+                Err(CoreError::SlotTaken) => assert_eq!(*client_id, client),
+                Err(CoreError::NotFound { what: "client", .. }) => assert_eq!(*client_id, stranger),
+                Err(other) => panic!("{}: {other:?}", store.backend()),
+            }
+        }
+        assert_eq!(won.len(), 16, "{}: every slot booked once", store.backend());
+        assert!(won.values().all(|&n| n == 1), "{}: {won:?}", store.backend());
+        let stored = store
+            .appointments(
+                Party::Expert(expert),
+                Interval::new(ts("2026-03-02T00:00:00Z"), ts("2026-03-03T00:00:00Z")).unwrap(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 16, "{}", store.backend());
+    }
+}
+
 #[tokio::test]
 async fn the_database_itself_refuses_overlapping_confirmed_appointments() {
     // Moving one appointment onto another is refused by the engine under the lock; a row written
