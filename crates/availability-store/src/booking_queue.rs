@@ -105,6 +105,12 @@ impl Store {
                         let _ = answer.send(outcome);
                     }
                 }
+                // Alone in its transaction, a booking's refusal is the transaction's error.
+                Err(error) if answers.len() == 1 => {
+                    if let Some(answer) = answers.into_iter().next() {
+                        let _ = answer.send(Err(error));
+                    }
+                }
                 Err(error) => {
                     for answer in answers {
                         let _ = answer.send(Err(for_each(&error)));

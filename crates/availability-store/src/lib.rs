@@ -10,6 +10,7 @@ mod directory_cache;
 mod error;
 mod experts;
 mod holds;
+mod hot_reads;
 mod ics;
 pub mod idempotency;
 mod integrations;
@@ -77,6 +78,8 @@ pub struct Store {
     connections: Arc<tokio::sync::Semaphore>,
     /// Bookings waiting to be stored together with others of the same expert.
     bookings: Arc<booking_queue::BookingQueue>,
+    /// PostgreSQL only: the token and calendar-version reads over async connections.
+    hot: Option<Arc<hot_reads::HotReads>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -117,6 +120,10 @@ impl Store {
             .await
             .map_err(|e| StoreError::Database(e.to_string()))??;
         let write_gate = (backend == "sqlite").then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let hot = match DatabaseUrl::parse(url)? {
+            DatabaseUrl::Postgres(url) => hot_reads::HotReads::for_url(&url, cores).map(Arc::new),
+            DatabaseUrl::Sqlite(_) => None,
+        };
         Ok(Self {
             pool: Arc::new(pool),
             backend,
@@ -126,6 +133,7 @@ impl Store {
             directory: Arc::default(),
             connections: Arc::new(tokio::sync::Semaphore::new(size as usize)),
             bookings: Arc::default(),
+            hot,
         })
     }
 
@@ -426,6 +434,11 @@ impl Store {
     /// The stored, unexpired token a caller presented: one primary-key read, on every request
     /// (nothing is cached, so a revocation holds in every process at once).
     pub async fn token(&self, token: String) -> Result<Option<TokenRecord>, StoreError> {
+        if let Some(hot) = &self.hot {
+            if let Some(answer) = hot.token(&tokens::token_hash(&token), now()).await {
+                return answer;
+            }
+        }
         self.run_read(move |c| tokens::lookup(c, &token, now())).await
     }
 

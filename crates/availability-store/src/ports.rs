@@ -49,6 +49,14 @@ impl ExpertRepository for Store {
         window: Interval,
         duration_minutes: Option<u32>,
     ) -> Result<ExpertCalendar, CoreError> {
+        if let Some(hot) = &self.hot {
+            // The version over the async connection; on a hit, nothing else is read.
+            if let Some(version) = hot.version(id).await {
+                if let Some(hit) = self.calendars.get(id, window, duration_minutes, version?) {
+                    return Ok(hit);
+                }
+            }
+        }
         let cache = self.calendars.clone();
         Ok(self
             .run_read(move |c| {

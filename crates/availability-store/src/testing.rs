@@ -161,6 +161,15 @@ pub async fn expire_oauth_states(store: &crate::Store) -> Result<(), StoreError>
         .await
 }
 
+/// How many token and calendar-version reads this store sent over its async PostgreSQL
+/// connections (None: it has none, as on SQLite).
+pub fn async_reads(store: &crate::Store) -> Option<u64> {
+    store
+        .hot
+        .as_ref()
+        .map(|hot| hot.answered.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// Makes a stored token expired, as if its time had passed.
 pub async fn expire_token(store: &crate::Store, id: String) -> Result<(), StoreError> {
     use crate::schema::api_tokens;

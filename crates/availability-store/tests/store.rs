@@ -9,7 +9,7 @@ use availability_core::domain::jiff::{SignedDuration, Timestamp};
 use availability_core::domain::{
     DateOverride, DayOfWeek, ExpertId, IntegrationType, Interval, NewAppointment, TimeWindow, WeeklyRule, Zone,
 };
-use availability_core::{AppointmentRepository, BookingGuard, CoreError};
+use availability_core::{AppointmentRepository, BookingGuard, CoreError, ExpertRepository};
 use availability_store::{testing, Party, Principal, Store, StoreError};
 
 async fn stores(test: &str) -> Vec<Store> {
@@ -167,6 +167,59 @@ async fn tokens_are_stored_hashed_and_resolve_to_their_principal() {
                 .unwrap(),
             None
         );
+    }
+}
+
+/// On PostgreSQL the token and calendar-version reads go over async connections: they answer
+/// what diesel answers (a valid token, an expired one, an unknown one, a revocation made through
+/// another store at once; a version that follows a booking made elsewhere), and they are really
+/// taken. On SQLite there are none and the same answers come from diesel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_and_version_reads_answer_the_same_over_async_connections() {
+    for url in testing::database_urls("token_and_version_reads_answer_the_same_over_async_connections").unwrap() {
+        let (store, other) = (Store::open(&url).await.unwrap(), Store::open(&url).await.unwrap());
+        let async_before = testing::async_reads(&store);
+        assert_eq!(async_before.is_some(), store.backend() == "postgres");
+        let (expert, client) = expert_and_client(&store).await;
+        let (token, record) = store
+            .issue_token(Principal::Expert(expert), Some(4_102_444_800))
+            .await
+            .unwrap();
+        assert_eq!(store.token(token.clone()).await.unwrap(), Some(record.clone()));
+        assert_eq!(store.token(format!("{token}0")).await.unwrap(), None, "unknown");
+        let (expiring, expiring_record) = store.issue_token(Principal::Client(client), None).await.unwrap();
+        assert_eq!(
+            store.token(expiring.clone()).await.unwrap(),
+            Some(expiring_record.clone())
+        );
+        testing::expire_token(&other, expiring_record.id).await.unwrap();
+        assert_eq!(store.token(expiring).await.unwrap(), None, "expired");
+        assert!(other.revoke_token(record.id).await.unwrap());
+        assert_eq!(store.token(token).await.unwrap(), None, "revoked elsewhere");
+
+        // A calendar kept by `store` is read again once `other` books in it.
+        let monday = Interval::new(ts("2026-03-02T00:00:00Z"), ts("2026-03-03T00:00:00Z")).unwrap();
+        let before = store.expert_calendar(expert, monday, None).await.unwrap();
+        assert!(before.appointments.is_empty());
+        let again = store.expert_calendar(expert, monday, None).await.unwrap();
+        assert_eq!(again.appointments, before.appointments);
+        let time = Interval::new(ts("2026-03-02T09:00:00Z"), ts("2026-03-02T09:30:00Z")).unwrap();
+        let new = NewAppointment {
+            expert_id: expert,
+            client_id: client,
+            time,
+        };
+        let booked = AppointmentRepository::book(&other, new, guard()).await.unwrap();
+        let after = store.expert_calendar(expert, monday, None).await.unwrap();
+        assert_eq!(after.appointments, vec![booked], "{}", store.backend());
+        let unknown = store.expert_calendar(ExpertId::new(), monday, None).await;
+        assert!(matches!(unknown, Err(CoreError::NotFound { .. })), "{unknown:?}");
+
+        if let Some(before) = async_before {
+            let reads = testing::async_reads(&store).unwrap() - before;
+            // 5 token reads and 4 version reads, none of them through diesel.
+            assert_eq!(reads, 9, "reads over the async connections");
+        }
     }
 }
 
@@ -542,7 +595,6 @@ async fn pending_bookings_hold_no_time_until_the_provider_confirms_them() {
 #[tokio::test]
 async fn slot_reads_are_reused_only_while_nothing_changed() {
     use availability_core::domain::BookingPolicy;
-    use availability_core::ExpertRepository;
     use availability_store::ExpertPatch;
     for url in testing::database_urls("slot_reads_are_reused_only_while_nothing_changed").unwrap() {
         let writer = Store::open(&url).await.unwrap();
