@@ -313,22 +313,32 @@ impl AvailabilityService {
     /// one: nobody else could take the time meanwhile, and the booking replaces the hold (409
     /// `HoldExpired` once it has run out; `HoldMismatch` for another client's, expert's or time).
     pub async fn book_holding(&self, new: NewAppointment, hold: Option<HoldId>) -> Result<Appointment, CoreError> {
-        let calendar = self.calendar_for(new.expert_id, new.time).await?;
-        let strategy = self.strategies.get(calendar.expert.integration_type)?.clone();
+        // The expert alone tells the calendar; the store checks the booking on everything else
+        // under the expert's lock. Only busy time from a provider is asked here, around the
+        // calendar read for it (a booking of a manual expert is one read before its
+        // transaction, not the whole calendar twice).
+        let expert = self.experts.expert(new.expert_id).await?;
+        let strategy = self.strategies.get(expert.integration_type)?.clone();
         if strategy.scheduler().is_some() {
             if hold.is_some() {
                 return Err(holds_unsupported(strategy.as_ref()));
             }
-            return self.book_with_scheduler(&calendar.expert, strategy.as_ref(), new).await;
+            return self.book_with_scheduler(&expert, strategy.as_ref(), new).await;
         }
-        let mut guard = self.guard_for(&calendar, strategy.as_ref(), new.time).await?;
+        let mut guard = match strategy.busy_time() {
+            Some(_) => {
+                let calendar = self.calendar_for(new.expert_id, new.time).await?;
+                self.guard_for(&calendar, strategy.as_ref(), new.time).await?
+            }
+            None => self.guard_of(&expert, strategy.as_ref(), Vec::new()),
+        };
         guard.hold = hold;
         let appointment = self.appointments.book(new, guard).await?;
         self.busy_cache.invalidate(appointment.expert_id);
         match strategy.event_writer() {
             Some(writer) if self.write_external_events => {
                 let client = self.experts.client(appointment.client_id).await?;
-                let outcome = writer.create_event(&calendar.expert, &client, &appointment).await;
+                let outcome = writer.create_event(&expert, &client, &appointment).await;
                 self.record_written(appointment, outcome).await
             }
             _ => Ok(appointment),
@@ -603,8 +613,13 @@ impl AvailabilityService {
             }
             None => Vec::new(),
         };
+        Ok(self.guard_of(expert, strategy, external_busy))
+    }
+
+    /// The check of a booking of `expert`'s, given the busy time of their calendar around it.
+    fn guard_of(&self, expert: &availability_domain::Expert, strategy: &dyn AvailabilityStrategy, external_busy: Vec<Interval>) -> BookingGuard {
         // The exact instant: a slot that began a fraction of a second ago is not bookable.
-        Ok(BookingGuard {
+        BookingGuard {
             external_busy,
             now: self.clock.now(),
             integration: expert.integration_type,
@@ -625,7 +640,7 @@ impl AvailabilityService {
                 )
             }),
             hold: None,
-        })
+        }
     }
 
     /// Records a write to the calendar and what became of the event's meeting.
