@@ -228,16 +228,23 @@ pub(crate) use require_client;
 /// One booking inside the expert's locked transaction: the appointment it stored, or the
 /// refusal (returned from the enclosing closure).
 macro_rules! book_locked {
-    ($c:ident, $new:expr, $guard:expr) => {{
+    ($c:ident, $new:expr, $guard:expr, $shared:expr) => {{
         let c = &mut *$c;
         let new: &NewAppointment = $new;
         let guard: &BookingGuard = $guard;
-        let client_key = new.client_id.to_string();
-        require_client!(c, &client_key);
-        // Expired holds block nothing; the hold this booking redeems (if any) is its own.
-        crate::holds::remove_expired!(c, new.expert_id, guard.now.as_second());
+        let shared: &Shared = $shared;
+        if !shared.clients.contains(&new.client_id.to_string()) {
+            return Err(StoreError::NotFound {
+                what: "client",
+                id: new.client_id.to_string(),
+            });
+        }
         crate::holds::redeem!(c, new, guard);
-        let expert = checked_in_transaction!(c, new.expert_id, new.time, guard, None);
+        let expert = &shared.expert;
+        let window = BookingGuard::lookup_window(expert, new.time);
+        let nearby = crate::appointments::engine_appointments!(c, expert, window, new.time);
+        let holds = crate::holds::holds_overlapping!(c, new.expert_id, window);
+        guard.check(expert, &shared.schedules, &nearby, &holds, new.time, None)?;
         if expert.integration_type != guard.integration {
             // The busy time the check used was another calendar's.
             return Err(StoreError::SlotUnavailable(
@@ -275,12 +282,53 @@ macro_rules! book_locked {
         if calendar_type.is_some() {
             crate::outbox::enqueue_sync!(c, appointment.id, appointment.expert_id, guard.now.as_second())?;
         }
-        c.emit(Event::appointment(
-            WebhookEvent::AppointmentCreated,
-            &appointment,
-            guard.now.as_second(),
-        )?)?;
+        c.emit_to(
+            &shared.endpoints,
+            Event::appointment(WebhookEvent::AppointmentCreated, &appointment, guard.now.as_second())?,
+        )?;
         appointment
+    }};
+}
+
+/// What the bookings of one locked transaction read once: nothing else writes the expert's
+/// profile, hours or the webhook endpoints' rows that matter here while the lock is held, but
+/// each booking's own appointments and holds are read again (the ones before it wrote some).
+struct Shared {
+    expert: availability_domain::Expert,
+    schedules: availability_domain::ScheduleSet,
+    /// Which of the bookings' clients exist.
+    clients: std::collections::HashSet<String>,
+    endpoints: Vec<(String, String)>,
+}
+
+/// Reads [`Shared`] inside the locked transaction, after removing the holds that expired by the
+/// earliest of the bookings' instants (a hold that expires later within the batch blocks nothing
+/// for the bookings after it: the engine only counts holds active at their instant).
+macro_rules! shared_reads {
+    ($c:ident, $expert:expr, $bookings:expr) => {{
+        let bookings: &[(NewAppointment, BookingGuard)] = $bookings;
+        let earliest = bookings
+            .iter()
+            .map(|(_, g)| g.now.as_second())
+            .min()
+            .unwrap_or(i64::MIN);
+        crate::holds::remove_expired!($c, $expert, earliest);
+        let expert = crate::experts::load_expert!($c, $expert)?;
+        let schedules = crate::schedules::load_schedule_set!($c, &expert)?;
+        let keys: Vec<String> = bookings.iter().map(|(n, _)| n.client_id.to_string()).collect();
+        let clients = clients::table
+            .filter(clients::id.eq_any(&keys))
+            .select(clients::id)
+            .load::<String>($c)?
+            .into_iter()
+            .collect();
+        let endpoints = $c.endpoints()?;
+        Shared {
+            expert,
+            schedules,
+            clients,
+            endpoints,
+        }
     }};
 }
 
@@ -296,14 +344,15 @@ pub(crate) fn book_together(
 ) -> Result<Vec<Result<Appointment, StoreError>>, StoreError> {
     let expert_key = expert.to_string();
     db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
+        let shared = shared_reads!(c, expert, bookings);
         if let [(new, guard)] = bookings {
             // Alone: no savepoint needed, its error is the transaction's.
-            return Ok(vec![Ok(book_locked!(c, new, guard))]);
+            return Ok(vec![Ok(book_locked!(c, new, guard, &shared))]);
         }
         let mut answers = Vec::with_capacity(bookings.len());
         for (new, guard) in bookings {
             debug_assert_eq!(new.expert_id, expert);
-            answers.push(c.transaction(|c| Ok::<_, StoreError>(book_locked!(c, new, guard))));
+            answers.push(c.transaction(|c| Ok::<_, StoreError>(book_locked!(c, new, guard, &shared))));
         }
         Ok(answers)
     }))

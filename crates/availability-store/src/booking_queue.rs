@@ -60,10 +60,12 @@ impl BookingQueue {
 }
 
 /// The same failure for every booking of a batch (StoreError is not Clone): unavailable stays
-/// unavailable (503), anything else is a database error.
+/// unavailable (503), an expert deleted meanwhile is not found (404), anything else is a
+/// database error.
 fn for_each(error: &StoreError) -> StoreError {
     match error {
         StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
+        StoreError::NotFound { what, id } => StoreError::NotFound { what, id: id.clone() },
         other => StoreError::Database(other.to_string()),
     }
 }

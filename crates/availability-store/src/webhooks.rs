@@ -307,19 +307,32 @@ impl Event {
 /// both backends with the same body).
 pub(crate) trait Emit {
     /// One row per enabled endpoint subscribed to the event.
-    fn emit(&mut self, event: Event) -> Result<(), StoreError>;
+    fn emit(&mut self, event: Event) -> Result<(), StoreError> {
+        let endpoints = self.endpoints()?;
+        self.emit_to(&endpoints, event)
+    }
+
+    /// The enabled endpoints and the events each is subscribed to (read once for many events
+    /// of one transaction).
+    fn endpoints(&mut self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// [`Emit::emit`] to endpoints read in this transaction.
+    fn emit_to(&mut self, endpoints: &[(String, String)], event: Event) -> Result<(), StoreError>;
 }
 
 macro_rules! emit_for {
     ($conn:ty) => {
         impl Emit for $conn {
-            fn emit(&mut self, event: Event) -> Result<(), StoreError> {
-                let endpoints: Vec<(String, String)> = we::table
+            fn endpoints(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+                Ok(we::table
                     .filter(we::enabled.eq(true))
                     .select((we::id, we::events))
-                    .load(self)?;
-                let subscribed: Vec<String> = endpoints
-                    .into_iter()
+                    .load(self)?)
+            }
+
+            fn emit_to(&mut self, endpoints: &[(String, String)], event: Event) -> Result<(), StoreError> {
+                let subscribed: Vec<&String> = endpoints
+                    .iter()
                     .filter(|(_, events)| parse_events(events).iter().any(|e| e == event.kind.as_str()))
                     .map(|(id, _)| id)
                     .collect();
@@ -336,7 +349,7 @@ macro_rules! emit_for {
                 for endpoint in subscribed {
                     diesel::insert_into(wd::table)
                         .values((
-                            wd::endpoint_id.eq(&endpoint),
+                            wd::endpoint_id.eq(endpoint),
                             wd::event_id.eq(&webhook_id),
                             wd::event_type.eq(event.kind.as_str()),
                             wd::appointment_id.eq(event.appointment.as_deref()),

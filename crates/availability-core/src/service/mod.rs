@@ -617,7 +617,12 @@ impl AvailabilityService {
     }
 
     /// The check of a booking of `expert`'s, given the busy time of their calendar around it.
-    fn guard_of(&self, expert: &availability_domain::Expert, strategy: &dyn AvailabilityStrategy, external_busy: Vec<Interval>) -> BookingGuard {
+    fn guard_of(
+        &self,
+        expert: &availability_domain::Expert,
+        strategy: &dyn AvailabilityStrategy,
+        external_busy: Vec<Interval>,
+    ) -> BookingGuard {
         // The exact instant: a slot that began a fraction of a second ago is not bookable.
         BookingGuard {
             external_busy,
