@@ -71,6 +71,30 @@ impl Caller {
     }
 }
 
+/// The caller of a request about one expert's calendar, and that expert's calendar version when
+/// the store read it in the same statement as the token (GET slots: one statement, not two).
+/// Refuses exactly as [`Caller`] does; anything but a stored bearer token (the admin token, a
+/// session cookie, no id) goes the usual way, without a version.
+pub(crate) async fn caller_and_version(
+    req: &HttpRequest,
+    state: &AppState,
+    expert: Option<ExpertId>,
+) -> Result<(Caller, Option<i64>), ApiError> {
+    if let (Some(token), Some(expert)) = (bearer(req), expert) {
+        if !state.is_admin_token(&token) {
+            let (record, version) = state.store.token_and_version(token, expert).await?;
+            return match record {
+                Some(t) => Ok((Caller(t.principal), version)),
+                None => {
+                    state.authentication_failed(req);
+                    Err(ApiError::unauthorized())
+                }
+            };
+        }
+    }
+    Ok((Caller::extract(req).await?, None))
+}
+
 /// The bearer token of a request's Authorization header, if any.
 pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req

@@ -30,6 +30,12 @@ use crate::StoreError;
 const TOKEN: &str = "SELECT id, role, subject_id, created_at, expires_at FROM api_tokens \
                      WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > $2)";
 const VERSION: &str = "SELECT version FROM expert_calendar_versions WHERE expert_id = $1";
+/// Both in one statement, for a slot request (always one row: NULLs for an unknown token or
+/// expert).
+const TOKEN_AND_VERSION: &str = "SELECT t.id, t.role, t.subject_id, t.created_at, t.expires_at, \
+                                 (SELECT version FROM expert_calendar_versions WHERE expert_id = $3) \
+                                 FROM (SELECT 1) AS one LEFT JOIN api_tokens t \
+                                 ON t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)";
 
 /// How long the reads go back to diesel after a connection could not be made.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -39,6 +45,7 @@ struct Connected {
     client: Client,
     token: Statement,
     version: Statement,
+    token_and_version: Statement,
 }
 
 #[derive(Default)]
@@ -164,7 +171,13 @@ impl HotReads {
         });
         let token = client.prepare(TOKEN).await?;
         let version = client.prepare(VERSION).await?;
-        Ok(Connected { client, token, version })
+        let token_and_version = client.prepare(TOKEN_AND_VERSION).await?;
+        Ok(Connected {
+            client,
+            token,
+            version,
+            token_and_version,
+        })
     }
 
     /// The stored, unexpired token with this hash (as `tokens::lookup`); None: use diesel.
@@ -191,6 +204,36 @@ impl HotReads {
             })),
             Err(e) => answer_or_retry(e),
         }
+    }
+}
+
+impl HotReads {
+    /// [`HotReads::token`] and [`HotReads::version`] in one statement (None for an unknown
+    /// expert); None: use diesel.
+    pub(crate) async fn token_and_version(
+        &self,
+        hash: &str,
+        now: i64,
+        expert: ExpertId,
+    ) -> Option<Result<(Option<TokenRecord>, Option<i64>), StoreError>> {
+        let connected = self.connection().await?;
+        let id = expert.to_string();
+        let row = match connected
+            .client
+            .query_one(&connected.token_and_version, &[&hash, &now, &id])
+            .await
+        {
+            Ok(row) => row,
+            Err(e) => return answer_or_retry(e),
+        };
+        let read = || -> Result<_, tokio_postgres::Error> {
+            let token = match row.try_get::<_, Option<String>>(0)? {
+                Some(_) => record(&row)?,
+                None => None,
+            };
+            Ok((token, row.try_get(5)?))
+        };
+        Some(read().map_err(|e| StoreError::Database(e.to_string())))
     }
 }
 

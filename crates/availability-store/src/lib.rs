@@ -442,6 +442,31 @@ impl Store {
         self.run_read(move |c| tokens::lookup(c, &token, now())).await
     }
 
+    /// [`Store::token`], and the expert's calendar version read in the same statement where the
+    /// store can (PostgreSQL over its async connections; None otherwise, or for an unknown
+    /// expert). The busiest route, GET slots, needs both: one statement instead of two. Pass the
+    /// version to [`Store::with_calendar_version`] around the slot computation.
+    pub async fn token_and_version(
+        &self,
+        token: String,
+        expert: ExpertId,
+    ) -> Result<(Option<TokenRecord>, Option<i64>), StoreError> {
+        if let Some(hot) = &self.hot {
+            if let Some(answer) = hot.token_and_version(&tokens::token_hash(&token), now(), expert).await {
+                return answer;
+            }
+        }
+        Ok((self.token(token).await?, None))
+    }
+
+    /// Runs `work` (one request's slot computation) with the expert's calendar version as read
+    /// in this request by [`Store::token_and_version`]: the calendar read takes it instead of
+    /// reading it again. As exact as a second read (both are this request's, made after it
+    /// arrived); a calendar kept at another version is read afresh as always.
+    pub async fn with_calendar_version<F: std::future::Future>(expert: ExpertId, version: i64, work: F) -> F::Output {
+        ports::READ_VERSION.scope((expert, version), work).await
+    }
+
     /// The stored tokens, of one subject (an expert or client id) if given, without secrets.
     pub async fn tokens(&self, subject: Option<String>) -> Result<Vec<TokenRecord>, StoreError> {
         self.run(move |c| tokens::list(c, subject.as_deref())).await

@@ -14,6 +14,11 @@ use availability_domain::{
 use crate::integrations::{self, Mark};
 use crate::{appointments, Store, StoreError};
 
+tokio::task_local! {
+    /// An expert's calendar version read earlier in the same request (`Store::with_calendar_version`).
+    pub(crate) static READ_VERSION: (ExpertId, i64);
+}
+
 #[async_trait]
 impl ExpertRepository for Store {
     async fn expert(&self, id: ExpertId) -> Result<Expert, CoreError> {
@@ -49,7 +54,12 @@ impl ExpertRepository for Store {
         window: Interval,
         duration_minutes: Option<u32>,
     ) -> Result<ExpertCalendar, CoreError> {
-        if let Some(hot) = &self.hot {
+        let read_in_request = READ_VERSION.try_with(|&(expert, version)| (expert == id).then_some(version));
+        if let Ok(Some(version)) = read_in_request {
+            if let Some(hit) = self.calendars.get(id, window, duration_minutes, version) {
+                return Ok(hit);
+            }
+        } else if let Some(hot) = &self.hot {
             // The version over the async connection; on a hit, nothing else is read.
             if let Some(version) = hot.version(id).await {
                 if let Some(hit) = self.calendars.get(id, window, duration_minutes, version?) {

@@ -220,6 +220,31 @@ async fn token_and_version_reads_answer_the_same_over_async_connections() {
             // 5 token reads and 4 version reads, none of them through diesel.
             assert_eq!(reads, 9, "reads over the async connections");
         }
+
+        // The token and the version in one statement (GET slots), then the calendar read with
+        // that version: no second read of it.
+        let (fresh, fresh_record) = store.issue_token(Principal::Client(client), None).await.unwrap();
+        let (found, version) = store.token_and_version(fresh.clone(), expert).await.unwrap();
+        assert_eq!(found, Some(fresh_record));
+        let (gone, _) = store.token_and_version(format!("{fresh}0"), expert).await.unwrap();
+        assert_eq!(gone, None, "unknown token");
+        let (_, nobody) = store.token_and_version(fresh, ExpertId::new()).await.unwrap();
+        assert_eq!(nobody, None, "unknown expert");
+        if let Some(version) = version {
+            let reads = testing::async_reads(&store).unwrap();
+            let read = Store::with_calendar_version(expert, version, store.expert_calendar(expert, monday, None));
+            assert_eq!(read.await.unwrap().appointments, after.appointments);
+            assert_eq!(
+                testing::async_reads(&store).unwrap(),
+                reads,
+                "the version was not read again"
+            );
+            // A version that is not the kept one reads the calendar afresh.
+            let stale = Store::with_calendar_version(expert, version - 1, store.expert_calendar(expert, monday, None));
+            assert_eq!(stale.await.unwrap().appointments, after.appointments);
+        } else {
+            assert_eq!(store.backend(), "sqlite", "PostgreSQL reads both in one statement");
+        }
     }
 }
 

@@ -1,15 +1,17 @@
 //! GET .../slots: the bookable slots of an expert, per slot-semantics.md; GET
 //! .../availability/explain: every reason a time is not one of them.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use availability_domain::Zone;
 use availability_domain::{ExpertId, Slot};
+use availability_store::Store;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::extract::Authed;
 use super::params::{expert_id, parse_instant, write_instant};
 use crate::api_schema::{ErrorAnswer, Explanation, Slots};
+use crate::auth::caller_and_version;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -50,14 +52,32 @@ struct SlotParams {
     ))]
 async fn get_slots(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
-    Authed(_caller, params): Authed<web::Query<SlotParams>>,
+) -> Result<HttpResponse, actix_web::Error> {
+    // The token and the calendar version in one statement; then, as `Authed` does, the query
+    // only once the caller is known (401 before 400).
+    let (_caller, version) = caller_and_version(&req, &state, expert_id(&path).ok()).await?;
+    let params = web::Query::<SlotParams>::extract(&req).await?;
+    Ok(slots_answer(&state, &path, &params, version).await?)
+}
+
+/// GET slots once the caller is known, with the calendar version read with the token (if any).
+async fn slots_answer(
+    state: &AppState,
+    path: &str,
+    params: &SlotParams,
+    version: Option<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = expert_id(&path)?;
+    let id = expert_id(path)?;
     let from = parse_instant("from", &params.from)?;
     let to = parse_instant("to", &params.to)?;
     let zone = params.timezone.as_deref().map(Zone::new).transpose()?;
-    let slots = state.service.slots(id, from, to, params.duration_minutes).await?;
+    let computing = state.service.slots(id, from, to, params.duration_minutes);
+    let slots = match version {
+        Some(version) => Store::with_calendar_version(id, version, computing).await,
+        None => computing.await,
+    }?;
     let duration = match slots.first() {
         Some(s) => (s.end - s.start).as_mins(),
         None => match params.duration_minutes {
