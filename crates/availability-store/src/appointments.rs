@@ -232,7 +232,7 @@ macro_rules! book_locked {
         let c = &mut *$c;
         let new: &NewAppointment = $new;
         let guard: &BookingGuard = $guard;
-        let shared: &Shared = $shared;
+        let shared: &mut Shared = $shared;
         if !shared.clients.contains(&new.client_id.to_string()) {
             return Err(StoreError::NotFound {
                 what: "client",
@@ -243,7 +243,13 @@ macro_rules! book_locked {
         let expert = &shared.expert;
         let window = BookingGuard::lookup_window(expert, new.time);
         let nearby = crate::appointments::engine_appointments!(c, expert, window, new.time);
-        let holds = crate::holds::holds_overlapping!(c, new.expert_id, window);
+        // As `holds_overlapping!` would read them.
+        let holds: Vec<availability_domain::Hold> = shared
+            .holds
+            .iter()
+            .filter(|h| h.time.start() < window.end() && h.time.end() > window.start())
+            .cloned()
+            .collect();
         guard.check(expert, &shared.schedules, &nearby, &holds, new.time, None)?;
         if expert.integration_type != guard.integration {
             // The busy time the check used was another calendar's.
@@ -286,19 +292,25 @@ macro_rules! book_locked {
             &shared.endpoints,
             Event::appointment(WebhookEvent::AppointmentCreated, &appointment, guard.now.as_second())?,
         )?;
+        if let Some(redeemed) = guard.hold {
+            // Deleted by `redeem!` above: it blocks nothing for the bookings after this one.
+            shared.holds.retain(|h| h.id != redeemed);
+        }
         appointment
     }};
 }
 
 /// What the bookings of one locked transaction read once: nothing else writes the expert's
-/// profile, hours or the webhook endpoints' rows that matter here while the lock is held, but
-/// each booking's own appointments and holds are read again (the ones before it wrote some).
+/// profile, hours or holds while the lock is held (a redeemed hold is dropped here as it is
+/// deleted), but each booking's appointments are read again (the ones before it wrote some).
 struct Shared {
     expert: availability_domain::Expert,
     schedules: availability_domain::ScheduleSet,
     /// Which of the bookings' clients exist.
     clients: std::collections::HashSet<String>,
     endpoints: Vec<(String, String)>,
+    /// The expert's holds (expired ones removed), ordered by start.
+    holds: Vec<availability_domain::Hold>,
 }
 
 /// Reads [`Shared`] inside the locked transaction, after removing the holds that expired by the
@@ -323,11 +335,20 @@ macro_rules! shared_reads {
             .into_iter()
             .collect();
         let endpoints = $c.endpoints()?;
+        let holds = crate::schema::holds::table
+            .filter(crate::schema::holds::expert_id.eq($expert.to_string()))
+            .select(crate::rows::HoldRow::as_select())
+            .order(crate::schema::holds::start_time)
+            .load::<crate::rows::HoldRow>($c)?
+            .into_iter()
+            .map(crate::rows::HoldRow::into_domain)
+            .collect::<Result<Vec<availability_domain::Hold>, crate::StoreError>>()?;
         Shared {
             expert,
             schedules,
             clients,
             endpoints,
+            holds,
         }
     }};
 }
@@ -344,15 +365,15 @@ pub(crate) fn book_together(
 ) -> Result<Vec<Result<Appointment, StoreError>>, StoreError> {
     let expert_key = expert.to_string();
     db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
-        let shared = shared_reads!(c, expert, bookings);
+        let mut shared = shared_reads!(c, expert, bookings);
         if let [(new, guard)] = bookings {
             // Alone: no savepoint needed, its error is the transaction's.
-            return Ok(vec![Ok(book_locked!(c, new, guard, &shared))]);
+            return Ok(vec![Ok(book_locked!(c, new, guard, &mut shared))]);
         }
         let mut answers = Vec::with_capacity(bookings.len());
         for (new, guard) in bookings {
             debug_assert_eq!(new.expert_id, expert);
-            answers.push(c.transaction(|c| Ok::<_, StoreError>(book_locked!(c, new, guard, &shared))));
+            answers.push(c.transaction(|c| Ok::<_, StoreError>(book_locked!(c, new, guard, &mut shared))));
         }
         Ok(answers)
     }))
