@@ -21,16 +21,19 @@ const MOST_PER_TRANSACTION: usize = 64;
 
 type Answer = oneshot::Sender<Result<Appointment, StoreError>>;
 
+/// A booking waiting, and where its answer goes.
+type Waiting = (NewAppointment, BookingGuard, Answer);
+
 /// The bookings waiting, per expert. An expert is in the map while a task is storing their
 /// bookings; that task takes what waits until nothing does, then removes the expert.
 #[derive(Debug, Default)]
 pub(crate) struct BookingQueue {
-    waiting: Mutex<HashMap<ExpertId, Vec<(NewAppointment, BookingGuard, Answer)>>>,
+    waiting: Mutex<HashMap<ExpertId, Vec<Waiting>>>,
 }
 
 impl BookingQueue {
     /// Adds a booking; true if nobody is storing this expert's bookings (the caller starts).
-    fn push(&self, booking: (NewAppointment, BookingGuard, Answer)) -> bool {
+    fn push(&self, booking: Waiting) -> bool {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         match waiting.get_mut(&booking.0.expert_id) {
             Some(queue) => {
@@ -45,7 +48,7 @@ impl BookingQueue {
     }
 
     /// The next bookings of the expert to store together; none: the expert is done (removed).
-    fn next(&self, expert: ExpertId) -> Vec<(NewAppointment, BookingGuard, Answer)> {
+    fn next(&self, expert: ExpertId) -> Vec<Waiting> {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         let Some(queue) = waiting.get_mut(&expert) else {
             return Vec::new();
