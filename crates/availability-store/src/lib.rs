@@ -121,7 +121,9 @@ impl Store {
             .map_err(|e| StoreError::Database(e.to_string()))??;
         let write_gate = (backend == "sqlite").then(|| Arc::new(tokio::sync::Mutex::new(())));
         let hot = match DatabaseUrl::parse(url)? {
-            DatabaseUrl::Postgres(url) => hot_reads::HotReads::for_url(&url, cores).map(Arc::new),
+            // One per server worker thread and two more, so that the workers never share one (the
+            // background tasks on the main thread draw theirs too): see `hot_reads`.
+            DatabaseUrl::Postgres(url) => hot_reads::HotReads::for_url(&url, cores + 2).map(Arc::new),
             DatabaseUrl::Sqlite(_) => None,
         };
         Ok(Self {
