@@ -238,6 +238,10 @@ pub fn execute_sql(url: &str, sql: &str) -> Result<(), StoreError> {
         crate::db::DatabaseUrl::Sqlite(path) => {
             let mut conn =
                 diesel::SqliteConnection::establish(&path).map_err(|e| StoreError::Connect(e.to_string()))?;
+            // A running server may be writing (its outbox claims a job as soon as a booking
+            // queues it): wait for the write lock as the server's own connections do, instead of
+            // failing at once with "database is locked".
+            conn.batch_execute("PRAGMA busy_timeout = 10000;")?;
             conn.batch_execute(sql)?;
         }
         crate::db::DatabaseUrl::Postgres(url) => {
