@@ -24,7 +24,7 @@ use availability_domain::ExpertId;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
-use crate::tokens::{Principal, TokenRecord};
+use crate::tokens::TokenRecord;
 use crate::StoreError;
 
 const TOKEN: &str = "SELECT id, role, subject_id, created_at, expires_at FROM api_tokens \
@@ -249,18 +249,16 @@ fn answer_or_retry<T>(e: tokio_postgres::Error) -> Option<Result<T, StoreError>>
     Some(Err(StoreError::Database(e.to_string())))
 }
 
+/// A token row as `tokens::record` reads diesel's (the same five columns, in order).
 fn record(row: &tokio_postgres::Row) -> Result<Option<TokenRecord>, tokio_postgres::Error> {
-    let role: String = row.try_get(1)?;
-    let subject: Option<String> = row.try_get(2)?;
-    let Some(principal) = Principal::from_columns(&role, subject.as_deref()) else {
-        return Ok(None);
-    };
-    Ok(Some(TokenRecord {
-        id: row.try_get(0)?,
-        principal,
-        created_at: row.try_get(3)?,
-        expires_at: row.try_get(4)?,
-    }))
+    let columns: crate::tokens::TokenColumns = (
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+    );
+    Ok(crate::tokens::record(columns))
 }
 
 #[cfg(test)]

@@ -116,16 +116,16 @@ impl Store {
         } else {
             u32::try_from(2 * cores).unwrap_or(16).clamp(4, 32)
         };
+        let hot = match &parsed {
+            // One per server worker thread and two more, so that the workers never share one (the
+            // background tasks on the main thread draw theirs too): see `hot_reads`.
+            DatabaseUrl::Postgres(url) => hot_reads::HotReads::for_url(url, cores + 2).map(Arc::new),
+            DatabaseUrl::Sqlite(_) => None,
+        };
         let pool = tokio::task::spawn_blocking(move || -> Result<DbPool, StoreError> { DbPool::open(&parsed, size) })
             .await
             .map_err(|e| StoreError::Database(e.to_string()))??;
         let write_gate = (backend == "sqlite").then(|| Arc::new(tokio::sync::Mutex::new(())));
-        let hot = match DatabaseUrl::parse(url)? {
-            // One per server worker thread and two more, so that the workers never share one (the
-            // background tasks on the main thread draw theirs too): see `hot_reads`.
-            DatabaseUrl::Postgres(url) => hot_reads::HotReads::for_url(&url, cores + 2).map(Arc::new),
-            DatabaseUrl::Sqlite(_) => None,
-        };
         Ok(Self {
             pool: Arc::new(pool),
             backend,

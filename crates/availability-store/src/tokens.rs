@@ -67,9 +67,9 @@ pub struct TokenRecord {
     pub expires_at: Option<i64>,
 }
 
-type TokenColumns = (String, String, Option<String>, i64, Option<i64>);
+pub(crate) type TokenColumns = (String, String, Option<String>, i64, Option<i64>);
 
-fn record((id, role, subject, created_at, expires_at): TokenColumns) -> Option<TokenRecord> {
+pub(crate) fn record((id, role, subject, created_at, expires_at): TokenColumns) -> Option<TokenRecord> {
     Principal::from_columns(&role, subject.as_deref()).map(|principal| TokenRecord {
         id,
         principal,
