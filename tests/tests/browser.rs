@@ -1548,18 +1548,74 @@ async fn sign_in_to_start_page(c: &Client, base: &str, token: &str, start: &str)
     wait_for(c, "the page to be ready", "document.body.dataset.ready === 'true'").await;
 }
 
-/// The first open time the booking page shows (it opens on the first day with one), and the one
-/// after it.
-async fn first_two_open_times(c: &Client) -> (String, String) {
+/// A zone in which it is now within two hours of noon.
+fn zone_at_midday() -> &'static str {
+    const ZONES: [&str; 21] = [
+        "Pacific/Honolulu",
+        "America/Anchorage",
+        "America/Los_Angeles",
+        "America/Denver",
+        "America/Chicago",
+        "America/New_York",
+        "America/Sao_Paulo",
+        "Atlantic/Azores",
+        "Europe/London",
+        "Europe/Berlin",
+        "Europe/Athens",
+        "Europe/Moscow",
+        "Asia/Dubai",
+        "Asia/Karachi",
+        "Asia/Dhaka",
+        "Asia/Bangkok",
+        "Asia/Shanghai",
+        "Asia/Tokyo",
+        "Australia/Brisbane",
+        "Pacific/Noumea",
+        "Pacific/Auckland",
+    ];
+    let now = Timestamp::now();
+    ZONES
+        .into_iter()
+        .min_by_key(|zone| (i32::from(TimeZone::get(zone).unwrap().to_datetime(now).hour()) - 12).abs())
+        .unwrap()
+}
+
+/// Two open times of one day on the booking page, and that day's key: the first day it opens on
+/// (the first with an open time) when that day has two, else the next day. Late in the evening
+/// the first day can hold a single time, so the day is chosen rather than assumed.
+async fn two_open_times_of_a_day(c: &Client) -> (String, String, String) {
     wait_for(c, "the booking page", "document.body.dataset.ready === 'true'").await;
     wait_for(
         c,
         "open times",
-        "document.querySelectorAll('#slots button[data-slot-start]').length >= 2",
+        "document.querySelectorAll('#slots button[data-slot-start]').length >= 1",
     )
     .await;
+    if shown_slots(c).await.len() < 2 {
+        let next = c
+            .execute(
+                "return document.querySelector('#week button[aria-pressed=true]').nextElementSibling.dataset.date;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        click(c, &format!("#week [data-date=\"{}\"]", next.as_str().unwrap())).await;
+        wait_for(
+            c,
+            "two open times on the next day",
+            "document.querySelectorAll('#slots button[data-slot-start]').length >= 2",
+        )
+        .await;
+    }
+    let day = c
+        .execute(
+            "return document.querySelector('#week button[aria-pressed=true]').dataset.date;",
+            vec![],
+        )
+        .await
+        .unwrap();
     let shown = shown_slots(c).await;
-    (shown[0].clone(), shown[1].clone())
+    (day.as_str().unwrap().to_owned(), shown[0].clone(), shown[1].clone())
 }
 
 /// The pages for people: a client signs in and lands on the directory, finds the expert with
@@ -1577,7 +1633,7 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
     let api = &server.api;
     let base = api.base.clone();
     let (expert, expert_token) = new_expert(api).await;
-    // Open all day every day, so "free today" finds the expert whenever the test runs.
+    // Open all day every day: in a zone where it is midday, "free today" always has times left.
     let rules: Vec<Value> = (0..7)
         .map(|d| json!({"day_of_week": d, "start_time": "00:00", "end_time": "24:00"}))
         .collect();
@@ -1600,8 +1656,28 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
     let ann = new_client(api, "Ann Lee", "ann@example.com").await;
 
     // The client lands on the directory; "free today" lists the expert with hours, not the idle one.
+    // The client's page shows times in a zone where it is now around midday, so "today" has hours
+    // left whenever the test runs (in New York at 23:40 it has none).
     let ann_browser = browser(&driver).await;
     sign_in_to_start_page(&ann_browser, &base, &ann, "/experts").await;
+    let zone = zone_at_midday();
+    ann_browser
+        .execute(
+            &format!("sessionStorage.setItem('availability.timezone', {zone:?});"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    ann_browser.goto(&format!("{base}/experts")).await.unwrap();
+    wait_for(
+        &ann_browser,
+        "the directory in the chosen zone",
+        &format!(
+            "document.body.dataset.ready === 'true' && document.querySelector('#zone-line').textContent.includes({:?})",
+            zone.replace('_', " ")
+        ),
+    )
+    .await;
     let listed = format!("#results li[data-expert-id=\"{expert}\"]");
     wait_for(
         &ann_browser,
@@ -1633,8 +1709,8 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
     check_page(&ann_browser, "directory").await;
     screenshots(&ann_browser, "directory").await;
 
-    // "At a time": tomorrow 10:00 in the client's zone, for 30 minutes (the expert's grid).
-    let tomorrow = TimeZone::get(BROWSER_ZONE)
+    // "At a time": tomorrow 10:00 in the page's zone, for 30 minutes (the expert's grid).
+    let tomorrow = TimeZone::get(zone)
         .unwrap()
         .to_datetime(Timestamp::now() + SignedDuration::from_hours(24))
         .date();
@@ -1665,7 +1741,7 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
 
     // Book the first open time.
     click(&ann_browser, &format!("{listed} a[data-expert]")).await;
-    let (first, second) = first_two_open_times(&ann_browser).await;
+    let (day, first, second) = two_open_times_of_a_day(&ann_browser).await;
     click(&ann_browser, &format!("#slots button[data-slot-start=\"{first}\"]")).await;
     click(&ann_browser, "#confirm-book").await;
     wait_for(
@@ -1709,7 +1785,14 @@ async fn clients_find_book_and_reschedule_and_experts_keep_an_agenda() {
         "location.search.includes('reschedule=')",
     )
     .await;
-    let (_, _) = first_two_open_times(&ann_browser).await;
+    wait_for(&ann_browser, "the picker", "document.body.dataset.ready === 'true'").await;
+    click(&ann_browser, &format!("#week [data-date=\"{day}\"]")).await;
+    wait_for(
+        &ann_browser,
+        "the other open time of that day",
+        &format!("document.querySelector('#slots button[data-slot-start=\"{second}\"]') !== null"),
+    )
+    .await;
     wait_for(
         &ann_browser,
         "the time being moved",
