@@ -233,24 +233,152 @@ macro_rules! book_locked {
         let new: &NewAppointment = $new;
         let guard: &BookingGuard = $guard;
         let shared: &mut Shared = $shared;
-        if !shared.clients.contains(&new.client_id.to_string()) {
-            return Err(StoreError::NotFound {
+        shared.require_client(new)?;
+        crate::holds::redeem!(c, new, guard);
+        let window = BookingGuard::lookup_window(&shared.expert, new.time);
+        let nearby = crate::appointments::engine_appointments!(c, &shared.expert, window, new.time);
+        let appointment = shared.checked(new, guard, &nearby)?;
+        diesel::insert_into(appointments::table)
+            .values(AppointmentRow::from_domain(&appointment))
+            .execute(c)?;
+        record_booked!(c, &appointment, guard, shared);
+        if let Some(redeemed) = guard.hold {
+            // Deleted by `redeem!` above: it blocks nothing for the bookings after this one.
+            shared.holds.retain(|h| h.id != redeemed);
+        }
+        appointment
+    }};
+}
+
+/// What follows a stored booking in its transaction: the calendar sync job when the expert's
+/// calendar takes events, and the `appointment.created` webhooks.
+macro_rules! record_booked {
+    ($c:ident, $appointment:expr, $guard:expr, $shared:expr) => {{
+        let appointment: &Appointment = $appointment;
+        let guard: &BookingGuard = $guard;
+        if appointment.calendar_type.is_some() {
+            crate::outbox::enqueue_sync!($c, appointment.id, appointment.expert_id, guard.now.as_second())?;
+        }
+        $c.emit_to(
+            &$shared.endpoints,
+            Event::appointment(WebhookEvent::AppointmentCreated, appointment, guard.now.as_second())?,
+        )?;
+    }};
+}
+
+/// Bookings checked in memory and stored with one INSERT: the confirmed appointments around all
+/// of them are read once (one read per run of overlapping windows), and each booking is checked
+/// against those and the ones of the batch accepted before it, exactly what its own read would
+/// have returned inside the locked transaction. Only for batches where nothing is written before
+/// a check (no hold to redeem) and the policy counts nothing beyond these (no limits); see
+/// [`Shared::checked_in_memory`]. A failed statement fails the whole transaction (no savepoints):
+/// the queue then books each one alone.
+macro_rules! book_in_memory {
+    ($c:ident, $bookings:expr, $shared:expr) => {{
+        let bookings: &[(NewAppointment, BookingGuard)] = $bookings;
+        let shared: &Shared = $shared;
+        let windows = bookings
+            .iter()
+            .map(|(new, _)| BookingGuard::lookup_window(&shared.expert, new.time));
+        let mut known: Vec<Appointment> = Vec::new();
+        for run in runs_of(windows) {
+            known.extend(crate::appointments::engine_appointments!($c, &shared.expert, run, run));
+        }
+        // A long appointment reaching into two runs is read by both.
+        known.sort_by_key(|a| a.start_time);
+        known.dedup_by_key(|a| a.id);
+        let mut answers = Vec::with_capacity(bookings.len());
+        let mut stored: Vec<(Appointment, &BookingGuard)> = Vec::new();
+        for (new, guard) in bookings {
+            let answer = shared.require_client(new).and_then(|()| {
+                let window = BookingGuard::lookup_window(&shared.expert, new.time);
+                let nearby: Vec<Appointment> = known
+                    .iter()
+                    .filter(|a| a.start_time < window.end() && a.end_time > window.start())
+                    .cloned()
+                    .collect();
+                shared.checked(new, guard, &nearby)
+            });
+            if let Ok(appointment) = &answer {
+                let at = known.partition_point(|a| a.start_time < appointment.start_time);
+                known.insert(at, appointment.clone());
+                stored.push((appointment.clone(), guard));
+            }
+            answers.push(answer);
+        }
+        if !stored.is_empty() {
+            let rows: Vec<AppointmentRow> = stored.iter().map(|(a, _)| AppointmentRow::from_domain(a)).collect();
+            diesel::insert_into(appointments::table).values(&rows).execute($c)?;
+        }
+        for (appointment, guard) in &stored {
+            record_booked!($c, appointment, *guard, shared);
+        }
+        answers
+    }};
+}
+
+/// The windows merged into runs: overlapping or touching windows become one, in order.
+fn runs_of(windows: impl Iterator<Item = Interval>) -> Vec<Interval> {
+    let mut windows: Vec<Interval> = windows.collect();
+    windows.sort_by_key(|w| w.start());
+    let mut runs: Vec<Interval> = Vec::with_capacity(windows.len());
+    for window in windows {
+        match runs.last_mut() {
+            Some(run) if window.start() <= run.end() => {
+                if window.end() > run.end() {
+                    *run = Interval::new(run.start(), window.end()).unwrap_or(*run);
+                }
+            }
+            _ => runs.push(window),
+        }
+    }
+    runs
+}
+
+/// What the bookings of one locked transaction read once: nothing else writes the expert's
+/// profile, hours or holds while the lock is held (a redeemed hold is dropped here as it is
+/// deleted), but each booking's appointments are read again (the ones before it wrote some).
+struct Shared {
+    expert: availability_domain::Expert,
+    schedules: availability_domain::ScheduleSet,
+    /// Which of the bookings' clients exist.
+    clients: std::collections::HashSet<String>,
+    endpoints: Vec<(String, String)>,
+    /// The expert's holds (expired ones removed), ordered by start.
+    holds: Vec<availability_domain::Hold>,
+}
+
+impl Shared {
+    /// NotFound unless the booking's client exists.
+    fn require_client(&self, new: &NewAppointment) -> Result<(), StoreError> {
+        if self.clients.contains(&new.client_id.to_string()) {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound {
                 what: "client",
                 id: new.client_id.to_string(),
-            });
+            })
         }
-        crate::holds::redeem!(c, new, guard);
-        let expert = &shared.expert;
+    }
+
+    /// The appointment `new` becomes if the engine finds its time bookable among `nearby` (the
+    /// confirmed appointments around it, as `engine_appointments!` reads them) and the holds.
+    fn checked(
+        &self,
+        new: &NewAppointment,
+        guard: &BookingGuard,
+        nearby: &[Appointment],
+    ) -> Result<Appointment, StoreError> {
+        let expert = &self.expert;
         let window = BookingGuard::lookup_window(expert, new.time);
-        let nearby = crate::appointments::engine_appointments!(c, expert, window, new.time);
         // As `holds_overlapping!` would read them.
-        let holds: Vec<availability_domain::Hold> = shared
+        let holds: Vec<availability_domain::Hold> = self
             .holds
             .iter()
             .filter(|h| h.time.start() < window.end() && h.time.end() > window.start())
             .cloned()
             .collect();
-        guard.check(expert, &shared.schedules, &nearby, &holds, new.time, None)?;
+        guard.check(expert, &self.schedules, nearby, &holds, new.time, None)?;
         if expert.integration_type != guard.integration {
             // The busy time the check used was another calendar's.
             return Err(StoreError::SlotUnavailable(
@@ -258,7 +386,7 @@ macro_rules! book_locked {
             ));
         }
         let calendar_type = guard.calendar_type;
-        let appointment = Appointment {
+        Ok(Appointment {
             id: AppointmentId::new(),
             expert_id: new.expert_id,
             client_id: new.client_id,
@@ -281,36 +409,15 @@ macro_rules! book_locked {
             series_id: None,
             created_at: guard.timestamp(),
             updated_at: guard.timestamp(),
-        };
-        diesel::insert_into(appointments::table)
-            .values(AppointmentRow::from_domain(&appointment))
-            .execute(c)?;
-        if calendar_type.is_some() {
-            crate::outbox::enqueue_sync!(c, appointment.id, appointment.expert_id, guard.now.as_second())?;
-        }
-        c.emit_to(
-            &shared.endpoints,
-            Event::appointment(WebhookEvent::AppointmentCreated, &appointment, guard.now.as_second())?,
-        )?;
-        if let Some(redeemed) = guard.hold {
-            // Deleted by `redeem!` above: it blocks nothing for the bookings after this one.
-            shared.holds.retain(|h| h.id != redeemed);
-        }
-        appointment
-    }};
-}
+        })
+    }
 
-/// What the bookings of one locked transaction read once: nothing else writes the expert's
-/// profile, hours or holds while the lock is held (a redeemed hold is dropped here as it is
-/// deleted), but each booking's appointments are read again (the ones before it wrote some).
-struct Shared {
-    expert: availability_domain::Expert,
-    schedules: availability_domain::ScheduleSet,
-    /// Which of the bookings' clients exist.
-    clients: std::collections::HashSet<String>,
-    endpoints: Vec<(String, String)>,
-    /// The expert's holds (expired ones removed), ordered by start.
-    holds: Vec<availability_domain::Hold>,
+    /// Whether `bookings` can be checked in memory ([`book_in_memory!`]): none redeems a hold
+    /// (a write before its check, undone if refused) and the policy has no limits (which count
+    /// pending appointments and whole days or weeks, beyond the windows read).
+    fn checked_in_memory(&self, bookings: &[(NewAppointment, BookingGuard)]) -> bool {
+        !self.expert.booking_policy.has_limits() && bookings.iter().all(|(_, guard)| guard.hold.is_none())
+    }
 }
 
 /// Reads [`Shared`] inside the locked transaction, after removing the holds that expired by the
@@ -354,29 +461,50 @@ macro_rules! shared_reads {
 }
 
 /// Books appointments of one expert in one locked transaction, each checked by the engine against
-/// what is stored and what the bookings before it in `bookings` wrote (a refused one is rolled
-/// back to its savepoint and leaves the others as they are). One commit for many bookings: the
-/// commit's flush to disk, not the work, is what limits one expert's bookings per second when
-/// each has its own transaction. The outer error: nothing was stored.
+/// what is stored and what the bookings before it in `bookings` wrote: in memory when the batch
+/// allows ([`book_in_memory!`]), else each in its own savepoint (a refused one is rolled back to
+/// it and leaves the others as they are). One commit for many bookings: the commit's flush to
+/// disk, not the work, is what limits one expert's bookings per second when each has its own
+/// transaction. The outer error: nothing was stored.
 pub(crate) fn book_together(
     conn: &mut Conn,
     expert: ExpertId,
     bookings: &[(NewAppointment, BookingGuard)],
-) -> Result<Vec<Result<Appointment, StoreError>>, StoreError> {
+) -> Result<Booked, StoreError> {
     let expert_key = expert.to_string();
     db_run!(conn, |c| c.locked_transaction(&expert_key, |c| {
         let mut shared = shared_reads!(c, expert, bookings);
         if let [(new, guard)] = bookings {
             // Alone: no savepoint needed, its error is the transaction's.
-            return Ok(vec![Ok(book_locked!(c, new, guard, &mut shared))]);
+            let answer = book_locked!(c, new, guard, &mut shared);
+            return Ok(Booked {
+                answers: vec![Ok(answer)],
+                in_memory: false,
+            });
+        }
+        if shared.checked_in_memory(bookings) {
+            return Ok(Booked {
+                answers: book_in_memory!(c, bookings, &shared),
+                in_memory: true,
+            });
         }
         let mut answers = Vec::with_capacity(bookings.len());
         for (new, guard) in bookings {
             debug_assert_eq!(new.expert_id, expert);
             answers.push(c.transaction(|c| Ok::<_, StoreError>(book_locked!(c, new, guard, &mut shared))));
         }
-        Ok(answers)
+        Ok(Booked {
+            answers,
+            in_memory: false,
+        })
     }))
+}
+
+/// What [`book_together`] did: each booking's answer, in order, and how they were checked.
+pub(crate) struct Booked {
+    pub(crate) answers: Vec<Result<Appointment, StoreError>>,
+    /// Checked in memory ([`book_in_memory!`]), not each in its savepoint.
+    pub(crate) in_memory: bool,
 }
 
 pub(crate) fn reschedule(

@@ -7,6 +7,7 @@
 //! which capped one expert at a few hundred bookings per second however fast the rest was.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use availability_core::BookingGuard;
@@ -29,6 +30,17 @@ type Waiting = (NewAppointment, BookingGuard, Answer);
 #[derive(Debug, Default)]
 pub(crate) struct BookingQueue {
     waiting: Mutex<HashMap<ExpertId, Vec<Waiting>>>,
+    /// What the batches did, for tests and for the log (see [`crate::testing::booking_batches`]).
+    pub(crate) counts: BatchCounts,
+}
+
+/// How many batches (two bookings or more) were checked in memory or each booking in its
+/// savepoint, and how many failed as a whole and were booked one by one.
+#[derive(Debug, Default)]
+pub(crate) struct BatchCounts {
+    pub(crate) in_memory: AtomicU64,
+    pub(crate) with_savepoints: AtomicU64,
+    pub(crate) booked_alone: AtomicU64,
 }
 
 impl BookingQueue {
@@ -63,8 +75,7 @@ impl BookingQueue {
 }
 
 /// The same failure for every booking of a batch (StoreError is not Clone): unavailable stays
-/// unavailable (503), an expert deleted meanwhile is not found (404), anything else is a
-/// database error.
+/// unavailable (503), an expert deleted meanwhile is not found (404).
 fn for_each(error: &StoreError) -> StoreError {
     match error {
         StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
@@ -100,12 +111,24 @@ impl Store {
                 return;
             }
             let (bookings, answers): (Vec<_>, Vec<_>) = batch.into_iter().map(|(n, g, a)| ((n, g), a)).unzip();
+            // Shared with the blocking call, and kept to book each alone if the batch fails.
+            let bookings = std::sync::Arc::new(bookings);
+            let together = bookings.clone();
             let stored = self
-                .run_write(move |c| crate::appointments::book_together(c, expert, &bookings))
+                .run_write(move |c| crate::appointments::book_together(c, expert, &together))
                 .await;
             match stored {
-                Ok(outcomes) => {
-                    for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                Ok(booked) => {
+                    if answers.len() > 1 {
+                        let counts = &self.bookings.counts;
+                        let count = if booked.in_memory {
+                            &counts.in_memory
+                        } else {
+                            &counts.with_savepoints
+                        };
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    for (answer, outcome) in answers.into_iter().zip(booked.answers) {
                         // A caller that went away no longer listens; its booking stands.
                         let _ = answer.send(outcome);
                     }
@@ -116,9 +139,30 @@ impl Store {
                         let _ = answer.send(Err(error));
                     }
                 }
-                Err(error) => {
+                // The database is unavailable or the expert is gone: the same for each.
+                Err(error @ (StoreError::Unavailable(_) | StoreError::NotFound { .. })) => {
                     for answer in answers {
                         let _ = answer.send(Err(for_each(&error)));
+                    }
+                }
+                // A statement of the batch failed (with the bookings checked in memory, nothing
+                // says which booking caused it): each is booked alone, for its own answer.
+                Err(error) => {
+                    tracing::warn!(%error, bookings = answers.len(), "a batch of bookings failed; booking each alone");
+                    self.bookings.counts.booked_alone.fetch_add(1, Ordering::Relaxed);
+                    for (booking, answer) in bookings.iter().zip(answers) {
+                        let alone = [booking.clone()];
+                        let outcome = self
+                            .run_write(move |c| crate::appointments::book_together(c, expert, &alone))
+                            .await
+                            .and_then(|booked| {
+                                booked
+                                    .answers
+                                    .into_iter()
+                                    .next()
+                                    .unwrap_or_else(|| Err(StoreError::Database("no answer".into())))
+                            });
+                        let _ = answer.send(outcome);
                     }
                 }
             }

@@ -170,6 +170,18 @@ pub fn async_reads(store: &crate::Store) -> Option<u64> {
         .map(|hot| hot.answered.load(std::sync::atomic::Ordering::Relaxed))
 }
 
+/// How this store's booking queue stored batches of two bookings or more: checked in memory,
+/// each in its savepoint, and batches that failed as a whole and were booked one by one.
+pub fn booking_batches(store: &crate::Store) -> (u64, u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let counts = &store.bookings.counts;
+    (
+        counts.in_memory.load(Relaxed),
+        counts.with_savepoints.load(Relaxed),
+        counts.booked_alone.load(Relaxed),
+    )
+}
+
 /// Makes a stored token expired, as if its time had passed.
 pub async fn expire_token(store: &crate::Store, id: String) -> Result<(), StoreError> {
     use crate::schema::api_tokens;

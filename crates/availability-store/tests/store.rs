@@ -357,6 +357,122 @@ async fn bookings_stored_together_are_each_checked_against_the_others() {
             .await
             .unwrap();
         assert_eq!(stored.len(), 16, "{}", store.backend());
+        let (_, _, booked_alone) = testing::booking_batches(&store);
+        assert_eq!(booked_alone, 0, "{}: no batch failed as a whole", store.backend());
+    }
+}
+
+/// Bookings stored together follow the policy as bookings stored one by one do: with buffers
+/// (checked in memory, one read and one insert per batch) and with a daily limit (each in its
+/// savepoint, the limit counted across the batch). Every quarter hour of two days asked twice,
+/// all at once: each stored booking is one the engine accepts beside all the others stored, and
+/// each refused one is one the engine refuses beside them (so the outcome is one that booking
+/// them one after the other could have given).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bookings_stored_together_keep_buffers_and_limits() {
+    use availability_core::domain::BookingPolicy;
+    for store in stores("bookings_stored_together_keep_buffers_and_limits").await {
+        let (expert, client) = expert_and_client(&store).await;
+        // The first week without a limit, the second with one.
+        for (week, limit) in [(0, None), (7, Some(5))] {
+            let day = |iso: &str| ts(iso) + SignedDuration::from_hours(24 * week);
+            let policy = BookingPolicy::new(30, 15, 15, 15, 0, 60)
+                .unwrap()
+                .with_max_bookings_per_day(limit)
+                .unwrap();
+            store.set_booking_policy(expert, policy).await.unwrap();
+            let before = testing::booking_batches(&store);
+            let store = Arc::new(store.clone());
+            // Monday and Wednesday, 08:00-15:30 UTC (inside 09:00-17:00 Berlin): 31 starts a day.
+            let asks: Vec<Interval> = [day("2026-03-02T08:00:00Z"), day("2026-03-04T08:00:00Z")]
+                .into_iter()
+                .flat_map(|first| (0..31).map(move |i| first + SignedDuration::from_mins(15 * i)))
+                .flat_map(|start| {
+                    let time = Interval::new(start, start + SignedDuration::from_mins(30)).unwrap();
+                    [time, time]
+                })
+                .collect();
+            let tasks: Vec<_> = asks
+                .iter()
+                .map(|&time| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        let new = NewAppointment {
+                            expert_id: expert,
+                            client_id: client,
+                            time,
+                        };
+                        AppointmentRepository::book(&*store, new, guard()).await
+                    })
+                })
+                .collect();
+            let mut refused = Vec::new();
+            for (task, time) in tasks.into_iter().zip(&asks) {
+                match task.await.unwrap() {
+                    Ok(a) => assert_eq!((a.start_time, a.end_time), (time.start(), time.end())),
+                    Err(CoreError::SlotTaken | CoreError::SlotUnavailable(_) | CoreError::LimitReached(_)) => {
+                        refused.push(*time)
+                    }
+                    Err(other) => panic!("{}: {other:?}", store.backend()),
+                }
+            }
+            let both_days = Interval::new(day("2026-03-01T00:00:00Z"), day("2026-03-06T00:00:00Z")).unwrap();
+            let calendar = store.expert_calendar(expert, both_days, None).await.unwrap();
+            // The calendar holds what the limits count too (here the first week's bookings).
+            let all = &calendar.appointments;
+            let stored: Vec<_> = all.iter().filter(|a| both_days.contains(a.start_time)).collect();
+            let check = |others: &[availability_core::domain::Appointment], time| {
+                guard().check(&calendar.expert, &calendar.schedules, others, &[], time, None)
+            };
+            for a in &stored {
+                let others: Vec<_> = all.iter().filter(|b| b.id != a.id).cloned().collect();
+                let time = Interval::new(a.start_time, a.end_time).unwrap();
+                assert!(
+                    check(&others, time).is_ok(),
+                    "{} limit {limit:?}: {time:?} stored beside a conflict: {:?}",
+                    store.backend(),
+                    check(&others, time)
+                );
+            }
+            for time in &refused {
+                assert!(
+                    check(all, *time).is_err(),
+                    "{} limit {limit:?}: {time:?} refused though bookable",
+                    store.backend()
+                );
+            }
+            assert_eq!(stored.len() + refused.len(), asks.len(), "{}", store.backend());
+            if let Some(limit) = limit {
+                assert_eq!(
+                    stored.len(),
+                    2 * limit as usize,
+                    "{}: the limit each day",
+                    store.backend()
+                );
+            } else {
+                // However the batches fell, no start farther than the buffers' reach from a stored
+                // one stays free (checked above), so each day holds several.
+                assert!(stored.len() >= 8, "{}: {} stored", store.backend(), stored.len());
+            }
+            // Batches formed (124 bookings at once), each checked the way its policy needs, and
+            // none failed as a whole (a check that let a conflict through would fail the insert).
+            let (in_memory, with_savepoints, booked_alone) = testing::booking_batches(&store);
+            let ran = (
+                in_memory - before.0,
+                with_savepoints - before.1,
+                booked_alone - before.2,
+            );
+            let expected_path = if limit.is_none() {
+                ran.0 > 0 && ran.1 == 0
+            } else {
+                ran.0 == 0 && ran.1 > 0
+            };
+            assert!(
+                expected_path && ran.2 == 0,
+                "{} limit {limit:?}: {ran:?}",
+                store.backend()
+            );
+        }
     }
 }
 
