@@ -127,10 +127,10 @@ async fn get_explain(
 /// The answer's JSON, written straight into one buffer: this is the busiest route, and a slot list
 /// is hundreds of timestamps that would otherwise each be a String, then escaped by serde. The
 /// shape is exactly `{expert_id, duration_minutes, timezone?, slots:[{start,end}]}`.
-pub(super) fn slots_json(expert: ExpertId, duration_minutes: i64, zone: Option<&Zone>, slots: &[Slot]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(96 + slots.len() * 56);
-    // Writing to a String cannot fail.
+pub(super) fn slots_json(expert: ExpertId, duration_minutes: i64, zone: Option<&Zone>, slots: &[Slot]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(96 + slots.len() * 56);
+    // Writing to a Vec cannot fail.
     let _ = write!(
         out,
         "{{\"expert_id\":\"{expert}\",\"duration_minutes\":{duration_minutes},"
@@ -139,18 +139,28 @@ pub(super) fn slots_json(expert: ExpertId, duration_minutes: i64, zone: Option<&
         // A zone name is JSON-escaped like any other string.
         let _ = write!(out, "\"timezone\":{},", serde_json::Value::from(z.name()));
     }
-    out.push_str("\"slots\":[");
+    out.extend_from_slice(b"\"slots\":[");
+    let mut utc = crate::rfc3339::UtcWriter::default();
+    let mut local = String::new();
+    let mut instant = |out: &mut Vec<u8>, t| match zone {
+        None => utc.write(out, t),
+        Some(_) => {
+            local.clear();
+            write_instant(&mut local, t, zone);
+            out.extend_from_slice(local.as_bytes());
+        }
+    };
     for (i, s) in slots.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str("{\"start\":\"");
-        write_instant(&mut out, s.start, zone);
-        out.push_str("\",\"end\":\"");
-        write_instant(&mut out, s.end, zone);
-        out.push_str("\"}");
+        out.extend_from_slice(b"{\"start\":\"");
+        instant(&mut out, s.start);
+        out.extend_from_slice(b"\",\"end\":\"");
+        instant(&mut out, s.end);
+        out.extend_from_slice(b"\"}");
     }
-    out.push_str("]}");
+    out.extend_from_slice(b"]}");
     out
 }
 
@@ -173,7 +183,7 @@ mod tests {
             slot("2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z"),
             slot("2026-03-29T01:00:00Z", "2026-03-29T01:30:00Z"),
         ];
-        let utc: serde_json::Value = serde_json::from_str(&slots_json(id, 30, None, &slots)).unwrap();
+        let utc: serde_json::Value = serde_json::from_slice(&slots_json(id, 30, None, &slots)).unwrap();
         assert_eq!(
             utc,
             serde_json::json!({"expert_id": id.to_string(), "duration_minutes": 30, "slots": [
@@ -183,11 +193,11 @@ mod tests {
         );
         // Across Berlin's spring-forward: the offset changes between the two slots.
         let berlin = Zone::new("Europe/Berlin").unwrap();
-        let local: serde_json::Value = serde_json::from_str(&slots_json(id, 30, Some(&berlin), &slots)).unwrap();
+        let local: serde_json::Value = serde_json::from_slice(&slots_json(id, 30, Some(&berlin), &slots)).unwrap();
         assert_eq!(local["timezone"], "Europe/Berlin");
         assert_eq!(local["slots"][0]["start"], "2026-03-29T01:30:00+01:00");
         assert_eq!(local["slots"][1]["start"], "2026-03-29T03:00:00+02:00");
-        let empty: serde_json::Value = serde_json::from_str(&slots_json(id, 15, None, &[])).unwrap();
+        let empty: serde_json::Value = serde_json::from_slice(&slots_json(id, 15, None, &[])).unwrap();
         assert_eq!(empty["slots"], serde_json::json!([]));
     }
 }
