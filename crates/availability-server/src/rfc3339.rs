@@ -7,10 +7,11 @@ use availability_domain::jiff::Timestamp;
 
 /// Appends `t` in UTC, exactly as `t.to_string()` would (one instant; see [`UtcWriter`] for many).
 pub fn write_utc(out: &mut String, t: Timestamp) {
-    let mut bytes = Vec::with_capacity(20);
-    UtcWriter::default().write(&mut bytes, t);
-    // Only ASCII digits and separators, or jiff's own text, were written.
-    out.push_str(std::str::from_utf8(&bytes).unwrap_or_default());
+    match UtcWriter::default().text(t) {
+        // Only ASCII digits and separators were written.
+        Some(text) => out.push_str(std::str::from_utf8(&text).unwrap_or_default()),
+        None => out.push_str(&t.to_string()),
+    }
 }
 
 /// Writes many whole-second UTC instants in a row into bytes, as [`write_utc`] does: the instants
@@ -38,20 +39,28 @@ const TWO_DIGITS: [[u8; 2]; 60] = {
 impl UtcWriter {
     /// Appends `t` in UTC, exactly as `t.to_string()` would.
     pub fn write(&mut self, out: &mut Vec<u8>, t: Timestamp) {
-        let seconds = t.as_second();
-        let days = seconds.div_euclid(86_400);
-        if t.subsec_nanosecond() != 0 || !self.knows(days) {
+        match self.text(t) {
+            Some(text) => out.extend_from_slice(&text),
             // Fractions and far years: rare here, and jiff knows every rule.
-            out.extend_from_slice(t.to_string().as_bytes());
-            return;
+            None => out.extend_from_slice(t.to_string().as_bytes()),
+        }
+    }
+
+    /// `t` as "YYYY-MM-DDTHH:MM:SSZ"; None for fractions of a second and years outside 0000-9999.
+    fn text(&mut self, t: Timestamp) -> Option<[u8; 20]> {
+        let seconds = t.as_second();
+        if t.subsec_nanosecond() != 0 || !self.knows(seconds.div_euclid(86_400)) {
+            return None;
         }
         // 0..86_400 fits any integer type.
         let of_day = seconds.rem_euclid(86_400) as usize;
         let [h1, h2] = TWO_DIGITS[of_day / 3600];
         let [m1, m2] = TWO_DIGITS[of_day / 60 % 60];
         let [s1, s2] = TWO_DIGITS[of_day % 60];
-        out.extend_from_slice(&self.date);
-        out.extend_from_slice(&[h1, h2, b':', m1, m2, b':', s1, s2, b'Z']);
+        let mut text = [0u8; 20];
+        text[..11].copy_from_slice(&self.date);
+        text[11..].copy_from_slice(&[h1, h2, b':', m1, m2, b':', s1, s2, b'Z']);
+        Some(text)
     }
 
     /// Whether `date` holds `days`' date, computing it when the day changed; false for years
