@@ -2,9 +2,9 @@
 //! (tokio-postgres) instead of handing a blocking diesel call to the thread pool: the caller's
 //! token and the expert's calendar version. Measured, the hand-offs and the pool's queue were most
 //! of a slot request's cost besides the database itself. The queries are prepared once per
-//! connection, and the requests of one server thread share its connection: tokio-postgres
-//! pipelines them (many requests' queries in one write to the socket), on the thread that asks,
-//! so no thread hand-off at all.
+//! connection, and the server's threads share few connections: tokio-postgres pipelines the
+//! queries of many requests (one write to the socket, one wake-up of the database process for
+//! all of them), which is what makes a read cheap for PostgreSQL (see [`connections_for`]).
 //!
 //! Nothing is cached here: each request still reads the database, so a revoked token or a new
 //! booking written by any process is seen from the next request on, exactly as before.
@@ -56,10 +56,18 @@ struct Slot {
     failed_at: Mutex<Option<Instant>>,
 }
 
-/// The async connections of one store, each used by the threads that drew it. Threads draw in
-/// turn, so with at least as many connections as threads that read (the server's workers and
-/// its main thread), no two share one: two workers on one connection measured a quarter fewer
-/// slot requests per second (their requests woke each other's thread).
+/// How many async connections serve `cores` cores: one per eight cores, at least one. Measured on
+/// 2 cores with PostgreSQL beside the server (docs/benchmarks.md): both HTTP workers on one
+/// connection did 33,000-34,000 slot requests/s at a p99 under 6 ms, each on its own 15,000-21,000
+/// at 7-10 ms. With one connection per worker each database process woke for a few queries at a
+/// time; sharing one, it reads dozens at once. More than one per eight cores is a guess for
+/// bigger machines, where one database process could become the limit.
+pub(crate) fn connections_for(cores: usize) -> usize {
+    cores.div_ceil(8).max(1)
+}
+
+/// The async connections of one store, each used by the threads that drew it (threads draw in
+/// turn).
 pub(crate) struct HotReads {
     config: Config,
     slots: Vec<Slot>,
@@ -166,7 +174,9 @@ impl HotReads {
 
     async fn connect(&self) -> Result<Connected, tokio_postgres::Error> {
         let (client, connection) = self.config.connect(NoTls).await?;
-        // The connection's I/O runs on this thread's runtime, beside the requests that use it.
+        // The connection's I/O runs on the runtime of the thread that connected; the other
+        // threads' requests reach it through the client's channel. (A thread of its own for it
+        // measured a third fewer slot requests per second: one more hand-off per read.)
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!("async PostgreSQL connection closed: {e}");
@@ -175,6 +185,7 @@ impl HotReads {
         let token = client.prepare(TOKEN).await?;
         let version = client.prepare(VERSION).await?;
         let token_and_version = client.prepare(TOKEN_AND_VERSION).await?;
+        tracing::debug!(thread = ?std::thread::current().name(), "async PostgreSQL connection made");
         Ok(Connected {
             client,
             token,

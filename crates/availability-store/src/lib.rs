@@ -117,9 +117,10 @@ impl Store {
             u32::try_from(2 * cores).unwrap_or(16).clamp(4, 32)
         };
         let hot = match &parsed {
-            // One per server worker thread and two more, so that the workers never share one (the
-            // background tasks on the main thread draw theirs too): see `hot_reads`.
-            DatabaseUrl::Postgres(url) => hot_reads::HotReads::for_url(url, cores + 2).map(Arc::new),
+            // Few, shared by the server's threads: see `hot_reads::connections_for`.
+            DatabaseUrl::Postgres(url) => {
+                hot_reads::HotReads::for_url(url, hot_reads::connections_for(cores)).map(Arc::new)
+            }
             DatabaseUrl::Sqlite(_) => None,
         };
         let pool = tokio::task::spawn_blocking(move || -> Result<DbPool, StoreError> { DbPool::open(&parsed, size) })
