@@ -337,7 +337,8 @@ fn runs_of(windows: impl Iterator<Item = Interval>) -> Vec<Interval> {
 
 /// What the bookings of one locked transaction read once: nothing else writes the expert's
 /// profile, hours or holds while the lock is held (a redeemed hold is dropped here as it is
-/// deleted), but each booking's appointments are read again (the ones before it wrote some).
+/// deleted). Appointments are not here: the bookings before one add some (the savepoint path
+/// reads them again for each booking; `book_in_memory!` keeps them itself).
 struct Shared {
     expert: availability_domain::Expert,
     schedules: availability_domain::ScheduleSet,
@@ -375,7 +376,7 @@ impl Shared {
         let holds: Vec<availability_domain::Hold> = self
             .holds
             .iter()
-            .filter(|h| h.time.start() < window.end() && h.time.end() > window.start())
+            .filter(|h| h.time.overlaps(&window))
             .cloned()
             .collect();
         guard.check(expert, &self.schedules, nearby, &holds, new.time, None)?;

@@ -74,13 +74,10 @@ impl BookingQueue {
     }
 }
 
-/// The same failure for every booking of a batch (StoreError is not Clone): unavailable stays
-/// unavailable (503), an expert deleted meanwhile is not found (404).
-fn for_each(error: &StoreError) -> StoreError {
-    match error {
-        StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
-        StoreError::NotFound { what, id } => StoreError::NotFound { what, id: id.clone() },
-        other => StoreError::Database(other.to_string()),
+/// The same failure for every booking of a batch (StoreError is not Clone, so made for each).
+fn answer_all(answers: Vec<Answer>, error: impl Fn() -> StoreError) {
+    for answer in answers {
+        let _ = answer.send(Err(error()));
     }
 }
 
@@ -139,11 +136,10 @@ impl Store {
                         let _ = answer.send(Err(error));
                     }
                 }
-                // The database is unavailable or the expert is gone: the same for each.
-                Err(error @ (StoreError::Unavailable(_) | StoreError::NotFound { .. })) => {
-                    for answer in answers {
-                        let _ = answer.send(Err(for_each(&error)));
-                    }
+                // The database is unavailable (503) or the expert is gone (404): the same for each.
+                Err(StoreError::Unavailable(why)) => answer_all(answers, || StoreError::Unavailable(why.clone())),
+                Err(StoreError::NotFound { what, id }) => {
+                    answer_all(answers, || StoreError::NotFound { what, id: id.clone() })
                 }
                 // A statement of the batch failed (with the bookings checked in memory, nothing
                 // says which booking caused it): each is booked alone, for its own answer.

@@ -58,7 +58,7 @@ struct Slot {
 
 /// How many async connections serve `cores` cores: one per eight cores, at least one. Measured on
 /// 2 cores with PostgreSQL beside the server (docs/benchmarks.md): both HTTP workers on one
-/// connection did 33,000-34,000 slot requests/s at a p99 under 6 ms, each on its own 15,000-21,000
+/// connection did 29,000-34,000 slot requests/s at a p99 of 6-7 ms, each on its own 15,000-21,000
 /// at 7-10 ms. With one connection per worker each database process woke for a few queries at a
 /// time; sharing one, it reads dozens at once. More than one per eight cores is a guess for
 /// bigger machines, where one database process could become the limit.
@@ -219,9 +219,7 @@ impl HotReads {
             Err(e) => answer_or_retry(e),
         }
     }
-}
 
-impl HotReads {
     /// [`HotReads::token`] and [`HotReads::version`] in one statement (None for an unknown
     /// expert); None: use diesel.
     pub(crate) async fn token_and_version(
